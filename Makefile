@@ -1,0 +1,42 @@
+# stbench: `make demo` runs the main job, `make test` runs the test suite.
+# Both create .venv/ on first use (CPU build of torch, no GPU needed).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stbench-installed
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: venv demo test lint format bench clean browser
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/stbench demo
+
+browser:
+	bash scripts/ensure_chromium.sh
+
+test: $(STAMP) browser
+	$(BIN)/ruff check models zoo bench plots tests
+	$(BIN)/ruff format --check models zoo bench plots tests
+	$(BIN)/python -m pytest -q tests
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest bench/ --benchmark-only --benchmark-json=benchmark.json
+
+lint: $(STAMP)
+	$(BIN)/ruff check models zoo bench plots tests
+
+format: $(STAMP)
+	$(BIN)/ruff format models zoo bench plots tests
+	$(BIN)/ruff check --fix models zoo bench plots tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks results stbench_out

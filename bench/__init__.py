@@ -1,0 +1,1 @@
+"""Counting, timing, memory, sweeps, the results store and the CLI."""

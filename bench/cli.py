@@ -1,0 +1,71 @@
+"""The `stbench` command line: a thin dispatcher over subcommand modules.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds
+its parser and sets ``func`` (a callable taking the parsed args and returning an exit
+code). Modules are named by dotted path so that `bench` imports `plots` commands only
+when the user asks for them (arrows stay ``plots -> bench -> zoo -> models``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Order here is the order in `stbench --help`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "bench.commands.list_models",
+    "bench.commands.profile",
+    "bench.commands.sweep",
+    "bench.commands.store",
+    "bench.commands.records",
+    "bench.commands.reproduce",
+    "plots.commands",
+)
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one line on stderr, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="stbench",
+        description=(
+            "FLOPs and speed-accuracy benchmarking for video action-recognition CNNs. "
+            "MACs are multiply-accumulates (1 multiply-add = 1 MAC); FLOPs = 2 x MACs."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for dotted in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(dotted)
+        except ModuleNotFoundError as exc:
+            if exc.name == dotted:  # not written yet: skip, do not hide real import errors
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `stbench` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, ValueError, FileNotFoundError, PermissionError) as exc:
+        print(f"stbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"stbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

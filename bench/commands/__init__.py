@@ -1,0 +1,1 @@
+"""CLI subcommands of stbench, one module each."""

@@ -1,0 +1,1 @@
+"""Spatio-temporal operators, backbones and heads; knows nothing of the zoo or profiling."""

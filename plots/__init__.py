@@ -1,0 +1,1 @@
+"""Pareto frontiers, the Plotly dashboard and rich comparison tables."""

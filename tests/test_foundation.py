@@ -1,0 +1,29 @@
+"""The project's foundation: registry contract, operator lookup and CLI dispatch."""
+
+import pytest
+import torch
+
+from bench.cli import main
+from models.operators import make_operator
+
+
+def test_unknown_operator_names_the_allowed_ones():
+    with pytest.raises(ValueError, match="operator: unknown operator 'nope'; allowed: .*2d"):
+        make_operator("nope", 4, 4)
+
+
+@pytest.mark.parametrize("op", ["2d", "3d"])
+def test_operator_keeps_5d_layout(op):
+    m = make_operator(op, 4, 6, kernel_size=3, stride=2)
+    y = m(torch.zeros(2, 4, 3, 8, 8))
+    assert y.shape == (2, 6, 3, 4, 4)
+
+
+def test_2d_operator_refuses_temporal_stride():
+    with pytest.raises(ValueError, match="temporal_stride: got 2"):
+        make_operator("2d", 4, 4, temporal_stride=2)
+
+
+def test_cli_without_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "usage: stbench" in capsys.readouterr().out

@@ -1,0 +1,107 @@
+"""The model registry: one spec per zoo name, `create_model` and `list_models`."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+PAPERS = {
+    "chen2021": "Chen et al., Deep Analysis of CNN-based Spatio-temporal Representations "
+    "for Action Recognition (CVPR 2021) [papers/000_2720627b97b46dad.txt]",
+    "xie2018": "Xie et al., Rethinking Spatiotemporal Feature Learning: Speed-Accuracy "
+    "Trade-offs in Video Classification (ECCV 2018) [papers/001_108aa75c7b5a30b7.txt]",
+    "tran2018": "Tran et al., A Closer Look at Spatiotemporal Convolutions for Action "
+    "Recognition (CVPR 2018) [papers/002_a287baa9121de811.txt]",
+    "luo2019": "Luo & Yuille, Grouped Spatial-Temporal Aggregation for Efficient Action "
+    "Recognition (ICCV 2019) [papers/003_c8d95147dedad406.txt]",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the zoo knows about one named model variant."""
+
+    name: str
+    family: str
+    paper: str
+    backbone: str
+    operators: tuple[str, ...]
+    builder: Callable[..., nn.Module]
+    temporal_pool: str | None = None
+    default_frames: int = 8
+    default_size: int = 224
+    default_classes: int = 400
+    citation: str = ""
+    description: str = ""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, num_classes: int, frames: int, **overrides: Any) -> nn.Module:
+        """Instantiate the module with the spec's kwargs updated by `overrides`."""
+        kwargs = {**self.kwargs, **overrides}
+        return self.builder(num_classes=num_classes, frames=frames, **kwargs)
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add one spec to the registry; names are unique and lowercase."""
+    if spec.name != spec.name.lower():
+        raise ValueError(f"model name must be lowercase, got {spec.name!r}")
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model name {spec.name!r} is registered twice")
+    if spec.paper not in PAPERS:
+        raise ValueError(f"spec {spec.name!r}: unknown paper {spec.paper!r}; known: {sorted(PAPERS)}")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _ensure_loaded() -> None:
+    from zoo import specs  # noqa: F401  (importing registers every spec)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Return the spec of a registered model, or raise naming the closest names."""
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=5, cutoff=0.5)
+        hint = f"; closest registered names: {', '.join(close)}" if close else ""
+        raise ValueError(
+            f"model: unknown model name {name!r}{hint} (see `stbench list` for all names)"
+        ) from None
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Sorted registered names matching a shell-style pattern (case-insensitive)."""
+    _ensure_loaded()
+    pat = pattern.lower()
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pat))
+
+
+def list_specs(pattern: str = "*") -> list[ModelSpec]:
+    """Specs of every registered model matching `pattern`, sorted by name."""
+    return [_REGISTRY[n] for n in list_models(pattern)]
+
+
+def create_model(
+    name: str,
+    num_classes: int | None = None,
+    frames: int | None = None,
+    **overrides: Any,
+) -> nn.Module:
+    """Build a zoo model by name; defaults come from its spec."""
+    spec = get_spec(name)
+    num_classes = spec.default_classes if num_classes is None else num_classes
+    frames = spec.default_frames if frames is None else frames
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise ValueError(f"num_classes: got {num_classes!r}; allowed: an integer >= 1")
+    if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
+        raise ValueError(f"frames: got {frames!r}; allowed: an integer >= 1")
+    return spec.build(num_classes=num_classes, frames=frames, **overrides)

@@ -1,0 +1,1 @@
+"""Zoo specs from the chen paper (filled in by the zoo issue)."""
