@@ -1,3 +1,9 @@
 """Imports every paper's spec module so that each registers its models."""
 
-from zoo import specs_chen, specs_luo, specs_tran, specs_xie  # noqa: F401
+from zoo import (  # noqa: F401
+    specs_chen,
+    specs_chen_inception,
+    specs_luo,
+    specs_tran,
+    specs_xie,
+)
