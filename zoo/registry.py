@@ -56,7 +56,9 @@ def register(spec: ModelSpec) -> ModelSpec:
     if spec.name in _REGISTRY:
         raise ValueError(f"model name {spec.name!r} is registered twice")
     if spec.paper not in PAPERS:
-        raise ValueError(f"spec {spec.name!r}: unknown paper {spec.paper!r}; known: {sorted(PAPERS)}")
+        raise ValueError(
+            f"spec {spec.name!r}: unknown paper {spec.paper!r}; known: {sorted(PAPERS)}"
+        )
     _REGISTRY[spec.name] = spec
     return spec
 

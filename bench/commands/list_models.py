@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         for col in ("model", "family", "paper", "backbone", "operators", "frames", "size"):
             t.add_column(col)
         for r in rows:
-            t.add_row(*(str(r[c]) for c in ("model", "family", "paper", "backbone", "operators", "frames", "size")))
+            t.add_row(
+                *(
+                    str(r[c])
+                    for c in ("model", "family", "paper", "backbone", "operators", "frames", "size")
+                )
+            )
         Console().print(t)
     return 0
