@@ -1,0 +1,114 @@
+"""`stbench sweep`: profile a name pattern x frames x sizes x batches into the store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.cli import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `sweep` subcommand."""
+    p = sub.add_parser(
+        "sweep",
+        help="profile many models/configurations into the results store (resumable)",
+        description=(
+            "Profile every model matching PATTERN at every frames x size x batch, one "
+            "task at a time (each in its own process unless --no-isolate), committing "
+            "each row to the store as it completes. Tasks already stored are skipped, so "
+            "re-running an interrupted sweep resumes it. MACs are multiply-accumulates; "
+            "FLOPs = 2 x MACs."
+        ),
+    )
+    p.add_argument("pattern", nargs="?", help="model name pattern(s), e.g. 'mc*,rmc*'")
+    p.add_argument("--frames", type=int, nargs="+", help="clip lengths T (default: spec's)")
+    p.add_argument("--sizes", type=int, nargs="+", help="frame sizes H=W (default: spec's)")
+    p.add_argument("--batches", type=int, nargs="+", default=[1], help="batch sizes (default 1)")
+    p.add_argument("--classes", type=int, help="number of classes (default: spec's)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (autocast)")
+    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--time", action="store_true", help="measure latency (median/IQR/p90)")
+    p.add_argument("--memory", action="store_true", help="measure peak memory")
+    p.add_argument("--throughput-batch", type=int, help="also measure clips/s at this batch")
+    p.add_argument("--counters", nargs="+", default=["meta"], help="counters (default: meta)")
+    p.add_argument("--no-isolate", action="store_true", help="run tasks in this process")
+    p.add_argument("--timeout", type=float, help="seconds per isolated task before failing it")
+    p.add_argument("--retry-failed", action="store_true", help="re-run tasks stored as failed")
+    p.add_argument(
+        "--store", help="results store (default $STBENCH_STORE or results/stbench.sqlite)"
+    )
+    p.add_argument("--list-tasks", action="store_true", help="print the task JSON lines, run none")
+    p.add_argument(
+        "--task",
+        help="run one task given as JSON (from --list-tasks), or '-' for JSON lines on stdin",
+    )
+    p.add_argument("--shard", help="run only shard I/N of the tasks (stable hash of task ids)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _tasks(args: argparse.Namespace) -> list:
+    from bench.sweep import Task, build_tasks, shard
+
+    if args.task:
+        lines = sys.stdin.read().splitlines() if args.task == "-" else [args.task]
+        tasks = [Task.from_json(line) for line in lines if line.strip()]
+    elif args.pattern:
+        tasks = build_tasks(
+            args.pattern,
+            args.frames,
+            args.sizes,
+            args.batches,
+            num_classes=args.classes,
+            device=args.device,
+            dtype=args.dtype,
+            channels_last=args.channels_last,
+            compile=args.compile,
+            time=args.time,
+            memory=args.memory,
+            throughput_batch=args.throughput_batch,
+            counters=args.counters,
+        )
+    else:
+        raise UserError("give a model name PATTERN or --task JSON")
+    if args.shard:
+        try:
+            i, n = (int(v) for v in args.shard.split("/"))
+        except ValueError:
+            raise UserError(f"--shard: got {args.shard!r}; allowed: I/N, e.g. 0/4") from None
+        tasks = shard(tasks, i, n)
+    return tasks
+
+
+def run(args: argparse.Namespace) -> int:
+    """List or run the sweep's tasks and print a one-line summary."""
+    from bench.store import ResultsStore
+    from bench.sweep import run_sweep
+
+    tasks = _tasks(args)
+    if args.list_tasks:
+        for t in tasks:
+            print(t.to_json())
+        return 0
+    with ResultsStore(args.store) as store:
+        summary = run_sweep(
+            args.pattern,
+            args.frames,
+            args.sizes,
+            args.batches,
+            tasks=tasks,
+            store=store,
+            isolate=not args.no_isolate,
+            retry_failed=args.retry_failed,
+            timeout_s=args.timeout,
+            progress=not args.no_progress,
+        )
+        path = store.path
+    print(
+        f"sweep: {summary.total} task(s): ran {summary.ran} ({summary.failed} failed), "
+        f"skipped {summary.skipped} already stored; store: {path}"
+    )
+    return 0

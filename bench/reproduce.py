@@ -1,0 +1,287 @@
+"""The reproduction report: each published params/MACs figure next to the zoo's count.
+
+For every target of `zoo/targets.csv` the zoo model is built on the ``meta`` device at
+the target's input (frames, size, classes), counted under the target's convention, and
+compared: deviation % = (zoo - published) / published x 100. A row is ``met`` within
+its tolerance, ``recorded`` when it deviates by exactly the amount pinned in its
+``deviation_note`` (the faithful architecture cannot meet the paper; the note says why),
+``deviating`` otherwise, and ``error`` when the model cannot be built or counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import fnmatch
+import functools
+import inspect
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+
+from zoo.targets import UNITS, Target
+
+STATUSES = ("met", "recorded", "deviating", "error")
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Static counts of one model at one input (the fields the reproduction needs)."""
+
+    params: int
+    macs: int
+    conv_macs: int
+    linear_macs: int
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One line of the reproduction report."""
+
+    paper: str
+    model: str
+    frames: int
+    size: int
+    classes: int
+    quantity: str
+    convention: str
+    unit: str
+    published: str
+    published_count: float
+    zoo_count: int | None
+    zoo: str
+    deviation_pct: float | None
+    tolerance_pct: float
+    status: str
+    reason: str
+    source: str
+
+
+def _flop_counter_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> Counts:
+    """Fallback counter: torch.utils.flop_counter on meta tensors (2 FLOPs = 1 MAC)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.empty(input_shape, device="meta")
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model(x)
+    per_op = {str(k): int(v) for k, v in fc.get_flop_counts().get("Global", {}).items()}
+    conv = sum(v for k, v in per_op.items() if "convolution" in k) // 2
+    linear = sum(v for k, v in per_op.items() if k in ("aten.addmm", "aten.mm", "aten.linear")) // 2
+    params = sum(p.numel() for p in model.parameters())
+    return Counts(params=params, macs=conv + linear, conv_macs=conv, linear_macs=linear)
+
+
+def _static_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> Counts:
+    """Count with bench.counting.static_count when available, else the fallback."""
+    try:
+        from bench.counting import static_count
+    except ImportError:
+        return _flop_counter_counts(model, input_shape)
+    c = static_count(model, input_shape, device="meta")
+    return Counts(
+        params=int(c.params),
+        macs=int(c.macs),
+        conv_macs=int(c.conv_macs),
+        linear_macs=int(c.linear_macs),
+    )
+
+
+@functools.cache
+def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
+    """Params and MACs of a zoo model built on meta, for one (1, 3, frames, size, size) clip."""
+    from zoo import create_model
+
+    with torch.device("meta"):
+        net = create_model(model, num_classes=classes, frames=frames)
+    net.eval()
+    return _static_counts(net, (1, 3, frames, size, size))
+
+
+@functools.cache
+def block_conv_weights(model: str, channels: int = 64, kernel: int = 3) -> int:
+    """Conv weights (no bias/BN) of the model's spatio-temporal operator in one C->C k x k slot."""
+    from models.operators import OPERATORS, make_operator
+    from zoo import get_spec
+
+    spec = get_spec(model)
+    ops = [op for op in spec.operators if op in OPERATORS]
+    if not ops:
+        raise ValueError(
+            f"model: {model!r} names no registered operator in {spec.operators}; "
+            f"allowed: {', '.join(sorted(OPERATORS))}"
+        )
+    op = ops[-1]  # the top stage's operator: Luo's models use one operator throughout
+    accepted = inspect.signature(OPERATORS[op]).parameters
+    kwargs = {k: v for k, v in spec.kwargs.items() if k in accepted}
+    with torch.device("meta"):
+        block = make_operator(op, channels, channels, kernel_size=kernel, **kwargs)
+    return sum(p.numel() for p in block.parameters() if p.dim() > 1)
+
+
+def measure(target: Target) -> int:
+    """The zoo's value for a target, as an exact count under the target's convention."""
+    if target.convention == "block_conv_weights":
+        from zoo.targets import FORMULA_DEFAULTS
+
+        if FORMULA_DEFAULTS["Ci"] != FORMULA_DEFAULTS["Co"] or FORMULA_DEFAULTS["H"] != 3:
+            raise ValueError("block_conv_weights: measured only for Ci == Co and k = 3")
+        return block_conv_weights(target.model, FORMULA_DEFAULTS["Ci"], FORMULA_DEFAULTS["H"])
+    c = model_counts(target.model, target.frames, target.size, target.classes)
+    if target.convention == "all_params_with_fc":
+        return c.params
+    if target.convention == "conv_macs_no_fc":
+        return c.conv_macs
+    if target.convention == "paper_flops_as_macs":
+        return c.macs
+    raise ValueError(f"convention: no measurement for {target.convention!r}")
+
+
+def deviation_pct(zoo_count: float, published_count: float) -> float:
+    """Signed deviation of the zoo from the published figure, in percent."""
+    return (zoo_count - published_count) / published_count * 100.0
+
+
+def _fmt_value(count: float, unit: str) -> str:
+    """Format a count in a target's unit (formulas and counts as exact integers)."""
+    if unit in ("count", "formula"):
+        return f"{round(count):d}"
+    return f"{count / UNITS[unit]:.4g}"
+
+
+def evaluate(target: Target, zoo_count: int | None, error: str = "") -> ReportRow:
+    """Compare one target with a measured zoo count (None + error when measuring failed)."""
+    published = target.expected_count()
+    shown = str(target.value) if target.unit == "formula" else f"{target.value}"
+    if zoo_count is None:
+        dev, status, reason, zoo = None, "error", error or "not measured", ""
+    else:
+        dev = deviation_pct(zoo_count, published)
+        zoo = _fmt_value(zoo_count, target.unit)
+        if target.unit == "formula":
+            shown = f"{shown} = {_fmt_value(published, 'formula')}"
+        if abs(dev) <= target.tolerance_pct + 1e-9:
+            status, reason = "met", target.deviation_note
+        elif target.deviation_note and target.recorded_measurement == zoo_count:
+            status, reason = "recorded", target.deviation_note
+        else:
+            status = "deviating"
+            reason = target.deviation_note or "no recorded reason"
+            if target.deviation_note:
+                reason = f"measured {zoo_count} differs from the recorded note: {reason}"
+    return ReportRow(
+        paper=target.paper,
+        model=target.model,
+        frames=target.frames,
+        size=target.size,
+        classes=target.classes,
+        quantity=target.quantity,
+        convention=target.convention,
+        unit=target.unit,
+        published=shown,
+        published_count=published,
+        zoo_count=zoo_count,
+        zoo=zoo,
+        deviation_pct=dev,
+        tolerance_pct=target.tolerance_pct,
+        status=status,
+        reason=reason,
+        source=target.source,
+    )
+
+
+def reproduce(
+    targets: Iterable[Target],
+    measure_fn: Callable[[Target], int] = measure,
+) -> list[ReportRow]:
+    """Measure every target (errors become `error` rows) and return the report rows."""
+    rows = []
+    for t in targets:
+        try:
+            rows.append(evaluate(t, measure_fn(t)))
+        except Exception as exc:  # noqa: BLE001 - a model that fails to build is a report row
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            rows.append(evaluate(t, None, f"{type(exc).__name__}: {msg}"))
+    return rows
+
+
+def select(targets: Iterable[Target], model_pattern: str = "*") -> list[Target]:
+    """Targets whose model matches a shell-style pattern."""
+    return [t for t in targets if fnmatch.fnmatchcase(t.model, model_pattern.lower())]
+
+
+REPORT_COLUMNS = (
+    "paper",
+    "model",
+    "frames",
+    "size",
+    "classes",
+    "quantity",
+    "convention",
+    "published",
+    "zoo",
+    "unit",
+    "deviation_pct",
+    "tolerance_pct",
+    "status",
+    "reason",
+    "source",
+)
+
+
+def _cell(row: ReportRow, col: str) -> str:
+    """One report cell as text."""
+    v = getattr(row, col)
+    if col == "deviation_pct":
+        return "" if v is None else f"{v:+.3f}"
+    if col == "tolerance_pct":
+        return f"{v:g}"
+    return str(v)
+
+
+def summary(rows: list[ReportRow]) -> dict[str, int]:
+    """Number of rows per status."""
+    return {s: sum(r.status == s for r in rows) for s in STATUSES}
+
+
+def to_csv(rows: list[ReportRow]) -> str:
+    """The report as CSV text (one line per published figure)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(REPORT_COLUMNS)
+    w.writerows([_cell(r, c) for c in REPORT_COLUMNS] for r in rows)
+    return buf.getvalue()
+
+
+def to_json(rows: list[ReportRow]) -> str:
+    """The report as a JSON list of objects (numbers kept numeric)."""
+    return json.dumps([dataclasses.asdict(r) for r in rows], indent=1) + "\n"
+
+
+def to_markdown(rows: list[ReportRow]) -> str:
+    """The report as a Markdown table followed by a status summary line."""
+    cols = [c for c in REPORT_COLUMNS if c != "source"] + ["source"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = [_cell(r, c).replace("|", "\\|") for c in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    counts = ", ".join(f"{k}: {v}" for k, v in summary(rows).items())
+    return "\n".join(lines) + f"\n\n{len(rows)} published figures; {counts}\n"
+
+
+def to_rich_table(rows: list[ReportRow]):  # -> rich.table.Table (imported lazily)
+    """The report as a rich Table for the terminal (source column left out)."""
+    from rich.table import Table
+
+    counts = ", ".join(f"{k}: {v}" for k, v in summary(rows).items())
+    t = Table(title=f"stbench reproduction: {len(rows)} published figures ({counts})")
+    cols = [c for c in REPORT_COLUMNS if c not in ("source", "convention")]
+    for c in cols:
+        t.add_column(c, overflow="fold")
+    style = {"met": "green", "recorded": "yellow", "deviating": "red", "error": "red"}
+    for r in rows:
+        t.add_row(*(_cell(r, c) for c in cols), style=style[r.status])
+    return t

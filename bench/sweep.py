@@ -1,0 +1,426 @@
+"""Sweeps: independent, idempotent (model, configuration) tasks, stored row by row.
+
+A task is plain data with a stable id, so a list of tasks can be printed
+(`stbench sweep --list-tasks`), shipped to other hosts and run one at a time
+(`stbench sweep --task JSON`). A sweep skips tasks already in the store, commits each
+row as it completes (so an interrupted sweep resumes where it stopped), records a
+crash or OOM as a failure row and goes on. With `isolate=True` each task runs in its
+own Python process (`python -m bench.isolate`) so a broken CUDA context cannot
+poison the tasks after it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.store import KEY_FIELDS, ResultsStore
+
+DEFAULT_PROFILER = "bench.profile:profile"
+RESULT_MARKER = "@@stbench-result@@ "
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One (model, configuration) to profile; its `key` is the store's row key."""
+
+    model: str
+    frames: int
+    size: int
+    batch: int = 1
+    num_classes: int = 400
+    device: str = "cpu"
+    dtype: str = "float32"
+    channels_last: bool = False
+    compile: bool = False
+    time: bool = False
+    memory: bool = False
+    throughput_batch: int | None = None
+    counters: tuple[str, ...] = ("meta",)
+    profiler: str = DEFAULT_PROFILER
+
+    def __post_init__(self) -> None:
+        for f in ("frames", "size", "batch", "num_classes"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"task: {f} must be an integer >= 1, got {v!r}")
+        tb = self.throughput_batch
+        if tb is not None and (isinstance(tb, bool) or not isinstance(tb, int) or tb < 1):
+            raise ValueError(f"task: throughput_batch must be an integer >= 1, got {tb!r}")
+        object.__setattr__(self, "counters", tuple(self.counters))
+
+    @property
+    def memory_format(self) -> str:
+        """The row's memory_format key value."""
+        return "channels_last_3d" if self.channels_last else "contiguous"
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """The store key: (model, frames, size, batch, num_classes, device, dtype, mf, compile)."""
+        return (
+            self.model,
+            self.frames,
+            self.size,
+            self.batch,
+            self.num_classes,
+            self.device,
+            self.dtype,
+            self.memory_format,
+            int(bool(self.compile)),
+        )
+
+    @property
+    def task_id(self) -> str:
+        """A stable, readable id of the key, e.g. `r3d_resnet18/f8/s112/b1/c400/cpu/float32/...`."""
+        m, f, s, b, c, dev, dt, mf, comp = self.key
+        return f"{m}/f{f}/s{s}/b{b}/c{c}/{dev}/{dt}/{mf}/{'compiled' if comp else 'eager'}"
+
+    def stub(self) -> dict[str, Any]:
+        """The key fields as a row (plus task_id), the start of every result row."""
+        row = dict(zip(KEY_FIELDS, self.key, strict=True))
+        row["compile"] = bool(row["compile"])
+        row["task_id"] = self.task_id
+        return row
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every field plus the task_id."""
+        d = dataclasses.asdict(self)
+        d["counters"] = list(self.counters)
+        d["task_id"] = self.task_id
+        return d
+
+    def to_json(self) -> str:
+        """One-line JSON of the task (what `--list-tasks` prints and `--task` reads)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, data: str | Mapping[str, Any]) -> Task:
+        """Parse a task from JSON text or a dict; unknown fields are an error."""
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"task: not valid JSON ({exc})") from None
+        if not isinstance(data, Mapping):
+            raise ValueError("task: expected a JSON object")
+        d = {k: v for k, v in data.items() if k != "task_id"}
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            raise ValueError(f"task: unknown field(s) {unknown}; allowed: {', '.join(allowed)}")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ValueError(f"task: {exc}") from None
+
+
+def _positive_ints(name: str, values: Iterable[int] | None) -> list[int] | None:
+    if values is None:
+        return None
+    out = list(values)
+    if not out or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in out):
+        raise ValueError(f"{name}: got {out!r}; allowed: integers >= 1")
+    return out
+
+
+def build_tasks(
+    pattern: str,
+    frames_list: Sequence[int] | None = None,
+    sizes: Sequence[int] | None = None,
+    batches: Sequence[int] = (1,),
+    *,
+    num_classes: int | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    channels_last: bool = False,
+    compile: bool = False,
+    time: bool = False,
+    memory: bool = False,
+    throughput_batch: int | None = None,
+    counters: Sequence[str] = ("meta",),
+    profiler: str = DEFAULT_PROFILER,
+) -> list[Task]:
+    """Every (model matching `pattern`, frames, size, batch); None = the spec's default.
+
+    `pattern` is a shell-style name pattern; several may be joined by commas.
+    """
+    from bench.timing import check_device, check_dtype
+    from zoo import get_spec, list_models
+
+    frames_list = _positive_ints("frames", frames_list)
+    sizes = _positive_ints("sizes", sizes)
+    batches = _positive_ints("batches", batches) or [1]
+    if num_classes is not None:
+        _positive_ints("classes", [num_classes])
+    device, dtype = check_device(device), check_dtype(dtype)
+    names: list[str] = []
+    for pat in (p.strip() for p in pattern.split(",")):
+        names.extend(n for n in list_models(pat) if n not in names)
+    if not names:
+        raise ValueError(f"pattern: no zoo model matches {pattern!r} (see `stbench list`)")
+    tasks = []
+    for name in names:
+        spec = get_spec(name)
+        for frames in frames_list or [spec.default_frames]:
+            for size in sizes or [spec.default_size]:
+                for batch in batches:
+                    tasks.append(
+                        Task(
+                            model=name,
+                            frames=frames,
+                            size=size,
+                            batch=batch,
+                            num_classes=num_classes or spec.default_classes,
+                            device=device,
+                            dtype=dtype,
+                            channels_last=channels_last,
+                            compile=compile,
+                            time=time,
+                            memory=memory,
+                            throughput_batch=throughput_batch,
+                            counters=tuple(counters),
+                            profiler=profiler,
+                        )
+                    )
+    return tasks
+
+
+def shard(tasks: Sequence[Task], index: int, count: int) -> list[Task]:
+    """The tasks of shard `index` of `count`, by a stable hash of the task id."""
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard: got {index}/{count}; allowed: I/N with 0 <= I < N")
+    return [t for t in tasks if zlib.crc32(t.task_id.encode()) % count == index]
+
+
+# ---------------------------------------------------------------- running one task
+
+
+def load_callable(dotted: str) -> Callable[..., Any]:
+    """Import `module:function` (the task's profiler)."""
+    module, _, attr = dotted.partition(":")
+    if not module or not attr:
+        raise ValueError(f"profiler: got {dotted!r}; allowed: 'module:function'")
+    return getattr(importlib.import_module(module), attr)
+
+
+def failure_row(task: Task, error: str, *, oom: bool = False, error_type: str = "") -> dict:
+    """A failed row for `task` with a one-line error (kept short)."""
+    first = (error.strip().splitlines() or [""])[0][:500]
+    return {**task.stub(), "status": "failed", "error": first, "error_type": error_type, "oom": oom}
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if "torch" in sys.modules:  # a model ran, so torch is loaded: use the typed check
+        from bench.timing import is_oom_error
+
+        return is_oom_error(exc)
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Profile one task in this process; any exception becomes a failure row."""
+    try:
+        fn = load_callable(task.profiler)
+        row = fn(
+            task.model,
+            frames=task.frames,
+            size=task.size,
+            batch=task.batch,
+            num_classes=task.num_classes,
+            device=task.device,
+            dtype=task.dtype,
+            channels_last=task.channels_last,
+            compile=task.compile,
+            counters=task.counters,
+            timing=task.time,
+            memory=task.memory,
+            throughput_batch=task.throughput_batch,
+        )
+    except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
+        msg = f"{type(exc).__name__}: {exc}"
+        return failure_row(task, msg, oom=_is_oom(exc), error_type=type(exc).__name__)
+    return {**dict(row), **task.stub(), "status": "ok", "error": None}
+
+
+def _death_message(returncode: int, stderr: str) -> str:
+    if returncode < 0:
+        try:
+            how = f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"killed by signal {-returncode}"
+    else:
+        how = f"exit code {returncode}"
+    tail = [ln for ln in stderr.strip().splitlines() if ln.strip()][-1:] or [""]
+    return f"isolated run died ({how}) without a result" + (f": {tail[0]}" if tail[0] else "")
+
+
+def parse_isolated_output(task: Task, returncode: int, stdout: str, stderr: str) -> dict:
+    """The result row from a `bench.isolate` child's output, or a failure row."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            try:
+                return json.loads(line[len(RESULT_MARKER) :])
+            except json.JSONDecodeError as exc:
+                return failure_row(task, f"isolated run returned bad JSON ({exc})")
+    if returncode in (130, -signal.SIGINT):
+        raise KeyboardInterrupt
+    return failure_row(task, _death_message(returncode, stderr), error_type="ProcessDied")
+
+
+def run_isolated(task: Task, *, timeout_s: float | None = None) -> dict[str, Any]:
+    """Run one task in a fresh `python -m bench.isolate` process; returns its row."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(_REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")) if p
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.isolate"],
+            input=task.to_json(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        return failure_row(task, f"timed out after {timeout_s:g} s", error_type="Timeout")
+    return parse_isolated_output(task, proc.returncode, proc.stdout, proc.stderr)
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+@dataclasses.dataclass
+class SweepSummary:
+    """What a sweep did: counts, the run id and the rows it produced."""
+
+    total: int = 0
+    ran: int = 0
+    skipped: int = 0
+    failed: int = 0
+    run_id: int | None = None
+    rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+def is_done(store: ResultsStore, task: Task, *, retry_failed: bool = False) -> bool:
+    """Whether the store already answers `task` (failed rows count unless retrying)."""
+    row = store.get(task.key)
+    if row is None:
+        return False
+    if row["status"] == "failed":
+        return not retry_failed
+    wanted = {
+        "latency_ms_median": task.time,
+        "peak_mem_mib": task.memory,
+        "throughput_clips_per_s": task.throughput_batch is not None,
+    }
+    return all(row.get(field) is not None for field, asked in wanted.items() if asked)
+
+
+def _progress(enabled: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]sweep[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def run_sweep(
+    pattern: str | None = None,
+    frames_list: Sequence[int] | None = None,
+    sizes: Sequence[int] | None = None,
+    batches: Sequence[int] = (1,),
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    store: ResultsStore | str | os.PathLike[str] | None = None,
+    isolate: bool = True,
+    tasks: Sequence[Task] | None = None,
+    retry_failed: bool = False,
+    timeout_s: float | None = None,
+    progress: bool = True,
+    env: Mapping[str, Any] | None = None,
+    **task_options: Any,
+) -> SweepSummary:
+    """Run every task not yet in the store, committing each row as it completes.
+
+    Either `pattern` (+ frames/sizes/batches and `task_options` of `build_tasks`) or
+    ready-made `tasks`. Failures become rows; KeyboardInterrupt stops after the last
+    committed row, and a later sweep resumes from there.
+    """
+    if tasks is None:
+        if not pattern:
+            raise ValueError("pattern: give a model name pattern or tasks")
+        tasks = build_tasks(
+            pattern, frames_list, sizes, batches, device=device, dtype=dtype, **task_options
+        )
+    own_store = not isinstance(store, ResultsStore)
+    db = ResultsStore(store) if own_store else store
+    summary = SweepSummary(total=len(tasks))
+    try:
+        todo = [t for t in tasks if not is_done(db, t, retry_failed=retry_failed)]
+        summary.skipped = len(tasks) - len(todo)
+        if not todo:
+            return summary
+        if env is None:
+            from bench.environment import collect_environment
+
+            cuda_here = not isolate and any(t.device.startswith("cuda") for t in todo)
+            env = collect_environment(init_cuda=cuda_here)
+        flags = {
+            "pattern": pattern,
+            "frames": list(frames_list) if frames_list else None,
+            "sizes": list(sizes) if sizes else None,
+            "batches": list(batches),
+            "isolate": isolate,
+            "retry_failed": retry_failed,
+            "timeout_s": timeout_s,
+            "tasks": len(tasks),
+            "task_options": {
+                k: v
+                for k, v in todo[0].to_dict().items()
+                if k not in ("model", "frames", "size", "batch", "task_id")
+            },
+        }
+        summary.run_id = db.start_run(env, flags, source="stbench")
+        with _progress(progress) as bar:
+            job = bar.add_task("", total=len(todo))
+            for task in todo:
+                bar.update(job, description=task.task_id)
+                row = run_isolated(task, timeout_s=timeout_s) if isolate else run_task(task)
+                db.add_row(row, run_id=summary.run_id)
+                summary.ran += 1
+                summary.rows.append(row)
+                if row.get("status") == "failed":
+                    summary.failed += 1
+                    bar.console.print(f"[red]failed[/red] {task.task_id}: {row.get('error')}")
+                bar.advance(job)
+    finally:
+        if own_store:
+            db.close()
+    return summary

@@ -1,0 +1,38 @@
+"""Input checks shared by every backbone: one place for the ValueError wording."""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_input(x: torch.Tensor, frames: int, min_size: int, name: str = "x") -> None:
+    """Raise ValueError unless `x` is (B, 3, frames, H, W) with H, W >= min_size."""
+    if x.dim() != 5:
+        raise ValueError(
+            f"{name}: got a tensor of rank {x.dim()} with shape {tuple(x.shape)}; "
+            "allowed: rank 5, (B, 3, T, H, W)"
+        )
+    _, c, t, h, w = x.shape
+    if c != 3:
+        raise ValueError(f"{name}: got {c} channels (shape {tuple(x.shape)}); allowed: 3 (RGB)")
+    if t != frames:
+        raise ValueError(
+            f"{name}: got T={t} frames (shape {tuple(x.shape)}); allowed: T == frames == {frames}, "
+            "the value the model was built with"
+        )
+    if h < min_size or w < min_size:
+        raise ValueError(
+            f"{name}: got spatial size {h}x{w}; allowed: H and W >= {min_size} for this model's strides"
+        )
+
+
+def check_min_frames(frames: int, min_frames: int, why: str) -> None:
+    """Raise ValueError when `frames` is below what the model's temporal striding needs."""
+    if frames < min_frames:
+        raise ValueError(f"frames: got {frames}; allowed: >= {min_frames} ({why})")
+
+
+def check_divisible(name: str, value: int, divisor: int, why: str) -> None:
+    """Raise ValueError unless `divisor` divides `value`."""
+    if divisor <= 0 or value % divisor != 0:
+        raise ValueError(f"{name}: got {value}; allowed: a multiple of {divisor} ({why})")

@@ -1,0 +1,246 @@
+"""A self-contained, offline Plotly dashboard of accuracy against cost, with Pareto frontiers.
+
+The page embeds plotly.js and the data as JSON; a small script redraws with
+`Plotly.react` when a selector changes (dataset, metric, cost axis, view, log scale).
+Frontiers are computed here in Python (`plots.frontier`) per dataset x metric x cost x
+view, so the page and the CLI tables always agree. Opening the page with `#selftest`
+runs a self-check used by the browser test (see `plots/dashboard_js.py`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from plots.dashboard_js import PAGE_TEMPLATE
+from plots.data import (
+    MACS_NOTE,
+    CostAxis,
+    build_points,
+    dataset_label,
+    dataset_order,
+    missing_dimensions,
+)
+from plots.frontier import pareto_frontier
+from plots.views import VIEWS, assign_views
+
+PALETTE = (
+    "#1f77b4 #d62728 #2ca02c #9467bd #ff7f0e #8c564b #e377c2 #17becf #bcbd22 #7f7f7f "
+    "#393b79 #ad494a #637939 #7b4173 #e6550d #3182bd #31a354 #756bb1 #636363 #843c39"
+).split()
+SYMBOLS = (
+    "circle square diamond triangle-up cross x star pentagon hexagon triangle-down hourglass bowtie"
+).split()
+
+
+def _fmt(v: object, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _present(v: object) -> bool:
+    return (
+        v is not None
+        and not (isinstance(v, float) and math.isnan(v))
+        and str(v) not in ("", "<NA>")
+    )
+
+
+def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
+    """The point's full configuration, its costs and the record's source, as hover HTML."""
+    e = html.escape
+
+    def g(col: str) -> object:
+        v = row[col] if col in row.index else None
+        return v if _present(v) else None
+
+    lines = [f"<b>{e(str(row['model']))}</b>"]
+    if g("published_name"):
+        lines.append(f"published as: {e(str(g('published_name')))}")
+    if g("also_published_as"):
+        lines.append(f"also published as: {e(str(g('also_published_as')))}")
+    spec = [
+        f"{k} {e(str(g(c)))}"
+        for k, c in (("family", "family"), ("backbone", "backbone"), ("zoo paper", "zoo_paper"))
+        if g(c)
+    ]
+    if spec:
+        lines.append(" · ".join(spec))
+    if g("operators"):
+        lines.append(f"operators per stage: {e(str(g('operators')))}")
+    if g("temporal_pool") or g("tp_pool"):
+        lines.append(f"temporal pooling: {e(str(g('temporal_pool') or g('tp_pool')))}")
+    lines.append(
+        f"input: {_fmt(g('frames'))} frames x {_fmt(g('size'))}² px · "
+        f"{_fmt(g('num_classes'))} classes"
+    )
+    for a in axes:
+        v = g(a.column)
+        if v is not None:
+            lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}")
+    acc = f"{g('metric')} = {float(row['value']):.2f}% on {e(dataset_label(str(g('dataset'))))}"
+    if g("split"):
+        acc += f" ({e(str(g('split')))})"
+    lines.append(acc)
+    proto = [
+        f"{k} {e(str(g(k)))}"
+        for k in ("level", "views", "pretraining", "modality", "protocol", "variant")
+        if g(k)
+    ]
+    if proto:
+        lines.append(" · ".join(proto))
+    src = f"source: {e(str(g('source')))}"
+    if g("paper"):
+        src += f" [{e(str(g('paper')))}]"
+    lines.append(src)
+    return "<br>".join(lines)
+
+
+def _frontiers(points: pd.DataFrame, axes: Sequence[CostAxis], members: list[dict]) -> dict:
+    """Frontier point ids per 'dataset|metric|cost column|view'."""
+    out: dict[str, list[int]] = {}
+    columns = sorted({a.column for a in axes})
+    for view in VIEWS:
+        in_view = [i for i, m in enumerate(members) if view.key in m]
+        sub = points.iloc[in_view]
+        for col in columns:
+            f = pareto_frontier(sub, col, "value", by=["dataset", "metric"], label="label")
+            for (ds, metric), grp in f.frontier.groupby(["dataset", "metric"], sort=True):
+                out[f"{ds}|{metric}|{col}|{view.key}"] = [int(i) for i in grp["_id"]]
+    return out
+
+
+def _jsonable(v: object) -> object:
+    if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
+        return None
+    if hasattr(v, "item"):
+        return _jsonable(v.item())
+    return v
+
+
+def build_payload(
+    joined: pd.DataFrame,
+    *,
+    unmatched: pd.DataFrame | None = None,
+    notes: Iterable[str] = (),
+    title: str = "stbench: speed-accuracy frontiers",
+    metrics: Sequence[str] = ("top1", "top5"),
+) -> dict:
+    """Everything the page needs, as JSON-ready data."""
+    if joined is None or len(joined) == 0:
+        raise ValueError(
+            "dashboard: nothing to plot: no accuracy record joined a profile "
+            "(check the records' models, frames and input sizes against the profiles)"
+        )
+    points, axes = build_points(joined)
+    points = points[points["metric"].isin(metrics)].reset_index(drop=True)
+    if points.empty:
+        raise ValueError("dashboard: nothing to plot: every joined row lacks an accuracy value")
+    if not axes:
+        raise ValueError("dashboard: nothing to plot: no cost (MACs, params, latency, memory)")
+    points["_id"] = range(len(points))
+    points["label"] = points["model"].astype(str)
+    members = assign_views(points)
+    families = sorted(points["family"].unique())
+    backbones = sorted(points["backbone"].unique())
+    cost_cols = sorted({a.column for a in axes})
+    rows = []
+    for (_, r), m in zip(points.iterrows(), members, strict=True):
+        rows.append(
+            {
+                "id": int(r["_id"]),
+                "model": str(r["model"]),
+                "family": str(r["family"]),
+                "backbone": str(r["backbone"]),
+                "dataset": str(r["dataset"]),
+                "metric": str(r["metric"]),
+                "value": float(r["value"]),
+                "frames": _jsonable(r.get("frames")),
+                "costs": {c: _jsonable(r[c]) for c in cost_cols if not pd.isna(r[c])},
+                "views": m,
+                "hover": _hover(r, axes),
+            }
+        )
+    datasets = dataset_order(points["dataset"].astype(str))
+    metrics = {
+        d: sorted(points.loc[points["dataset"] == d, "metric"].astype(str).unique())
+        for d in datasets
+    }
+    all_notes = list(missing_dimensions(axes))
+    if unmatched is not None and len(unmatched):
+        models = sorted({str(m) for m in unmatched.get("model", pd.Series()).dropna() if m})
+        all_notes.append(
+            f"{len(unmatched)} accuracy records matched no profile and are not plotted"
+            + (
+                f" (models: {', '.join(models[:12])}{' ...' if len(models) > 12 else ''})"
+                if models
+                else ""
+            )
+            + "."
+        )
+    all_notes.extend(notes)
+    return {
+        "title": title,
+        "macs_note": MACS_NOTE,
+        "points": rows,
+        "axes": [
+            {
+                "key": a.key,
+                "column": a.column,
+                "label": a.label,
+                "title": a.title,
+                "scale": a.scale,
+                "kind": a.kind,
+            }
+            for a in axes
+        ],
+        "missing_kinds": [k for k in ("latency", "memory") if k not in {a.kind for a in axes}],
+        "views": [{"key": v.key, "label": v.label, "description": v.description} for v in VIEWS],
+        "datasets": [{"key": d, "label": dataset_label(d)} for d in datasets],
+        "metrics": metrics,
+        "colors": {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(families)},
+        "symbols": {b: SYMBOLS[i % len(SYMBOLS)] for i, b in enumerate(backbones)},
+        "frontiers": _frontiers(points, axes, members),
+        "notes": all_notes,
+    }
+
+
+def render_html(payload: dict) -> str:
+    """The page: plotly.js inline, the payload as JSON, the drawing script."""
+    from plotly.offline import get_plotlyjs
+
+    data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return (
+        PAGE_TEMPLATE.replace("__TITLE__", html.escape(payload["title"]))
+        .replace("__DATA__", data)
+        .replace("__PLOTLYJS__", get_plotlyjs())
+    )
+
+
+def write_dashboard(
+    joined: pd.DataFrame,
+    out_path: str | Path,
+    *,
+    unmatched: pd.DataFrame | None = None,
+    notes: Iterable[str] = (),
+    title: str = "stbench: speed-accuracy frontiers",
+) -> Path:
+    """Write the self-contained HTML dashboard and return its path."""
+    out = Path(out_path)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"--out: expected an .html file, got {str(out)!r}")
+    page = render_html(build_payload(joined, unmatched=unmatched, notes=notes, title=title))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"--out: cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    return out

@@ -1,0 +1,232 @@
+"""Turn joined profile x record rows into plot points: one row per record, costs as columns.
+
+The joined frame (from `bench.join.join_profiles_records`) has one row per (record,
+profile); static profiles carry `macs`/`params`, timed ones `latency_ms_median` and
+`peak_mem_mib` at a (device, batch, dtype). Here every record becomes one point with a
+column per cost axis, e.g. `macs`, `params`, `latency|cuda|1|float32`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+RECORD_KEYS = (
+    "paper",
+    "model",
+    "published_name",
+    "dataset",
+    "split",
+    "metric",
+    "value",
+    "level",
+    "views",
+    "frames",
+    "size",
+    "num_classes",
+    "pretraining",
+    "modality",
+    "protocol",
+    "variant",
+    "tp_pool",
+    "source",
+    "file",
+    "line",
+)
+# Columns that only name or locate a record: rows equal in everything else are one figure.
+NAMING_COLUMNS = ("published_name", "variant", "source", "file", "line")
+DATASET_LABELS = {
+    "kinetics400": "Kinetics-400",
+    "kinetics-400": "Kinetics-400",
+    "k400": "Kinetics-400",
+    "mini_kinetics": "Mini-Kinetics",
+    "mini-kinetics": "Mini-Kinetics",
+    "mini_kinetics_200": "Mini-Kinetics-200 (Xie et al.)",
+    "ssv1": "Something-Something V1",
+    "something_something_v1": "Something-Something V1",
+    "ssv2": "Something-Something V2",
+    "something_something_v2": "Something-Something V2",
+    "mini_ssv2": "Mini-SSV2",
+    "mini_mit": "Mini-Moments",
+    "mit": "Moments in Time",
+    "ucf101": "UCF-101",
+    "hmdb51": "HMDB-51",
+    "sports1m": "Sports-1M",
+}
+# Shown first in selectors and in the demo, in this order.
+MAIN_DATASETS = ("kinetics400", "mini_kinetics", "ssv1", "ssv2", "mini_ssv2")
+MACS_NOTE = "1 MAC = 1 multiply-add, conv + linear layers; FLOPs = 2 x MACs"
+
+
+@dataclass(frozen=True)
+class CostAxis:
+    """One selectable x axis: the point column, its label and its axis title (with units)."""
+
+    key: str
+    column: str
+    label: str
+    title: str
+    scale: float = 1.0
+    kind: str = "static"
+
+
+def dataset_label(name: str) -> str:
+    """Human-readable dataset name (falls back to the records' first alias, then the id)."""
+    key = str(name).lower()
+    if key in DATASET_LABELS:
+        return DATASET_LABELS[key]
+    try:
+        from zoo.records import DATASETS
+
+        if key in DATASETS and DATASETS[key].aliases:
+            return DATASETS[key].aliases[0]
+    except ImportError:
+        pass
+    return str(name)
+
+
+def dataset_order(names: Iterable[str]) -> list[str]:
+    """The main datasets first (in MAIN_DATASETS order), then the rest by label."""
+    names = list(dict.fromkeys(str(n) for n in names))
+    main = [d for d in MAIN_DATASETS if d in names]
+    return main + sorted((d for d in names if d not in main), key=dataset_label)
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    if "size" not in out.columns and "input_size" in out.columns:
+        out["size"] = out["input_size"]
+    if "value" not in out.columns and "accuracy" in out.columns:
+        out["value"] = out["accuracy"]
+    for col in ("dataset", "metric", "model"):
+        if col not in out.columns:
+            raise ValueError(f"joined data lacks the {col!r} column; columns: {list(out.columns)}")
+    return out
+
+
+def _spec_columns(models: pd.Series) -> pd.DataFrame:
+    """Family, paper, backbone, operators and temporal pooling of each zoo model."""
+    rows = {}
+    for name in models.dropna().unique():
+        try:
+            from zoo.registry import get_spec
+
+            s = get_spec(str(name))
+            rows[name] = {
+                "family": s.family,
+                "paper": s.paper,
+                "backbone": s.backbone,
+                "operators": "/".join(s.operators),
+                "temporal_pool": s.temporal_pool or "",
+            }
+        except (ValueError, ImportError):
+            rows[name] = {}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _combo(row: pd.Series) -> str:
+    parts = [str(row.get(k, "")) for k in ("device", "batch", "dtype")]
+    return "|".join(p if p not in ("nan", "None") else "?" for p in parts)
+
+
+def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
+    """One row per record with spec info and one column per available cost axis."""
+    df = _normalise(joined)
+    keys = [k for k in RECORD_KEYS if k in df.columns]
+    df["_rid"] = df.groupby(keys, dropna=False, sort=False).ngroup()
+    base = df.drop_duplicates("_rid").set_index("_rid")[keys].copy()
+    axes: list[CostAxis] = []
+    for col in ("macs", "params"):
+        if col in df.columns:
+            sub = df[df[col].notna()]
+            if "batch" in sub.columns:  # per-clip figures: prefer batch-1 rows
+                sub = sub.assign(_b1=sub["batch"] != 1).sort_values("_b1", kind="stable")
+            got = sub.groupby("_rid")[col].first()
+            base[col] = got.astype(float)
+    if "macs" in base.columns and base["macs"].notna().any():
+        axes.append(CostAxis("macs", "macs", "GMACs", f"GMACs per clip ({MACS_NOTE})", 1e-9))
+        axes.append(CostAxis("flops", "macs", "GFLOPs", "GFLOPs per clip (= 2 x GMACs)", 2e-9))
+    if "params" in base.columns and base["params"].notna().any():
+        axes.append(CostAxis("params", "params", "Params (M)", "Parameters (millions)", 1e-6))
+    timed = [
+        ("latency", "latency_ms_median", "Latency (ms)", "Median latency per batch (ms)"),
+        ("memory", "peak_mem_mib", "Peak memory (MiB)", "Peak memory (MiB)"),
+    ]
+    for kind, col, label, title in timed:
+        if col not in df.columns:
+            continue
+        sub = df[pd.to_numeric(df[col], errors="coerce").notna()]
+        if sub.empty:
+            continue
+        combos = sub.apply(_combo, axis=1)
+        for combo in sorted(combos.unique()):
+            got = sub[combos == combo].groupby("_rid")[col].first().astype(float)
+            column = f"{kind}|{combo}"
+            base[column] = got
+            dev, batch, dtype = combo.split("|")
+            where = f"{dev}, batch {batch}, {dtype}"
+            axes.append(
+                CostAxis(column, column, f"{label} @ {where}", f"{title} @ {where}", kind=kind)
+            )
+    spec = _spec_columns(base["model"])
+    if "paper" in spec.columns:
+        base["zoo_paper"] = base["model"].map(spec["paper"]).fillna("").astype(str)
+    else:
+        base["zoo_paper"] = ""
+    for col in ("family", "backbone", "operators", "temporal_pool"):
+        given = df.groupby("_rid")[col].first() if col in df.columns else None
+        from_spec = base["model"].map(spec[col]) if col in spec.columns else None
+        if given is not None and from_spec is not None:
+            base[col] = given.where(given.notna() & (given != ""), from_spec)
+        elif given is not None:
+            base[col] = given
+        elif from_spec is not None:
+            base[col] = from_spec
+        else:
+            base[col] = ""
+        base[col] = base[col].fillna("").astype(str)
+    base["value"] = pd.to_numeric(base["value"], errors="coerce")
+    base = base[np.isfinite(base["value"].to_numpy(dtype=float))]
+    return merge_republished(base.reset_index(drop=True)), axes
+
+
+def merge_republished(points: pd.DataFrame) -> pd.DataFrame:
+    """Collapse records that repeat the same figure for the same configuration (e.g. one
+    table row listed under two names) into the first one, listing the other names."""
+    same = [c for c in points.columns if c not in NAMING_COLUMNS]
+    if points.empty:
+        return points.assign(also_published_as="")
+    key = points[same].astype(str).agg("\x1f".join, axis=1)
+    first = ~key.duplicated()
+    names = (
+        points.groupby(key, sort=False)["published_name"] if "published_name" in points else None
+    )
+    out = points[first].copy()
+    if names is not None:
+        others = names.agg(lambda s: "; ".join(dict.fromkeys(str(v) for v in s.iloc[1:])))
+        out["also_published_as"] = key[first].map(others).fillna("").to_numpy()
+    else:
+        out["also_published_as"] = ""
+    return out.reset_index(drop=True)
+
+
+def missing_dimensions(axes: list[CostAxis]) -> list[str]:
+    """Sentences naming each cost dimension with no measurement at all."""
+    kinds = {a.kind for a in axes} | {a.key for a in axes}
+    notes = []
+    hint = (
+        "the results store has no timed rows and no reference GPU results are shipped in "
+        "bench/reference/; add some with `stbench sweep ... --device cuda`"
+    )
+    if "latency" not in kinds:
+        notes.append(f"Latency: no measurements ({hint}).")
+    if "memory" not in kinds:
+        notes.append(f"Peak memory: no measurements ({hint}).")
+    if "macs" not in kinds:
+        notes.append("MACs: no static profile joined any record (run `stbench profile`).")
+    if "params" not in kinds:
+        notes.append("Params: no static profile joined any record (run `stbench profile`).")
+    return notes

@@ -1,0 +1,143 @@
+"""CLI of the store and sweeps: export, results, import-benchmark, sweep tasks, bad input."""
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.store import KEY_FIELDS, ResultsStore
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = ("r3d_resnet18", 8, 112, 1, 400, "cpu", "float32", "contiguous", 0)
+
+
+def fake_profile(model, *, frames, size, batch, num_classes, **kw):
+    """A torch-free profiler stand-in for `sweep --task` runs."""
+    return {"model": model, "params": 7, "macs": frames * size, "flops": 2 * frames * size}
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with ResultsStore(path) as s:
+        run = s.start_run({"host": "h"}, {})
+        base = dict(zip(KEY_FIELDS, KEY, strict=True))
+        s.add_row({**base, "macs": 5, "latency_ms_median": 2.5}, run_id=run)
+        s.add_row({**base, "model": "bad[x]"}, run_id=run, status="failed", error="Boom [oops]")
+    return path
+
+
+def test_export_json_to_stdout(store_path, capsys):
+    assert main(["export", "--store", str(store_path), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["model"] for r in rows} == {"r3d_resnet18", "bad[x]"}
+    assert all(r["run_host"] == "h" for r in rows)
+
+
+def test_export_csv_to_file_with_filters(store_path, tmp_path, capsys):
+    out = tmp_path / "o.csv"
+    assert main(["export", "--store", str(store_path), "--out", str(out), "--status", "ok"]) == 0
+    (rec,) = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert rec["model"] == "r3d_resnet18" and rec["macs"] == "5"
+    assert "wrote 1 row(s) as csv" in capsys.readouterr().err
+
+
+def test_results_table(store_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["results", "--store", str(store_path)]) == 0
+    out = capsys.readouterr().out
+    assert "r3d_resnet18" in out and "failed" in out and "Boom [oops]" in out
+    assert "latency ms" in out and "2.50" in out
+    assert "device=cpu" in out  # constant columns move to the title
+
+
+def test_import_benchmark(tmp_path, capsys):
+    doc = {
+        "machine_info": {"node": "n"},
+        "commit_info": {"id": "c0ffee"},
+        "benchmarks": [
+            {
+                "fullname": "bench/test_bench_zoo.py::test_forward[x]",
+                "extra_info": dict(zip(KEY_FIELDS, KEY, strict=True)),
+                "stats": {"median": 0.02, "iqr": 0.001, "mean": 0.021, "rounds": 5},
+            }
+        ],
+    }
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(doc))
+    store = tmp_path / "new.sqlite"
+    assert main(["import-benchmark", str(path), "--store", str(store)]) == 0
+    assert "imported 1 row(s)" in capsys.readouterr().out
+    with ResultsStore(store, readonly=True) as s:
+        (r,) = s.rows(source="pytest-benchmark")
+    assert r["latency_ms_median"] == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["results"], "corrupt or not an SQLite database"),
+        (["export"], "corrupt or not an SQLite database"),
+        (["import-benchmark", "nofile.json"], "no such file"),
+    ],
+)
+def test_bad_store_or_file_is_one_line_exit_2(tmp_path, capsys, argv, match):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"\x00garbage" * 64)
+    assert main([*argv, "--store", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and match in err and "Traceback" not in err
+
+
+def test_missing_store_for_reading(tmp_path, capsys):
+    assert main(["results", "--store", str(tmp_path / "none.sqlite")]) == 2
+    assert "no results store" in capsys.readouterr().err
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_sweep_task_json_runs_one_task(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), str(ROOT)]))
+    task = {"model": "m1", "frames": 4, "size": 32, "profiler": f"{__name__}:fake_profile"}
+    store = tmp_path / "s.sqlite"
+    argv = ["sweep", "--task", json.dumps(task), "--store", str(store), "--no-progress"]
+    assert main([*argv, "--no-isolate"]) == 0
+    assert "ran 1 (0 failed)" in capsys.readouterr().out
+    assert main(argv) == 0  # resumable: already stored
+    assert "ran 0 (0 failed), skipped 1" in capsys.readouterr().out
+    with ResultsStore(store, readonly=True) as s:
+        (r,) = s.rows()
+    assert r["macs"] == 128 and r["task_id"] == "m1/f4/s32/b1/c400/cpu/float32/contiguous/eager"
+
+
+def test_sweep_list_tasks(monkeypatch, capsys):
+    import zoo
+
+    class Spec:
+        default_frames, default_size, default_classes = 8, 224, 400
+
+    monkeypatch.setattr(zoo, "list_models", lambda p: ["a1", "a2"])
+    monkeypatch.setattr(zoo, "get_spec", lambda n: Spec())
+    argv = ["sweep", "a*", "--frames", "8", "16", "--sizes", "112", "--time", "--list-tasks"]
+    assert main(argv) == 0
+    tasks = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(tasks) == 4 and all(t["time"] and t["size"] == 112 for t in tasks)
+    assert tasks[0]["task_id"] == "a1/f8/s112/b1/c400/cpu/float32/contiguous/eager"
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["sweep"], "give a model name PATTERN"),
+        (["sweep", "*", "--device", "tpu", "--list-tasks"], "device: got 'tpu'"),
+        (["sweep", "--task", "{bad"], "task: not valid JSON"),
+        (["sweep", "--task", '{"model": "a", "frames": 1, "size": 1}', "--shard", "x"], "--shard"),
+    ],
+)
+def test_sweep_bad_input(capsys, argv, match):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1

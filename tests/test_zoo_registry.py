@@ -1,0 +1,82 @@
+"""The ResNet-family zoo: contract names, every model's output shape, registry look-ups."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zoo import create_model, get_spec, list_models
+
+
+def _contract_names() -> set[str]:
+    names: set[str] = set()
+    for arch in ("tsn", "tam", "i3d", "s3d"):
+        for bb in ("resnet18", "resnet50", "resnet101"):
+            names |= {f"{arch}_{bb}", f"{arch}_{bb}_tp"}
+    names |= {"tsn_resnet18_tavg", "tsn_resnet18_tmax", "tsm_resnet50", "nln_resnet50"}
+    names |= {"slowfast_resnet50_8x8", "slowfast_resnet101_8x8", "slowfast_resnet101_16x8"}
+    tran = ["r2d", "f_r2d", "r3d", "r2plus1d"] + [f"{p}{x}" for p in ("mc", "rmc") for x in "2345"]
+    names |= {f"{v}_{bb}" for v in tran for bb in ("resnet18", "resnet34")}
+    luo = ["c2d", "c3d", "c3d_g2", "p3d", "gst_large", "gst_a1_2", "gst_a1_4", "gst_a1_8"]
+    names |= {f"{v}_{bb}" for v in luo for bb in ("resnet18", "resnet34", "resnet50")}
+    return names
+
+
+RESNET_FAMILY = sorted(_contract_names())
+
+
+def test_every_contract_name_is_registered():
+    missing = set(RESNET_FAMILY) - set(list_models())
+    assert not missing, f"not registered: {sorted(missing)}"
+    assert len(RESNET_FAMILY) == 79
+
+
+@pytest.mark.parametrize("name", RESNET_FAMILY)
+def test_output_shape_on_meta(name):
+    spec = get_spec(name)
+    with torch.device("meta"):
+        model = create_model(name, num_classes=7).eval()  # eval: meta batch-norm is slow
+    x = torch.empty(2, 3, spec.default_frames, spec.default_size, spec.default_size, device="meta")
+    with torch.no_grad():
+        assert model(x).shape == (2, 7)
+
+
+@pytest.mark.parametrize(
+    ("name", "papers"),
+    [("tam_resnet50", "chen2021"), ("rmc3_resnet34", "tran2018"), ("gst_a1_8_resnet50", "luo2019")],
+)
+def test_spec_paper_and_citation(name, papers):
+    spec = get_spec(name)
+    assert spec.paper == papers
+    assert spec.citation and spec.description
+
+
+def test_unknown_name_lists_closest_names():
+    with pytest.raises(ValueError, match=r"unknown model name 'tsn_resnet19'.*tsn_resnet18"):
+        create_model("tsn_resnet19")
+
+
+def test_list_models_pattern_matching():
+    assert list_models("mc*") == [f"mc{x}_{bb}" for x in "2345" for bb in ("resnet18", "resnet34")]
+    assert list_models("SLOWFAST_*") == [
+        "slowfast_resnet101_16x8",
+        "slowfast_resnet101_8x8",
+        "slowfast_resnet50_8x8",
+    ]
+    assert "gst_large_resnet50" in list_models("gst_*_resnet50")
+    assert list_models("no_such_*") == []
+
+
+def test_alpha_beta_are_free_kwargs_of_create_model():
+    with torch.device("meta"):
+        model = create_model("gst_a1_4_resnet50", alpha=0.5, beta=1)
+    params_half = sum(p.numel() for p in model.parameters())
+    with torch.device("meta"):
+        default = create_model("gst_a1_4_resnet50")
+    assert params_half > sum(p.numel() for p in default.parameters())
+
+
+def test_slowfast_documents_its_input_frames():
+    assert get_spec("slowfast_resnet50_8x8").default_frames == 32
+    assert get_spec("slowfast_resnet101_16x8").default_frames == 64
+    assert "fast" in get_spec("slowfast_resnet50_8x8").description

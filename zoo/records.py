@@ -1,0 +1,369 @@
+"""Accuracy records: schema, dataset registry, and one validating loader for CSV files.
+
+Every published accuracy figure is one row of a CSV under ``zoo/records/`` (or of a
+user's own file, loaded through the same path). ``load_records`` reads all files,
+checks every row and either returns one clean ``pandas.DataFrame`` or raises one
+``RecordsError`` that lists every problem as ``file:line: reason`` (nothing is
+half-loaded). Column meanings and allowed values: ``zoo/records/README.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+RECORDS_DIR = Path(__file__).with_name("records")
+
+COLUMNS: tuple[str, ...] = (
+    "paper",
+    "model",
+    "published_name",
+    "dataset",
+    "split",
+    "metric",
+    "value",
+    "level",
+    "views",
+    "frames",
+    "input_size",
+    "pretraining",
+    "modality",
+    "tp_pool",
+    "protocol",
+    "variant",
+    "reported_flops",
+    "reported_flops_unit",
+    "reported_flops_convention",
+    "reported_params",
+    "reported_params_unit",
+    "epochs",
+    "note",
+    "source",
+)
+REQUIRED: tuple[str, ...] = ("paper", "dataset", "metric", "value", "level", "modality", "source")
+KEY: tuple[str, ...] = (
+    "paper",
+    "name",  # model, or published_name when the zoo does not build the model
+    "frames",
+    "dataset",
+    "split",
+    "metric",
+    "level",
+    "views",
+    "modality",
+    "pretraining",
+    "protocol",
+    "variant",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset: canonical id, class count and the spellings that map to it."""
+
+    name: str
+    num_classes: int
+    aliases: tuple[str, ...]
+    description: str
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset(
+            "kinetics400",
+            400,
+            ("Kinetics", "Kinetics-400", "Kinetics-Full", "K400"),
+            "Kinetics-400",
+        ),
+        Dataset(
+            "kinetics400_minus40",
+            360,
+            ("Kinetics-360",),
+            "Kinetics-400 without the 40 most temporal classes (Chen et al. Table 10, round 1)",
+        ),
+        Dataset(
+            "kinetics400_minus80",
+            320,
+            ("Kinetics-320",),
+            "Kinetics-400 without 80 temporal classes (Chen et al. Table 10, round 2)",
+        ),
+        Dataset(
+            "mini_kinetics",
+            200,
+            ("Mini-Kinetics", "Mini-Kinetics400", "mini_kinetics400"),
+            "Chen et al./IBM: half of the Kinetics-400 classes, chosen at random (121k train)",
+        ),
+        Dataset(
+            "mini_kinetics_200",
+            200,
+            ("Mini-Kinetics-200",),
+            "Xie et al.: the 200 Kinetics classes with most examples, 400 train/25 val each",
+        ),
+        Dataset(
+            "ssv1",
+            174,
+            ("Something-Something-V1", "Something v1", "sthv1"),
+            "Something-Something V1",
+        ),
+        Dataset(
+            "ssv2",
+            174,
+            ("Something-Something-V2", "SSV2", "Something v2", "sthv2"),
+            "Something-Something V2",
+        ),
+        Dataset(
+            "mini_ssv2",
+            87,
+            ("Mini-SSV2", "Mini-Something-Something-V2", "mini_st2stv2"),
+            "Chen et al./IBM: half of the SSV2 classes",
+        ),
+        Dataset("mit", 339, ("Moments-in-Time", "MiT"), "Moments in Time"),
+        Dataset(
+            "mini_mit",
+            200,
+            ("Mini-MiT", "Mini-Moments", "mini_moments"),
+            "Mini Moments in Time (official)",
+        ),
+        Dataset("sports1m", 487, ("Sports-1M",), "Sports-1M"),
+        Dataset(
+            "ucf101", 101, ("UCF101", "UCF-101"), "UCF101 (3-split average unless split says so)"
+        ),
+        Dataset(
+            "hmdb51", 51, ("HMDB51", "HMDB-51"), "HMDB51 (3-split average unless split says so)"
+        ),
+        Dataset("jester", 27, ("Jester",), "20BN Jester"),
+        Dataset("diving48", 48, ("Diving48",), "Diving48"),
+        Dataset(
+            "epic_kitchens_verb",
+            125,
+            ("Epic-Kitchen", "EPIC-Kitchens verbs"),
+            "EPIC-Kitchens verb classes, split of Baradel et al.",
+        ),
+        Dataset("egtea_gaze_plus", 106, ("EGTEA Gaze+", "EGTEA Gaze++"), "EGTEA Gaze+ split 1"),
+    )
+}
+
+# metric -> (lowest, highest) allowed value
+METRICS: dict[str, tuple[float, float]] = {
+    "top1": (0.0, 100.0),
+    "top5": (0.0, 100.0),
+    "class_overlap_pct": (0.0, 100.0),
+    "temporal_gain": (-100.0, 100.0),
+    "avg_temporal_gain_all": (-100.0, 100.0),
+    "avg_temporal_gain_tc": (-100.0, 100.0),
+    "phi": (0.0, 1.0),
+    "psi_ta": (-1.0, 1.0),
+    "psi_ta_tp": (-1.0, 1.0),
+}
+LEVELS = ("clip", "video", "unspecified")
+MODALITIES = ("rgb", "flow", "two_stream", "rgb_flow_audio", "unspecified")
+TP_POOLS = ("", "avg", "max")
+FLOPS_UNITS = ("", "count", "M", "G")
+PARAMS_UNITS = ("", "count", "M")
+FLOPS_CONVENTIONS = ("", "conv_macs_no_fc", "paper_flops_as_macs")
+SPLITS = ("val", "test", "3_split_avg", "split1")
+_VIEWS = re.compile(r"^[1-9]\d*x[1-9]\d*$")
+
+
+class RecordsError(ValueError):
+    """Raised once per load with every problem found, one ``file:line: reason`` per line."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        head = f"records: {len(self.problems)} problem(s)"
+        super().__init__(head + "\n" + "\n".join(self.problems))
+
+
+def resolve_dataset(name: str) -> Dataset:
+    """The dataset for a canonical id or any alias (case-insensitive), else ValueError."""
+    low = name.strip().lower()
+    for d in DATASETS.values():
+        if low == d.name or low in (a.lower() for a in d.aliases):
+            return d
+    raise ValueError(f"dataset: unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+
+
+def num_classes(dataset: str) -> int:
+    """Class count of a dataset given by id or alias."""
+    return resolve_dataset(dataset).num_classes
+
+
+def shipped_files() -> list[Path]:
+    """The records CSV files shipped with stbench, sorted by name."""
+    return sorted(RECORDS_DIR.glob("*.csv"))
+
+
+def _zoo_names() -> set[str]:
+    from zoo import list_models
+
+    return set(list_models())
+
+
+def _parse_number(text: str, kind: type, field: str) -> tuple[float | int | None, str | None]:
+    if text == "":
+        return None, None
+    try:
+        value = kind(text)
+    except ValueError:
+        return None, f"{field}: {text!r} is not {'an integer' if kind is int else 'a number'}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, f"{field}: {text!r} is not finite"
+    if value < 0 and field != "value":
+        return None, f"{field}: {text!r} must not be negative"
+    if kind is int and value < 1:
+        return None, f"{field}: {text!r} must be >= 1"
+    return value, None
+
+
+def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, list[str]]:
+    """Normalise one CSV row; return it with the list of reasons it is bad (empty if good)."""
+    row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
+    bad: list[str] = []
+    for c in REQUIRED:
+        if row[c] == "":
+            bad.append(f"{c}: missing (required)")
+    if not row["model"] and not row["published_name"]:
+        bad.append("model/published_name: both empty; one of them names the model")
+    if row["dataset"]:
+        try:
+            row["dataset"] = resolve_dataset(row["dataset"]).name
+        except ValueError as exc:
+            bad.append(str(exc))
+    if row["metric"] and row["metric"] not in METRICS:
+        bad.append(f"metric: unknown metric {row['metric']!r}; allowed: {', '.join(METRICS)}")
+    value, err = _parse_number(row["value"], float, "value")
+    if err:
+        bad.append(err)
+    elif value is not None and row["metric"] in METRICS:
+        lo, hi = METRICS[row["metric"]]
+        if not lo <= value <= hi:
+            bad.append(f"value: {value:g} outside [{lo:g}, {hi:g}] for metric {row['metric']}")
+    row["value"] = value
+    for field in ("frames", "input_size", "epochs"):
+        row[field], err = _parse_number(row[field], int, field)
+        if err:
+            bad.append(err)
+    for field in ("reported_flops", "reported_params"):
+        row[field], err = _parse_number(row[field], float, field)
+        if err:
+            bad.append(err)
+    choices = {
+        "level": LEVELS,
+        "modality": MODALITIES,
+        "tp_pool": TP_POOLS,
+        "reported_flops_unit": FLOPS_UNITS,
+        "reported_params_unit": PARAMS_UNITS,
+        "reported_flops_convention": FLOPS_CONVENTIONS,
+    }
+    for field, allowed in choices.items():
+        if row[field] and row[field] not in allowed:
+            bad.append(
+                f"{field}: {row[field]!r} not allowed; allowed: {', '.join(a for a in allowed if a)}"
+            )
+    if row["split"] and row["split"] not in SPLITS:
+        bad.append(f"split: {row['split']!r} not allowed; allowed: {', '.join(SPLITS)}")
+    if row["views"] and not _VIEWS.match(row["views"]):
+        bad.append(f"views: {row['views']!r} is not CLIPSxCROPS, e.g. 10x3")
+    if row["reported_flops"] is not None and not (
+        row["reported_flops_unit"] and row["reported_flops_convention"]
+    ):
+        bad.append(
+            "reported_flops: given without reported_flops_unit and reported_flops_convention"
+        )
+    if row["reported_params"] is not None and not row["reported_params_unit"]:
+        bad.append("reported_params: given without reported_params_unit")
+    if row["model"] and zoo_names is not None and row["model"] not in zoo_names:
+        bad.append(f"model: {row['model']!r} is not a registered zoo model (see `stbench list`)")
+    return row, bad
+
+
+def _read_file(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    """Rows with their 1-based line numbers, or the file-level problems."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [f"{path}: cannot read: {exc}"]
+    reader = csv.DictReader(text.splitlines())
+    header = reader.fieldnames or []
+    unknown = [c for c in header if c not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in header]
+    problems = []
+    if unknown:
+        problems.append(f"{path}:1: unknown column(s) {unknown}; allowed: {', '.join(COLUMNS)}")
+    if missing:
+        problems.append(f"{path}:1: missing required column(s) {missing}")
+    if problems:
+        return [], problems
+    rows = []
+    for raw in reader:
+        line = reader.line_num
+        if None in raw:
+            problems.append(f"{path}:{line}: more cells than columns ({len(header)})")
+            continue
+        if all(not (v or "").strip() for v in raw.values()):
+            continue
+        rows.append((line, raw))
+    return rows, problems
+
+
+def record_key(row: dict) -> tuple:
+    """The identity of a record (see ``KEY``); two rows with the same key are duplicates."""
+    name = row["model"] or row["published_name"]
+    return tuple(name if k == "name" else row[k] for k in KEY)
+
+
+def validate_files(
+    paths: Iterable[str | Path],
+    *,
+    check_zoo_names: bool = True,
+    zoo_names: Callable[[], set[str]] = _zoo_names,
+) -> tuple[list[dict], list[str]]:
+    """Check every row of every file; return (clean rows with ``file``/``line``, problems)."""
+    names = zoo_names() if check_zoo_names else None
+    clean: list[dict] = []
+    problems: list[str] = []
+    seen: dict[tuple, str] = {}
+    for p in paths:
+        path = Path(p)
+        raw_rows, file_problems = _read_file(path)
+        problems += file_problems
+        for line, raw in raw_rows:
+            row, bad = _check_row(raw, names)
+            where = f"{path}:{line}"
+            if not bad:
+                key = record_key(row)
+                if key in seen:
+                    bad.append(f"duplicate key {key} (first at {seen[key]})")
+                else:
+                    seen[key] = where
+            if bad:
+                problems += [f"{where}: {reason}" for reason in bad]
+                continue
+            clean.append({**row, "file": path.name, "line": line})
+    return clean, problems
+
+
+def load_records(
+    paths: Iterable[str | Path] | None = None, *, check_zoo_names: bool = True
+) -> pd.DataFrame:
+    """All records of ``paths`` (default: the shipped files) as a DataFrame, or RecordsError."""
+    files = shipped_files() if paths is None else [Path(p) for p in paths]
+    if not files:
+        raise RecordsError([f"{RECORDS_DIR}: no records files found"])
+    rows, problems = validate_files(files, check_zoo_names=check_zoo_names)
+    if problems:
+        raise RecordsError(problems)
+    df = pd.DataFrame(rows, columns=[*COLUMNS, "file", "line"])
+    for col in ("frames", "input_size", "epochs"):
+        df[col] = df[col].astype("Int64")
+    for col in ("value", "reported_flops", "reported_params"):
+        df[col] = df[col].astype("float64")
+    df["num_classes"] = df["dataset"].map(lambda d: DATASETS[d].num_classes).astype("Int64")
+    return df
