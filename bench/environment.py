@@ -38,7 +38,11 @@ def git_commit(repo: Path = _REPO_ROOT) -> dict[str, Any]:
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(
-                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=10
+                ["git", "--no-optional-locks", *args],  # read-only: never takes index.lock
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                timeout=10,
             )
         except (OSError, subprocess.SubprocessError):
             return None

@@ -14,7 +14,6 @@ import csv
 import dataclasses
 import fnmatch
 import functools
-import inspect
 import io
 import json
 from collections.abc import Callable, Iterable
@@ -101,35 +100,29 @@ def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
     return _static_counts(net, (1, 3, frames, size, size))
 
 
-@functools.cache
-def block_conv_weights(model: str, channels: int = 64, kernel: int = 3) -> int:
-    """Conv weights (no bias/BN) of the model's spatio-temporal operator in one C->C k x k slot."""
-    from models.operators import OPERATORS, make_operator
-    from zoo import get_spec
+# The conv slot the `block_conv_weights` convention measures: the 3x3 slot (64 -> 64
+# channels) of the first bottleneck of the zoo's video ResNet-50.
+BLOCK_SLOT = "stages.0.0.conv2"
 
-    spec = get_spec(model)
-    ops = [op for op in spec.operators if op in OPERATORS]
-    if not ops:
-        raise ValueError(
-            f"model: {model!r} names no registered operator in {spec.operators}; "
-            f"allowed: {', '.join(sorted(OPERATORS))}"
-        )
-    op = ops[-1]  # the top stage's operator: Luo's models use one operator throughout
-    accepted = inspect.signature(OPERATORS[op]).parameters
-    kwargs = {k: v for k, v in spec.kwargs.items() if k in accepted}
+
+@functools.cache
+def block_conv_weights(model: str, slot: str = BLOCK_SLOT) -> int:
+    """Conv weights (no bias/BN) of one operator slot of the zoo model, built on meta."""
+    from zoo import create_model
+
     with torch.device("meta"):
-        block = make_operator(op, channels, channels, kernel_size=kernel, **kwargs)
+        net = create_model(model)
+    try:
+        block = net.get_submodule(slot)
+    except AttributeError:
+        raise ValueError(f"model: {model!r} has no block {slot!r} to measure") from None
     return sum(p.numel() for p in block.parameters() if p.dim() > 1)
 
 
 def measure(target: Target) -> int:
     """The zoo's value for a target, as an exact count under the target's convention."""
     if target.convention == "block_conv_weights":
-        from zoo.targets import FORMULA_DEFAULTS
-
-        if FORMULA_DEFAULTS["Ci"] != FORMULA_DEFAULTS["Co"] or FORMULA_DEFAULTS["H"] != 3:
-            raise ValueError("block_conv_weights: measured only for Ci == Co and k = 3")
-        return block_conv_weights(target.model, FORMULA_DEFAULTS["Ci"], FORMULA_DEFAULTS["H"])
+        return block_conv_weights(target.model)
     c = model_counts(target.model, target.frames, target.size, target.classes)
     if target.convention == "all_params_with_fc":
         return c.params

@@ -108,7 +108,7 @@ def default_store_path() -> Path:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def row_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -488,6 +488,40 @@ class ResultsStore:
         if rows:
             self.add_rows(rows, env=env, flags=flags, source="pytest-benchmark")
         return len(rows), skipped
+
+    def merge_from(self, other: str | os.PathLike[str]) -> tuple[int, int]:
+        """Copy another store's runs and rows in (one transaction); returns (runs, rows).
+
+        For sweeps sharded over hosts: each host writes its own store, then one merges
+        them. A row replaces the same key+source here only if it was stored later.
+        """
+        src = ResultsStore(other, readonly=True, timeout=self.timeout)
+        try:
+            runs = src.runs()
+            with src._errors():
+                cur = src._conn.execute("SELECT * FROM profiles ORDER BY id")
+                names = [d[0] for d in cur.description]
+                rows = [dict(zip(names, v, strict=True)) for v in cur.fetchall()]
+        finally:
+            src.close()
+        merged = 0
+        with self._write() as conn:
+            new_ids = {}
+            for run in runs:
+                rec = {k: v for k, v in run.items() if k != "run_id"}
+                new_ids[run["run_id"]] = self._insert_run(conn, rec)
+            for rec in rows:
+                rec = {k: v for k, v in rec.items() if k != "id"}
+                rec["run_id"] = new_ids.get(rec["run_id"])
+                where = " AND ".join(f"{f} = ?" for f in (*KEY_FIELDS, "source"))
+                have = conn.execute(
+                    f"SELECT stored_at FROM profiles WHERE {where}",
+                    [rec[f] for f in (*KEY_FIELDS, "source")],
+                ).fetchone()
+                if have is None or have[0] <= rec["stored_at"]:
+                    self._insert_profile(conn, rec)
+                    merged += 1
+        return len(runs), merged
 
 
 def _csv_cell(v: Any) -> Any:

@@ -404,7 +404,7 @@ def run_sweep(
             "task_options": {
                 k: v
                 for k, v in todo[0].to_dict().items()
-                if k not in ("model", "frames", "size", "batch", "task_id")
+                if k not in ("model", "frames", "size", "batch", "num_classes", "task_id")
             },
         }
         summary.run_id = db.start_run(env, flags, source="stbench")

@@ -39,13 +39,13 @@ class Protocol:
     warmup_s: float = 0.5
     min_warmup_iters: int = 3
     max_warmup_iters: int = 200
-    max_warmup_s: float = 20.0
-    warmup_window: int = 5
+    max_warmup_s: float = 10.0
+    warmup_window: int = 3
     warmup_tol: float = 0.05
     min_iters: int = 20
     max_iters: int = 300
     min_time_s: float = 1.0
-    max_time_s: float = 30.0
+    max_time_s: float = 20.0
     target_rel_iqr: float = 0.05
 
     @classmethod

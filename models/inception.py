@@ -17,6 +17,7 @@ GoogLeNet names ``inception3a`` ... ``inception5b`` are ``mixed_3b`` ... ``mixed
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import torch
@@ -340,7 +341,7 @@ class InceptionV1(nn.Module):
             )  # fmt: skip
         if config.tam:
             layers = _with_tam(layers)
-        self.features = nn.Sequential(*(_Named(n, m) for n, m in layers.items()))
+        self.features = nn.Sequential(OrderedDict(layers))
         self.head = ClassifierHead(FEATURES, num_classes, config.dropout)
 
     def _pools(self, name: str) -> nn.Module:
@@ -354,20 +355,6 @@ class InceptionV1(nn.Module):
     def block_ops(self) -> dict[str, str]:
         """Operator of every conv slot, bottom to top (conv_1a is "2d" or "3d")."""
         return {"conv_1a": self.config.stem_op, **dict(zip(SLOTS, self.config.ops, strict=True))}
-
-
-class _Named(nn.Module):
-    """Holds one stage so that `features` keeps the TF end-point names in its repr."""
-
-    def __init__(self, name: str, module: nn.Module) -> None:
-        super().__init__()
-        self.name, self.module = name, module
-
-    def extra_repr(self) -> str:
-        return self.name
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x)
 
 
 _TAM_CHANNELS = {"conv_1a": 64, "conv_2b": 64, "conv_2c": 192} | {
@@ -459,6 +446,10 @@ def inception_v1(
             raise ValueError(
                 "temporal_pool: got True; allowed: False for form 'xie' (its temporal strides "
                 "are part of the form)"
+            )
+        if tp_pool != "max":
+            raise ValueError(
+                f"tp_pool: got {tp_pool!r}; allowed: 'max' for form 'xie' (its pools are fixed)"
             )
         if stem_temporal_kernel not in (1, 3, 5, 7):
             raise ValueError(

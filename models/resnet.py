@@ -148,6 +148,40 @@ def nonlocal_positions(n_blocks: int, n_nl: int) -> list[int]:
     return list(range(n_blocks - n_nl, n_blocks))
 
 
+def make_stage(
+    block: type[BasicBlock] | type[Bottleneck],
+    in_ch: int,
+    planes: int,
+    n: int,
+    op: str,
+    stride: int,
+    t_stride: int,
+    op_kwargs: dict[str, Any],
+    temporal: str | None,
+    n_nonlocal: int = 0,
+) -> tuple[nn.Sequential, int]:
+    """One stage of `n` blocks (the first one strides), non-local blocks interleaved."""
+    nl_at = set(nonlocal_positions(n, n_nonlocal))
+    blocks: list[nn.Module] = []
+    for j in range(n):
+        first = j == 0
+        blocks.append(
+            block(
+                in_ch,
+                planes,
+                op,
+                stride if first else 1,
+                t_stride if first else 1,
+                op_kwargs,
+                temporal,
+            )
+        )
+        in_ch = planes * block.expansion
+        if j in nl_at:
+            blocks.append(NonLocalBlock(in_ch))
+    return nn.Sequential(*blocks), in_ch
+
+
 class VideoResNet(nn.Module):
     """Stem -> 4 stages (each with its own operator) -> optional temporal pools -> head."""
 
@@ -243,26 +277,19 @@ def build_video_resnet(
     stem_mod = make_stem(stem, frames, pool=stem_pool, **(stem_kwargs or {}))
     in_ch, stages = 64, []
     for i, (planes, n, op) in enumerate(zip(STAGE_PLANES, counts, operators, strict=True)):
-        stride = 1 if i == 0 else 2
-        nl_at = set(nonlocal_positions(n, nonlocal_blocks[i]))
-        blocks: list[nn.Module] = []
-        for j in range(n):
-            first = j == 0
-            blocks.append(
-                block(
-                    in_ch,
-                    planes,
-                    op,
-                    stride if first else 1,
-                    temporal_strides[i] if first else 1,
-                    kw,
-                    block_temporal,
-                )
-            )
-            in_ch = planes * block.expansion
-            if j in nl_at:
-                blocks.append(NonLocalBlock(in_ch))
-        stages.append(nn.Sequential(*blocks))
+        stage, in_ch = make_stage(
+            block,
+            in_ch,
+            planes,
+            n,
+            op,
+            1 if i == 0 else 2,
+            temporal_strides[i],
+            kw,
+            block_temporal,
+            nonlocal_blocks[i],
+        )
+        stages.append(stage)
     pools = {i: make_temporal_pool(tp_pool) for i in temporal_pool_after}
     min_size = 32 if stem_pool else 16
     head = ClassifierHead(in_ch, num_classes, dropout)

@@ -107,7 +107,7 @@ def run_compare(args: argparse.Namespace) -> int:
         records=records,
     )
     title = "stbench compare (MACs = multiply-accumulates, conv + linear; deltas vs the first)"
-    emit(rows, fmt=_fmt(args), title=title, deltas=True, notes=notes)
+    emit(rows, fmt=_fmt(args), title=title, deltas=True, transpose=True, notes=notes)
     return 0
 
 

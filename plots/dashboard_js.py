@@ -52,6 +52,7 @@ td:first-child, th:first-child { text-align: left; }
 <script>
 (function () {
 'use strict';
+window.__drawn = Promise.resolve();
 var D = JSON.parse(document.getElementById('stbench-data').textContent);
 var $ = function (id) { return document.getElementById(id); };
 var esc = function (s) { var d = document.createElement('div'); d.textContent = String(s); return d.innerHTML; };
@@ -209,7 +210,7 @@ function selectOther(id) {
 
 function selftest() {
   var steps = [];
-  var step = function (label) { return window.__drawn.then(function () { var s = snapshot(); s.step = label; steps.push(s); }); };
+  var step = function (label) { return Promise.resolve(window.__drawn).then(function () { var s = snapshot(); s.step = label; steps.push(s); }); };
   var p = step('initial');
   ['sel-dataset', 'sel-cost', 'sel-view'].forEach(function (id) {
     p = p.then(function () { selectOther(id); return step(id); });

@@ -127,9 +127,26 @@ def _spec_columns(models: pd.Series) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _text(v: object) -> str:
+    return "" if v is None or str(v) in ("nan", "None", "<NA>") else str(v)
+
+
 def _combo(row: pd.Series) -> str:
-    parts = [str(row.get(k, "")) for k in ("device", "batch", "dtype")]
-    return "|".join(p if p not in ("nan", "None") else "?" for p in parts)
+    """Measurement setting of a timed row: device|batch|dtype[|options][|GPU name]."""
+    parts = [_text(row.get(k)) or "?" for k in ("device", "batch", "dtype")]
+    opts = []
+    if _text(row.get("memory_format")) not in ("", "contiguous"):
+        opts.append(_text(row.get("memory_format")))
+    if _text(row.get("compile")) not in ("", "0", "False", "0.0"):
+        opts.append("compiled")
+    gpu = _text(row.get("run_gpu_name")) or _text(row.get("gpu_name"))
+    return "|".join([*parts, "+".join(opts), gpu if parts[0].startswith("cuda") else ""])
+
+
+def _where(combo: str) -> str:
+    dev, batch, dtype, opts, gpu = combo.split("|")
+    text = f"{dev}{f' ({gpu})' if gpu else ''}, batch {batch}, {dtype}"
+    return text + (f", {opts.replace('+', ', ')}" if opts else "")
 
 
 def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
@@ -166,8 +183,7 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             got = sub[combos == combo].groupby("_rid")[col].first().astype(float)
             column = f"{kind}|{combo}"
             base[column] = got
-            dev, batch, dtype = combo.split("|")
-            where = f"{dev}, batch {batch}, {dtype}"
+            where = _where(combo)
             axes.append(
                 CostAxis(column, column, f"{label} @ {where}", f"{title} @ {where}", kind=kind)
             )
@@ -199,7 +215,7 @@ def merge_republished(points: pd.DataFrame) -> pd.DataFrame:
     same = [c for c in points.columns if c not in NAMING_COLUMNS]
     if points.empty:
         return points.assign(also_published_as="")
-    key = points[same].astype(str).agg("\x1f".join, axis=1)
+    key = pd.util.hash_pandas_object(points[same].astype(object), index=False)
     first = ~key.duplicated()
     names = (
         points.groupby(key, sort=False)["published_name"] if "published_name" in points else None

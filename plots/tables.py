@@ -146,6 +146,38 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _cell(rows: list[dict], i: int, col: str, deltas: bool) -> str:
+    text = _fmt(rows[i].get(col))
+    d = rows[i].get(f"delta {col}")
+    if deltas and i and isinstance(d, float):
+        text += f" ({d:+.2f})"
+    return text
+
+
+def _table(rows: list[dict], cols: Sequence[str], deltas: bool) -> Any:
+    from rich.table import Table
+
+    table = Table()
+    for c in cols:
+        numeric = rows and isinstance(rows[0].get(c), float)
+        table.add_column(c, justify="right" if numeric else "left")
+    for i in range(len(rows)):
+        table.add_row(*(_cell(rows, i, c, deltas) for c in cols))
+    return table
+
+
+def _transposed(rows: list[dict], cols: Sequence[str], deltas: bool) -> Any:
+    from rich.table import Table
+
+    table = Table()
+    table.add_column(cols[0])
+    for r in rows:
+        table.add_column(str(r[cols[0]]), justify="right")
+    for c in cols[1:]:
+        table.add_row(c, *(_cell(rows, i, c, deltas) for i in range(len(rows))))
+    return table
+
+
 def emit(
     rows: list[dict],
     *,
@@ -153,10 +185,11 @@ def emit(
     title: str = "",
     columns: Sequence[str] | None = None,
     deltas: bool = False,
+    transpose: bool = False,
     notes: Sequence[str] = (),
     stream: IO[str] | None = None,
 ) -> None:
-    """Print rows as a rich table (deltas inline), JSON or CSV."""
+    """Print rows as a rich table (deltas inline; `transpose`: one column per row), JSON or CSV."""
     stream = stream or sys.stdout
     cols = list(columns or (rows[0].keys() if rows else []))
     if fmt == "json":
@@ -170,23 +203,10 @@ def emit(
         w.writerows(rows)
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
     shown = [c for c in cols if not c.startswith("delta ")]
-    for c in shown:
-        table.add_column(
-            c, justify="right" if rows and isinstance(rows[0].get(c), float) else "left"
-        )
-    for i, r in enumerate(rows):
-        cells = []
-        for c in shown:
-            text = _fmt(r.get(c))
-            d = r.get(f"delta {c}")
-            if deltas and i and isinstance(d, float):
-                text += f" ({d:+.2f})"
-            cells.append(text)
-        table.add_row(*cells)
+    table = _transposed(rows, shown, deltas) if transpose else _table(rows, shown, deltas)
+    table.title, table.title_justify = title, "left"
     console = Console(file=stream, width=max(120, Console().width))
     console.print(table)
     for n in notes:

@@ -141,3 +141,18 @@ def test_sweep_bad_input(capsys, argv, match):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
+
+
+def test_merge_store(store_path, tmp_path, capsys):
+    target = tmp_path / "all.sqlite"
+    assert main(["merge-store", str(store_path), "--store", str(target)]) == 0
+    assert "1 run(s), 2 row(s)" in capsys.readouterr().out
+    assert main(["merge-store", str(target), "--store", str(target)]) == 2
+    assert "is the target store itself" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_sweep_on_cuda_without_cuda_is_one_line(capsys):
+    assert main(["sweep", "*", "--device", "cuda", "--list-tasks"]) == 2
+    err = capsys.readouterr().err
+    assert "CUDA is not available" in err and err.count("\n") == 1

@@ -27,3 +27,10 @@ def test_2d_operator_refuses_temporal_stride():
 def test_cli_without_command_prints_help(capsys):
     assert main([]) == 2
     assert "usage: stbench" in capsys.readouterr().out
+
+
+def test_unknown_override_is_a_value_error_naming_it():
+    from zoo import create_model
+
+    with pytest.raises(ValueError, match=r"overrides: model 'tsn_resnet18' .*\(foo\)"):
+        create_model("tsn_resnet18", foo=1)

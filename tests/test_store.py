@@ -221,3 +221,31 @@ def test_import_benchmark_rejects_bad_files(db, tmp_path, text, match):
     with pytest.raises(ValueError, match="no such file"):
         store_mod.benchmark_rows(tmp_path / "missing.json")
     assert db.rows() == []
+
+
+def test_environment_metadata_fields():
+    from bench.environment import collect_environment
+
+    env = collect_environment()
+    for k in ("host", "cpu_model", "threads", "torch_version", "gpu_name", "git_commit"):
+        assert k in env
+    assert env["threads"] >= 1 and env["timestamp"].endswith("+00:00")
+    assert env["git_commit"] is None or len(env["git_commit"]) == 40
+
+
+def test_merge_stores_from_two_hosts(tmp_path):
+    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    with ResultsStore(a) as s:
+        s.add_row(row(model="m1", params=1), run_id=s.start_run({"host": "A"}))
+    with ResultsStore(b) as s:
+        run = s.start_run({"host": "B"})
+        s.add_row(row(model="m2"), run_id=run)
+        s.add_row(row(model="m1", params=2), run_id=run)  # newer: replaces A's m1
+    with ResultsStore(tmp_path / "all.sqlite") as s:
+        assert s.merge_from(a) == (1, 1)
+        assert s.merge_from(b) == (1, 2)
+        got = {r["model"]: r for r in s.rows(with_run=True)}
+        assert got["m1"]["params"] == 2 and got["m1"]["run_host"] == "B"
+        assert got["m2"]["run_host"] == "B" and len(s.runs()) == 2
+        with pytest.raises(StoreError, match="no results store"):
+            s.merge_from(tmp_path / "missing.sqlite")

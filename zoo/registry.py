@@ -43,7 +43,16 @@ class ModelSpec:
     def build(self, num_classes: int, frames: int, **overrides: Any) -> nn.Module:
         """Instantiate the module with the spec's kwargs updated by `overrides`."""
         kwargs = {**self.kwargs, **overrides}
-        return self.builder(num_classes=num_classes, frames=frames, **kwargs)
+        try:
+            return self.builder(num_classes=num_classes, frames=frames, **kwargs)
+        except TypeError as exc:
+            if "unexpected keyword argument" not in str(exc):
+                raise
+            given = ", ".join(sorted(overrides)) or "none"
+            raise ValueError(
+                f"overrides: model {self.name!r} does not accept one of the keyword "
+                f"arguments given ({given}): {exc}"
+            ) from None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -25,8 +25,9 @@ convention
     ``block_conv_weights``
         weights of one k x k conv slot (the operator a spatio-temporal design puts there),
         no bias, no BatchNorm, evaluated with H = W = T = 3 (Luo & Yuille Sec. 3.3, "the
-        commonly used kernel size") and C_i = C_o = 64 (the 3x3 slot of ResNet-50's first
-        bottleneck). Extra bindings follow ``@`` in the value, e.g. ``... @ alpha=1/4``.
+        commonly used kernel size") and C_i = C_o = 64: the zoo value is measured on the 3x3
+        slot of the first bottleneck of the model's ResNet-50 (``stages.0.0.conv2``, 64 -> 64).
+        Extra bindings follow ``@`` in the value, e.g. ``... @ alpha=1/4``.
 tolerance_pct
     allowed |zoo - published| / published in percent (0 = exact).
 source

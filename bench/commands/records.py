@@ -116,8 +116,14 @@ def _emit(df: pd.DataFrame, args: argparse.Namespace, title: str) -> None:
         for c in df.columns:
             t.add_column(str(c))
         for row in df.itertuples(index=False):
-            t.add_row(*("" if pd.isna(x) else str(x) for x in row))
+            t.add_row(*(_cell(x) for x in row))
         Console().print(t)
+
+
+def _cell(x: object) -> str:
+    if x is None or x is pd.NA or (isinstance(x, float) and pd.isna(x)):
+        return ""
+    return str(round(x, 4)) if isinstance(x, float) else str(x)
 
 
 def _markdown(df: pd.DataFrame) -> str:
@@ -159,10 +165,10 @@ def run_phi_psi(args: argparse.Namespace) -> int:
         _emit(df, args, f"Chen et al. Eq. 1 per model (psi denominator: {args.denominator})")
         return 0
     df = compare_table8(records, denominator=args.denominator)
-    _emit(
-        df, args, f"Chen et al. Table 8: reproduced vs paper (psi denominator: {args.denominator})"
-    )
-    if not (args.json or args.csv):
+    plain = not (args.json or args.csv or args.markdown)
+    title = f"Chen et al. Table 8: reproduced vs paper (psi denominator: {args.denominator})"
+    _emit(df.drop(columns=["paper_source"]) if plain else df, args, title)
+    if plain or args.markdown:
         n, ok = len(df), int(df["rounds_to_paper"].sum())
         print(
             f"{ok}/{n} reproduced values round to the paper's; "

@@ -1,4 +1,4 @@
-"""`stbench results`, `stbench export` and `stbench import-benchmark`: the results store."""
+"""`stbench results`, `export`, `import-benchmark` and `merge-store`: the results store."""
 
 from __future__ import annotations
 
@@ -38,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", help=STORE_HELP)
     p.set_defaults(func=run_import)
 
+    p = sub.add_parser(
+        "merge-store", help="merge other stores (e.g. one per host of a sharded sweep) into one"
+    )
+    p.add_argument("files", nargs="+", help="stbench SQLite stores to copy rows from")
+    p.add_argument("--store", help=STORE_HELP)
+    p.set_defaults(func=run_merge)
+
 
 def _open(args: argparse.Namespace, readonly: bool = True) -> Any:
     from bench.store import ResultsStore
@@ -72,6 +79,19 @@ def run_import(args: argparse.Namespace) -> int:
         path = store.path
     extra = f" (skipped {skipped} benchmark(s) without stbench extra_info)" if skipped else ""
     print(f"import-benchmark: imported {n} row(s) into {path}{extra}")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Merge every given store into --store (newer rows win per key and source)."""
+    from bench.store import ResultsStore
+
+    with ResultsStore(args.store) as store:
+        for f in args.files:
+            if Path(f).resolve() == store.path.resolve():
+                raise ValueError(f"merge-store: {f} is the target store itself")
+            runs, rows = store.merge_from(f)
+            print(f"merge-store: {f}: {runs} run(s), {rows} row(s) into {store.path}")
     return 0
 
 

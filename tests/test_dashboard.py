@@ -1,0 +1,274 @@
+"""The dashboard payload and page, the views, and the `frontier` CLI on hand-made joins."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from plots.dashboard import build_payload, render_html, write_dashboard
+from plots.data import build_points
+from plots.views import assign_views
+
+
+def _row(model, family, backbone, dataset, frames, macs, params, top1, **extra):
+    return {
+        "model": model,
+        "published_name": model.upper(),
+        "dataset": dataset,
+        "split": "val",
+        "metric": "top1",
+        "value": top1,
+        "level": "clip",
+        "views": "1x1",
+        "frames": frames,
+        "input_size": 224,
+        "num_classes": 400,
+        "modality": "rgb",
+        "source": "paper.txt Table 1",
+        "family": family,
+        "backbone": backbone,
+        "batch": 1,
+        "device": "meta",
+        "dtype": "float32",
+        "macs": macs,
+        "params": params,
+        **extra,
+    }
+
+
+def sample_joined(latency: bool = True) -> pd.DataFrame:
+    rows = [
+        _row("i3d_resnet50", "I3D", "resnet50", "kinetics400", 8, 33e9, 28e6, 70.0),
+        _row("tsn_resnet50", "TSN", "resnet50", "kinetics400", 8, 33e9, 24e6, 68.0),
+        _row("tam_resnet50", "TAM", "resnet50", "kinetics400", 8, 33e9, 25e6, 72.0),
+        _row("s3d_resnet50", "S3D", "resnet50", "kinetics400", 8, 40e9, 30e6, 71.0),
+        _row("tsn_resnet18", "TSN", "resnet18", "kinetics400", 8, 14e9, 11e6, 60.0),
+        _row("tsn_resnet18", "TSN", "resnet18", "kinetics400", 16, 28e9, 11e6, 62.0),
+        _row("tsn_resnet18_tp", "TSN", "resnet18", "kinetics400", 8, 7e9, 11e6, 59.0),
+        _row("i3d_resnet50", "I3D", "resnet50", "mini_ssv2", 8, 33e9, 28e6, 50.0),
+        _row("gst_a1_8_resnet50", "GST", "resnet50", "ssv1", 8, 29e9, 21e6, 45.0),
+        _row("gst_a1_4_resnet50", "GST", "resnet50", "ssv1", 8, 30e9, 21e6, 46.5),
+        _row("gst_a1_2_resnet50", "GST", "resnet50", "ssv1", 8, 31e9, 21e6, 46.0),
+        _row("c3d_resnet50", "C3D", "resnet50", "ssv1", 8, 60e9, 40e6, 44.0),
+    ]
+    if latency:
+        timed = dict(device="cuda", macs=None, params=None, peak_mem_mib=900.0)
+        rows.append(
+            _row(
+                "i3d_resnet50",
+                "I3D",
+                "resnet50",
+                "kinetics400",
+                8,
+                **timed,
+                top1=70.0,
+                latency_ms_median=12.0,
+            )
+        )
+        rows.append(
+            _row(
+                "tsn_resnet50",
+                "TSN",
+                "resnet50",
+                "kinetics400",
+                8,
+                **timed,
+                top1=68.0,
+                latency_ms_median=8.0,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def _models(payload, key):
+    by_id = {p["id"]: p for p in payload["points"]}
+    return [(by_id[i]["model"], by_id[i]["frames"]) for i in payload["frontiers"][key]]
+
+
+def test_payload_frontiers_per_dataset_metric_cost_and_view():
+    p = build_payload(sample_joined())
+    assert sorted(_models(p, "kinetics400|top1|macs|all")) == [
+        ("tam_resnet50", 8),
+        ("tsn_resnet18", 8),
+        ("tsn_resnet18", 16),
+        ("tsn_resnet18_tp", 8),
+    ]
+    assert _models(p, "kinetics400|top1|latency|cuda|1|float32|||all") == [
+        ("tsn_resnet50", 8),
+        ("i3d_resnet50", 8),
+    ]
+    assert [m for m, _ in _models(p, "ssv1|top1|macs|gst")] == [
+        "gst_a1_8_resnet50",
+        "gst_a1_4_resnet50",
+    ]
+    assert [d["key"] for d in p["datasets"]] == ["kinetics400", "ssv1", "mini_ssv2"]
+    keys = [a["key"] for a in p["axes"]]
+    assert keys[:3] == ["macs", "flops", "params"] and "latency|cuda|1|float32||" in keys
+    assert p["missing_kinds"] == []
+
+
+def test_axis_titles_carry_units_and_the_macs_convention():
+    axes = {a["key"]: a for a in build_payload(sample_joined())["axes"]}
+    assert "multiply-add" in axes["macs"]["title"] and "FLOPs = 2 x MACs" in axes["macs"]["title"]
+    assert axes["flops"]["scale"] == 2 * axes["macs"]["scale"]
+    assert "(ms)" in axes["latency|cuda|1|float32||"]["title"]
+    assert "cuda, batch 1, float32" in axes["latency|cuda|1|float32||"]["label"]
+
+
+def test_missing_latency_is_said_not_hidden():
+    p = build_payload(sample_joined(latency=False))
+    assert p["missing_kinds"] == ["latency", "memory"]
+    assert any(n.startswith("Latency: no measurements") for n in p["notes"])
+    assert any("bench/reference/" in n for n in p["notes"])
+
+
+def test_unmatched_records_are_reported():
+    unmatched = pd.DataFrame({"model": ["", "trn_x"], "dataset": ["ssv1", "ssv1"]})
+    p = build_payload(sample_joined(), unmatched=unmatched)
+    assert any("2 accuracy records matched no profile" in n and "trn_x" in n for n in p["notes"])
+
+
+def test_hover_has_configuration_costs_and_source():
+    p = build_payload(sample_joined())
+    hover = next(x["hover"] for x in p["points"] if x["model"] == "i3d_resnet50")
+    for text in (
+        "i3d_resnet50",
+        "8 frames x 224² px",
+        "400 classes",
+        "GMACs: 33",
+        "Latency",
+        "source: paper.txt Table 1",
+    ):
+        assert text in hover
+
+
+def test_republished_figures_collapse_into_one_point():
+    df = sample_joined(latency=False)
+    dup = df.iloc[[0]].assign(published_name="I3D-R50-again", source="other table")
+    points, _ = build_points(pd.concat([df, dup], ignore_index=True))
+    i3d = points[(points["model"] == "i3d_resnet50") & (points["dataset"] == "kinetics400")]
+    assert len(i3d) == 1 and i3d["also_published_as"].iloc[0] == "I3D-R50-again"
+
+
+def test_views_series():
+    points, _ = build_points(sample_joined(latency=False))
+    members = dict(
+        zip(
+            points["model"] + "@" + points["frames"].astype(str), assign_views(points), strict=False
+        )
+    )
+    assert members["gst_a1_4_resnet50@8"]["gst"] == ["GST beta=1/2, alpha sweep (resnet50)", 0.25]
+    assert "gst" in members["c3d_resnet50@8"] and "gst" not in members["i3d_resnet50@8"]
+    assert members["tsn_resnet18@16"]["frames"] == ["tsn_resnet18", 16.0]
+    assert "frames" not in members["i3d_resnet50@8"]  # only one clip length
+    assert (
+        members["tsn_resnet18_tp@8"]["tp"][1] == 1.0 and members["tsn_resnet18@8"]["tp"][1] == 0.0
+    )
+    assert "tp" not in members["i3d_resnet50@8"]
+
+
+def test_page_is_self_contained(tmp_path):
+    out = write_dashboard(sample_joined(), tmp_path / "sub" / "d.html")
+    page = out.read_text()
+    from plotly.offline import get_plotlyjs
+
+    assert get_plotlyjs() in page  # plotly.js inlined, so the page works offline
+    own = page.replace(get_plotlyjs(), "")
+    assert "src=" not in own and "http" not in own.split('id="stbench-data"')[0]
+    assert "Plotly.react" in page and 'id="stbench-data"' in page
+    assert len(page) > 3_000_000  # plotly.js is inlined
+    data = page.split('id="stbench-data">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(data)["title"].startswith("stbench")
+
+
+def test_json_cannot_close_the_script_tag():
+    df = sample_joined(latency=False).assign(source="</script><script>alert(1)</script>")
+    page = render_html(build_payload(df))
+    data = page.split('id="stbench-data">', 1)[1].split("</script>", 1)[0]
+    assert "&lt;/script&gt;" in json.loads(data)["points"][0]["hover"]  # escaped, and whole
+
+
+@pytest.mark.parametrize(
+    ("joined", "match"),
+    [
+        (pd.DataFrame(), "nothing to plot"),
+        (sample_joined().assign(value=float("nan")), "accuracy value"),
+    ],
+)
+def test_nothing_to_plot_is_an_error(tmp_path, joined, match):
+    with pytest.raises(ValueError, match=match):
+        write_dashboard(joined, tmp_path / "d.html")
+
+
+def test_unwritable_or_wrong_output(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="cannot write"):
+        write_dashboard(sample_joined(), blocker / "d.html")
+    with pytest.raises(ValueError, match="expected an .html file"):
+        write_dashboard(sample_joined(), tmp_path / "d.png")
+
+
+@pytest.fixture
+def fake_collect(monkeypatch):
+    import plots.demo as demo
+
+    def collect(**_):
+        joined = sample_joined()
+        points, axes = build_points(joined)
+        return demo.Collected(joined, pd.DataFrame(), points, axes, ["a note"])
+
+    monkeypatch.setattr(demo, "collect", collect)
+
+
+def test_frontier_cli_json_and_dashboard(tmp_path, capsys, fake_collect):
+    out = tmp_path / "f.html"
+    assert main(["frontier", "--out", str(out), "--dataset", "Kinetics-400", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["model"], r["frames"]) for r in rows] == [
+        ("tsn_resnet18_tp", 8),
+        ("tsn_resnet18", 8),
+        ("tsn_resnet18", 16),
+        ("tam_resnet50", 8),
+    ]
+    assert rows[0]["GMACs"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
+    assert out.exists()
+
+
+def test_frontier_cli_table_and_latency(tmp_path, capsys, fake_collect):
+    out = str(tmp_path / "f.html")
+    assert main(["frontier", "--out", out, "--cost", "latency", "--csv"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].startswith("dataset,metric,model")
+    assert "Latency (ms) @ cuda, batch 1, float32" in text.splitlines()[0]
+    assert main(["frontier", "--out", out, "--dataset", "ssv1"]) == 0
+    assert "Pareto frontier: Something-Something V1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "ucf101"], "--dataset ucf101: no top1 record"),
+        (["--dataset", "nope"], "unknown dataset 'nope'"),
+        (["--out", "/proc/nope/d.html"], "--out: cannot write"),
+    ],
+)
+def test_frontier_cli_bad_input(tmp_path, capsys, fake_collect, args, message):
+    argv = ["frontier", "--out", str(tmp_path / "f.html"), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_frontier_cli_no_latency_measurements(tmp_path, capsys, monkeypatch):
+    import plots.demo as demo
+
+    def collect(**_):
+        joined = sample_joined(latency=False)
+        points, axes = build_points(joined)
+        return demo.Collected(joined, pd.DataFrame(), points, axes, [])
+
+    monkeypatch.setattr(demo, "collect", collect)
+    assert main(["frontier", "--out", str(tmp_path / "f.html"), "--cost", "memory"]) == 2
+    assert "--cost memory: no memory measurements" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""Comparison and frontier tables: units on every column, deltas, JSON/CSV, bad input."""
+
+import csv
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from plots.data import CostAxis
+from plots.tables import brief_columns, compare_rows, emit, frontier_rows
+
+COSTS = {"tsn_resnet50": (24_000_000, 33_000_000_000), "i3d_resnet50": (28_000_000, 60_000_000_000)}
+
+
+def fake_profiler(name, frames, size, classes):
+    params, macs = COSTS[name]
+    return {"params": params, "macs": macs * frames // 8}
+
+
+STORE = pd.DataFrame(
+    {
+        "model": ["tsn_resnet50", "i3d_resnet50", "i3d_resnet50"],
+        "frames": [8, 8, 16],
+        "size": [224, 224, 224],
+        "device": ["cuda"] * 3,
+        "batch": [1] * 3,
+        "dtype": ["float32"] * 3,
+        "latency_ms_median": [5.0, 9.5, 20.0],
+        "peak_mem_mib": [300.0, 500.0, 800.0],
+    }
+)
+RECORDS = pd.DataFrame(
+    {
+        "model": ["tsn_resnet50", "i3d_resnet50", "i3d_resnet50"],
+        "frames": [8, 8, 8],
+        "input_size": [224, 224, 224],
+        "metric": ["top1", "top1", "top5"],
+        "dataset": ["mini_ssv2"] * 3,
+        "level": ["clip"] * 3,
+        "value": [30.0, 52.5, 80.0],
+    }
+)
+
+
+def _rows(**kw):
+    args = dict(frames=8, size=224, store=STORE, records=RECORDS, profiler=fake_profiler)
+    return compare_rows(["tsn_resnet50", "i3d_resnet50"], **{**args, **kw})
+
+
+def test_compare_rows_units_and_deltas():
+    rows, notes = _rows()
+    tsn, i3d = rows
+    assert tsn["params (M)"] == 24.0 and i3d["GMACs"] == 60.0
+    assert i3d["delta GMACs"] == pytest.approx(27.0) and tsn["delta GMACs"] == 0.0
+    assert i3d["latency (ms) cuda b1 float32"] == 9.5  # the 16-frame row is not mixed in
+    assert i3d["delta latency (ms) cuda b1 float32"] == pytest.approx(4.5)
+    assert i3d["top1 (%) mini_ssv2 clip"] == 52.5 and i3d["delta top1 (%) mini_ssv2 clip"] == 22.5
+    assert tsn["top5 (%) mini_ssv2 clip"] is None and i3d["delta top5 (%) mini_ssv2 clip"] is None
+    assert notes == []
+
+
+def test_compare_rows_flops_and_missing_data_notes():
+    rows, notes = _rows(units="flops", store=None, records=None, frames=16)
+    assert rows[1]["GFLOPs (2 x MACs)"] == 240.0 and "GMACs" not in rows[1]
+    assert any("latency/memory: no measurement" in n for n in notes)
+    assert any("accuracy: no published record" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        (dict(units="gflops"), "--units: got 'gflops'"),
+        (dict(names=[]), "at least one model"),
+        (dict(names=["nope_model"]), "unknown model name 'nope_model'"),
+    ],
+)
+def test_compare_rows_bad_input(kw, match):
+    names = kw.pop("names", ["tsn_resnet50"])
+    with pytest.raises(ValueError, match=match):
+        compare_rows(names, profiler=fake_profiler, **kw)
+
+
+def test_emit_formats():
+    rows, _ = _rows()
+    buf = io.StringIO()
+    emit(rows, fmt="json", stream=buf)
+    assert json.loads(buf.getvalue())[1]["delta GMACs"] == pytest.approx(27.0)
+    buf = io.StringIO()
+    emit(rows, fmt="csv", stream=buf)
+    got = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert got[1]["model"] == "i3d_resnet50" and float(got[1]["GMACs"]) == 60.0
+    buf = io.StringIO()
+    emit(rows, fmt="table", title="t", deltas=True, transpose=True, notes=["n1"], stream=buf)
+    text = buf.getvalue()
+    for needle in ("params (M)", "GMACs", "60.00 (+27.00)", "note: n1", "latency (ms)"):
+        assert needle in text
+    assert "delta GMACs" not in text  # deltas are shown inline, not as rows
+    header = next(line for line in text.splitlines() if "tsn_resnet50" in line)
+    assert "i3d_resnet50" in header  # one column per model, side by side
+
+
+def test_frontier_rows_are_in_the_axis_unit():
+    axis = CostAxis("flops", "macs", "GFLOPs", "GFLOPs per clip", 2e-9)
+    pts = pd.DataFrame(
+        {
+            "dataset": ["ssv1"],
+            "metric": ["top1"],
+            "model": ["gst_a1_4_resnet50"],
+            "frames": [8],
+            "size": [224],
+            "macs": [29e9],
+            "value": [47.6],
+            "level": ["clip"],
+            "views": ["1x1"],
+            "source": ["003 Table 2"],
+        }
+    )
+    (row,) = frontier_rows(pts, axis)
+    assert row["GFLOPs"] == pytest.approx(58.0) and row["accuracy (%)"] == 47.6
+    assert brief_columns(axis)[3] == "GFLOPs" and all(c in row for c in brief_columns(axis))
+
+
+def test_compare_cli_json_with_real_counts(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STBENCH_STORE", raising=False)
+    argv = ["compare", "tsn_resnet50", "tsm_resnet50", "--frames", "8", "--size", "224", "--json"]
+    assert main(argv) == 0
+    tsn, tsm = json.loads(capsys.readouterr().out)
+    assert tsn["frames"] == 8 and tsn["size (px)"] == 224
+    assert 30 < tsn["GMACs"] < 35  # ResNet-50 TSN, 8 x 224²: about 33 GMACs
+    assert tsm["delta GMACs"] == pytest.approx(0.0, abs=0.01)  # a shift costs no MACs
+    assert any(k.startswith("top1 (%)") for k in tsn)  # published accuracy is joined
+
+
+def test_compare_cli_bad_input(tmp_path, capsys):
+    assert main(["compare", "tsn_resnet50", "--frames", "0"]) == 2
+    assert "--frames: got 0" in capsys.readouterr().err
+    assert main(["compare", "tsn_resnet50", "--store", str(tmp_path / "none.sqlite")]) == 2
+    assert "--store: no results store" in capsys.readouterr().err
