@@ -13,6 +13,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from bench.errors import UserError
+
+__all__ = ["UserError", "build_parser", "main"]
+
 # Order here is the order in `stbench --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "bench.commands.list_models",
@@ -23,10 +27,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bench.commands.reproduce",
     "plots.commands",
 )
-
-
-class UserError(Exception):
-    """A problem with the user's input: printed as one line on stderr, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -471,7 +471,8 @@ class ResultsStore:
     def export_csv(self, dest: str | os.PathLike[str] | IO[str], **filters: Any) -> int:
         """Write the rows as CSV (nested values JSON-encoded); returns the row count."""
         rows = self.rows(with_run=True, **filters)
-        fields: list[str] = []
+        fields: list[str] = [*KEY_FIELDS, "status", "error", *INT_METRICS[:3], *REAL_METRICS]
+        fields = [f for f in fields if any(f in r for r in rows)]
         for r in rows:
             fields.extend(k for k in r if k not in fields)
         buf = io.StringIO()

@@ -312,6 +312,11 @@ class SweepSummary:
     rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
+def needs_isolation(task: Task) -> bool:
+    """Whether a task runs real forwards (timing, memory, throughput) or touches a GPU."""
+    return task.time or task.memory or task.throughput_batch is not None or task.device != "cpu"
+
+
 def is_done(store: ResultsStore, task: Task, *, retry_failed: bool = False) -> bool:
     """Whether the store already answers `task` (failed rows count unless retrying)."""
     row = store.get(task.key)
@@ -359,7 +364,7 @@ def run_sweep(
     device: str = "cpu",
     dtype: str = "float32",
     store: ResultsStore | str | os.PathLike[str] | None = None,
-    isolate: bool = True,
+    isolate: bool | None = True,
     tasks: Sequence[Task] | None = None,
     retry_failed: bool = False,
     timeout_s: float | None = None,
@@ -370,7 +375,8 @@ def run_sweep(
     """Run every task not yet in the store, committing each row as it completes.
 
     Either `pattern` (+ frames/sizes/batches and `task_options` of `build_tasks`) or
-    ready-made `tasks`. Failures become rows; KeyboardInterrupt stops after the last
+    ready-made `tasks`. `isolate=None` isolates only tasks that run real forwards or use
+    a GPU (see `needs_isolation`). Failures become rows; KeyboardInterrupt stops after the last
     committed row, and a later sweep resumes from there.
     """
     if tasks is None:
@@ -387,6 +393,8 @@ def run_sweep(
         summary.skipped = len(tasks) - len(todo)
         if not todo:
             return summary
+        if isolate is None:  # auto: a process per task only where a device state can break
+            isolate = any(needs_isolation(t) for t in todo)
         if env is None:
             from bench.environment import collect_environment
 

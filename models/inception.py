@@ -18,7 +18,7 @@ GoogLeNet names ``inception3a`` ... ``inception5b`` are ``mixed_3b`` ... ``mixed
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -82,7 +82,6 @@ class InceptionForm:
     stem_temporal_stride: int
     pools: dict[str, tuple[Pool, ...]]
     sep_temporal_bn: bool
-    temporal_bias: bool = True
 
 
 def _spatial_pool(k: int, pad: int, ceil: bool, mode: str | None = None) -> Pool:
@@ -184,9 +183,13 @@ class SepConv3d(nn.Module):
         self.spatial = make_operator("3d", in_channels, out_channels, k, stride, temporal_kernel=1)
         self.bn_s = nn.BatchNorm3d(out_channels, eps=eps)
         self.temporal = nn.Conv3d(
-            out_channels, out_channels, (t, 1, 1), (temporal_stride, 1, 1), (t // 2, 0, 0),
+            out_channels,
+            out_channels,
+            (t, 1, 1),
+            (temporal_stride, 1, 1),
+            (t // 2, 0, 0),
             bias=temporal_bias,
-        )  # fmt: skip
+        )
         self.bn_t = nn.BatchNorm3d(out_channels, eps=eps) if temporal_bn else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -214,17 +217,28 @@ class ConvUnit(nn.Module):
         self.op = op
         if op == "sep3d":
             self.body: nn.Module = SepConv3d(
-                in_channels, out_channels, kernel_size, stride, temporal_stride,
-                temporal_kernel, form.sep_temporal_bn, form.temporal_bias, eps,
-            )  # fmt: skip
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                temporal_stride,
+                temporal_kernel,
+                form.sep_temporal_bn,
+                eps=eps,
+            )
             return
         if op == "2d":
             conv = make_operator("2d", in_channels, out_channels, kernel_size, stride)
         else:
             conv = make_operator(
-                "3d", in_channels, out_channels, kernel_size, stride, temporal_stride,
+                "3d",
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                temporal_stride,
                 temporal_kernel=temporal_kernel,
-            )  # fmt: skip
+            )
         self.body = nn.Sequential(conv, nn.BatchNorm3d(out_channels, eps=eps), nn.ReLU(True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -265,9 +279,7 @@ class InceptionBlock(nn.Module):
             _pointwise(op, cin, cp, form, temporal_1x1),
         )
         outs = (c1, c3, c5, cp)
-        self.gates = nn.ModuleList(
-            FeatureGating(c) if gating else nn.Identity() for c in outs
-        )  # fmt: skip
+        self.gates = nn.ModuleList(FeatureGating(c) if gating else nn.Identity() for c in outs)
         self.out_channels = sum(outs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -297,10 +309,6 @@ class InceptionConfig:
     gating: bool = False
     dropout: float = 0.5
 
-    def with_ops(self, ops: tuple[str, ...]) -> InceptionConfig:
-        """A copy with other slot operators."""
-        return replace(self, ops=ops)
-
 
 class InceptionV1(nn.Module):
     """InceptionV1 video backbone + classifier: (B, 3, T, H, W) -> (B, num_classes)."""
@@ -309,7 +317,7 @@ class InceptionV1(nn.Module):
         super().__init__()
         _validate_config(config)
         self.config, self.frames = config, frames
-        self.min_size, self.min_frames = _min_input(config.form, frames)
+        self.min_size, self.min_frames = _min_input(config.form)
         check_min_frames(frames, self.min_frames, f"temporal striding of {config.form.name}")
         form, ops = config.form, dict(zip(SLOTS, config.ops, strict=True))
         stem_kt = form.stem_temporal_kernel if config.stem_op == "3d" else 1
@@ -323,7 +331,7 @@ class InceptionV1(nn.Module):
                 stride=2,
                 temporal_kernel=stem_kt,
                 temporal_stride=form.stem_temporal_stride,
-            ),  # fmt: skip
+            ),
             "pool_2a": self._pools("pool_2a"),
             "conv_2b": ConvUnit("2d" if ops["conv_2c"] == "2d" else "3d", 64, 64, 1, form, 1, 1),
             "conv_2c": ConvUnit(ops["conv_2c"], 64, 192, 3, form),
@@ -336,9 +344,12 @@ class InceptionV1(nn.Module):
                 layers[pool] = self._pools(pool)
             temporal = ops[name] != "2d"
             layers[name] = InceptionBlock(
-                channels, ops[name], form, config.temporal_1x1 and temporal,
+                channels,
+                ops[name],
+                form,
+                config.temporal_1x1 and temporal,
                 config.gating and temporal,
-            )  # fmt: skip
+            )
         if config.tam:
             layers = _with_tam(layers)
         self.features = nn.Sequential(OrderedDict(layers))
@@ -399,7 +410,7 @@ def _walk(form: InceptionForm, n: int, axis: int) -> int:
     return n
 
 
-def _min_input(form: InceptionForm, frames: int) -> tuple[int, int]:
+def _min_input(form: InceptionForm) -> tuple[int, int]:
     """Smallest spatial size and frame count every stride and pool of `form` accepts."""
     size = next(s for s in range(1, 1024) if _walk(form, s, 1) >= 1)
     min_frames = next(t for t in range(1, 1024) if _walk(form, t, 0) >= 1)

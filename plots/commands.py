@@ -136,6 +136,19 @@ def run_demo(args: argparse.Namespace) -> int:
             title=dataset_title(ds, "top1", axis),
             columns=brief_columns(axis),
         )
+    csv_path = out.with_name("frontiers.csv")
+    with csv_path.open("w", encoding="utf-8") as fh:
+        rows = []
+        for ax in data.axes:
+            for metric in ("top1", "top5"):
+                try:
+                    front = frontier_points(data.points, ax, dataset=None, metric=metric)
+                except ValueError:
+                    continue
+                for r in frontier_rows(front, ax):
+                    cost = r.pop(ax.label)
+                    rows.append({**r, "cost_axis": ax.label, "cost": cost})
+        emit(rows, fmt="csv", stream=fh)
     missing = [d for d in MAIN_DATASETS if d not in have]
     print(
         f"{len(data.points)} records plotted, {len(data.unmatched)} without a profile"
@@ -144,5 +157,7 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     for n in data.notes:
         print(f"note: {n}")
-    print(f"dashboard: {out}  ({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"dashboard: {out}  ({time.perf_counter() - t0:.0f} s); every frontier as CSV: {csv_path}"
+    )
     return 0

@@ -105,17 +105,31 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
 
 
 def _frontiers(points: pd.DataFrame, axes: Sequence[CostAxis], members: list[dict]) -> dict:
-    """Frontier point ids per 'dataset|metric|cost column|view'."""
+    """Frontier point ids per 'dataset|metric|cost column|view|level' (level 'all' or one)."""
     out: dict[str, list[int]] = {}
     columns = sorted({a.column for a in axes})
     for view in VIEWS:
         in_view = [i for i, m in enumerate(members) if view.key in m]
-        sub = points.iloc[in_view]
+        sub = points.iloc[in_view].assign(_all="all")
         for col in columns:
-            f = pareto_frontier(sub, col, "value", by=["dataset", "metric"], label="label")
-            for (ds, metric), grp in f.frontier.groupby(["dataset", "metric"], sort=True):
-                out[f"{ds}|{metric}|{col}|{view.key}"] = [int(i) for i in grp["_id"]]
+            for level_col in ("_all", "level"):
+                by = ["dataset", "metric", level_col]
+                f = pareto_frontier(sub, col, "value", by=by, label="label")
+                for (ds, metric, level), grp in f.frontier.groupby(by, sort=True):
+                    key = f"{ds}|{metric}|{col}|{view.key}|{level}"
+                    out[key] = [int(i) for i in grp["_id"]]
     return out
+
+
+def _unmatched_note(unmatched: pd.DataFrame) -> str:
+    """One sentence: how many records are not plotted, and why (counts per reason)."""
+    text = f"{len(unmatched)} accuracy records matched no profile and are not plotted"
+    if "unmatched_reason" in unmatched.columns:
+        counts = unmatched["unmatched_reason"].fillna("unknown").value_counts()
+        return text + ": " + "; ".join(f"{n} x {reason}" for reason, n in counts.items()) + "."
+    models = sorted({str(m) for m in unmatched.get("model", pd.Series()).dropna() if m})
+    more = " ..." if len(models) > 12 else ""
+    return text + (f" (models: {', '.join(models[:12])}{more})." if models else ".")
 
 
 def _jsonable(v: object) -> object:
@@ -148,6 +162,9 @@ def build_payload(
         raise ValueError("dashboard: nothing to plot: no cost (MACs, params, latency, memory)")
     points["_id"] = range(len(points))
     points["label"] = points["model"].astype(str)
+    if "level" not in points.columns:
+        points["level"] = "unspecified"
+    points["level"] = points["level"].fillna("unspecified").replace("", "unspecified").astype(str)
     members = assign_views(points)
     families = sorted(points["family"].unique())
     backbones = sorted(points["backbone"].unique())
@@ -162,6 +179,7 @@ def build_payload(
                 "backbone": str(r["backbone"]),
                 "dataset": str(r["dataset"]),
                 "metric": str(r["metric"]),
+                "level": str(r["level"]),
                 "value": float(r["value"]),
                 "frames": _jsonable(r.get("frames")),
                 "costs": {c: _jsonable(r[c]) for c in cost_cols if not pd.isna(r[c])},
@@ -176,16 +194,7 @@ def build_payload(
     }
     all_notes = list(missing_dimensions(axes))
     if unmatched is not None and len(unmatched):
-        models = sorted({str(m) for m in unmatched.get("model", pd.Series()).dropna() if m})
-        all_notes.append(
-            f"{len(unmatched)} accuracy records matched no profile and are not plotted"
-            + (
-                f" (models: {', '.join(models[:12])}{' ...' if len(models) > 12 else ''})"
-                if models
-                else ""
-            )
-            + "."
-        )
+        all_notes.append(_unmatched_note(unmatched))
     all_notes.extend(notes)
     return {
         "title": title,
@@ -205,6 +214,7 @@ def build_payload(
         "missing_kinds": [k for k in ("latency", "memory") if k not in {a.kind for a in axes}],
         "views": [{"key": v.key, "label": v.label, "description": v.description} for v in VIEWS],
         "datasets": [{"key": d, "label": dataset_label(d)} for d in datasets],
+        "levels": sorted(points["level"].unique()),
         "metrics": metrics,
         "colors": {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(families)},
         "symbols": {b: SYMBOLS[i % len(SYMBOLS)] for i, b in enumerate(backbones)},

@@ -40,6 +40,7 @@ td:first-child, th:first-child { text-align: left; }
   <label>Metric <select id="sel-metric"></select></label>
   <label>Cost axis <select id="sel-cost"></select></label>
   <label>View <select id="sel-view"></select></label>
+  <label>Accuracy level <select id="sel-level"></select></label>
   <label><input type="checkbox" id="chk-log" checked> log-scale x</label>
 </div>
 <div id="viewdesc"></div>
@@ -99,8 +100,22 @@ function setup() {
   });
   fill($('sel-cost'), costs);
   fill($('sel-view'), D.views);
+  fill($('sel-level'), [{key: 'all', label: 'all (clip and video)'}].concat(D.levels.map(function (l) { return {key: l, label: l}; })));
+  fromHash();
   $('sel-dataset').addEventListener('change', function () { refreshMetrics(); draw(); });
-  ['sel-metric', 'sel-cost', 'sel-view', 'chk-log'].forEach(function (id) { $(id).addEventListener('change', draw); });
+  ['sel-metric', 'sel-cost', 'sel-view', 'sel-level', 'chk-log'].forEach(function (id) { $(id).addEventListener('change', draw); });
+}
+
+// A link such as dashboard.html#dataset=ssv1&view=gst&cost=params&log=0 opens that selection.
+function fromHash() {
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+    var parts = kv.split('='), k = decodeURIComponent(parts[0]), v = decodeURIComponent(parts[1] || '');
+    if (k === 'log') { $('chk-log').checked = v !== '0'; return; }
+    var sel = $('sel-' + k);
+    if (!sel || !Array.prototype.some.call(sel.options, function (o) { return o.value === v && !o.disabled; })) return;
+    sel.value = v;
+    if (k === 'dataset') refreshMetrics();
+  });
 }
 
 function message(text) {
@@ -113,10 +128,11 @@ function message(text) {
 }
 
 function explainEmpty(ds, metric, axis, view, inView) {
-  var where = dsLabel[ds] + ' / ' + metric;
+  var level = $('sel-level').value;
+  var where = dsLabel[ds] + ' / ' + metric + (level === 'all' ? '' : ' / ' + level + '-level accuracy');
   if (!inView.length) {
     var other = {};
-    D.points.forEach(function (p) { if (view.key in p.views && p.metric === metric) other[dsLabel[p.dataset]] = 1; });
+    D.points.forEach(function (p) { if (view.key in p.views && p.metric === metric && (level === 'all' || p.level === level)) other[dsLabel[p.dataset]] = 1; });
     var names = Object.keys(other);
     return 'View "' + view.label + '" has no records on ' + where + '. ' +
       (names.length ? 'It has records on: ' + names.join(', ') + '.' : 'No dataset has records for it.');
@@ -129,9 +145,9 @@ function explainEmpty(ds, metric, axis, view, inView) {
 function draw() {
   var ds = $('sel-dataset').value, metric = $('sel-metric').value;
   var axis = axisByKey[$('sel-cost').value], view = viewByKey[$('sel-view').value];
-  var logx = $('chk-log').checked;
+  var logx = $('chk-log').checked, level = $('sel-level').value;
   $('viewdesc').textContent = view.description;
-  var inView = D.points.filter(function (p) { return p.dataset === ds && p.metric === metric && (view.key in p.views); });
+  var inView = D.points.filter(function (p) { return p.dataset === ds && p.metric === metric && (view.key in p.views) && (level === 'all' || p.level === level); });
   var pts = inView.filter(function (p) { return p.costs[axis.column] != null && p.costs[axis.column] > 0 || (!logx && p.costs[axis.column] != null); });
   if (!pts.length) { window.__drawn = message(explainEmpty(ds, metric, axis, view, inView)); return window.__drawn; }
   $('message').style.display = 'none';
@@ -142,7 +158,7 @@ function draw() {
   Object.keys(groups).sort().forEach(function (k) {
     var g = groups[k];
     traces.push({
-      type: 'scatter', mode: view.key === 'all' ? 'markers' : 'markers+text', name: k,
+      type: 'scatter', mode: view.key === 'all' || pts.length > 30 ? 'markers' : 'markers+text', name: k,
       legendgroup: g[0].family, x: g.map(x), y: g.map(function (p) { return p.value; }),
       text: g.map(function (p) { return p.model; }), textposition: 'top center', textfont: {size: 9},
       hovertext: g.map(function (p) { return p.hover; }), hoverinfo: 'text',
@@ -152,23 +168,24 @@ function draw() {
   if (view.key !== 'all') {
     var series = {};
     pts.forEach(function (p) { var s = p.views[view.key][0]; if (s) (series[s] = series[s] || []).push(p); });
-    Object.keys(series).sort().forEach(function (s) {
+    var names = Object.keys(series).sort();
+    names.forEach(function (s) {
       var g = series[s].slice();
       if (g.length < 2) return;
       g.sort(function (a, b) { var oa = a.views[view.key][1], ob = b.views[view.key][1];
         return (oa == null || ob == null || oa === ob) ? x(a) - x(b) : oa - ob; });
       traces.push({type: 'scatter', mode: 'lines', name: s, x: g.map(x), y: g.map(function (p) { return p.value; }),
-        line: {width: 1.5, dash: 'dot'}, hoverinfo: 'name', legendgroup: 'series'});
+        line: {width: 1.5, dash: 'dot'}, hoverinfo: 'name', legendgroup: 'series', showlegend: names.length <= 12});
     });
   }
-  var ids = D.frontiers[ds + '|' + metric + '|' + axis.column + '|' + view.key] || [];
+  var ids = D.frontiers[ds + '|' + metric + '|' + axis.column + '|' + view.key + '|' + level] || [];
   var byId = {}; D.points.forEach(function (p) { byId[p.id] = p; });
   var fr = ids.map(function (i) { return byId[i]; }).filter(function (p) { return pts.indexOf(p) >= 0; });
   fr.sort(function (a, b) { return x(a) - x(b) || b.value - a.value; });
   traces.push({type: 'scatter', mode: 'lines', name: 'Pareto frontier', x: fr.map(x), y: fr.map(function (p) { return p.value; }),
     line: {shape: 'hv', color: 'black', width: 2}, hoverinfo: 'skip'});
   var layout = {
-    title: {text: metricLabel(metric) + ' vs ' + axis.label + ' — ' + dsLabel[ds] + ' (' + pts.length + ' records, ' + fr.length + ' on the frontier)'},
+    title: {text: metricLabel(metric) + ' vs ' + axis.label + ' — ' + dsLabel[ds] + (level === 'all' ? '' : ', ' + level + ' level') + ' (' + pts.length + ' records, ' + fr.length + ' on the frontier)'},
     xaxis: {title: {text: axis.title}, type: logx ? 'log' : 'linear'},
     yaxis: {title: {text: metricLabel(metric) + ', as published'}},
     hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}
@@ -185,7 +202,7 @@ function snapshot() {
   var plot = $('plot');
   return {
     dataset: $('sel-dataset').value, metric: $('sel-metric').value, cost: $('sel-cost').value,
-    view: $('sel-view').value,
+    view: $('sel-view').value, level: $('sel-level').value,
     svg: !!plot.querySelector('.main-svg'),
     points: plot.querySelectorAll('.scatterlayer .point').length,
     traces: (plot.data || []).length,
@@ -212,10 +229,11 @@ function selftest() {
   var steps = [];
   var step = function (label) { return Promise.resolve(window.__drawn).then(function () { var s = snapshot(); s.step = label; steps.push(s); }); };
   var p = step('initial');
-  ['sel-dataset', 'sel-cost', 'sel-view'].forEach(function (id) {
+  ['sel-dataset', 'sel-cost', 'sel-level'].forEach(function (id) {
     p = p.then(function () { selectOther(id); return step(id); });
   });
   p = p.then(function () { $('chk-log').checked = !$('chk-log').checked; $('chk-log').dispatchEvent(new Event('change')); return step('chk-log'); });
+  p = p.then(function () { selectOther('sel-view'); return step('sel-view'); });
   p.catch(function (e) { window.__errors.push('selftest: ' + e); }).then(function () {
     $('selftest-result').textContent = JSON.stringify({errors: window.__errors, steps: steps});
   });

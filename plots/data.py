@@ -3,7 +3,7 @@
 The joined frame (from `bench.join.join_profiles_records`) has one row per (record,
 profile); static profiles carry `macs`/`params`, timed ones `latency_ms_median` and
 `peak_mem_mib` at a (device, batch, dtype). Here every record becomes one point with a
-column per cost axis, e.g. `macs`, `params`, `latency|cuda|1|float32`.
+column per cost axis, e.g. `macs`, `params`, `latency|cuda|1|float32||<GPU name>`.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ def _joined() -> pd.DataFrame:
         )
         for m, f, d, t, c, p, v in pts
     ]
+    rows.append(dict(rows[-2], level="video", views="2x1", value=48.3))
     return pd.DataFrame(rows)
 
 
@@ -90,9 +91,12 @@ def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
     assert first["points"] == 4 and first["frontier_rows"] == 1 + 2  # header + tsn_resnet18, tam
     assert "GMACs" in first["title"] and first["xaxis_type"] == "log"
     ds = steps["sel-dataset"]
-    assert ds["dataset"] == "ssv1" and ds["points"] == 2 and "Something-Something V1" in ds["title"]
+    assert ds["dataset"] == "ssv1" and ds["points"] == 3 and "Something-Something V1" in ds["title"]
     cost = steps["sel-cost"]
     assert cost["cost"] == "flops" and "GFLOPs" in cost["title"]
+    level = steps["sel-level"]  # clip-level accuracy only: the 2-clip video record goes
+    assert level["level"] == "clip" and level["points"] == 2 and "clip level" in level["title"]
+    assert steps["chk-log"]["xaxis_type"] == "linear" and steps["chk-log"]["svg"]
     view = steps["sel-view"]  # ssv1 has no Xie et al. records: a message, never an empty plot
     assert view["view"] == "xie" and not view["svg"] and "has no records on" in view["message"]
 

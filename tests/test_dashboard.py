@@ -88,17 +88,17 @@ def _models(payload, key):
 
 def test_payload_frontiers_per_dataset_metric_cost_and_view():
     p = build_payload(sample_joined())
-    assert sorted(_models(p, "kinetics400|top1|macs|all")) == [
+    assert sorted(_models(p, "kinetics400|top1|macs|all|all")) == [
         ("tam_resnet50", 8),
         ("tsn_resnet18", 8),
         ("tsn_resnet18", 16),
         ("tsn_resnet18_tp", 8),
     ]
-    assert _models(p, "kinetics400|top1|latency|cuda|1|float32|||all") == [
+    assert _models(p, "kinetics400|top1|latency|cuda|1|float32|||all|all") == [
         ("tsn_resnet50", 8),
         ("i3d_resnet50", 8),
     ]
-    assert [m for m, _ in _models(p, "ssv1|top1|macs|gst")] == [
+    assert [m for m, _ in _models(p, "ssv1|top1|macs|gst|all")] == [
         "gst_a1_8_resnet50",
         "gst_a1_4_resnet50",
     ]
@@ -127,6 +127,9 @@ def test_unmatched_records_are_reported():
     unmatched = pd.DataFrame({"model": ["", "trn_x"], "dataset": ["ssv1", "ssv1"]})
     p = build_payload(sample_joined(), unmatched=unmatched)
     assert any("2 accuracy records matched no profile" in n and "trn_x" in n for n in p["notes"])
+    unmatched["unmatched_reason"] = ["no zoo model", "modality flow"]
+    p = build_payload(sample_joined(), unmatched=unmatched)
+    assert any("1 x no zoo model; 1 x modality flow" in n for n in p["notes"])
 
 
 def test_hover_has_configuration_costs_and_source():
@@ -272,3 +275,17 @@ def test_frontier_cli_no_latency_measurements(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(demo, "collect", collect)
     assert main(["frontier", "--out", str(tmp_path / "f.html"), "--cost", "memory"]) == 2
     assert "--cost memory: no memory measurements" in capsys.readouterr().err
+
+
+def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_collect):
+    assert main(["demo", "--out-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto frontier: Kinetics-400 (kinetics400), top1 (%) vs GMACs" in out
+    assert "no joined records for mini_kinetics, ssv2" in out
+    assert (tmp_path / "out" / "dashboard.html").stat().st_size > 3_000_000
+    rows = (tmp_path / "out" / "frontiers.csv").read_text().splitlines()
+    assert rows[0].endswith("cost_axis,cost") and any("tam_resnet50" in r for r in rows)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["demo", "--out-dir", str(blocker)]) == 2
+    assert "--out: cannot write" in capsys.readouterr().err

@@ -219,3 +219,9 @@ def test_cli_real_subset_chen_table6(tmp_path) -> None:
     (row,) = list(csv.DictReader(out.open()))
     assert row["published"] == "171.5" and row["unit"] == "G" and row["status"] == "met"
     assert abs(float(row["deviation_pct"])) < 5
+
+
+def test_block_measurement_needs_the_resnet_slot(tiny_model) -> None:
+    rp.block_conv_weights.cache_clear()
+    with pytest.raises(ValueError, match="has no block 'stages.0.0.conv2'"):
+        rp.block_conv_weights(tiny_model)

@@ -209,3 +209,12 @@ def test_killed_sweep_process_resumes_without_losing_rows(tmp_path):
         )
         assert CALLS == ["c", "d"] and s.skipped == 2
         assert [r["status"] for r in db.rows()] == ["ok"] * 4
+
+
+def test_auto_isolation_only_for_real_forwards(db):
+    run_sweep(tasks=tasks("static"), store=db, isolate=None, progress=False, env=ENV)
+    assert CALLS == ["static"]  # ran in this process
+    run_sweep(tasks=tasks("timed", time=True), store=db, isolate=None, progress=False, env=ENV)
+    assert CALLS == ["static"]  # ran in a child process
+    assert db.get(tasks("timed")[0].key)["latency_ms_median"] == 1.5
+    assert sweep_mod.needs_isolation(Task("m", 8, 112, device="cuda"))

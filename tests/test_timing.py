@@ -248,3 +248,12 @@ def test_cuda_peak_path_uses_reset_and_max_allocated(monkeypatch):
         "peak_mem_method": "cuda.max_memory_allocated",
     }
     assert calls.index("reset") < len(calls) - 1 and calls[-1] == "sync"
+
+
+def test_cudnn_benchmark_flag_is_set_for_the_run_and_restored():
+    old = torch.backends.cudnn.benchmark
+    with timing._cudnn_benchmark("cuda:0", not old) as flag:
+        assert flag is (not old) and torch.backends.cudnn.benchmark is (not old)
+    assert torch.backends.cudnn.benchmark is old
+    with timing._cudnn_benchmark("cpu", True) as flag:
+        assert flag is None and torch.backends.cudnn.benchmark is old

@@ -62,8 +62,14 @@ _register(
     "Sec. 4.1, footnote 4, Table 1/3 row I2D",
     "I2D (Fig. 2b): all 2D, two temporal max-pools kept",
 )
-_register("xie_s3d", "S3D", ("sep3d",) * N, S3D_KW, "Sec. 4.4, footnote 5, Table 2 row S3D",
-          "S3D (Fig. 6): separable temporal convs in all 4 branches")  # fmt: skip
+_register(
+    "xie_s3d",
+    "S3D",
+    ("sep3d",) * N,
+    S3D_KW,
+    "Sec. 4.4, footnote 5, Table 2 row S3D",
+    "S3D (Fig. 6): separable temporal convs in all 4 branches",
+)
 _register(
     "xie_s3d_g",
     "S3D-G",

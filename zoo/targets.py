@@ -36,6 +36,15 @@ source
 deviation_note
     empty, or ``measured=<zoo value as exact integer count>; reason: <why>`` where the
     faithful architecture cannot meet the number; the tests then pin the measured value.
+
+IBM rows (IBM/action-recognition-pytorch ``benchmark_mini.md``): the file lists every model
+twice, first with ``-tp`` ("with temporal pooling") names and then, from its second
+"Mini-Something-Something-V2" heading on, with ``-ts`` names carrying identical accuracy,
+Flops and Params. They are the same architectures under the same protocol (an older name
+for temporal pooling), so ``-tp``/``-ts`` both map to the ``_tp`` zoo name (``-max`` is the
+pool type, which changes neither count). Rows identical in (model, frames, classes) are one
+target citing every source row (Mini-Kinetics and Mini-Moments both have 200 classes);
+param counts include the FC for 87 (Mini-SSV2) or 200 classes.
 """
 
 from __future__ import annotations

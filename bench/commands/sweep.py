@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="profile many models/configurations into the results store (resumable)",
         description=(
             "Profile every model matching PATTERN at every frames x size x batch, one "
-            "task at a time (each in its own process unless --no-isolate), committing "
+            "task at a time (in its own process when it times, measures memory or uses a "
+            "GPU; see --isolate/--no-isolate), committing "
             "each row to the store as it completes. Tasks already stored are skipped, so "
             "re-running an interrupted sweep resumes it. MACs are multiply-accumulates; "
             "FLOPs = 2 x MACs."
@@ -34,7 +35,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory", action="store_true", help="measure peak memory")
     p.add_argument("--throughput-batch", type=int, help="also measure clips/s at this batch")
     p.add_argument("--counters", nargs="+", default=["meta"], help="counters (default: meta)")
-    p.add_argument("--no-isolate", action="store_true", help="run tasks in this process")
+    iso = p.add_mutually_exclusive_group()
+    iso.add_argument(
+        "--isolate",
+        dest="isolate",
+        action="store_const",
+        const=True,
+        help="run every task in its own process (default: only tasks that time, measure "
+        "memory or use a GPU)",
+    )
+    iso.add_argument(
+        "--no-isolate",
+        dest="isolate",
+        action="store_const",
+        const=False,
+        help="run in this process",
+    )
     p.add_argument("--timeout", type=float, help="seconds per isolated task before failing it")
     p.add_argument("--retry-failed", action="store_true", help="re-run tasks stored as failed")
     p.add_argument(
@@ -101,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             args.batches,
             tasks=tasks,
             store=store,
-            isolate=not args.no_isolate,
+            isolate=args.isolate,
             retry_failed=args.retry_failed,
             timeout_s=args.timeout,
             progress=not args.no_progress,
