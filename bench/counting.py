@@ -122,19 +122,28 @@ def mm_macs(op: str, args: Sequence[Any]) -> int:
 
 
 class ModuleTracker:
-    """Context manager keeping the stack of module names currently running forward."""
+    """Context manager keeping the stack of ``model``'s modules currently running forward.
+
+    Uses two global module hooks (not two per module), filtered to ``model``'s modules.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
         self.stack: list[tuple[str, nn.Module]] = [("", model)]
+        self._names: dict[int, str] = {}
         self._handles: list[Any] = []
 
     def __enter__(self) -> ModuleTracker:
-        for name, mod in self.model.named_modules():
-            if not name:
-                continue
-            self._handles.append(mod.register_forward_pre_hook(self._push(name, mod)))
-            self._handles.append(mod.register_forward_hook(self._pop(name), always_call=True))
+        from torch.nn.modules.module import (
+            register_module_forward_hook,
+            register_module_forward_pre_hook,
+        )
+
+        self._names = {id(m): n for n, m in self.model.named_modules() if n}
+        self._handles = [
+            register_module_forward_pre_hook(self._push),
+            register_module_forward_hook(self._pop, always_call=True),
+        ]
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -142,18 +151,14 @@ class ModuleTracker:
             h.remove()
         self._handles.clear()
 
-    def _push(self, name: str, mod: nn.Module) -> Any:
-        def hook(_m: nn.Module, _inputs: Any) -> None:
+    def _push(self, mod: nn.Module, _inputs: Any) -> None:
+        name = self._names.get(id(mod))
+        if name is not None:
             self.stack.append((name, mod))
 
-        return hook
-
-    def _pop(self, name: str) -> Any:
-        def hook(_m: nn.Module, _inputs: Any, _out: Any) -> None:
-            if len(self.stack) > 1 and self.stack[-1][0] == name:
-                self.stack.pop()
-
-        return hook
+    def _pop(self, mod: nn.Module, _inputs: Any, _out: Any) -> None:
+        if len(self.stack) > 1 and self.stack[-1][1] is mod:
+            self.stack.pop()
 
     @property
     def current(self) -> tuple[str, nn.Module]:

@@ -166,7 +166,7 @@ def run_fvcore(model: nn.Module, shape: tuple[int, ...]) -> CounterResult:
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit deprecation notices
         from fvcore.nn import FlopCountAnalysis
 
-        fca = FlopCountAnalysis(model, (torch.zeros(shape),))
+        fca = FlopCountAnalysis(model.eval(), (torch.zeros(shape),))  # inference BN
         fca.unsupported_ops_warnings(False)  # captured below via unsupported_ops()
         fca.uncalled_modules_warnings(False)
         fca.tracer_warnings("none")
@@ -457,6 +457,37 @@ def blind_spot_flags(
     return flags
 
 
+def wider_scope_flags(
+    name: str,
+    model: nn.Module,
+    records: Sequence[OpRecord],
+    res: CounterResult,
+    tolerance: float = TOLERANCE,
+) -> list[str]:
+    """Compare normalisation (and, for ptflops-pytorch, pooling) in the counter's convention."""
+    if name not in ("fvcore", "ptflops-pytorch"):
+        return []
+    modules = dict(model.named_modules())
+
+    def norm_cost(r: OpRecord) -> int:  # both count 2 per element when affine, else 1
+        return r.value * (2 if getattr(modules.get(r.module), "affine", True) else 1)
+
+    refs = {"norm": sum(norm_cost(r) for r in records if r.category == "norm")}
+    if name == "ptflops-pytorch":
+        refs["pool"] = sum(r.value for r in records if r.category == "pool")
+    flags = []
+    for cat, ref in refs.items():
+        got = res.by_category.get(cat, 0)
+        if ref and abs(got - ref) > tolerance * ref:
+            where = sorted({r.module or "(model)" for r in records if r.category == cat})
+            shown = ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
+            flags.append(
+                f"{name} disagrees with meta by {_pct(got, ref):+.2f}% on {cat} ops "
+                f"({got:,} vs {ref:,} in {name}'s convention); modules: {shown}"
+            )
+    return flags
+
+
 def cross_check(
     model: nn.Module,
     input_shape: Sequence[int],
@@ -502,4 +533,5 @@ def cross_check(
                 f"({res.macs:,} vs {ref:,})"
             )
         flags.extend(blind_spot_flags(name, model, records, res))
+        flags.extend(wider_scope_flags(name, model, records, res, tolerance))
     return results, flags

@@ -153,7 +153,7 @@ function draw() {
   $('message').style.display = 'none';
   $('plot').style.display = 'block';
   var x = function (p) { return p.costs[axis.column] * axis.scale; };
-  var groups = {}, traces = [];
+  var groups = {}, traces = [], nseries = 0;
   pts.forEach(function (p) { var k = p.family + ' · ' + p.backbone; (groups[k] = groups[k] || []).push(p); });
   Object.keys(groups).sort().forEach(function (k) {
     var g = groups[k];
@@ -172,11 +172,15 @@ function draw() {
     names.forEach(function (s) {
       var g = series[s].slice();
       if (g.length < 2) return;
+      nseries += 1;
       g.sort(function (a, b) { var oa = a.views[view.key][1], ob = b.views[view.key][1];
         return (oa == null || ob == null || oa === ob) ? x(a) - x(b) : oa - ob; });
       traces.push({type: 'scatter', mode: 'lines', name: s, x: g.map(x), y: g.map(function (p) { return p.value; }),
         line: {width: 1.5, dash: 'dot'}, hoverinfo: 'name', legendgroup: 'series', showlegend: names.length <= 12});
     });
+  }
+  if (view.key !== 'all' && !nseries) {
+    $('viewdesc').textContent = view.description + ' Here no series has two or more records, so no curve is drawn.';
   }
   var ids = D.frontiers[ds + '|' + metric + '|' + axis.column + '|' + view.key + '|' + level] || [];
   var byId = {}; D.points.forEach(function (p) { byId[p.id] = p; });

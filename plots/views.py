@@ -60,7 +60,8 @@ def _gst(row: pd.Series) -> tuple[str, float] | None:
     name = str(row["model"])
     for prefix, alpha in _GST.items():
         if name.startswith(prefix + "_"):
-            return (f"GST beta=1/2, alpha sweep ({name[len(prefix) + 1 :]})", alpha)
+            bb = name[len(prefix) + 1 :]
+            return (f"GST beta=1/2, alpha sweep ({bb}, {row.get('frames')} frames)", alpha)
     if name.startswith("gst_large_"):
         return ("", 0.0)
     if row.get("zoo_paper") == "luo2019" or re.match(r"^(c2d|c3d|c3d_g2|p3d)_resnet", name):

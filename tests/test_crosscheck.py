@@ -121,3 +121,29 @@ def test_parse_counters():
     assert parse_counters(("fvcore",)) == ("meta", "fvcore")
     with pytest.raises(ValueError, match="counters: unknown counter 'ptflops'; allowed: all, meta"):
         parse_counters("ptflops")
+
+
+class TemporalMean(nn.Module):
+    """Temporal average written as a reduction: no pooling module for ptflops to hook."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(2, keepdim=True)
+
+
+def test_wider_scope_norm_agrees_in_training_mode_and_stats_are_untouched():
+    model = net(extra=True).train()
+    bn = model[1]
+    results, flags = cross_check(model, SHAPE, ["fvcore", "ptflops-pytorch"])
+    assert not [f for f in flags if "on norm ops" in f]  # both counted in inference mode
+    affine_bn = 2 * 4 * 4 * 6 * 6  # 2 per element when affine, their convention
+    assert results["fvcore"].by_category["norm"] == affine_bn
+    assert results["ptflops-pytorch"].by_category["norm"] == affine_bn
+    assert model.training and int(bn.num_batches_tracked) == 0
+
+
+def test_wider_scope_pool_disagreement_names_the_module():
+    model = nn.Sequential(nn.Conv3d(3, 4, 3, padding=1, bias=False), TemporalMean())
+    _, flags = cross_check(model, SHAPE, "ptflops-pytorch")
+    (flag,) = [f for f in flags if "on pool ops" in f]
+    assert flag.startswith("ptflops-pytorch disagrees with meta by -100.00% on pool ops")
+    assert f"(0 vs {4 * 4 * 6 * 6:,}" in flag and "modules: 1" in flag

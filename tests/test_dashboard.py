@@ -161,7 +161,10 @@ def test_views_series():
             points["model"] + "@" + points["frames"].astype(str), assign_views(points), strict=False
         )
     )
-    assert members["gst_a1_4_resnet50@8"]["gst"] == ["GST beta=1/2, alpha sweep (resnet50)", 0.25]
+    assert members["gst_a1_4_resnet50@8"]["gst"] == [
+        "GST beta=1/2, alpha sweep (resnet50, 8 frames)",
+        0.25,
+    ]
     assert "gst" in members["c3d_resnet50@8"] and "gst" not in members["i3d_resnet50@8"]
     assert members["tsn_resnet18@16"]["frames"] == ["tsn_resnet18", 16.0]
     assert "frames" not in members["i3d_resnet50@8"]  # only one clip length
@@ -289,3 +292,44 @@ def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_colle
     blocker.write_text("x")
     assert main(["demo", "--out-dir", str(blocker)]) == 2
     assert "--out: cannot write" in capsys.readouterr().err
+
+
+def test_store_latency_rows_reach_the_dashboard_axes(tmp_path):
+    from bench.store import ResultsStore
+    from plots.sources import join, load_store, timed_rows
+
+    path = tmp_path / "s.sqlite"
+    key = dict(model="tsn_resnet50", frames=8, size=224, batch=1, num_classes=87, dtype="float32")
+    store = ResultsStore(path)
+    store.add_rows(
+        [{**key, "device": "cuda", "latency_ms_median": 7.5, "peak_mem_mib": 512.0}],
+        env={"gpu_name": "NVIDIA H100"},
+    )
+    store.close()
+    static = pd.DataFrame([{**key, "device": "meta", "params": 24_000_000, "macs": 33_000_000_000}])
+    records = pd.DataFrame(
+        [
+            {
+                "model": "tsn_resnet50",
+                "frames": 8,
+                "input_size": 224,
+                "num_classes": 87,
+                "dataset": "mini_ssv2",
+                "metric": "top1",
+                "value": 33.9,
+                "level": "clip",
+                "views": "1x1",
+                "modality": "rgb",
+                "source": "IBM table",
+            }
+        ]
+    )
+    timed = timed_rows(load_store(path))
+    joined, unmatched = join(pd.concat([static, timed], ignore_index=True), records)
+    points, axes = build_points(joined)
+    assert len(points) == 1 and len(unmatched) == 0
+    lat = next(a for a in axes if a.kind == "latency")
+    assert "NVIDIA H100" in lat.label and "batch 1" in lat.label
+    assert points[lat.column].iloc[0] == 7.5 and points["macs"].iloc[0] == 33e9
+    with pytest.raises(ValueError, match="--store: no results store"):
+        load_store(tmp_path / "missing.sqlite")
