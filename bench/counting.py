@@ -121,6 +121,10 @@ def mm_macs(op: str, args: Sequence[Any]) -> int:
     return _numel(a.shape) * int(b.shape[-1])
 
 
+class MetaUnsupportedError(RuntimeError):
+    """The model's forward needs real data (e.g. ``.item()``), so it cannot run on meta."""
+
+
 class ModuleTracker:
     """Context manager keeping the stack of ``model``'s modules currently running forward.
 
@@ -291,8 +295,12 @@ def run_counted(
             counter = OpCounter(tracker)
             with torch.no_grad(), counter:
                 out = fwd(x)
-    except (RuntimeError, IndexError) as exc:
+    except (RuntimeError, IndexError, NotImplementedError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if dev.type == "meta" and (isinstance(exc, NotImplementedError) or "meta" in first.lower()):
+            raise MetaUnsupportedError(
+                f"{type(model).__name__} cannot run on meta: {first}"
+            ) from exc
         raise ValueError(
             f"input_shape: {type(model).__name__} cannot run on input_shape {shape}: {first}"
         ) from exc
@@ -353,14 +361,23 @@ def static_count(
 
     The model is never modified: weights living elsewhere are swapped for empty tensors on
     ``device`` for the duration of the pass. Build zoo models directly on meta with
-    ``with torch.device("meta"): create_model(...)`` to skip weight initialisation.
+    ``with torch.device("meta"): create_model(...)`` to skip weight initialisation. A
+    forward that needs real data on meta is counted on CPU zeros instead (noted in
+    ``counter_version``).
     """
     shape = check_input_shape(input_shape)
-    records, out_shape = run_counted(model, shape, device=device)
-    return summarize(
+    note = ""
+    try:
+        records, out_shape = run_counted(model, shape, device=device)
+    except MetaUnsupportedError:  # data-dependent forward: count on real (zero) CPU tensors
+        records, out_shape = run_counted(model, shape, device="cpu")
+        note = " (meta unsupported: counted on cpu)"
+    sc = summarize(
         records,
         params=count_params(model),
         input_shape=shape,
         per_module=per_module,
         output_shape=out_shape,
     )
+    sc.counter_version += note
+    return sc

@@ -64,6 +64,7 @@ class CounterResult:
     total_scope: str = ""
     by_category: dict[str, int] = field(default_factory=dict)
     per_module: dict[str, int] = field(default_factory=dict)  # leaf conv+linear MACs
+    module_categories: dict[str, dict[str, int]] = field(default_factory=dict)  # leaf, by category
     skipped: dict[str, int] = field(default_factory=dict)  # ops/modules it ignored
     error: str | None = None
 
@@ -71,6 +72,7 @@ class CounterResult:
         """JSON-able summary (per-module detail left out)."""
         d = asdict(self)
         d.pop("per_module")
+        d.pop("module_categories")
         d["scope"] = SCOPE_CONV_LINEAR
         return d
 
@@ -95,6 +97,15 @@ def _cats(records: Sequence[OpRecord]) -> dict[str, int]:
     for r in records:
         out[r.category] = out.get(r.category, 0) + r.value
     return out
+
+
+def _add(res: CounterResult, module: str, category: str, value: int) -> None:
+    """Accumulate one counted value into a result's totals and per-module tables."""
+    res.by_category[category] = res.by_category.get(category, 0) + value
+    cats = res.module_categories.setdefault(module, {})
+    cats[category] = cats.get(category, 0) + value
+    if category in ("conv", "linear"):
+        res.per_module[module] = res.per_module.get(module, 0) + value
 
 
 def _finish(res: CounterResult) -> CounterResult:
@@ -190,9 +201,7 @@ def run_fvcore(model: nn.Module, shape: tuple[int, ...]) -> CounterResult:
                 cat = "linear" if is_linear else "matmul"
             else:
                 cat = _FV_CATEGORY.get(op, "elementwise" if "upsample" in op else "other")
-            res.by_category[cat] = res.by_category.get(cat, 0) + int(v)
-            if cat in ("conv", "linear"):
-                res.per_module[name] = res.per_module.get(name, 0) + int(v)
+            _add(res, name, cat, int(v))
     return _finish(res)
 
 
@@ -271,8 +280,7 @@ def run_ptflops_pytorch(model: nn.Module, shape: tuple[int, ...]) -> CounterResu
         if cat in ("conv", "linear"):
             res.bias_macs += bias
             value -= bias
-            res.per_module[name] = res.per_module.get(name, 0) + value
-        res.by_category[cat] = res.by_category.get(cat, 0) + value
+        _add(res, name, cat, value)
     # ptflops divides module counts by the batch size but adds patched-functional counts
     # (F.relu, F.max_pool3d, torch.matmul, ...) undivided, on top of the module hooks.
     modules_total = sum(v for _n, _m, v, _b in raw)
@@ -309,9 +317,7 @@ def run_ptflops_aten(model: nn.Module, shape: tuple[int, ...]) -> CounterResult:
             else:
                 cat = "linear" if isinstance(mod, nn.Linear) else "matmul"
             res.bias_macs += bias
-            res.by_category[cat] = res.by_category.get(cat, 0) + value - bias
-            if cat in ("conv", "linear"):
-                res.per_module[name] = res.per_module.get(name, 0) + value - bias
+            _add(res, name, cat, value - bias)
             return value
 
         return recorder
@@ -412,7 +418,9 @@ def blind_spot_flags(
             mod = modules.get(r.module)
             if r.in_conv_module or isinstance(mod, nn.Linear):
                 if type(mod) not in MODULES_MAPPING:
-                    base = next(b.__name__ for b in type(mod).__mro__[1:] if b in MODULES_MAPPING)
+                    base = next(
+                        (b.__name__ for b in type(mod).__mro__[1:] if b in MODULES_MAPPING), "?"
+                    )
                     key = f"'{r.module}' ({r.module_type}, a subclass of nn.{base})"
                     missed[key] = missed.get(key, 0) + r.value
             else:
@@ -472,18 +480,22 @@ def wider_scope_flags(
     def norm_cost(r: OpRecord) -> int:  # both count 2 per element when affine, else 1
         return r.value * (2 if getattr(modules.get(r.module), "affine", True) else 1)
 
-    refs = {"norm": sum(norm_cost(r) for r in records if r.category == "norm")}
-    if name == "ptflops-pytorch":
-        refs["pool"] = sum(r.value for r in records if r.category == "pool")
+    cats = ("norm", "pool") if name == "ptflops-pytorch" else ("norm",)
+    types = {n: type(m).__name__ for n, m in modules.items()}
     flags = []
-    for cat, ref in refs.items():
-        got = res.by_category.get(cat, 0)
+    for cat in cats:
+        ref_mod: dict[str, int] = {}
+        for r in records:
+            if r.category == cat:
+                cost = norm_cost(r) if cat == "norm" else r.value
+                ref_mod[r.module] = ref_mod.get(r.module, 0) + cost
+        got_mod = {m: c[cat] for m, c in res.module_categories.items() if c.get(cat)}
+        ref, got = sum(ref_mod.values()), sum(got_mod.values())
         if ref and abs(got - ref) > tolerance * ref:
-            where = sorted({r.module or "(model)" for r in records if r.category == cat})
-            shown = ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
             flags.append(
                 f"{name} disagrees with meta by {_pct(got, ref):+.2f}% on {cat} ops "
-                f"({got:,} vs {ref:,} in {name}'s convention); modules: {shown}"
+                f"({got:,} vs {ref:,} in {name}'s convention); modules: "
+                + _module_diffs(ref_mod, got_mod, types)
             )
     return flags
 
@@ -523,15 +535,13 @@ def cross_check(
             continue
         ref = meta.macs + (meta.by_category.get("matmul", 0) if name == "torch-flop-counter" else 0)
         if res.macs is not None and abs(res.macs - ref) > tolerance * max(ref, 1):
-            scope = "conv+linear+matmul" if name == "torch-flop-counter" else "conv+linear"
-            flags.append(
-                f"{name} disagrees with meta by {_pct(res.macs, ref):+.2f}% on {scope} MACs "
-                f"({res.macs:,} vs {ref:,}); modules: "
-                + _module_diffs(meta.per_module, res.per_module, types)
-                if name != "torch-flop-counter"
-                else f"{name} disagrees with meta by {_pct(res.macs, ref):+.2f}% on {scope} MACs "
-                f"({res.macs:,} vs {ref:,})"
-            )
+            flag = f"{name} disagrees with meta by {_pct(res.macs, ref):+.2f}% on "
+            if name == "torch-flop-counter":  # no module attribution from this counter
+                flag += f"conv+linear+matmul MACs ({res.macs:,} vs {ref:,})"
+            else:
+                flag += f"conv+linear MACs ({res.macs:,} vs {ref:,}); modules: "
+                flag += _module_diffs(meta.per_module, res.per_module, types)
+            flags.append(flag)
         flags.extend(blind_spot_flags(name, model, records, res))
         flags.extend(wider_scope_flags(name, model, records, res, tolerance))
     return results, flags

@@ -7,6 +7,7 @@ the results store and the shipped reference GPU results) -> join -> points and c
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,15 +41,16 @@ class Collected:
 def check_writable(path: str | Path) -> Path:
     """Fail early (before profiling) when the output file cannot be written."""
     p = Path(path)
-    if p.exists() and p.is_dir():
+    if p.is_dir():
         raise ValueError(f"--out: {str(p)!r} is a directory; give an .html file path")
-    parent = p.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--out: cannot write {str(p)!r}: {str(parent)!r} is not writable")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise ValueError(f"--out: cannot write {str(p)!r}: permission denied")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=".stbench-write-test-"):
+            pass
+        if p.exists() and not os.access(p, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as exc:
+        raise ValueError(f"--out: cannot write {str(p)!r}: {exc.strerror or exc}") from None
     return p
 
 

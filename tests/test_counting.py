@@ -168,3 +168,19 @@ def test_zoo_model_on_meta():
     assert sc.output_shape == (1, spec.default_classes)
     # ResNet-18 per frame: ~1.8 GMACs at 224 (He et al.), 8 frames folded into the batch
     assert 8 * 1.7e9 < sc.conv_macs < 8 * 1.9e9
+
+
+class DataDependent(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(2, 3, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y * (1.0 if float(y.sum().item()) >= 0 else -1.0)
+
+
+def test_data_dependent_forward_falls_back_to_cpu():
+    sc = static_count(DataDependent(), (1, 2, 2, 3, 3))
+    assert sc.macs == 3 * 2 * 3 * 3 * 2
+    assert sc.counter_version.endswith("(meta unsupported: counted on cpu)")

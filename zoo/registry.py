@@ -40,6 +40,12 @@ class ModelSpec:
     description: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def stem(self) -> str:
+        """The stem operator where the spec names one (e.g. MC2's 3-D conv1), else ''."""
+        stem = self.kwargs.get("stem", "")
+        return stem if isinstance(stem, str) else ""
+
     def build(self, num_classes: int, frames: int, **overrides: Any) -> nn.Module:
         """Instantiate the module with the spec's kwargs updated by `overrides`."""
         kwargs = {**self.kwargs, **overrides}

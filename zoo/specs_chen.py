@@ -42,9 +42,16 @@ def _display_ops(kwargs: dict) -> tuple[str, ...]:
 
 
 def _register_chen(
-    name: str, arch: str, bb: str, tp: bool, extra: dict | None = None, desc: str = ""
+    name: str,
+    arch: str,
+    bb: str,
+    tp: bool,
+    extra: dict | None = None,
+    desc: str = "",
+    family: str = "",
 ) -> None:
-    family, op, stem, temporal, about = ARCHS[arch]
+    arch_family, op, stem, temporal, about = ARCHS[arch]
+    family = family or arch_family
     kwargs: dict = {"depth": DEPTH[bb], "operators": (op,) * 4, "stem": stem}
     if temporal:
         kwargs["block_temporal"] = temporal
@@ -89,6 +96,7 @@ for _agg in ("tavg", "tmax"):
         False,
         {"block_temporal": _agg},
         f"TSN-ResNet18 + temporal {_agg[1:]} aggregation in every residual branch (Table 5)",
+        family=f"TSN+{_agg[1:].capitalize()}",
     )
 _register_chen(
     "tsm_resnet50",
@@ -97,6 +105,7 @@ _register_chen(
     False,
     {"block_temporal": "tsm"},
     "TSN-ResNet50 + TSM (shift 1/8 channels each way) in every residual branch (Table 5)",
+    family="TSM",
 )
 _register_chen(
     "nln_resnet50",
@@ -105,6 +114,7 @@ _register_chen(
     False,
     {"nonlocal_blocks": (0, 3, 2, 0)},
     "TSN-ResNet50 + 5 non-local blocks: 3 in stage 2, 2 in stage 3 (Table 5, Sec. 5.1)",
+    family="NLN",
 )
 
 SLOWFAST = {

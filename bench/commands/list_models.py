@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON instead of a table")
     fmt.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    fmt.add_argument(
+        "--markdown", action="store_true", help="print the Markdown zoo table used in README.md"
+    )
     p.set_defaults(func=run)
 
 
@@ -31,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
             "family": s.family,
             "paper": s.paper,
             "backbone": s.backbone,
+            "stem": s.stem,
             "operators": "/".join(s.operators),
             "temporal_pool": s.temporal_pool or "",
             "frames": s.default_frames,
@@ -39,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         }
         for s in specs
     ]
-    if args.json:
+    if args.markdown:
+        print(markdown_table(specs), end="")
+    elif args.json:
         json.dump(rows, sys.stdout, indent=1)
         print()
     elif args.csv:
@@ -51,14 +57,47 @@ def run(args: argparse.Namespace) -> int:
         from rich.table import Table
 
         t = Table(title=f"stbench zoo: {len(rows)} models")
-        for col in ("model", "family", "paper", "backbone", "operators", "frames", "size"):
-            t.add_column(col)
+        for col in ("model", "family", "paper", "backbone", "stem", "operators", "frames", "size"):
+            t.add_column(col, no_wrap=col == "model", overflow="fold")
         for r in rows:
             t.add_row(
                 *(
                     str(r[c])
-                    for c in ("model", "family", "paper", "backbone", "operators", "frames", "size")
+                    for c in (
+                        "model",
+                        "family",
+                        "paper",
+                        "backbone",
+                        "stem",
+                        "operators",
+                        "frames",
+                        "size",
+                    )
                 )
             )
         Console().print(t)
     return 0
+
+
+def markdown_table(specs: list) -> str:
+    """The zoo as a Markdown table, one row per model (the README's zoo table)."""
+    from zoo import PAPERS
+
+    lines = [
+        "| model | family | paper | backbone | operator per stage (stem: first) | temporal pooling | default input (T x S, classes) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in specs:
+        paper = PAPERS[s.paper].split(",")[0]
+        lines.append(
+            f"| `{s.name}` | {s.family} | {paper} ({s.paper}) | {s.backbone} | "
+            f"{_ops_with_stem(s)} | {s.temporal_pool or '-'} | "
+            f"{s.default_frames} x {s.default_size}, {s.default_classes} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _ops_with_stem(spec) -> str:
+    """Per-stage operators, prefixed by the stem operator when the spec names one."""
+    ops = " / ".join(spec.operators)
+    return f"stem {spec.stem}: {ops}" if spec.stem else ops

@@ -182,8 +182,10 @@ def print_table(rows: list[dict[str, Any]], units: str = "macs") -> None:
     table = Table(
         title=f"stbench profile ({unit} per clip; FLOPs = 2 x MACs; {rows[0]['device'] if rows else ''})"
     )
-    for c in cols + [names[k] for k in timed]:
-        table.add_column(c, justify="left" if c == "model" else "right")
+    width = max([len(r["model"]) for r in rows] + [5])
+    table.add_column("model", no_wrap=True, min_width=width)
+    for c in cols[1:] + [names[k] for k in timed]:
+        table.add_column(c, justify="right")
     for r in rows:
         cells = [
             r["model"],
