@@ -11,7 +11,10 @@ the process's max RSS (`resource.getrusage`), an upper-bound-ish, coarser figure
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -68,13 +71,28 @@ def allocation_peak(events: Iterable[tuple[int, int]]) -> int:
     return peak
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: Kineto logs profiler start/stop lines from C++."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _profiler_alloc_events(prep: Prepared, x: torch.Tensor) -> list[tuple[int, int]]:
     from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        with prep.forward_context():
-            prep.model(x)
+    with _native_stderr_silenced():
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            with prep.forward_context():
+                prep.model(x)
     tree = prof.profiler.kineto_results.experimental_event_tree()
     return [
         (n.start_time_ns, int(n.extra_fields.alloc_size))
