@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,7 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError, PermissionError) as exc:
+    except BrokenPipeError:  # e.g. `stbench list --json | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second BrokenPipeError at interpreter exit
+        return 0
+    except (
+        UserError,
+        ValueError,
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+        NotADirectoryError,
+    ) as exc:
         print(f"stbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

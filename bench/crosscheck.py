@@ -14,8 +14,9 @@ Counters disagree for known reasons, and each reason is reported, never hidden:
   conv and the matmul family only.
 
 Every counter's figure is brought to the conv+linear scope (bias adds removed, matmul
-outside ``nn.Linear`` separated) before comparison; a disagreement beyond 1 % is flagged
-with the modules that cause it.
+outside ``nn.Linear`` separated) before comparison, except torch-flop-counter's, which cannot
+separate matmul: it is compared with meta's conv+linear+matmul and flagged when they differ
+from conv+linear. A disagreement beyond 1 % is flagged with the modules that cause it.
 """
 
 from __future__ import annotations
@@ -534,6 +535,11 @@ def cross_check(
             flags.append(f"{name}: failed ({res.error})")
             continue
         ref = meta.macs + (meta.by_category.get("matmul", 0) if name == "torch-flop-counter" else 0)
+        if name == "torch-flop-counter" and ref != meta.macs and res.macs is not None:
+            flags.append(
+                f"torch-flop-counter: its figure is conv+linear+matmul ({res.macs:,}): it cannot "
+                f"separate the {ref - meta.macs:,} matmul/bmm MACs outside nn.Linear"
+            )
         if res.macs is not None and abs(res.macs - ref) > tolerance * max(ref, 1):
             flag = f"{name} disagrees with meta by {_pct(res.macs, ref):+.2f}% on "
             if name == "torch-flop-counter":  # no module attribution from this counter

@@ -539,9 +539,19 @@ def _write_text(dest: str | os.PathLike[str] | IO[str], text: str) -> None:
         dest.write(text)  # type: ignore[union-attr]
         return
     path = Path(dest)  # type: ignore[arg-type]
+    if path.is_dir():
+        raise ValueError(f"out: {path} is a directory; give a file path")
     if path.parent and not path.parent.exists():
         raise ValueError(f"out: directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        # /dev/stdout, a FIFO, a symlink: write through it, never replace it by a rename
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ValueError(f"out: cannot write in {path.parent} ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

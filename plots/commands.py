@@ -25,11 +25,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "frontier", help="write the speed-accuracy dashboard and print the Pareto frontier"
     )
-    p.add_argument("--out", default=str(DEFAULT_OUT_DIR / "dashboard.html"), help="HTML file")
+    p.add_argument(
+        "--out",
+        default=str(DEFAULT_OUT_DIR / "dashboard.html"),
+        help="dashboard HTML file (default: stbench_out/dashboard.html)",
+    )
     p.add_argument("--dataset", help="dataset id or alias (default: every dataset)")
-    p.add_argument("--metric", default="top1", choices=("top1", "top5"))
-    p.add_argument("--cost", default="macs", choices=COSTS, help="cost axis of the table")
-    p.add_argument("--store", help="results store (default: $STBENCH_STORE or results/)")
+    p.add_argument(
+        "--metric", default="top1", choices=("top1", "top5"), help="accuracy in %% (default: top1)"
+    )
+    p.add_argument(
+        "--cost",
+        default="macs",
+        choices=COSTS,
+        help="cost axis of the table: macs (GMACs per clip, default), flops (GFLOPs = 2 x MACs), "
+        "params (M), latency (ms, median), memory (peak MiB)",
+    )
+    p.add_argument(
+        "--store", help="results store (default: $STBENCH_STORE or results/stbench.sqlite)"
+    )
     p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
     _formats(p)
     p.set_defaults(func=run_frontier)
@@ -38,16 +52,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("names", nargs="+", metavar="NAME", help="zoo model names")
     c.add_argument("--frames", type=int, help="clip length T (default: each model's own)")
     c.add_argument("--size", type=int, help="input size S in px (default: each model's own)")
-    c.add_argument("--units", default="macs", choices=("macs", "flops"))
-    c.add_argument("--store", help="results store (default: $STBENCH_STORE or results/)")
+    c.add_argument(
+        "--units",
+        default="macs",
+        choices=("macs", "flops"),
+        help="macs (GMACs, default) or flops (GFLOPs = 2 x MACs)",
+    )
+    c.add_argument(
+        "--store", help="results store (default: $STBENCH_STORE or results/stbench.sqlite)"
+    )
     _formats(c)
     c.set_defaults(func=run_compare)
 
     d = sub.add_parser(
         "demo", help="profile the zoo statically, write the dashboard, print the frontiers"
     )
-    d.add_argument("--out-dir", default=str(DEFAULT_OUT_DIR), help="output folder")
-    d.add_argument("--store", help="results store (default: $STBENCH_STORE or results/)")
+    d.add_argument(
+        "--out-dir", default=str(DEFAULT_OUT_DIR), help="output folder (default: stbench_out)"
+    )
+    d.add_argument(
+        "--store", help="results store (default: $STBENCH_STORE or results/stbench.sqlite)"
+    )
     d.set_defaults(func=run_demo)
 
 

@@ -235,7 +235,8 @@ def missing_dimensions(axes: list[CostAxis]) -> list[str]:
     notes = []
     hint = (
         "the results store has no timed rows and no reference GPU results are shipped in "
-        "bench/reference/; add some with `stbench sweep ... --device cuda`"
+        "bench/reference/; add some with `stbench sweep ... --time --memory` "
+        "(on a GPU: also `--device cuda`)"
     )
     if "latency" not in kinds:
         notes.append(f"Latency: no measurements ({hint}).")

@@ -156,3 +156,26 @@ def test_sweep_on_cuda_without_cuda_is_one_line(capsys):
     assert main(["sweep", "*", "--device", "cuda", "--list-tasks"]) == 2
     err = capsys.readouterr().err
     assert "CUDA is not available" in err and err.count("\n") == 1
+
+
+def test_export_to_a_directory_is_one_line_exit_2(store_path, tmp_path, capsys):
+    assert main(["export", "--store", str(store_path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory" in err
+    assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*.tmp"))  # no temp file left
+
+
+def test_export_through_a_symlink_keeps_the_link(store_path, tmp_path):
+    target = tmp_path / "real.csv"
+    target.write_text("")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert main(["export", "--store", str(store_path), "--out", str(link)]) == 0
+    assert link.is_symlink() and target.read_text().startswith("model,")
+
+
+def test_records_join_to_a_directory_is_one_line_exit_2(store_path, tmp_path, capsys):
+    argv = ["records", "join", "--store", str(store_path), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory" in err

@@ -34,3 +34,18 @@ def test_unknown_override_is_a_value_error_naming_it():
 
     with pytest.raises(ValueError, match=r"overrides: model 'tsn_resnet18' .*\(foo\)"):
         create_model("tsn_resnet18", foo=1)
+
+
+def test_closed_stdout_is_not_a_traceback(monkeypatch):
+    import bench.cli
+
+    def closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    parser = bench.cli.build_parser()
+    args = parser.parse_args(["list"])
+    args.func = closed_pipe
+    monkeypatch.setattr(parser, "parse_args", lambda argv: args)
+    monkeypatch.setattr(bench.cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(bench.cli.os, "dup2", lambda fd, fd2: None)  # keep pytest's stdout
+    assert main(["list"]) == 0

@@ -65,7 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pp.set_defaults(func=run_phi_psi)
 
     j = rsub.add_parser("join", help="profiles x records on (model, frames, size, num_classes)")
-    j.add_argument("--store", type=Path, help="results store (default: $STBENCH_STORE or results/)")
+    j.add_argument(
+        "--store",
+        type=Path,
+        help="results store (default: $STBENCH_STORE or results/stbench.sqlite)",
+    )
     j.add_argument("--out", type=Path, required=True, help="CSV file to write")
     j.add_argument("--records", nargs="+", type=Path, metavar="FILE", help="extra records files")
     j.set_defaults(func=run_join)
@@ -91,7 +95,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
-        raise FileNotFoundError(f"files: not found: {', '.join(missing)}")
+        raise FileNotFoundError(f"files: not found or not a file: {', '.join(missing)}")
     files = [*shipped_files(), *args.files] if args.with_shipped else list(args.files)
     rows, problems = validate_files(files)
     if problems:
@@ -182,6 +186,8 @@ def run_join(args: argparse.Namespace) -> int:
     from bench.join import join_profiles_records, join_summary
     from bench.store import ResultsStore, default_store_path
 
+    if Path(args.out).is_dir():
+        raise ValueError(f"--out: {str(args.out)!r} is a directory; give a .csv file path")
     path = args.store or default_store_path()
     if not Path(path).is_file():
         raise FileNotFoundError(f"store: {path} does not exist; run `stbench sweep` first")

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "For each published params or FLOPs/MACs figure (zoo/targets.csv), build the zoo "
             "model on the meta device at the same input, count it under the same convention "
-            "and print the deviation in %% with the tolerance and any recorded reason."
+            "and print the deviation in % with the tolerance and any recorded reason."
         ),
     )
     p.add_argument("--paper", help=f"only this source: {', '.join(PAPER_KEYS)}")
