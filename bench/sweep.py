@@ -118,6 +118,15 @@ class Task:
         unknown = sorted(set(d) - set(allowed))
         if unknown:
             raise ValueError(f"task: unknown field(s) {unknown}; allowed: {', '.join(allowed)}")
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in d
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ValueError(f"task: missing required field(s) {missing}")
         try:
             return cls(**d)
         except TypeError as exc:

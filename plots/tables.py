@@ -108,7 +108,8 @@ def compare_rows(
     for row in rows:
         for col in numeric:
             a, b = _num(row[col]), _num(first[col])
-            row[f"delta {col}"] = None if a is None or b is None else a - b
+            # rounded so that float noise (30.199999999999996) never reaches JSON/CSV
+            row[f"delta {col}"] = None if a is None or b is None else round(a - b, 9)
     notes = []
     if not any(c.startswith("latency") for c in numeric):
         notes.append("latency/memory: no measurement in the results store at these inputs")

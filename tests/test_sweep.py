@@ -218,3 +218,8 @@ def test_auto_isolation_only_for_real_forwards(db):
     assert CALLS == ["static"]  # ran in a child process
     assert db.get(tasks("timed")[0].key)["latency_ms_median"] == 1.5
     assert sweep_mod.needs_isolation(Task("m", 8, 112, device="cuda"))
+
+
+def test_task_json_missing_required_fields_is_named():
+    with pytest.raises(ValueError, match=r"task: missing required field\(s\) \['frames', 'size'\]"):
+        sweep_mod.Task.from_json('{"model": "tsn_resnet18"}')

@@ -139,3 +139,9 @@ def test_compare_cli_bad_input(tmp_path, capsys):
     assert "--frames: got 0" in capsys.readouterr().err
     assert main(["compare", "tsn_resnet50", "--store", str(tmp_path / "none.sqlite")]) == 2
     assert "--store: no results store" in capsys.readouterr().err
+
+
+def test_compare_deltas_carry_no_float_noise():
+    records = RECORDS.assign(value=[30.0, 60.2, 80.0])  # 60.2 - 30.0 == 30.200000000000003
+    rows, _ = _rows(records=records)
+    assert rows[1]["delta top1 (%) mini_ssv2 clip"] == 30.2

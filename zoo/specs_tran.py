@@ -26,6 +26,9 @@ def _strides(ops: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(2 if i > 0 and op in TEMPORAL_OPS else 1 for i, op in enumerate(ops))
 
 
+FAMILY = {"f_r2d": "f-R2D", "r2plus1d": "R(2+1)D"} | {f"rmc{x}": f"rMC{x}" for x in (2, 3, 4, 5)}
+
+
 def _variants() -> dict[str, tuple[str, tuple[str, ...], dict, str]]:
     """name -> (stem, per-group operators, stem kwargs, description)."""
     out = {
@@ -53,7 +56,7 @@ for _name, (_stem, _ops, _stem_kw, _desc) in _variants().items():
         register(
             ModelSpec(
                 name=f"{_name}_{_bb}",
-                family=_name.upper().replace("_", "-").replace("PLUS", "+"),
+                family=FAMILY.get(_name, _name.upper()),
                 paper=PAPER,
                 backbone=_bb,
                 operators=_ops,

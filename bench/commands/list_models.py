@@ -7,6 +7,19 @@ import csv
 import json
 import sys
 
+# row key -> table header (units where the value has one)
+TABLE_COLUMNS = {
+    "model": "model",
+    "family": "family",
+    "paper": "paper",
+    "backbone": "backbone",
+    "stem": "stem",
+    "operators": "operators per stage",
+    "frames": "frames (T)",
+    "size": "size (px)",
+    "classes": "classes",
+}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `list` subcommand."""
@@ -53,29 +66,16 @@ def run(args: argparse.Namespace) -> int:
         w.writeheader()
         w.writerows(rows)
     else:
-        from rich.console import Console
         from rich.table import Table
 
-        t = Table(title=f"stbench zoo: {len(rows)} models")
-        for col in ("model", "family", "paper", "backbone", "stem", "operators", "frames", "size"):
-            t.add_column(col, no_wrap=col == "model", overflow="fold")
+        from bench.console import table_console
+
+        t = Table(title=f"stbench zoo: {len(rows)} models (default input)")
+        for col, header in TABLE_COLUMNS.items():
+            t.add_column(header, no_wrap=col == "model", overflow="fold")
         for r in rows:
-            t.add_row(
-                *(
-                    str(r[c])
-                    for c in (
-                        "model",
-                        "family",
-                        "paper",
-                        "backbone",
-                        "stem",
-                        "operators",
-                        "frames",
-                        "size",
-                    )
-                )
-            )
-        Console().print(t)
+            t.add_row(*(str(r[c]) for c in TABLE_COLUMNS))
+        table_console().print(t)
     return 0
 
 

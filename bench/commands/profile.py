@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 UNITS = ("macs", "flops")
@@ -151,11 +150,12 @@ def _g(value: int, units: str) -> str:
 
 def print_table(rows: list[dict[str, Any]], units: str = "macs") -> None:
     """A rich table of profile rows (params in M, GMACs or GFLOPs), then flags and modules."""
-    from rich.console import Console
     from rich.table import Table
 
+    from bench.console import table_console
+
     unit = "GFLOPs" if units == "flops" else "GMACs"
-    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console = table_console()
     extra = [c for c in rows[0]["counters"] if c != "meta"] if rows else []
     cols = ["model", "frames (T)", "size (px)", "batch", "classes", "params (M)"]
     cols += [f"{unit} conv+linear", f"conv {unit}", f"linear {unit}", "other (G elem-ops)"]

@@ -113,15 +113,16 @@ def _emit(df: pd.DataFrame, args: argparse.Namespace, title: str) -> None:
     elif getattr(args, "markdown", False):
         print(_markdown(df))
     else:
-        from rich.console import Console
         from rich.table import Table
+
+        from bench.console import table_console
 
         t = Table(title=title)
         for c in df.columns:
             t.add_column(str(c))
         for row in df.itertuples(index=False):
             t.add_row(*(_cell(x) for x in row))
-        Console().print(t)
+        table_console().print(t)
 
 
 def _cell(x: object) -> str:

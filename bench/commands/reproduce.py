@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
         )
     rows = rp.reproduce(targets)
     if args.format == "table" and out is None:
-        from rich.console import Console
+        from bench.console import table_console
 
-        Console(width=None if sys.stdout.isatty() else 200).print(rp.to_rich_table(rows))
+        table_console().print(rp.to_rich_table(rows))
     else:
         render = {
             "markdown": rp.to_markdown,

@@ -141,13 +141,14 @@ _ALWAYS = ("model", "T", "size", "status", "params (M)", "MACs (G)")
 
 def run_results(args: argparse.Namespace) -> int:
     """Print the stored rows as a rich table; columns equal on every row go to the title."""
-    from rich.console import Console
     from rich.table import Table
+
+    from bench.console import table_console
 
     with _open(args) as store:
         rows = store.rows(args.model, **_equals(args))
         path = store.path
-    console = Console()
+    console = table_console()
     if not rows:
         console.print(f"no rows in {path}")
         return 0
