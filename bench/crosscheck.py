@@ -228,9 +228,40 @@ def _bias_part(mod: nn.Module, out: Any) -> int:
     return 0
 
 
+def _run_ptflops(
+    model: nn.Module,
+    shape: tuple[int, ...],
+    res: CounterResult,
+    backend: str,
+    hooks: dict,
+    **options: Any,
+) -> str:
+    """Run ptflops quietly on zeros of `shape`; set res.total or res.error; return its log."""
+    from ptflops import get_model_complexity_info
+
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        macs, _params = get_model_complexity_info(
+            model,
+            tuple(shape[1:]),
+            input_constructor=lambda _res: torch.zeros(shape),
+            print_per_layer_stat=False,
+            as_strings=False,
+            ost=log,
+            custom_modules_hooks=hooks,
+            backend=backend,
+            **options,
+        )
+    if macs is None:
+        lines = log.getvalue().strip().splitlines() or ["no output"]
+        res.error = f"ptflops ({backend} backend) failed: {lines[-1]}"
+    else:
+        res.total = int(macs)
+    return log.getvalue()
+
+
 def run_ptflops_pytorch(model: nn.Module, shape: tuple[int, ...]) -> CounterResult:
     """ptflops' default (module-hook) backend, with a recorder on every hook it installs."""
-    from ptflops import get_model_complexity_info
     from ptflops.pytorch_ops import MODULES_MAPPING
 
     res = CounterResult(
@@ -253,25 +284,11 @@ def run_ptflops_pytorch(model: nn.Module, shape: tuple[int, ...]) -> CounterResu
         return recorder
 
     hooks = {t: wrap(h) for t, h in MODULES_MAPPING.items()}
-    log = io.StringIO()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        macs, _params = get_model_complexity_info(
-            model,
-            tuple(shape[1:]),
-            input_constructor=lambda _res: torch.zeros(shape),
-            print_per_layer_stat=False,
-            as_strings=False,
-            verbose=True,
-            ost=log,
-            custom_modules_hooks=hooks,
-            backend="pytorch",
-        )
-    if macs is None:
-        res.error = "ptflops (pytorch backend) failed: " + log.getvalue().strip().splitlines()[-1]
+    log = _run_ptflops(model, shape, res, "pytorch", hooks, verbose=True)
+    if res.error:
         return res
-    res.total = int(macs)
     leaf_types = {type(m).__name__ for m in model.modules() if next(m.children(), None) is None}
-    for line in log.getvalue().splitlines():
+    for line in log.splitlines():
         if "is treated as a zero-op" in line:
             mod_type = line.split("module ")[-1].split(" is treated")[0]
             if mod_type in leaf_types:  # containers are zero-ops by design; count instances
@@ -285,7 +302,7 @@ def run_ptflops_pytorch(model: nn.Module, shape: tuple[int, ...]) -> CounterResu
     # ptflops divides module counts by the batch size but adds patched-functional counts
     # (F.relu, F.max_pool3d, torch.matmul, ...) undivided, on top of the module hooks.
     modules_total = sum(v for _n, _m, v, _b in raw)
-    functional = round(int(macs) - modules_total / shape[0])
+    functional = round(res.total - modules_total / shape[0])
     if functional > 0:
         res.by_category["functional"] = functional
     return _finish(res)
@@ -293,7 +310,6 @@ def run_ptflops_pytorch(model: nn.Module, shape: tuple[int, ...]) -> CounterResu
 
 def run_ptflops_aten(model: nn.Module, shape: tuple[int, ...]) -> CounterResult:
     """ptflops' aten (dispatch) backend, with a recorder on each aten op handler."""
-    from ptflops import get_model_complexity_info
     from ptflops.aten_ops import ATEN_OPS_MAPPING
 
     res = CounterResult(
@@ -324,23 +340,9 @@ def run_ptflops_aten(model: nn.Module, shape: tuple[int, ...]) -> CounterResult:
         return recorder
 
     hooks = {op: wrap(fn, "conv" in str(op)) for op, fn in ATEN_OPS_MAPPING.items()}
-    log = io.StringIO()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), tracker:
-        macs, _params = get_model_complexity_info(
-            model,
-            tuple(shape[1:]),
-            input_constructor=lambda _res: torch.zeros(shape),
-            print_per_layer_stat=False,
-            as_strings=False,
-            ost=log,
-            custom_modules_hooks=hooks,
-            backend="aten",
-        )
-    if macs is None:
-        res.error = "ptflops (aten backend) failed: " + log.getvalue().strip().splitlines()[-1]
-        return res
-    res.total = int(macs)
-    return _finish(res)
+    with tracker:
+        _run_ptflops(model, shape, res, "aten", hooks)
+    return res if res.error else _finish(res)
 
 
 RUNNERS: dict[str, Callable[[nn.Module, tuple[int, ...]], CounterResult]] = {
