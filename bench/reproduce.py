@@ -60,44 +60,21 @@ class ReportRow:
     source: str
 
 
-def _flop_counter_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> Counts:
-    """Fallback counter: torch.utils.flop_counter on meta tensors (2 FLOPs = 1 MAC)."""
-    from torch.utils.flop_counter import FlopCounterMode
+@functools.cache
+def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
+    """Params and MACs of a zoo model built on meta, for one (1, 3, frames, size, size) clip."""
+    from bench.counting import static_count
+    from bench.profile import build_zoo_model
 
-    x = torch.empty(input_shape, device="meta")
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        model(x)
-    per_op = {str(k): int(v) for k, v in fc.get_flop_counts().get("Global", {}).items()}
-    conv = sum(v for k, v in per_op.items() if "convolution" in k) // 2
-    linear = sum(v for k, v in per_op.items() if k in ("aten.addmm", "aten.mm", "aten.linear")) // 2
-    params = sum(p.numel() for p in model.parameters())
-    return Counts(params=params, macs=conv + linear, conv_macs=conv, linear_macs=linear)
-
-
-def _static_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> Counts:
-    """Count with bench.counting.static_count when available, else the fallback."""
-    try:
-        from bench.counting import static_count
-    except ImportError:
-        return _flop_counter_counts(model, input_shape)
-    c = static_count(model, input_shape, device="meta")
+    net = build_zoo_model(model, frames=frames, num_classes=classes)
+    net.eval()
+    c = static_count(net, (1, 3, frames, size, size), device="meta")
     return Counts(
         params=int(c.params),
         macs=int(c.macs),
         conv_macs=int(c.conv_macs),
         linear_macs=int(c.linear_macs),
     )
-
-
-@functools.cache
-def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
-    """Params and MACs of a zoo model built on meta, for one (1, 3, frames, size, size) clip."""
-    from zoo import create_model
-
-    with torch.device("meta"):
-        net = create_model(model, num_classes=classes, frames=frames)
-    net.eval()
-    return _static_counts(net, (1, 3, frames, size, size))
 
 
 # The conv slot the `block_conv_weights` convention measures: the 3x3 slot (64 -> 64

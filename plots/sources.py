@@ -19,16 +19,10 @@ ACCURACY_METRICS = ("top1", "top5")
 
 def static_profile(name: str, frames: int, size: int, num_classes: int) -> dict:
     """Params and conv+linear MACs of one zoo model at (1, 3, frames, size, size), on `meta`."""
-    import torch
-
     from bench.counting import static_count
-    from zoo.registry import create_model
+    from bench.profile import build_zoo_model
 
-    try:
-        with torch.device("meta"):
-            model = create_model(name, num_classes=num_classes, frames=frames)
-    except (RuntimeError, NotImplementedError):  # a builder that needs real tensors
-        model = create_model(name, num_classes=num_classes, frames=frames)
+    model = build_zoo_model(name, frames=frames, num_classes=num_classes)
     sc = static_count(model, (1, 3, frames, size, size), device="meta")
     return {
         "model": name,
