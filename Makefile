@@ -28,19 +28,19 @@ browser:
 	bash scripts/ensure_chromium.sh
 
 test: $(STAMP) browser
-	$(BIN)/ruff check models zoo bench plots tests
-	$(BIN)/ruff format --check models zoo bench plots tests
+	$(BIN)/ruff check stbench cli models zoo bench plots tests scripts
+	$(BIN)/ruff format --check stbench cli models zoo bench plots tests scripts
 	$(BIN)/python -m pytest -q tests
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench/ --benchmark-only --benchmark-json=benchmark.json
 
 lint: $(STAMP)
-	$(BIN)/ruff check models zoo bench plots tests
+	$(BIN)/ruff check stbench cli models zoo bench plots tests scripts
 
 format: $(STAMP)
-	$(BIN)/ruff format models zoo bench plots tests
-	$(BIN)/ruff check --fix models zoo bench plots tests
+	$(BIN)/ruff format stbench cli models zoo bench plots tests scripts
+	$(BIN)/ruff check --fix stbench cli models zoo bench plots tests scripts
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks results stbench_out

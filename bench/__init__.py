@@ -1,9 +1,9 @@
-"""Counting, timing, memory, sweeps, the results store and the CLI.
+"""Counting, timing, memory, sweeps and the results store.
 
-``from bench import profile`` gives the profiling function (the module stays importable
-as ``from bench.profile import ...``).
+``from stbench.bench import profile`` gives the profiling function (the module stays importable
+as ``from stbench.bench.profile import ...``).
 """
 
-from bench.profile import profile
+from stbench.bench.profile import profile
 
 __all__ = ["profile"]

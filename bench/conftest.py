@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def bench_options(config: pytest.Config) -> dict[str, Any]:
     """The validated --bench-* options as a dict."""
-    from bench.timing import check_device, check_dtype
+    from stbench.bench.timing import check_device, check_dtype
 
     device = check_device(config.getoption("--bench-device"))
     gpu = device.startswith("cuda")
@@ -64,7 +64,7 @@ def bench_options(config: pytest.Config) -> dict[str, Any]:
 
 def selected_models(pattern: str) -> list[str]:
     """Zoo names matching any of the comma-separated patterns, in pattern order."""
-    from zoo import list_models
+    from stbench.zoo import list_models
 
     names: list[str] = []
     for pat in (p.strip() for p in pattern.split(",") if p.strip()):
@@ -94,7 +94,7 @@ def bench_config(pytestconfig: pytest.Config) -> dict[str, Any]:
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """Add host, CPU, GPU, driver, torch/CUDA/cuDNN and counter versions, git commit."""
-    from bench.environment import collect_environment
+    from stbench.bench.environment import collect_environment
 
     device = str(config.getoption("--bench-device", default="cpu"))
     machine_info["stbench"] = collect_environment(init_cuda=device.startswith("cuda"))

@@ -31,15 +31,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
-
-from bench.counting import (
+from stbench.bench.counting import (
     SCOPE_CONV_LINEAR,
     ModuleTracker,
     OpRecord,
     check_input_shape,
     record_ops,
 )
+from torch import nn
 
 COUNTERS: tuple[str, ...] = (
     "meta",

@@ -1,6 +1,6 @@
 """Run one sweep task in this process and print its row as one marked JSON line.
 
-Usage: ``python -m bench.isolate '<task JSON>'`` or with the task JSON on stdin. The
+Usage: ``python -m stbench.bench.isolate '<task JSON>'`` or with the task JSON on stdin. The
 parent (`bench.sweep.run_isolated`) reads the line starting with the result marker, so
 anything else the model prints on stdout is ignored. Exit code 0 whenever a row (ok or
 failed) was printed; 130 on Ctrl-C (no row: the task is not done).
@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from bench.sweep import RESULT_MARKER, Task, failure_row, run_task
+from stbench.bench.sweep import RESULT_MARKER, Task, failure_row, run_task
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         task = Task.from_json(text)
     except ValueError as exc:
-        print(f"bench.isolate: error: {exc}", file=sys.stderr)
+        print(f"stbench.bench.isolate: error: {exc}", file=sys.stderr)
         return 2
     try:
         row = run_task(task)

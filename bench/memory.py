@@ -18,9 +18,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
+from stbench.bench.timing import Prepared, check_shape, free_memory, prepare
 from torch import nn
-
-from bench.timing import Prepared, check_shape, free_memory, prepare
 
 MIB = 2**20
 

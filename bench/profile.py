@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from stbench.bench.counting import check_input_shape, static_count
+from stbench.bench.crosscheck import cross_check, parse_counters
 from torch import nn
-
-from bench.counting import check_input_shape, static_count
-from bench.crosscheck import cross_check, parse_counters
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -27,7 +26,7 @@ def build_zoo_model(
     name: str, *, frames: int, num_classes: int, device: str | torch.device = "meta"
 ) -> nn.Module:
     """Build a zoo model; on ``meta`` weights are not allocated or initialised."""
-    from zoo import create_model
+    from stbench.zoo import create_model
 
     if torch.device(device).type != "meta":
         return create_model(name, num_classes=num_classes, frames=frames)
@@ -76,7 +75,7 @@ def profile(
     throughput_batch: int | None = None,
 ) -> dict[str, Any]:
     """Profile a zoo model (by name) or any ``nn.Module``; return one JSON-able row."""
-    from bench.timing import check_device, check_dtype
+    from stbench.bench.timing import check_device, check_dtype
 
     device = check_device(device)
     dtype = check_dtype(dtype)
@@ -90,7 +89,7 @@ def profile(
 
     real: nn.Module | None = None
     if isinstance(model_or_name, str):
-        from zoo import get_spec
+        from stbench.zoo import get_spec
 
         spec = get_spec(model_or_name)
         name = spec.name
@@ -191,15 +190,15 @@ def _measure(
     opts = {"device": device, "dtype": dtype, "channels_last": channels_last, "compile": compile}
     out: dict[str, Any] = {}
     if timing:
-        from bench.timing import measure_latency
+        from stbench.bench.timing import measure_latency
 
         out.update(measure_latency(model, shape, **opts))
     if throughput_batch:
-        from bench.timing import measure_throughput
+        from stbench.bench.timing import measure_throughput
 
         out.update(measure_throughput(model, (1, *shape[1:]), batch=throughput_batch, **opts))
     if memory:
-        from bench.memory import measure_peak_memory
+        from stbench.bench.memory import measure_peak_memory
 
         out.update(measure_peak_memory(model, shape, **opts))
     return out

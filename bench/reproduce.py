@@ -20,8 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
-
-from zoo.targets import UNITS, Target
+from stbench.zoo.targets import UNITS, Target
 
 STATUSES = ("met", "recorded", "deviating", "error")
 FORMATS = ("table", "markdown", "csv", "json")
@@ -63,8 +62,8 @@ class ReportRow:
 @functools.cache
 def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
     """Params and MACs of a zoo model built on meta, for one (1, 3, frames, size, size) clip."""
-    from bench.counting import static_count
-    from bench.profile import build_zoo_model
+    from stbench.bench.counting import static_count
+    from stbench.bench.profile import build_zoo_model
 
     net = build_zoo_model(model, frames=frames, num_classes=classes)
     net.eval()
@@ -85,7 +84,7 @@ BLOCK_SLOT = "stages.0.0.conv2"
 @functools.cache
 def block_conv_weights(model: str, slot: str = BLOCK_SLOT) -> int:
     """Conv weights (no bias/BN) of one operator slot of the zoo model, built on meta."""
-    from zoo import create_model
+    from stbench.zoo import create_model
 
     with torch.device("meta"):
         net = create_model(model)

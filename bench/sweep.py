@@ -5,7 +5,7 @@ A task is plain data with a stable id, so a list of tasks can be printed
 (`stbench sweep --task JSON`). A sweep skips tasks already in the store, commits each
 row as it completes (so an interrupted sweep resumes where it stopped), records a
 crash or OOM as a failure row and goes on. With `isolate=True` each task runs in its
-own Python process (`python -m bench.isolate`) so a broken CUDA context cannot
+own Python process (`python -m stbench.bench.isolate`) so a broken CUDA context cannot
 poison the tasks after it.
 """
 
@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.store import KEY_FIELDS, ResultsStore
+from stbench.bench.store import KEY_FIELDS, ResultsStore
 
-DEFAULT_PROFILER = "bench.profile:profile"
+DEFAULT_PROFILER = "stbench.bench.profile:profile"
 RESULT_MARKER = "@@stbench-result@@ "
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,8 +163,8 @@ def build_tasks(
 
     `pattern` is a shell-style name pattern; several may be joined by commas.
     """
-    from bench.timing import check_device, check_dtype
-    from zoo import get_spec, list_models
+    from stbench.bench.timing import check_device, check_dtype
+    from stbench.zoo import get_spec, list_models
 
     frames_list = _positive_ints("frames", frames_list)
     sizes = _positive_ints("sizes", sizes)
@@ -230,7 +230,7 @@ def failure_row(task: Task, error: str, *, oom: bool = False, error_type: str = 
 
 def _is_oom(exc: BaseException) -> bool:
     if "torch" in sys.modules:  # a model ran, so torch is loaded: use the typed check
-        from bench.timing import is_oom_error
+        from stbench.bench.timing import is_oom_error
 
         return is_oom_error(exc)
     return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
@@ -274,7 +274,7 @@ def _death_message(returncode: int, stderr: str) -> str:
 
 
 def parse_isolated_output(task: Task, returncode: int, stdout: str, stderr: str) -> dict:
-    """The result row from a `bench.isolate` child's output, or a failure row."""
+    """The result row from a `stbench.bench.isolate` child's output, or a failure row."""
     for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_MARKER):
             try:
@@ -287,14 +287,14 @@ def parse_isolated_output(task: Task, returncode: int, stdout: str, stderr: str)
 
 
 def run_isolated(task: Task, *, timeout_s: float | None = None) -> dict[str, Any]:
-    """Run one task in a fresh `python -m bench.isolate` process; returns its row."""
+    """Run one task in a fresh `python -m stbench.bench.isolate` process; returns its row."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(_REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")) if p
     )
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.isolate"],
+            [sys.executable, "-m", "stbench.bench.isolate"],
             input=task.to_json(),
             capture_output=True,
             text=True,
@@ -405,7 +405,7 @@ def run_sweep(
         if isolate is None:  # auto: a process per task only where a device state can break
             isolate = any(needs_isolation(t) for t in todo)
         if env is None:
-            from bench.environment import collect_environment
+            from stbench.bench.environment import collect_environment
 
             cuda_here = not isolate and any(t.device.startswith("cuda") for t in todo)
             env = collect_environment(init_cuda=cuda_here)

@@ -15,8 +15,7 @@ import time
 
 import pytest
 import torch
-
-from bench.counting import static_count
+from stbench.bench.counting import static_count
 
 DEFAULT_MODELS = (
     "tsn_resnet18",
@@ -32,7 +31,7 @@ DEFAULT_MODELS = (
 
 def _registered() -> list[str]:
     try:
-        from zoo import list_models
+        from stbench.zoo import list_models
     except ImportError:
         return []
     return list_models()
@@ -58,8 +57,8 @@ PARAMS = MODELS or ["(none)"]
 
 
 def _build(name: str, device: str) -> torch.nn.Module:
-    from bench.profile import build_zoo_model
-    from zoo import get_spec
+    from stbench.bench.profile import build_zoo_model
+    from stbench.zoo import get_spec
 
     spec = get_spec(name)
     frames = _small_shape()[2]
@@ -98,7 +97,7 @@ def test_meta_static_count(benchmark, name):
 def test_fvcore_real_tensors(benchmark, name):
     """fvcore FlopCountAnalysis (JIT trace + real CPU forward) on the same model and input."""
     pytest.importorskip("fvcore")
-    from bench.crosscheck import run_fvcore
+    from stbench.bench.crosscheck import run_fvcore
 
     benchmark.group = f"count:{name}"
     shape = _small_shape()
@@ -113,8 +112,8 @@ def test_fvcore_real_tensors(benchmark, name):
 @pytest.mark.skipif(not _registered(), reason="the zoo is empty")
 def test_whole_zoo_static(benchmark):
     """Every zoo model built on meta and counted at its spec's default input."""
-    from bench.profile import build_zoo_model
-    from zoo import get_spec
+    from stbench.bench.profile import build_zoo_model
+    from stbench.zoo import get_spec
 
     names = _registered()
     per_model: dict[str, float] = {}

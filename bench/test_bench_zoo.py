@@ -12,14 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from bench.timing import DTYPES, device_name, prepare
+from stbench.bench.timing import DTYPES, device_name, prepare
 
 
 def _counts(model: torch.nn.Module, shape_b1: tuple[int, ...]) -> dict[str, Any]:
     """Params and per-clip MACs from the meta counter (empty if counting fails)."""
     try:
-        from bench.counting import static_count
+        from stbench.bench.counting import static_count
 
         sc = static_count(model, shape_b1)
     except Exception as exc:  # noqa: BLE001 - a benchmark should still time the model
@@ -37,7 +36,7 @@ def _counts(model: torch.nn.Module, shape_b1: tuple[int, ...]) -> dict[str, Any]
 
 def test_forward_latency(benchmark: Any, zoo_model: str, bench_config: dict[str, Any]) -> None:
     """Latency of one forward of `zoo_model` at the configured input."""
-    from zoo import create_model, get_spec
+    from stbench.zoo import create_model, get_spec
 
     c = bench_config
     num_classes = c["num_classes"] or get_spec(zoo_model).default_classes

@@ -158,7 +158,7 @@ def device_name(device: str) -> str:
     """The GPU's name for cuda devices, the CPU model otherwise."""
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    from bench.environment import cpu_model
+    from stbench.bench.environment import cpu_model
 
     return cpu_model()
 

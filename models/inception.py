@@ -21,13 +21,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
+from stbench.models.gating import FeatureGating
+from stbench.models.heads import ClassifierHead
+from stbench.models.operators import make_operator
+from stbench.models.temporal import make_temporal
+from stbench.models.validation import check_input, check_min_frames
 from torch import nn
-
-from models.gating import FeatureGating
-from models.heads import ClassifierHead
-from models.operators import make_operator
-from models.temporal import make_temporal
-from models.validation import check_input, check_min_frames
 
 # GoogLeNet Table 1: in, #1x1, #3x3 reduce, #3x3, #"5x5" reduce, #"5x5", pool proj.
 # The "5x5" branch uses a 3x3 kernel, as in torchvision/IBM GoogLeNet and in TF I3D/S3D-G.

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from stbench.models.heads import ClassifierHead
+from stbench.models.operators import make_operator
+from stbench.models.temporal import NonLocalBlock, make_temporal, make_temporal_pool
+from stbench.models.validation import check_input, check_min_frames
 from torch import nn
-
-from models.heads import ClassifierHead
-from models.operators import make_operator
-from models.temporal import NonLocalBlock, make_temporal, make_temporal_pool
-from models.validation import check_input, check_min_frames
 
 STAGE_PLANES = (64, 128, 256, 512)
 DEPTHS: dict[int, tuple[str, tuple[int, ...]]] = {

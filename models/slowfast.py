@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from stbench.models.heads import ClassifierHead
+from stbench.models.resnet import DEPTHS, STAGE_PLANES, Bottleneck, make_stem
+from stbench.models.validation import check_divisible, check_input
 from torch import nn
-
-from models.heads import ClassifierHead
-from models.resnet import DEPTHS, STAGE_PLANES, Bottleneck, make_stem
-from models.validation import check_divisible, check_input
 
 SLOW_CONV_A_T = (1, 1, 3, 3)  # slow pathway: temporal conv_a only in stages 3-4 (res4, res5)
 FAST_CONV_A_T = (3, 3, 3, 3)

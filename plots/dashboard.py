@@ -16,9 +16,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
-
-from plots.dashboard_js import PAGE_TEMPLATE
-from plots.data import (
+from stbench.plots.dashboard_js import PAGE_TEMPLATE
+from stbench.plots.data import (
     MACS_NOTE,
     CostAxis,
     build_points,
@@ -26,8 +25,8 @@ from plots.data import (
     dataset_order,
     missing_dimensions,
 )
-from plots.frontier import pareto_frontier
-from plots.views import VIEWS, assign_views
+from stbench.plots.frontier import pareto_frontier
+from stbench.plots.views import VIEWS, assign_views
 
 PALETTE = (
     "#1f77b4 #d62728 #2ca02c #9467bd #ff7f0e #8c564b #e377c2 #17becf #bcbd22 #7f7f7f "

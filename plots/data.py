@@ -79,7 +79,7 @@ def dataset_label(name: str) -> str:
     if key in DATASET_LABELS:
         return DATASET_LABELS[key]
     try:
-        from zoo.records import DATASETS
+        from stbench.zoo.records import DATASETS
 
         if key in DATASETS and DATASETS[key].aliases:
             return DATASETS[key].aliases[0]
@@ -112,7 +112,7 @@ def _spec_columns(models: pd.Series) -> pd.DataFrame:
     rows = {}
     for name in models.dropna().unique():
         try:
-            from zoo.registry import get_spec
+            from stbench.zoo.registry import get_spec
 
             s = get_spec(str(name))
             rows[name] = {

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-
-from plots.data import MAIN_DATASETS, CostAxis, build_points
-from plots.frontier import pareto_frontier
+from stbench.plots.data import MAIN_DATASETS, CostAxis, build_points
+from stbench.plots.frontier import pareto_frontier
 
 __all__ = [
     "MAIN_DATASETS",
@@ -78,7 +77,7 @@ def collect(
     quiet: bool = False,
 ) -> Collected:
     """Load records, profile the zoo at their inputs, add timed rows, join, build points."""
-    from plots.sources import (
+    from stbench.plots.sources import (
         join,
         load_reference,
         load_store,
@@ -86,8 +85,8 @@ def collect(
         record_inputs,
         timed_rows,
     )
-    from zoo.records import load_records
-    from zoo.registry import list_models
+    from stbench.zoo.records import load_records
+    from stbench.zoo.registry import list_models
 
     notes: list[str] = []
     records = load_records(records_paths, check_zoo_names=False)

@@ -19,8 +19,8 @@ ACCURACY_METRICS = ("top1", "top5")
 
 def static_profile(name: str, frames: int, size: int, num_classes: int) -> dict:
     """Params and conv+linear MACs of one zoo model at (1, 3, frames, size, size), on `meta`."""
-    from bench.counting import static_count
-    from bench.profile import build_zoo_model
+    from stbench.bench.counting import static_count
+    from stbench.bench.profile import build_zoo_model
 
     model = build_zoo_model(name, frames=frames, num_classes=num_classes)
     sc = static_count(model, (1, 3, frames, size, size), device="meta")
@@ -111,7 +111,7 @@ def load_reference(directory: Path = REFERENCE_DIR) -> tuple[pd.DataFrame, list[
 
 def load_store(path: str | Path | None) -> pd.DataFrame:
     """Successful rows of the results store, or an empty frame when the file does not exist."""
-    from bench.store import ResultsStore, default_store_path
+    from stbench.bench.store import ResultsStore, default_store_path
 
     p = Path(path) if path else default_store_path()
     if not p.exists():
@@ -137,9 +137,9 @@ def timed_rows(df: pd.DataFrame) -> pd.DataFrame:
 def join(profiles: pd.DataFrame, records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Profiles x records on (model, frames, size, num_classes); unmatched records returned."""
     try:
-        from bench.join import join_profiles_records
+        from stbench.bench.join import join_profiles_records
     except ModuleNotFoundError as exc:
-        if exc.name != "bench.join":
+        if exc.name != "stbench.bench.join":
             raise
     else:
         out = join_profiles_records(profiles, records)

@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 import pandas as pd
-
-from plots.data import CostAxis, dataset_label
+from stbench.plots.data import CostAxis, dataset_label
 
 Profiler = Callable[[str, int, int, int], dict]
 
@@ -40,14 +39,14 @@ def compare_rows(
 ) -> tuple[list[dict], list[str]]:
     """One row per model (params, GMACs/GFLOPs, latency, memory, accuracy) and the numeric
     columns, each named with its unit; `delta <col>` fields hold the difference to the first."""
-    from zoo.registry import get_spec
+    from stbench.zoo.registry import get_spec
 
     if not names:
         raise ValueError("compare: give at least one model name")
     if units not in ("macs", "flops"):
         raise ValueError(f"--units: got {units!r}; allowed: macs, flops")
     if profiler is None:
-        from plots.sources import static_profile as profiler
+        from stbench.plots.sources import static_profile as profiler
     rows: list[dict] = []
     numeric: list[str] = []
 

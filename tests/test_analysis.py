@@ -2,16 +2,15 @@
 
 import pandas as pd
 import pytest
-
-from bench.cli import main
-from zoo.analysis import (
+from stbench.cli import main
+from stbench.zoo.analysis import (
     compare_table8,
     per_model_effects,
     spatial_contribution,
     table8,
     temporal_improvement,
 )
-from zoo.records import load_records
+from stbench.zoo.records import load_records
 
 
 def _rec(model: str, frames: int, value: float, dataset: str = "mini_ssv2") -> dict:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from plots.dashboard import build_payload, render_html
+from stbench.plots.dashboard import build_payload, render_html
 
 pytestmark = pytest.mark.browser
 

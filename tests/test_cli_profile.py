@@ -4,10 +4,9 @@ import json
 
 import pytest
 import torch
+from stbench.bench.profile import profile
+from stbench.cli import main
 from torch import nn
-
-from bench.cli import main
-from bench.profile import profile
 
 zoo = pytest.importorskip("zoo")
 MODEL = "tsn_resnet18"
@@ -101,7 +100,7 @@ def test_cuda_without_cuda_is_refused(capsys, have_model):
 
 
 def test_store_receives_the_rows(tmp_path, capsys, have_model):
-    store = pytest.importorskip("bench.store")
+    store = pytest.importorskip("stbench.bench.store")
     path = tmp_path / "s.sqlite"
     rows = run_json(capsys, MODEL, *SMALL, "--store", str(path))
     with store.ResultsStore(path) as st:
@@ -110,8 +109,8 @@ def test_store_receives_the_rows(tmp_path, capsys, have_model):
 
 
 def test_api_on_a_module_with_timing_and_memory():
-    pytest.importorskip("bench.timing")
-    pytest.importorskip("bench.memory")
+    pytest.importorskip("stbench.bench.timing")
+    pytest.importorskip("stbench.bench.memory")
     m = nn.Sequential(
         nn.Conv3d(3, 4, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 6)
     )

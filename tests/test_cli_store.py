@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
-from bench.cli import main
-from bench.store import KEY_FIELDS, ResultsStore
+from stbench.bench.store import KEY_FIELDS, ResultsStore
+from stbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = ("r3d_resnet18", 8, 112, 1, 400, "cpu", "float32", "contiguous", 0)
@@ -114,7 +113,7 @@ def test_sweep_task_json_runs_one_task(tmp_path, capsys, monkeypatch):
 
 
 def test_sweep_list_tasks(monkeypatch, capsys):
-    import zoo
+    from stbench import zoo
 
     class Spec:
         default_frames, default_size, default_classes = 8, 224, 400

@@ -3,9 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from stbench.bench.counting import static_count
 from torch import nn
-
-from bench.counting import static_count
 
 
 def conv_out(n: int, k: int, s: int = 1, p: int = 0) -> int:

@@ -3,9 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from stbench.bench.crosscheck import COUNTERS, cross_check, parse_counters
 from torch import nn
-
-from bench.crosscheck import COUNTERS, cross_check, parse_counters
 
 pytest.importorskip("fvcore")
 pytest.importorskip("ptflops")

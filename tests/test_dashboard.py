@@ -4,11 +4,10 @@ import json
 
 import pandas as pd
 import pytest
-
-from bench.cli import main
-from plots.dashboard import build_payload, render_html, write_dashboard
-from plots.data import build_points
-from plots.views import assign_views
+from stbench.cli import main
+from stbench.plots.dashboard import build_payload, render_html, write_dashboard
+from stbench.plots.data import build_points
+from stbench.plots.views import assign_views
 
 
 def _row(model, family, backbone, dataset, frames, macs, params, top1, **extra):
@@ -218,7 +217,7 @@ def test_unwritable_or_wrong_output(tmp_path):
 
 @pytest.fixture
 def fake_collect(monkeypatch):
-    import plots.demo as demo
+    import stbench.plots.demo as demo
 
     def collect(**_):
         joined = sample_joined()
@@ -268,7 +267,7 @@ def test_frontier_cli_bad_input(tmp_path, capsys, fake_collect, args, message):
 
 
 def test_frontier_cli_no_latency_measurements(tmp_path, capsys, monkeypatch):
-    import plots.demo as demo
+    import stbench.plots.demo as demo
 
     def collect(**_):
         joined = sample_joined(latency=False)
@@ -295,8 +294,8 @@ def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_colle
 
 
 def test_store_latency_rows_reach_the_dashboard_axes(tmp_path):
-    from bench.store import ResultsStore
-    from plots.sources import join, load_store, timed_rows
+    from stbench.bench.store import ResultsStore
+    from stbench.plots.sources import join, load_store, timed_rows
 
     path = tmp_path / "s.sqlite"
     key = dict(model="tsn_resnet50", frames=8, size=224, batch=1, num_classes=87, dtype="float32")

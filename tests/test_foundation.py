@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-
-from bench.cli import main
-from models.operators import make_operator
+from stbench.cli import main
+from stbench.models.operators import make_operator
 
 
 def test_unknown_operator_names_the_allowed_ones():
@@ -30,22 +29,22 @@ def test_cli_without_command_prints_help(capsys):
 
 
 def test_unknown_override_is_a_value_error_naming_it():
-    from zoo import create_model
+    from stbench.zoo import create_model
 
     with pytest.raises(ValueError, match=r"overrides: model 'tsn_resnet18' .*\(foo\)"):
         create_model("tsn_resnet18", foo=1)
 
 
 def test_closed_stdout_is_not_a_traceback(monkeypatch):
-    import bench.cli
+    import stbench.cli as cli_mod
 
     def closed_pipe(args):
         raise BrokenPipeError(32, "Broken pipe")
 
-    parser = bench.cli.build_parser()
+    parser = cli_mod.build_parser()
     args = parser.parse_args(["list"])
     args.func = closed_pipe
     monkeypatch.setattr(parser, "parse_args", lambda argv: args)
-    monkeypatch.setattr(bench.cli, "build_parser", lambda: parser)
-    monkeypatch.setattr(bench.cli.os, "dup2", lambda fd, fd2: None)  # keep pytest's stdout
+    monkeypatch.setattr(cli_mod, "build_parser", lambda: parser)
+    monkeypatch.setattr(cli_mod.os, "dup2", lambda fd, fd2: None)  # keep pytest's stdout
     assert main(["list"]) == 0

@@ -3,8 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from plots.frontier import pareto_frontier, pareto_mask, step_line
+from stbench.plots.frontier import pareto_frontier, pareto_mask, step_line
 
 
 def _df(points):

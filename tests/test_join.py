@@ -2,10 +2,9 @@
 
 import pandas as pd
 import pytest
-
-from bench.cli import main
-from bench.join import join_profiles_records, join_summary
-from zoo.records import load_records
+from stbench.bench.join import join_profiles_records, join_summary
+from stbench.cli import main
+from stbench.zoo.records import load_records
 
 
 def _record(model, frames, size, dataset, num_classes, value, modality="rgb", **kw):
@@ -132,7 +131,7 @@ def test_shipped_records_join_ibm_figures():
 
 
 def test_cli_join_writes_csv(tmp_path, capsys):
-    from bench.store import ResultsStore
+    from stbench.bench.store import ResultsStore
 
     store = tmp_path / "s.sqlite"
     with ResultsStore(store) as s:

@@ -4,12 +4,11 @@ import functools
 
 import pytest
 import torch
+from stbench.models.gating import FeatureGating
+from stbench.models.inception import BLOCKS, SLOTS, TRANSITIONS, heavy_ops
+from stbench.zoo import create_model, get_spec, list_models
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-
-from models.gating import FeatureGating
-from models.inception import BLOCKS, SLOTS, TRANSITIONS, heavy_ops
-from zoo import create_model, get_spec, list_models
 
 CHEN = list_models("*_inception_v1*")
 XIE = list_models("xie_*")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from stbench.models.operators import make_operator, r2plus1d_mid_channels
+from stbench.models.resnet import nonlocal_positions
+from stbench.models.temporal import NonLocalBlock, make_temporal, make_temporal_pool
+from stbench.models.validation import check_input
+from stbench.zoo import create_model
 from torch.utils.flop_counter import FlopCounterMode
-
-from models.operators import make_operator, r2plus1d_mid_channels
-from models.resnet import nonlocal_positions
-from models.temporal import NonLocalBlock, make_temporal, make_temporal_pool
-from models.validation import check_input
-from zoo import create_model
 
 IBM = "shared/data/ibm_benchmark_mini.md (IBM/action-recognition-pytorch benchmark_mini.md)"
 

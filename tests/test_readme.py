@@ -3,9 +3,9 @@
 import re
 from pathlib import Path
 
-from bench.cli import build_parser
-from bench.commands.list_models import markdown_table
-from zoo import list_models, list_specs
+from stbench.cli import build_parser
+from stbench.cli.list_models import markdown_table
+from stbench.zoo import list_models, list_specs
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

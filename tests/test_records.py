@@ -4,10 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from bench.cli import main
-from zoo import list_models
-from zoo.records import (
+from stbench.cli import main
+from stbench.zoo import list_models
+from stbench.zoo.records import (
     COLUMNS,
     DATASETS,
     RecordsError,

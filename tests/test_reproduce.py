@@ -8,12 +8,11 @@ import json
 
 import pytest
 import torch
+from stbench.bench import reproduce as rp
+from stbench.cli import main
+from stbench.zoo.registry import _REGISTRY, ModelSpec
+from stbench.zoo.targets import COLUMNS, parse_targets
 from torch import nn
-
-from bench import reproduce as rp
-from bench.cli import main
-from zoo.registry import _REGISTRY, ModelSpec
-from zoo.targets import COLUMNS, parse_targets
 
 SRC = "papers/001_108aa75c7b5a30b7.txt, Table 2, row X"
 

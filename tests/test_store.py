@@ -6,9 +6,8 @@ import json
 import sqlite3
 
 import pytest
-
-from bench import store as store_mod
-from bench.store import KEY_FIELDS, ResultsStore, StoreError, default_store_path
+from stbench.bench import store as store_mod
+from stbench.bench.store import KEY_FIELDS, ResultsStore, StoreError, default_store_path
 
 KEY = ("r3d_resnet18", 8, 112, 1, 400, "cpu", "float32", "contiguous", 0)
 
@@ -224,7 +223,7 @@ def test_import_benchmark_rejects_bad_files(db, tmp_path, text, match):
 
 
 def test_environment_metadata_fields():
-    from bench.environment import collect_environment
+    from stbench.bench.environment import collect_environment
 
     env = collect_environment()
     for k in ("host", "cpu_model", "threads", "torch_version", "gpu_name", "git_commit"):

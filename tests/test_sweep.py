@@ -1,6 +1,6 @@
 """Sweeps: stable task keys, failure rows, isolation, and resume after a crash.
 
-The fake profiler below is module-level so that `python -m bench.isolate` children can
+The fake profiler below is module-level so that `python -m stbench.bench.isolate` children can
 import it by this module's name (tests/ is put on their PYTHONPATH); it imports no torch,
 so children start fast.
 """
@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from bench import sweep as sweep_mod
-from bench.store import ResultsStore
-from bench.sweep import Task, is_done, parse_isolated_output, run_sweep, run_task, shard
+from stbench.bench import sweep as sweep_mod
+from stbench.bench.store import ResultsStore
+from stbench.bench.sweep import Task, is_done, parse_isolated_output, run_sweep, run_task, shard
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS: list[str] = []
@@ -86,7 +85,7 @@ def test_shards_partition_the_tasks():
 
 
 def test_build_tasks_from_pattern(monkeypatch):
-    import zoo
+    from stbench import zoo
 
     class Spec:
         default_frames, default_size, default_classes = 16, 112, 400
@@ -191,7 +190,7 @@ def test_killed_sweep_process_resumes_without_losing_rows(tmp_path):
     path = tmp_path / "s.sqlite"
     lines = "\n".join(t.to_json() for t in tasks("a", "b", "c", "d"))
     env = {**os.environ, "STBENCH_TEST_KILL": "c"}
-    cmd = [sys.executable, "-m", "bench.cli", "sweep", "--task", "-", "--no-isolate"]
+    cmd = [sys.executable, "-m", "stbench.cli", "sweep", "--task", "-", "--no-isolate"]
     proc = subprocess.run(
         [*cmd, "--store", str(path), "--no-progress"],
         input=lines,

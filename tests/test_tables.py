@@ -6,10 +6,9 @@ import json
 
 import pandas as pd
 import pytest
-
-from bench.cli import main
-from plots.data import CostAxis
-from plots.tables import brief_columns, compare_rows, emit, frontier_rows
+from stbench.cli import main
+from stbench.plots.data import CostAxis
+from stbench.plots.tables import brief_columns, compare_rows, emit, frontier_rows
 
 COSTS = {"tsn_resnet50": (24_000_000, 33_000_000_000), "i3d_resnet50": (28_000_000, 60_000_000_000)}
 

@@ -13,9 +13,8 @@ import csv
 import io
 
 import pytest
-
-from bench.reproduce import evaluate, measure
-from zoo.targets import (
+from stbench.bench.reproduce import evaluate, measure
+from stbench.zoo.targets import (
     COLUMNS,
     TARGETS_CSV,
     Target,

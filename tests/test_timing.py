@@ -5,10 +5,8 @@ import itertools
 
 import pytest
 import torch
-from torch import nn
-
-from bench import memory, timing
-from bench.timing import (
+from stbench.bench import memory, timing
+from stbench.bench.timing import (
     Prepared,
     Protocol,
     check_device,
@@ -20,6 +18,7 @@ from bench.timing import (
     run_protocol,
     summarize,
 )
+from torch import nn
 
 FAST = dict(
     warmup_s=0.0,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from zoo import create_model, get_spec, list_models
+from stbench.zoo import create_model, get_spec, list_models
 
 
 def _contract_names() -> set[str]:

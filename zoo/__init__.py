@@ -1,5 +1,5 @@
 """The stbench model zoo: named variants of the four papers as specs over `models/`."""
 
-from zoo.registry import PAPERS, ModelSpec, create_model, get_spec, list_models, list_specs
+from stbench.zoo.registry import PAPERS, ModelSpec, create_model, get_spec, list_models, list_specs
 
 __all__ = ["PAPERS", "ModelSpec", "create_model", "get_spec", "list_models", "list_specs"]

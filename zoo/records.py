@@ -201,7 +201,7 @@ def shipped_files() -> list[Path]:
 
 
 def _zoo_names() -> set[str]:
-    from zoo import list_models
+    from stbench.zoo import list_models
 
     return set(list_models())
 

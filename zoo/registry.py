@@ -79,7 +79,7 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 
 def _ensure_loaded() -> None:
-    from zoo import specs  # noqa: F401  (importing registers every spec)
+    from stbench.zoo import specs  # noqa: F401  (importing registers every spec)
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -1,6 +1,6 @@
 """Imports every paper's spec module so that each registers its models."""
 
-from zoo import (  # noqa: F401
+from stbench.zoo import (  # noqa: F401
     specs_chen,
     specs_chen_inception,
     specs_luo,

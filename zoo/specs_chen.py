@@ -15,9 +15,9 @@ temporal_modeling.py, common.py; models/threed_models/i3d_resnet.py, s3d_resnet.
 
 from __future__ import annotations
 
-from models.resnet import build_video_resnet
-from models.slowfast import build_slowfast
-from zoo.registry import ModelSpec, register
+from stbench.models.resnet import build_video_resnet
+from stbench.models.slowfast import build_slowfast
+from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "chen2021"
 SRC = "papers/000_2720627b97b46dad.txt; IBM/action-recognition-pytorch"

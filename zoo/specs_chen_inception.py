@@ -16,8 +16,8 @@ equal the IBM table (shared/data/ibm_benchmark_mini.md, "Params" and "Flops" col
 
 from __future__ import annotations
 
-from models.inception import inception_v1
-from zoo.registry import ModelSpec, register
+from stbench.models.inception import inception_v1
+from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "chen2021"
 SRC = "papers/000_2720627b97b46dad.txt Sec. 3/Appendix; IBM/action-recognition-pytorch"

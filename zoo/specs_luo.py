@@ -9,8 +9,8 @@ average over frames (reference: chenxuluo/GST-video, GST.py). 8 frames at 224x22
 
 from __future__ import annotations
 
-from models.resnet import build_video_resnet
-from zoo.registry import ModelSpec, register
+from stbench.models.resnet import build_video_resnet
+from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "luo2019"
 SRC = "papers/003_c8d95147dedad406.txt"

@@ -13,8 +13,8 @@ Clips: 8 frames at 112x112 (Table 2), 400 Kinetics classes.
 
 from __future__ import annotations
 
-from models.resnet import build_video_resnet
-from zoo.registry import ModelSpec, register
+from stbench.models.resnet import build_video_resnet
+from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "tran2018"
 SRC = "papers/002_a287baa9121de811.txt"

@@ -22,8 +22,8 @@ Form: the I3D InceptionV1 of Carreira & Zisserman as in the authors' TF release
 
 from __future__ import annotations
 
-from models.inception import BLOCKS, TRANSITIONS, heavy_ops, inception_v1
-from zoo.registry import ModelSpec, register
+from stbench.models.inception import BLOCKS, TRANSITIONS, heavy_ops, inception_v1
+from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "xie2018"
 SRC = "papers/001_108aa75c7b5a30b7.txt"

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 LIST_COLUMNS = (
     "paper",
@@ -84,14 +86,14 @@ def _format_flags(p: argparse.ArgumentParser, *, markdown: bool) -> None:
 
 
 def _load(extra: list[Path] | None) -> pd.DataFrame:
-    from zoo.records import load_records, shipped_files
+    from stbench.zoo.records import load_records, shipped_files
 
     return load_records([*shipped_files(), *(extra or [])])
 
 
 def run_validate(args: argparse.Namespace) -> int:
     """Validate files; raise RecordsError (exit 2) listing every bad row as file:line."""
-    from zoo.records import RecordsError, shipped_files, validate_files
+    from stbench.zoo.records import RecordsError, shipped_files, validate_files
 
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
@@ -114,8 +116,7 @@ def _emit(df: pd.DataFrame, args: argparse.Namespace, title: str) -> None:
         print(_markdown(df))
     else:
         from rich.table import Table
-
-        from bench.console import table_console
+        from stbench.bench.console import table_console
 
         t = Table(title=title)
         for c in df.columns:
@@ -126,12 +127,16 @@ def _emit(df: pd.DataFrame, args: argparse.Namespace, title: str) -> None:
 
 
 def _cell(x: object) -> str:
+    import pandas as pd
+
     if x is None or x is pd.NA or (isinstance(x, float) and pd.isna(x)):
         return ""
     return str(round(x, 4)) if isinstance(x, float) else str(x)
 
 
 def _markdown(df: pd.DataFrame) -> str:
+    import pandas as pd
+
     def cell(x: object) -> str:
         if isinstance(x, float):
             return "" if pd.isna(x) else f"{x:.3f}"
@@ -144,7 +149,7 @@ def _markdown(df: pd.DataFrame) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print the records matching the filters."""
-    from zoo.records import resolve_dataset
+    from stbench.zoo.records import resolve_dataset
 
     df = _load(args.records)
     if args.dataset:
@@ -162,7 +167,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_phi_psi(args: argparse.Namespace) -> int:
     """Print Table 8 reproduced from the IBM figures next to the paper's values."""
-    from zoo.analysis import compare_table8, per_model_effects
+    from stbench.zoo.analysis import compare_table8, per_model_effects
 
     records = _load(None)
     if args.per_model:
@@ -184,8 +189,8 @@ def run_phi_psi(args: argparse.Namespace) -> int:
 
 def run_join(args: argparse.Namespace) -> int:
     """Join the store's profiles with the records and write one CSV (nothing dropped)."""
-    from bench.join import join_profiles_records, join_summary
-    from bench.store import ResultsStore, default_store_path
+    from stbench.bench.join import join_profiles_records, join_summary
+    from stbench.bench.store import ResultsStore, default_store_path
 
     if Path(args.out).is_dir():
         raise ValueError(f"--out: {str(args.out)!r} is a directory; give a .csv file path")

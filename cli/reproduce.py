@@ -10,7 +10,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `reproduce` subcommand."""
-    from zoo.targets import PAPER_KEYS
+    from stbench.zoo.targets import PAPER_KEYS
 
     p = sub.add_parser(
         "reproduce",
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _check_out(out: str) -> Path:
     """Fail early, before any counting, when --out cannot be written."""
-    from bench.cli import UserError
+    from stbench.errors import UserError
 
     path = Path(out)
     parent = path.parent if str(path.parent) else Path(".")
@@ -51,9 +51,10 @@ def _check_out(out: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report for the selected targets and print or write it."""
-    from bench import reproduce as rp
-    from bench.cli import UserError
-    from zoo.targets import load_targets
+    from stbench.bench import reproduce as rp
+    from stbench.zoo.targets import load_targets
+
+    from stbench.errors import UserError
 
     if args.format not in rp.FORMATS:
         raise UserError(f"--format: got {args.format!r}; allowed: {', '.join(rp.FORMATS)}")
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         )
     rows = rp.reproduce(targets)
     if args.format == "table" and out is None:
-        from bench.console import table_console
+        from stbench.bench.console import table_console
 
         table_console().print(rp.to_rich_table(rows))
     else:

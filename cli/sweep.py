@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import UserError
+from stbench.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _tasks(args: argparse.Namespace) -> list:
-    from bench.sweep import Task, build_tasks, shard
+    from stbench.bench.sweep import Task, build_tasks, shard
 
     if args.task:
         lines = sys.stdin.read().splitlines() if args.task == "-" else [args.task]
@@ -101,8 +101,8 @@ def _tasks(args: argparse.Namespace) -> list:
 
 def run(args: argparse.Namespace) -> int:
     """List or run the sweep's tasks and print a one-line summary."""
-    from bench.store import ResultsStore
-    from bench.sweep import run_sweep
+    from stbench.bench.store import ResultsStore
+    from stbench.bench.sweep import run_sweep
 
     tasks = _tasks(args)
     if args.list_tasks:

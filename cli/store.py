@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace, readonly: bool = True) -> Any:
-    from bench.store import ResultsStore
+    from stbench.bench.store import ResultsStore
 
     return ResultsStore(args.store, readonly=readonly)
 
@@ -71,7 +71,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     """Import one pytest-benchmark JSON file."""
-    from bench.store import benchmark_rows
+    from stbench.bench.store import benchmark_rows
 
     benchmark_rows(args.file)  # validate the file before creating a store for it
     with _open(args, readonly=False) as store:
@@ -84,7 +84,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     """Merge every given store into --store (newer rows win per key and source)."""
-    from bench.store import ResultsStore
+    from stbench.bench.store import ResultsStore
 
     with ResultsStore(args.store) as store:
         for f in args.files:
@@ -142,8 +142,7 @@ _ALWAYS = ("model", "T", "size", "status", "params (M)", "MACs (G)")
 def run_results(args: argparse.Namespace) -> int:
     """Print the stored rows as a rich table; columns equal on every row go to the title."""
     from rich.table import Table
-
-    from bench.console import table_console
+    from stbench.bench.console import table_console
 
     with _open(args) as store:
         rows = store.rows(args.model, **_equals(args))

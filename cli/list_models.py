@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the models matching the pattern."""
-    from zoo import list_specs
+    from stbench.zoo import list_specs
 
     specs = list_specs(args.pattern)
     if not specs:
@@ -67,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
         w.writerows(rows)
     else:
         from rich.table import Table
-
-        from bench.console import table_console
+        from stbench.bench.console import table_console
 
         t = Table(title=f"stbench zoo: {len(rows)} models (default input)")
         for col, header in TABLE_COLUMNS.items():
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 def markdown_table(specs: list) -> str:
     """The zoo as a Markdown table, one row per model (the README's zoo table)."""
-    from zoo import PAPERS
+    from stbench.zoo import PAPERS
 
     lines = [
         "| model | family | paper | backbone | operator per stage (stem: first) | temporal pooling | default input (T x S, classes) |",

@@ -79,16 +79,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _dataset(name: str | None) -> str | None:
     if name is None:
         return None
-    from zoo.records import resolve_dataset
+    from stbench.zoo.records import resolve_dataset
 
     return resolve_dataset(name).name
 
 
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
-    from plots.dashboard import write_dashboard
-    from plots.demo import check_writable, collect, frontier_points, pick_axis
-    from plots.tables import brief_columns, dataset_title, emit, frontier_rows
+    from stbench.plots.dashboard import write_dashboard
+    from stbench.plots.demo import check_writable, collect, frontier_points, pick_axis
+    from stbench.plots.tables import brief_columns, dataset_title, emit, frontier_rows
 
     out = check_writable(args.out)
     dataset = _dataset(args.dataset)
@@ -113,9 +113,9 @@ def run_frontier(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Print the models side by side, with deltas against the first."""
-    from plots.sources import load_store
-    from plots.tables import compare_rows, emit
-    from zoo.records import load_records
+    from stbench.plots.sources import load_store
+    from stbench.plots.tables import compare_rows, emit
+    from stbench.zoo.records import load_records
 
     for flag in ("frames", "size"):
         v = getattr(args, flag)
@@ -140,9 +140,15 @@ def run_demo(args: argparse.Namespace) -> int:
     """The one-command demo: profile, join, write the dashboard, print the frontiers."""
     import time
 
-    from plots.dashboard import write_dashboard
-    from plots.demo import MAIN_DATASETS, check_writable, collect, frontier_points, pick_axis
-    from plots.tables import brief_columns, dataset_title, emit, frontier_rows
+    from stbench.plots.dashboard import write_dashboard
+    from stbench.plots.demo import (
+        MAIN_DATASETS,
+        check_writable,
+        collect,
+        frontier_points,
+        pick_axis,
+    )
+    from stbench.plots.tables import brief_columns, dataset_title, emit, frontier_rows
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html")

@@ -1,33 +1,25 @@
-"""The `stbench` command line: a thin dispatcher over subcommand modules.
+"""The `stbench` command line: the top layer, a thin dispatcher over one module per command.
 
-Each subcommand lives in its own module exposing ``register(subparsers)``, which adds
-its parser and sets ``func`` (a callable taking the parsed args and returning an exit
-code). Modules are named by dotted path so that `bench` imports `plots` commands only
-when the user asks for them (arrows stay ``plots -> bench -> zoo -> models``).
+Each command module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` (a callable taking the parsed args and returning an exit code). Arrows point one
+way: ``cli -> plots -> bench -> zoo -> models``; nothing below imports from here.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-from bench.errors import UserError
+from stbench.cli import list_models, plots, profile, records, reproduce, store, sweep
+
+from stbench.errors import UserError
 
 __all__ = ["UserError", "build_parser", "main"]
 
 # Order here is the order in `stbench --help`.
-COMMAND_MODULES: tuple[str, ...] = (
-    "bench.commands.list_models",
-    "bench.commands.profile",
-    "bench.commands.sweep",
-    "bench.commands.store",
-    "bench.commands.records",
-    "bench.commands.reproduce",
-    "plots.commands",
-)
+COMMAND_MODULES = (list_models, profile, sweep, store, records, reproduce, plots)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for dotted in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(dotted)
-        except ModuleNotFoundError as exc:
-            if exc.name == dotted:  # not written yet: skip, do not hide real import errors
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 
@@ -77,7 +63,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"stbench {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -70,7 +70,7 @@ def _int_opt(name: str, text: str | None) -> int | None:
 
 def expand_names(patterns: list[str]) -> list[str]:
     """Zoo names for the given names/patterns; unknown names raise naming the closest ones."""
-    from zoo import get_spec, list_models
+    from stbench.zoo import get_spec, list_models
 
     names: list[str] = []
     for pat in patterns:
@@ -85,8 +85,8 @@ def expand_names(patterns: list[str]) -> list[str]:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.crosscheck import parse_counters
-    from bench.timing import check_device, check_dtype
+    from stbench.bench.crosscheck import parse_counters
+    from stbench.bench.timing import check_device, check_dtype
 
     if args.units not in UNITS:
         raise ValueError(f"units: got {args.units!r}; allowed: {', '.join(UNITS)}")
@@ -108,8 +108,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
-    from bench.environment import collect_environment
-    from bench.store import ResultsStore
+    from stbench.bench.environment import collect_environment
+    from stbench.bench.store import ResultsStore
 
     store = ResultsStore(path)
     flags = {k: v for k, v in vars(args).items() if k != "func"}
@@ -119,7 +119,7 @@ def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Profile every named model and print a table or JSON lines."""
-    from bench.profile import check_configuration, profile
+    from stbench.bench.profile import check_configuration, profile
 
     opts = _options(args)
     names = expand_names(args.names)
@@ -151,8 +151,7 @@ def _g(value: int, units: str) -> str:
 def print_table(rows: list[dict[str, Any]], units: str = "macs") -> None:
     """A rich table of profile rows (params in M, GMACs or GFLOPs), then flags and modules."""
     from rich.table import Table
-
-    from bench.console import table_console
+    from stbench.bench.console import table_console
 
     unit = "GFLOPs" if units == "flops" else "GMACs"
     console = table_console()

@@ -1,1 +1,0 @@
-"""CLI subcommands of stbench, one module each."""

@@ -1,0 +1,41 @@
+"""stbench: FLOPs and speed-accuracy benchmarking for video action-recognition CNNs.
+
+The package maps the repository's folders to subpackages: ``stbench.models`` (operators,
+skeletons, heads), ``stbench.zoo`` (registry, specs, records), ``stbench.bench`` (counting,
+timing, memory, store, sweeps), ``stbench.plots`` (frontier, dashboard, tables) and
+``stbench.cli`` (the `stbench` command). The names below are loaded on first use, so that
+``import stbench`` (and the CLI's start-up) does not import torch.
+
+>>> import stbench
+>>> model = stbench.create_model("tsm_resnet50", frames=8)      # doctest: +SKIP
+>>> row = stbench.profile("tsm_resnet50", frames=8, size=224)    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "create_model": "stbench.zoo",
+    "list_models": "stbench.zoo",
+    "get_spec": "stbench.zoo",
+    "profile": "stbench.bench",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public API on first access (keeps `import stbench` free of torch)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'stbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,29 @@
+"""Every zoo model computes what it computed before the redesign: same params, same MACs at
+its default input, same output for the same deterministic weights and input. (Element-wise
+counts under `other` may change with the implementation; they are recorded, not pinned.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from stbench.zoo import list_models
+from zoo_fingerprint import fingerprint
+
+BEFORE = json.loads((Path(__file__).parent / "data" / "zoo_fingerprint.json").read_text())
+
+
+def test_the_fingerprint_covers_the_whole_zoo():
+    assert sorted(BEFORE) == list_models()
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE))
+def test_model_unchanged(name):
+    before, now = BEFORE[name], fingerprint(name)
+    for key in ("params", "macs", "conv_macs", "linear_macs", "state_shapes", "size"):
+        assert now[key] == before[key], key
+    torch.testing.assert_close(
+        torch.tensor(now["out"]), torch.tensor(before["out"]), rtol=1e-4, atol=1e-5
+    )
