@@ -222,6 +222,17 @@ def _parse_number(text: str, kind: type, field: str) -> tuple[float | int | None
     return value, None
 
 
+def _level_views_problems(level: str, views: str) -> list[str]:
+    """Why ``level`` contradicts ``views`` (empty if it does not): several views are video level."""
+    clips, crops = (int(n) for n in views.split("x"))
+    if clips * crops > 1 and level != "video":
+        return [
+            f"level: got {level!r} with views {views!r} ({clips * crops} views combined); "
+            "allowed: 'video' when views has more than one view (clip level is one view)"
+        ]
+    return []
+
+
 def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, list[str]]:
     """Normalise one CSV row; return it with the list of reasons it is bad (empty if good)."""
     row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
@@ -271,6 +282,8 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
         bad.append(f"split: {row['split']!r} not allowed; allowed: {', '.join(SPLITS)}")
     if row["views"] and not _VIEWS.match(row["views"]):
         bad.append(f"views: {row['views']!r} is not CLIPSxCROPS, e.g. 10x3")
+    elif row["views"] and row["level"] in LEVELS:
+        bad += _level_views_problems(row["level"], row["views"])
     if row["reported_flops"] is not None and not (
         row["reported_flops_unit"] and row["reported_flops_convention"]
     ):
