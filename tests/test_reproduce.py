@@ -180,7 +180,7 @@ def test_cli_end_to_end_on_a_tiny_model(tiny_model, tmp_path, capsys) -> None:
     [
         (["--paper", "nope"], "paper: got 'nope'"),
         (["--format", "xml"], "--format: got 'xml'"),
-        (["--out", "/nonexistent-dir/x.md"], "does not exist"),
+        (["--out", "/proc/nope/x.md"], "--out: cannot write '/proc/nope/x.md'"),
         (["--targets", "/nonexistent.csv"], "--targets: no such file"),
         (["--model", "no_such_model*"], "no published figure matches"),
     ],

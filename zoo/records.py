@@ -46,6 +46,17 @@ COLUMNS: tuple[str, ...] = (
     "note",
     "source",
 )
+# What a record carries besides the figure itself: the paper's own cost figures and free
+# text. They neither identify a figure nor appear in short listings.
+DETAIL_COLUMNS: tuple[str, ...] = (
+    "reported_flops",
+    "reported_flops_unit",
+    "reported_flops_convention",
+    "reported_params",
+    "reported_params_unit",
+    "epochs",
+    "note",
+)
 REQUIRED: tuple[str, ...] = ("paper", "dataset", "metric", "value", "level", "modality", "source")
 KEY: tuple[str, ...] = (
     "paper",
