@@ -25,6 +25,7 @@ def add_output(
     default: str = "table",
     what: str = "the table",
     legacy: tuple[str, ...] = LEGACY_FLAGS,
+    note: str = "",
 ) -> argparse._MutuallyExclusiveGroup:
     """Add --format and --out (the old --json/--csv/--markdown stay as hidden aliases);
     returns the group --format belongs to."""
@@ -41,8 +42,8 @@ def add_output(
     p.add_argument(
         "--out",
         metavar="FILE",
-        help=f"write {what} to FILE (.txt, .md, .csv or .json; written whole or not at all, "
-        "folder created) instead of stdout",
+        help=f"write {what} to FILE instead of stdout (.txt, .md, .csv or .json; written "
+        f"whole or not at all, folder created{note})",
     )
     return group
 

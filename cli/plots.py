@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_store(p)
     p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
-    add_output(p, what="the frontier table (an .html FILE: the dashboard, as --dashboard)")
+    add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
 
     c = command(sub, "compare", "compare models side by side (deltas vs the first)")

@@ -87,7 +87,9 @@ def run_validate(args: argparse.Namespace) -> int:
         for f in files
     ]
     counted = f"{len(rows)} records in {len(files)} file(s)"
-    title = f"records: {len(problems)} problem(s); good: {counted}" if problems else f"ok: {counted}"
+    title = (
+        f"records: {len(problems)} problem(s); good: {counted}" if problems else f"ok: {counted}"
+    )
     emit(Table(summary, title=title), fmt, out=args.out)
     if problems:
         raise RecordsError(problems)

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 from stbench.cli import main
 from stbench.plots.data import CostAxis
-from stbench.output import render
 from stbench.plots.tables import (
     brief_columns,
     compare_rows,
@@ -16,6 +15,8 @@ from stbench.plots.tables import (
     frontier_rows,
     frontier_tables,
 )
+
+from stbench.output import render
 
 COSTS = {"tsn_resnet50": (24_000_000, 33_000_000_000), "i3d_resnet50": (28_000_000, 60_000_000_000)}
 
