@@ -8,14 +8,13 @@ from pathlib import Path
 
 from stbench.cli.options import add_output, command, output_format
 
-from stbench.output import Column, Table, check_writable, emit
+from stbench.output import check_writable, emit
 
 DESCRIPTION = (
     "For each published params or FLOPs/MACs figure (zoo/targets.csv), build the zoo "
     "model on the meta device at the same input, count it under the same convention "
     "and print the deviation in % with the tolerance and any recorded reason."
 )
-STYLES = {"met": "green", "recorded": "yellow", "deviating": "red", "error": "red"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,33 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _deviation(row: dict) -> str:
-    v = row["deviation_pct"]
-    return "" if v is None else f"{v:+.3f}"
-
-
-def report_table(rows: list, counts: dict[str, int]) -> Table:
-    """The report rows as a Table: deviation and tolerance in %, coloured by status."""
-    import dataclasses
-
-    from stbench.bench.reproduce import REPORT_COLUMNS
-
-    special = {
-        "deviation_pct": Column("deviation_pct", "deviation (%)", get=_deviation, justify="right"),
-        "tolerance_pct": Column(
-            "tolerance_pct", "tolerance (%)", get=lambda r: f"{r['tolerance_pct']:g}"
-        ),
-    }
-    shown = [special.get(c, Column(c)) for c in REPORT_COLUMNS if c != "convention"]
-    summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
-    return Table(
-        [dataclasses.asdict(r) for r in rows],
-        shown,
-        title=f"stbench reproduction: {len(rows)} published figures ({summary})",
-        styles=[STYLES[r.status] for r in rows],
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     """Build the report for the selected targets and print or write it."""
     from stbench.bench import reproduce as rp
@@ -86,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         )
     rows = rp.reproduce(targets)
     counts = rp.summary(rows)
-    emit(report_table(rows, counts), fmt, out=args.out)
+    emit(rp.report_table(rows), fmt, out=args.out)
     if args.out:
         print(f"reproduce: wrote {len(rows)} rows as {fmt} to {args.out}", file=sys.stderr)
     if args.check and (counts["deviating"] or counts["error"]):
