@@ -72,7 +72,7 @@ def cell_text(value: Any, scale: float = 1.0, digits: int | None = None) -> str:
     value = plain(value)
     if value is None:
         return "-"
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, (bool, str)):
         return str(value)
     if isinstance(value, (int, float)):
         if scale != 1.0 or digits is not None:
