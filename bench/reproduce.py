@@ -10,20 +10,19 @@ its tolerance, ``recorded`` when it deviates by exactly the amount pinned in its
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import fnmatch
 import functools
-import io
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
 from stbench.zoo.targets import UNITS, Target
 
+from stbench.output import Column, Table
+
 STATUSES = ("met", "recorded", "deviating", "error")
-FORMATS = ("table", "markdown", "csv", "json")
+STYLES = {"met": "green", "recorded": "yellow", "deviating": "red", "error": "red"}
 
 
 @dataclass(frozen=True)
@@ -201,56 +200,29 @@ REPORT_COLUMNS = (
 )
 
 
-def _cell(row: ReportRow, col: str) -> str:
-    """One report cell as text."""
-    v = getattr(row, col)
-    if col == "deviation_pct":
-        return "" if v is None else f"{v:+.3f}"
-    if col == "tolerance_pct":
-        return f"{v:g}"
-    return str(v)
-
-
 def summary(rows: list[ReportRow]) -> dict[str, int]:
     """Number of rows per status."""
     return {s: sum(r.status == s for r in rows) for s in STATUSES}
 
 
-def to_csv(rows: list[ReportRow]) -> str:
-    """The report as CSV text (one line per published figure)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(REPORT_COLUMNS)
-    w.writerows([_cell(r, c) for c in REPORT_COLUMNS] for r in rows)
-    return buf.getvalue()
+def _deviation(row: dict) -> str:
+    v = row["deviation_pct"]
+    return "" if v is None else f"{v:+.3f}"
 
 
-def to_json(rows: list[ReportRow]) -> str:
-    """The report as a JSON list of objects (numbers kept numeric)."""
-    return json.dumps([dataclasses.asdict(r) for r in rows], indent=1) + "\n"
-
-
-def to_markdown(rows: list[ReportRow]) -> str:
-    """The report as a Markdown table followed by a status summary line."""
-    cols = [c for c in REPORT_COLUMNS if c != "source"] + ["source"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        cells = [_cell(r, c).replace("|", "\\|") for c in cols]
-        lines.append("| " + " | ".join(cells) + " |")
+def report_table(rows: list[ReportRow]) -> Table:
+    """The report as one Table (rendered by stbench.output): people see deviation and
+    tolerance in %, rows coloured by status; CSV/JSON carry every field, numbers numeric."""
+    special = {
+        "deviation_pct": Column("deviation_pct", "deviation (%)", get=_deviation, justify="right"),
+        "tolerance_pct": Column("tolerance_pct", "tolerance (%)"),
+    }
+    shown = [special.get(c, Column(c)) for c in REPORT_COLUMNS if c != "convention"]
     counts = ", ".join(f"{k}: {v}" for k, v in summary(rows).items())
-    return "\n".join(lines) + f"\n\n{len(rows)} published figures; {counts}\n"
-
-
-def to_rich_table(rows: list[ReportRow]):  # -> rich.table.Table (imported lazily)
-    """The report as a rich Table for the terminal (source column left out)."""
-    from rich.table import Table
-
-    counts = ", ".join(f"{k}: {v}" for k, v in summary(rows).items())
-    t = Table(title=f"stbench reproduction: {len(rows)} published figures ({counts})")
-    cols = [c for c in REPORT_COLUMNS if c not in ("source", "convention")]
-    for c in cols:
-        t.add_column(c, overflow="fold")
-    style = {"met": "green", "recorded": "yellow", "deviating": "red", "error": "red"}
-    for r in rows:
-        t.add_row(*(_cell(r, c) for c in cols), style=style[r.status])
-    return t
+    return Table(
+        [dataclasses.asdict(r) for r in rows],
+        shown,
+        title=f"stbench reproduction: {len(rows)} published figures ({counts})",
+        styles=[STYLES[r.status] for r in rows],
+        first=REPORT_COLUMNS,
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import sys
+
+from stbench.cli.options import add_output, command, output_format
+
+from stbench.output import Column, Table, emit, render
 
 # row key -> table header (units where the value has one)
 TABLE_COLUMNS = {
@@ -23,14 +24,9 @@ TABLE_COLUMNS = {
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `list` subcommand."""
-    p = sub.add_parser("list", help="list zoo models (optionally matching a pattern)")
+    p = command(sub, "list", "list zoo models (optionally matching a pattern)")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'mc*'")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    fmt.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    fmt.add_argument(
-        "--markdown", action="store_true", help="print the Markdown zoo table used in README.md"
-    )
+    add_output(p, what="the list (markdown: the README's zoo table)")
     p.set_defaults(func=run)
 
 
@@ -56,44 +52,47 @@ def run(args: argparse.Namespace) -> int:
         }
         for s in specs
     ]
-    if args.markdown:
-        print(markdown_table(specs), end="")
-    elif args.json:
-        json.dump(rows, sys.stdout, indent=1)
-        print()
-    elif args.csv:
-        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    fmt = output_format(args)
+    if fmt == "markdown":
+        table = Table(_readme_rows(specs), README_COLUMNS)
     else:
-        from rich.table import Table
-        from stbench.bench.console import table_console
-
-        t = Table(title=f"stbench zoo: {len(rows)} models (default input)")
-        for col, header in TABLE_COLUMNS.items():
-            t.add_column(header, no_wrap=col == "model", overflow="fold")
-        for r in rows:
-            t.add_row(*(str(r[c]) for c in TABLE_COLUMNS))
-        table_console().print(t)
+        columns = [Column(key, header) for key, header in TABLE_COLUMNS.items()]
+        table = Table(rows, columns, title=f"stbench zoo: {len(rows)} models (default input)")
+    emit(table, fmt, out=args.out)
     return 0
+
+
+README_COLUMNS = (
+    Column("model"),
+    Column("family"),
+    Column("paper"),
+    Column("backbone"),
+    Column("operators", "operator per stage (stem: first)"),
+    Column("temporal_pool", "temporal pooling"),
+    Column("input", "default input (T x S, classes)"),
+)
+
+
+def _readme_rows(specs: list) -> list[dict[str, str]]:
+    from stbench.zoo import PAPERS
+
+    return [
+        {
+            "model": f"`{s.name}`",
+            "family": s.family,
+            "paper": f"{PAPERS[s.paper].split(',')[0]} ({s.paper})",
+            "backbone": s.backbone,
+            "operators": _ops_with_stem(s),
+            "temporal_pool": s.temporal_pool or "-",
+            "input": f"{s.default_frames} x {s.default_size}, {s.default_classes}",
+        }
+        for s in specs
+    ]
 
 
 def markdown_table(specs: list) -> str:
     """The zoo as a Markdown table, one row per model (the README's zoo table)."""
-    from stbench.zoo import PAPERS
-
-    lines = [
-        "| model | family | paper | backbone | operator per stage (stem: first) | temporal pooling | default input (T x S, classes) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for s in specs:
-        paper = PAPERS[s.paper].split(",")[0]
-        lines.append(
-            f"| `{s.name}` | {s.family} | {paper} ({s.paper}) | {s.backbone} | "
-            f"{_ops_with_stem(s)} | {s.temporal_pool or '-'} | "
-            f"{s.default_frames} x {s.default_size}, {s.default_classes} |"
-        )
-    return "\n".join(lines) + "\n"
+    return render(Table(_readme_rows(specs), README_COLUMNS), "markdown")
 
 
 def _ops_with_stem(spec) -> str:

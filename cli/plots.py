@@ -6,29 +6,23 @@ import argparse
 import sys
 from pathlib import Path
 
+from stbench.cli.options import add_output, add_store, command, output_format
+
+from stbench.output import check_writable, emit
+
 DEFAULT_OUT_DIR = Path("stbench_out")
+DEFAULT_DASHBOARD = DEFAULT_OUT_DIR / "dashboard.html"
 COSTS = ("macs", "flops", "params", "latency", "memory")
-
-
-def _formats(p: argparse.ArgumentParser) -> None:
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    fmt.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-
-
-def _fmt(args: argparse.Namespace) -> str:
-    return "json" if args.json else "csv" if args.csv else "table"
+HTML = (".html", ".htm")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `frontier`, `compare` and `demo` subcommands."""
-    p = sub.add_parser(
-        "frontier", help="write the speed-accuracy dashboard and print the Pareto frontier"
-    )
+    p = command(sub, "frontier", "write the speed-accuracy dashboard and print the Pareto frontier")
     p.add_argument(
-        "--out",
-        default=str(DEFAULT_OUT_DIR / "dashboard.html"),
-        help="dashboard HTML file (default: stbench_out/dashboard.html)",
+        "--dashboard",
+        metavar="FILE",
+        help=f"dashboard HTML file (default: {DEFAULT_DASHBOARD})",
     )
     p.add_argument("--dataset", help="dataset id or alias (default: every dataset)")
     p.add_argument(
@@ -41,14 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cost axis of the table: macs (GMACs per clip, default), flops (GFLOPs = 2 x MACs), "
         "params (M), latency (ms, median), memory (peak MiB)",
     )
-    p.add_argument(
-        "--store", help="results store (default: $STBENCH_STORE or results/stbench.sqlite)"
-    )
+    add_store(p)
     p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
-    _formats(p)
+    add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
 
-    c = sub.add_parser("compare", help="compare models side by side (deltas vs the first)")
+    c = command(sub, "compare", "compare models side by side (deltas vs the first)")
     c.add_argument("names", nargs="+", metavar="NAME", help="zoo model names")
     c.add_argument("--frames", type=int, help="clip length T (default: each model's own)")
     c.add_argument("--size", type=int, help="input size S in px (default: each model's own)")
@@ -58,21 +50,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("macs", "flops"),
         help="macs (GMACs, default) or flops (GFLOPs = 2 x MACs)",
     )
-    c.add_argument(
-        "--store", help="results store (default: $STBENCH_STORE or results/stbench.sqlite)"
-    )
-    _formats(c)
+    add_store(c)
+    add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
     c.set_defaults(func=run_compare)
 
-    d = sub.add_parser(
-        "demo", help="profile the zoo statically, write the dashboard, print the frontiers"
-    )
+    d = command(sub, "demo", "profile the zoo statically, write the dashboard, print the frontiers")
     d.add_argument(
         "--out-dir", default=str(DEFAULT_OUT_DIR), help="output folder (default: stbench_out)"
     )
-    d.add_argument(
-        "--store", help="results store (default: $STBENCH_STORE or results/stbench.sqlite)"
-    )
+    add_store(d)
     d.set_defaults(func=run_demo)
 
 
@@ -84,43 +70,53 @@ def _dataset(name: str | None) -> str | None:
     return resolve_dataset(name).name
 
 
+def _frontier_outputs(args: argparse.Namespace) -> tuple[str, str | None, Path]:
+    """(format, table file or None, dashboard file), checked before any work."""
+    from stbench.output import resolve_format
+
+    out, dashboard, option = args.out, args.dashboard, "--dashboard"
+    if out and Path(out).suffix.lower() in HTML:  # `--out x.html`: the old spelling of --dashboard
+        if dashboard:
+            raise ValueError(f"--out: {out!r} is a dashboard file; give it once, as --dashboard")
+        out, dashboard, option = None, args.out, "--out"
+    fmt = resolve_format(args.format, out)
+    if out:
+        check_writable(out)
+    return fmt, out, check_writable(dashboard or DEFAULT_DASHBOARD, option=option)
+
+
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
     from stbench.plots.dashboard import write_dashboard
-    from stbench.plots.demo import check_writable, collect, frontier_points, pick_axis
-    from stbench.plots.tables import brief_columns, dataset_title, emit, frontier_rows
+    from stbench.plots.demo import collect, frontier_points, pick_axis
+    from stbench.plots.tables import frontier_tables
 
-    out = check_writable(args.out)
+    fmt, table_out, dashboard = _frontier_outputs(args)
     dataset = _dataset(args.dataset)
-    quiet = args.json or args.csv
+    quiet = fmt != "table"
     data = collect(store=args.store, reference=not args.no_reference, quiet=quiet)
     axis = pick_axis(data.axes, args.cost)
     front = frontier_points(data.points, axis, dataset=dataset, metric=args.metric)
-    write_dashboard(data.joined, out, unmatched=data.unmatched, notes=data.notes)
-    rows = frontier_rows(front, axis)
-    if quiet:
-        emit(rows, fmt=_fmt(args))
-    else:
-        for (ds, metric), grp in front.groupby(["dataset", "metric"], sort=True):
-            emit(
-                frontier_rows(grp, axis),
-                title=dataset_title(ds, metric, axis),
-                columns=brief_columns(axis),
-            )
-        print(f"dashboard: {out}", file=sys.stderr)
+    write_dashboard(data.joined, dashboard, unmatched=data.unmatched, notes=data.notes)
+    emit(frontier_tables(front, axis), fmt, out=table_out)
+    if not quiet:
+        print(f"dashboard: {dashboard}", file=sys.stderr)
     return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
     """Print the models side by side, with deltas against the first."""
     from stbench.plots.sources import load_store
-    from stbench.plots.tables import compare_rows, emit
+    from stbench.plots.tables import compare_rows, compare_table
     from stbench.zoo.records import load_records
 
+    fmt = output_format(args)
     for flag in ("frames", "size"):
         v = getattr(args, flag)
         if v is not None and v < 1:
             raise ValueError(f"--{flag}: got {v}; allowed: an integer >= 1")
+    if args.out:
+        check_writable(args.out)
     store = load_store(args.store)
     records = load_records(check_zoo_names=False)
     rows, notes = compare_rows(
@@ -132,8 +128,26 @@ def run_compare(args: argparse.Namespace) -> int:
         records=records,
     )
     title = "stbench compare (MACs = multiply-accumulates, conv + linear; deltas vs the first)"
-    emit(rows, fmt=_fmt(args), title=title, deltas=True, transpose=True, notes=notes)
+    emit(compare_table(rows, notes, title), fmt, out=args.out)
     return 0
+
+
+def _all_frontiers(data: object) -> list[dict]:
+    """Every frontier of every cost axis and metric, one row per point, cost in its unit."""
+    from stbench.plots.demo import frontier_points
+    from stbench.plots.tables import frontier_rows
+
+    rows = []
+    for ax in data.axes:
+        for metric in ("top1", "top5"):
+            try:
+                front = frontier_points(data.points, ax, dataset=None, metric=metric)
+            except ValueError:
+                continue
+            for r in frontier_rows(front, ax):
+                cost = r.pop(ax.label)
+                rows.append({**r, "cost_axis": ax.label, "cost": cost})
+    return rows
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -141,17 +155,13 @@ def run_demo(args: argparse.Namespace) -> int:
     import time
 
     from stbench.plots.dashboard import write_dashboard
-    from stbench.plots.demo import (
-        MAIN_DATASETS,
-        check_writable,
-        collect,
-        frontier_points,
-        pick_axis,
-    )
-    from stbench.plots.tables import brief_columns, dataset_title, emit, frontier_rows
+    from stbench.plots.demo import MAIN_DATASETS, collect, frontier_points, pick_axis
+    from stbench.plots.tables import frontier_tables
+
+    from stbench.output import Table, render, write_atomic
 
     t0 = time.perf_counter()
-    out = check_writable(Path(args.out_dir) / "dashboard.html")
+    out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
     data = collect(store=args.store)
     write_dashboard(data.joined, out, unmatched=data.unmatched, notes=data.notes)
     axis = pick_axis(data.axes, "macs")
@@ -162,24 +172,9 @@ def run_demo(args: argparse.Namespace) -> int:
         except ValueError as exc:  # one dataset without costs must not end the demo
             print(f"{ds}: {exc}")
             continue
-        emit(
-            frontier_rows(front, axis),
-            title=dataset_title(ds, "top1", axis),
-            columns=brief_columns(axis),
-        )
+        emit(frontier_tables(front, axis))
     csv_path = out.with_name("frontiers.csv")
-    with csv_path.open("w", encoding="utf-8") as fh:
-        rows = []
-        for ax in data.axes:
-            for metric in ("top1", "top5"):
-                try:
-                    front = frontier_points(data.points, ax, dataset=None, metric=metric)
-                except ValueError:
-                    continue
-                for r in frontier_rows(front, ax):
-                    cost = r.pop(ax.label)
-                    rows.append({**r, "cost_axis": ax.label, "cost": cost})
-        emit(rows, fmt="csv", stream=fh)
+    write_atomic(csv_path, render(Table(_all_frontiers(data)), "csv"), option="--out-dir")
     missing = [d for d in MAIN_DATASETS if d not in have]
     print(
         f"{len(data.points)} records plotted, {len(data.unmatched)} without a profile"

@@ -6,20 +6,22 @@ import argparse
 import json
 from typing import Any
 
+from stbench.cli.options import add_output, add_store, command, output_format
+
+from stbench.output import Column, Table, emit
+
 UNITS = ("macs", "flops")
+DESCRIPTION = (
+    "Profile zoo models. MACs are conv+linear multiply-accumulates per clip "
+    "(the papers' 'FLOPs'); FLOPs = 2 x MACs. Counting runs on the meta device "
+    "(no real tensors); --counters all cross-checks with fvcore and ptflops."
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `profile` subcommand."""
-    p = sub.add_parser(
-        "profile",
-        help="params, MACs/FLOPs, counter cross-checks, latency and memory of zoo models",
-        description=(
-            "Profile zoo models. MACs are conv+linear multiply-accumulates per clip "
-            "(the papers' 'FLOPs'); FLOPs = 2 x MACs. Counting runs on the meta device "
-            "(no real tensors); --counters all cross-checks with fvcore and ptflops."
-        ),
-    )
+    summary = "params, MACs/FLOPs, counter cross-checks, latency and memory of zoo models"
+    p = command(sub, "profile", summary, DESCRIPTION)
     p.add_argument("names", nargs="+", metavar="NAME", help="zoo model names or shell patterns")
     p.add_argument("--frames", metavar="T", help="clip length T (default: the model's spec)")
     p.add_argument("--size", metavar="S", help="spatial size S (S x S; default: the spec's)")
@@ -49,10 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--memory", action="store_true", help="measure peak memory of one forward")
     p.add_argument("--units", default="macs", help="macs (GMACs) or flops (GFLOPs) in the table")
-    p.add_argument("--json", action="store_true", help="print one JSON object per line instead")
-    p.add_argument(
-        "--store", metavar="PATH", help="also store the rows in this SQLite results file"
-    )
+    _output_flags(p)
+    add_store(p, "also store the rows in this SQLite results file")
     p.set_defaults(func=run)
 
 
@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from stbench.bench.profile import check_configuration, profile
 
     opts = _options(args)
+    fmt = _checked_output(args)
     names = expand_names(args.names)
     if len(names) > 1:  # refuse bad configurations before printing or storing any row
         for name in names:
@@ -133,90 +134,95 @@ def run(args: argparse.Namespace) -> int:
             row = profile(name, **opts)
             if store is not None:
                 store.add_row(row, run_id=run_id)
-            if args.json:
+            if args.json_lines:
                 print(json.dumps(row, default=str), flush=True)
             rows.append(row)
     finally:
         if store is not None:
             store.close()
-    if not args.json:
-        print_table(rows, units=args.units)
+    if not args.json_lines:
+        emit(profile_tables(rows, args.units, fmt), fmt, out=args.out)
     return 0
 
 
-def _g(value: int, units: str) -> str:
-    return f"{(2 * value if units == 'flops' else value) / 1e9:,.2f}"
+def _output_flags(p: argparse.ArgumentParser) -> None:
+    group = add_output(p, what="the table (csv/json: every field of every row)", legacy=("csv",))
+    # the old --json: one JSON object per line as each model finishes (scripts stream it)
+    group.add_argument("--json", dest="json_lines", action="store_true", help=argparse.SUPPRESS)
 
 
-def print_table(rows: list[dict[str, Any]], units: str = "macs") -> None:
-    """A rich table of profile rows (params in M, GMACs or GFLOPs), then flags and modules."""
-    from rich.table import Table
-    from stbench.bench.console import table_console
+def _checked_output(args: argparse.Namespace) -> str:
+    """The output format, refused (like an unwritable --out) before any model is profiled."""
+    from stbench.output import check_writable
 
+    fmt = output_format(args)
+    if args.out:
+        check_writable(args.out)
+    return fmt
+
+
+def _macs_column(key: str, header: str, units: str, get: Any = None) -> Column:
+    """A MACs count shown in GMACs, or in GFLOPs (2 x MACs) when units is flops."""
+    return Column(key, header, scale=5e8 if units == "flops" else 1e9, get=get)
+
+
+def _counter(name: str) -> Any:
+    def get(row: dict[str, Any]) -> Any:
+        macs = row["counters"].get(name, {}).get("macs")
+        return "failed" if macs is None else macs
+
+    return get
+
+
+TIMED_COLUMNS = (
+    Column("latency_ms_median", "latency median (ms)", digits=2),
+    Column("latency_ms_iqr", "latency IQR (ms)", digits=2),
+    Column("latency_ms_p90", "latency p90 (ms)", digits=2),
+    Column("throughput_clips_per_s", "throughput (clips/s)", digits=2),
+    Column("peak_mem_mib", "peak mem (MiB)", digits=2),
+    Column("peak_mem_minus_weights_mib", "peak - weights (MiB)", digits=2),
+)
+
+
+def profile_tables(rows: list[dict[str, Any]], units: str = "macs", fmt: str = "table") -> list:
+    """The profile table (params in M, GMACs or GFLOPs; counter flags as notes) and, for
+    people, each model's per-module table (CSV/JSON carry per_module inside the rows)."""
     unit = "GFLOPs" if units == "flops" else "GMACs"
-    console = table_console()
     extra = [c for c in rows[0]["counters"] if c != "meta"] if rows else []
-    cols = ["model", "frames (T)", "size (px)", "batch", "classes", "params (M)"]
-    cols += [f"{unit} conv+linear", f"conv {unit}", f"linear {unit}", "other (G elem-ops)"]
-    cols += [f"{c} {unit}" for c in extra]
-    timed = [
-        k
-        for k in ("latency_ms_median", "latency_ms_iqr", "latency_ms_p90")
-        if rows and k in rows[0]
+    cols = [
+        Column("model"),
+        Column("frames", "frames (T)"),
+        Column("size", "size (px)"),
+        Column("batch"),
+        Column("num_classes", "classes"),
+        Column("params", "params (M)", scale=1e6),
+        _macs_column("macs", f"{unit} conv+linear", units),
+        _macs_column("conv_macs", f"conv {unit}", units),
+        _macs_column("linear_macs", f"linear {unit}", units),
+        Column("other_macs", "other (G elem-ops)", scale=1e9),
+        *(_macs_column(c, f"{c} {unit}", units, get=_counter(c)) for c in extra),
+        *(c for c in TIMED_COLUMNS if rows and c.key in rows[0]),
     ]
-    names = {"latency_ms_median": "latency median (ms)", "latency_ms_iqr": "latency IQR (ms)"}
-    names |= {
-        "latency_ms_p90": "latency p90 (ms)",
-        "throughput_clips_per_s": "throughput (clips/s)",
-    }
-    names |= {
-        "peak_mem_mib": "peak mem (MiB)",
-        "peak_mem_minus_weights_mib": "peak - weights (MiB)",
-    }
-    timed += [
-        k
-        for k in ("throughput_clips_per_s", "peak_mem_mib", "peak_mem_minus_weights_mib")
-        if rows and k in rows[0]
-    ]
-    table = Table(
-        title=f"stbench profile ({unit} per clip; FLOPs = 2 x MACs; {rows[0]['device'] if rows else ''})"
-    )
-    width = max([len(r["model"]) for r in rows] + [5])
-    table.add_column("model", no_wrap=True, min_width=width)
-    for c in cols[1:] + [names[k] for k in timed]:
-        table.add_column(c, justify="right")
-    for r in rows:
-        cells = [
-            r["model"],
-            str(r["frames"]),
-            str(r["size"]),
-            str(r["batch"]),
-            str(r["num_classes"]),
-        ]
-        cells += [f"{r['params'] / 1e6:,.2f}", _g(r["macs"], units), _g(r["conv_macs"], units)]
-        cells += [_g(r["linear_macs"], units), f"{r['other_macs'] / 1e9:,.2f}"]
-        for c in extra:
-            macs = r["counters"].get(c, {}).get("macs")
-            cells.append("failed" if macs is None else _g(macs, units))
-        cells += [f"{r[k]:,.2f}" if isinstance(r.get(k), (int, float)) else "-" for k in timed]
-        table.add_row(*cells)
-    console.print(table)
-    for r in rows:
-        for flag in r.get("flags", []):
-            console.print(f"[yellow]flag[/] {r['model']}: {flag}", highlight=False)
-        if r.get("per_module"):
-            _print_modules(console, r, units)
+    device = rows[0]["device"] if rows else ""
+    title = f"stbench profile ({unit} per clip; FLOPs = 2 x MACs; {device})"
+    notes = [f"flag {r['model']}: {flag}" for r in rows for flag in r.get("flags", [])]
+    tables = [Table(rows, cols, title=title, notes=notes)]
+    if fmt in ("table", "markdown"):
+        tables += [_modules_table(r, units) for r in rows if r.get("per_module")]
+    return tables
 
 
-def _print_modules(console: Any, row: dict[str, Any], units: str, top: int = 15) -> None:
-    from rich.table import Table
-
+def _modules_table(row: dict[str, Any], units: str, top: int = 15) -> Table:
     unit = "GFLOPs" if units == "flops" else "GMACs"
     items = sorted(row["per_module"].items(), key=lambda kv: -kv[1])
-    t = Table(title=f"{row['model']}: top {min(top, len(items))} of {len(items)} modules ({unit})")
-    t.add_column("module")
-    t.add_column(unit, justify="right")
-    t.add_column("share (%)", justify="right")
-    for name, v in items[:top]:
-        t.add_row(name or "(model)", _g(v, units), f"{100 * v / max(row['macs'], 1):.1f}")
-    console.print(t)
+    shown = [
+        {"module": name or "(model)", "macs": v, "share": 100 * v / max(row["macs"], 1)}
+        for name, v in items[:top]
+    ]
+    cols = [
+        Column("module"),
+        _macs_column("macs", unit, units),
+        Column("share", "share (%)", digits=1),
+    ]
+    title = f"{row['model']}: top {min(top, len(items))} of {len(items)} modules ({unit})"
+    return Table(shown, cols, title=title)

@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-STORE_HELP = "results store (default $STBENCH_STORE or results/stbench.sqlite)"
+from stbench.cli.options import add_output, add_store, command, output_format
+
+from stbench.output import Column, Table, check_writable, emit
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
+    add_store(p)
     p.add_argument("--model", help="model name pattern, e.g. 'r3d_*'")
     p.add_argument("--device", help="only rows of this device")
     p.add_argument("--status", choices=["ok", "failed"], help="only ok or failed rows")
@@ -18,31 +21,29 @@ def _filters(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `results`, `export` and `import-benchmark` subcommands."""
-    p = sub.add_parser("results", help="show the stored profile rows as a table")
-    p.add_argument("--store", help=STORE_HELP)
+    """Add the `results`, `export`, `import-benchmark` and `merge-store` subcommands."""
+    p = command(sub, "results", "show the stored profile rows as a table")
     _filters(p)
+    add_output(p, what="the rows (csv/json: every stored field)")
     p.set_defaults(func=run_results)
 
-    p = sub.add_parser("export", help="export stored rows (with run metadata) to CSV or JSON")
-    p.add_argument("--format", choices=["csv", "json"], help="default: from --out, else csv")
-    p.add_argument("--out", help="output file (default: stdout)")
-    p.add_argument("--store", help=STORE_HELP)
+    p = command(sub, "export", "export stored rows (with run metadata) to CSV or JSON")
     _filters(p)
+    add_output(p, default="csv", what="the rows")
     p.set_defaults(func=run_export)
 
-    p = sub.add_parser(
-        "import-benchmark", help="load a `pytest bench/ --benchmark-json` file into the store"
+    p = command(
+        sub, "import-benchmark", "load a `pytest bench/ --benchmark-json` file into the store"
     )
     p.add_argument("file", help="pytest-benchmark JSON file")
-    p.add_argument("--store", help=STORE_HELP)
+    add_store(p)
     p.set_defaults(func=run_import)
 
-    p = sub.add_parser(
-        "merge-store", help="merge other stores (e.g. one per host of a sharded sweep) into one"
+    p = command(
+        sub, "merge-store", "merge other stores (e.g. one per host of a sharded sweep) into one"
     )
     p.add_argument("files", nargs="+", help="stbench SQLite stores to copy rows from")
-    p.add_argument("--store", help=STORE_HELP)
+    add_store(p)
     p.set_defaults(func=run_merge)
 
 
@@ -56,17 +57,28 @@ def _equals(args: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(args, k) for k in ("device", "status", "source") if getattr(args, k)}
 
 
-def run_export(args: argparse.Namespace) -> int:
-    """Write the rows as CSV or JSON to --out or stdout."""
-    fmt = args.format
-    if fmt is None:
-        fmt = "json" if args.out and Path(args.out).suffix.lower() == ".json" else "csv"
-    with _open(args) as store:
-        export = store.export_json if fmt == "json" else store.export_csv
-        n = export(args.out or sys.stdout, model=args.model, **_equals(args))
+def _show_rows(args: argparse.Namespace, *, with_run: bool, default: str) -> int:
+    """Print or write the stored rows: a table people read, or every field as CSV/JSON."""
+    fmt = output_format(args, default=default)
     if args.out:
-        print(f"export: wrote {n} row(s) as {fmt} to {args.out}", file=sys.stderr)
+        check_writable(args.out)
+    with _open(args) as store:
+        rows = store.rows(args.model, with_run=with_run, **_equals(args))
+        path = store.path
+    emit(_rows_table(rows, path), fmt, out=args.out)
+    if args.out:
+        print(f"{args.command}: wrote {len(rows)} row(s) as {fmt} to {args.out}", file=sys.stderr)
     return 0
+
+
+def run_results(args: argparse.Namespace) -> int:
+    """Show the stored rows (a table by default; columns equal on every row go to the title)."""
+    return _show_rows(args, with_run=False, default="table")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export the stored rows with their run metadata (CSV by default)."""
+    return _show_rows(args, with_run=True, default="csv")
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -95,76 +107,59 @@ def run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(v: Any, scale: float = 1.0, digits: int = 2) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, (int, float)):
-        return f"{v / scale:,.{digits}f}"
-    return str(v)
-
-
 def _short(text: str | None, limit: int = 60) -> str:
     text = (text or "").strip()
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _cells(r: dict[str, Any]) -> dict[str, str]:
-    from rich.markup import escape
+def _status(r: dict[str, Any]) -> str:
+    return "ok" if r["status"] == "ok" else f"failed: {_short(r.get('error'))}"
 
+
+def _format(r: dict[str, Any]) -> str:
+    fmt = "channels_last_3d" if r.get("memory_format") == "channels_last_3d" else "contiguous"
+    return fmt + ("+compile" if r.get("compile") else "")
+
+
+def _throughput(r: dict[str, Any]) -> str | None:
     tp = r.get("throughput_clips_per_s")
-    fmt = "channels_last_3d" if r["memory_format"] == "channels_last_3d" else "contiguous"
-    return {
-        "model": escape(r["model"]),
-        "T": str(r["frames"]),
-        "size": str(r["size"]),
-        "batch": str(r["batch"]),
-        "classes": str(r["num_classes"]),
-        "device": r["device"],
-        "dtype": r["dtype"],
-        "format": fmt + ("+compile" if r.get("compile") else ""),
-        "source": r.get("source") or "",
-        "status": "ok"
-        if r["status"] == "ok"
-        else f"[red]failed[/red]: {escape(_short(r.get('error')))}",
-        "params (M)": _fmt(r.get("params"), 1e6),
-        "MACs (G)": _fmt(r.get("macs"), 1e9),
-        "latency ms (median)": _fmt(r.get("latency_ms_median")),
-        "IQR ms": _fmt(r.get("latency_ms_iqr")),
-        "p90 ms": _fmt(r.get("latency_ms_p90")),
-        "clips/s (batch)": "" if tp is None else f"{tp:,.1f} ({r.get('throughput_batch_used')})",
-        "peak MiB": _fmt(r.get("peak_mem_mib"), digits=1),
-    }
+    return None if tp is None else f"{tp:,.1f} ({r.get('throughput_batch_used')})"
 
 
-_ALWAYS = ("model", "T", "size", "status", "params (M)", "MACs (G)")
+# The columns of the results table, with units; those equal on every row go to the title.
+RESULT_COLUMNS = (
+    Column("model"),
+    Column("frames", "T"),
+    Column("size", "size (px)"),
+    Column("batch"),
+    Column("num_classes", "classes"),
+    Column("device"),
+    Column("dtype"),
+    Column("memory_format", "format", get=_format),
+    Column("source"),
+    Column("status", get=_status),
+    Column("params", "params (M)", scale=1e6),
+    Column("macs", "MACs (G)", scale=1e9),
+    Column("latency_ms_median", "latency ms (median)", digits=2),
+    Column("latency_ms_iqr", "IQR ms", digits=2),
+    Column("latency_ms_p90", "p90 ms", digits=2),
+    Column("throughput_clips_per_s", "clips/s (batch)", get=_throughput, justify="right"),
+    Column("peak_mem_mib", "peak MiB", digits=1),
+)
+_ALWAYS = ("model", "frames", "size", "status", "params", "macs")
 
 
-def run_results(args: argparse.Namespace) -> int:
-    """Print the stored rows as a rich table; columns equal on every row go to the title."""
-    from rich.table import Table
-    from stbench.bench.console import table_console
-
-    with _open(args) as store:
-        rows = store.rows(args.model, **_equals(args))
-        path = store.path
-    console = table_console()
-    if not rows:
-        console.print(f"no rows in {path}")
-        return 0
-    cells = [_cells(r) for r in rows]
+def _rows_table(rows: list[dict[str, Any]], path: Path) -> Table:
+    """The rows as a Table: columns empty or equal on every row move to the title."""
+    cols = RESULT_COLUMNS
     constant = {
-        c: cells[0][c]
-        for c in cells[0]
-        if c not in _ALWAYS and all(x[c] == cells[0][c] for x in cells)
+        c.title: c.text(rows[0])
+        for c in cols
+        if rows and c.key not in _ALWAYS and all(c.text(r) == c.text(rows[0]) for r in rows)
     }
-    shown = [c for c in cells[0] if c not in constant]
-    common = ", ".join(f"{k}={v}" for k, v in constant.items() if v)
-    t = Table(
-        title=f"stbench results: {len(rows)} row(s) in {path}" + (f"\n{common}" if common else "")
-    )
-    for c in shown:
-        t.add_column(c, overflow="fold", justify="left" if c in ("model", "status") else "right")
-    for x in cells:
-        t.add_row(*(x[c] for c in shown))
-    console.print(t)
-    return 0
+    shown = [c for c in cols if c.title not in constant]
+    common = ", ".join(f"{k}={v}" for k, v in constant.items() if v not in ("", "-"))
+    title = f"stbench results: {len(rows)} row(s) in {path}" + (f"\n{common}" if common else "")
+    styles = ["red" if r.get("status") != "ok" else None for r in rows]
+    first = [c.key for c in cols[:10]] + ["error"]  # the profile key, source, status, error
+    return Table(rows, shown, title=title, styles=styles, first=first)

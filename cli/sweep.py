@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stbench.cli.options import add_store
+
 from stbench.errors import UserError
 
 
@@ -53,9 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--timeout", type=float, help="seconds per isolated task before failing it")
     p.add_argument("--retry-failed", action="store_true", help="re-run tasks stored as failed")
-    p.add_argument(
-        "--store", help="results store (default $STBENCH_STORE or results/stbench.sqlite)"
-    )
+    add_store(p)
     p.add_argument("--list-tasks", action="store_true", help="print the task JSON lines, run none")
     p.add_argument(
         "--task",

@@ -28,6 +28,8 @@ from stbench.plots.data import (
 from stbench.plots.frontier import pareto_frontier
 from stbench.plots.views import VIEWS, assign_views
 
+from stbench.output import write_atomic
+
 PALETTE = (
     "#1f77b4 #d62728 #2ca02c #9467bd #ff7f0e #8c564b #e377c2 #17becf #bcbd22 #7f7f7f "
     "#393b79 #ad494a #637939 #7b4173 #e6550d #3182bd #31a354 #756bb1 #636363 #843c39"
@@ -247,9 +249,4 @@ def write_dashboard(
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--out: expected an .html file, got {str(out)!r}")
     page = render_html(build_payload(joined, unmatched=unmatched, notes=notes, title=title))
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"--out: cannot write {str(out)!r}: {exc.strerror or exc}") from None
-    return out
+    return write_atomic(out, page)

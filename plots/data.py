@@ -13,26 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from stbench.zoo.records import COLUMNS as RECORD_COLUMNS
+from stbench.zoo.records import DETAIL_COLUMNS
 
+# A record's columns in the joined frame (input_size is renamed size there), the dataset's
+# class count and where the record comes from (file:line).
 RECORD_KEYS = (
-    "paper",
-    "model",
-    "published_name",
-    "dataset",
-    "split",
-    "metric",
-    "value",
-    "level",
-    "views",
-    "frames",
-    "size",
+    *("size" if c == "input_size" else c for c in RECORD_COLUMNS if c not in DETAIL_COLUMNS),
     "num_classes",
-    "pretraining",
-    "modality",
-    "protocol",
-    "variant",
-    "tp_pool",
-    "source",
     "file",
     "line",
 )

@@ -1,16 +1,15 @@
-"""Comparison and frontier tables: rich for people, JSON/CSV for programs. Units on every column."""
+"""Comparison and frontier tables (rendered by `stbench.output`). Units on every column."""
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import sys
 from collections.abc import Callable, Sequence
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
 from stbench.plots.data import CostAxis, dataset_label
+
+from stbench.output import Column, Table
 
 Profiler = Callable[[str, int, int, int], dict]
 
@@ -138,79 +137,42 @@ def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
     return out
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return "-" if math.isnan(v) else f"{v:.2f}"
-    return str(v)
+def _with_delta(col: str, first: Any) -> Callable[[dict], str]:
+    """Cell text of `col`, with its delta when the row is not the first model's:
+    e.g. '60.00 (+27.00)'."""
 
+    def text(row: dict) -> str:
+        v, d = _num(row.get(col)), row.get(f"delta {col}")
+        if v is None:
+            return "-"
+        delta = isinstance(d, float) and row.get("model") != first
+        return f"{v:.2f}" + (f" ({d:+.2f})" if delta else "")
 
-def _cell(rows: list[dict], i: int, col: str, deltas: bool) -> str:
-    text = _fmt(rows[i].get(col))
-    d = rows[i].get(f"delta {col}")
-    if deltas and i and isinstance(d, float):
-        text += f" ({d:+.2f})"
     return text
 
 
-def _table(rows: list[dict], cols: Sequence[str], deltas: bool) -> Any:
-    from rich.table import Table
-
-    table = Table()
-    for c in cols:
-        numeric = rows and isinstance(rows[0].get(c), float)
-        table.add_column(c, justify="right" if numeric else "left")
-    for i in range(len(rows)):
-        table.add_row(*(_cell(rows, i, c, deltas) for c in cols))
-    return table
-
-
-def _transposed(rows: list[dict], cols: Sequence[str], deltas: bool) -> Any:
-    from rich.table import Table
-
-    table = Table()
-    table.add_column(cols[0])
-    for r in rows:
-        table.add_column(str(r[cols[0]]), justify="right")
-    for c in cols[1:]:
-        table.add_row(c, *(_cell(rows, i, c, deltas) for i in range(len(rows))))
-    return table
+def compare_table(rows: list[dict], notes: Sequence[str] = (), title: str = "") -> Table:
+    """The compare rows side by side (one column per model), deltas inline; CSV/JSON carry
+    every field, `delta <col>` included."""
+    first = rows[0].get("model") if rows else None
+    cols = []
+    for key in dict.fromkeys(k for r in rows for k in r):
+        if key.startswith("delta "):
+            continue
+        numeric = any(isinstance(r.get(key), float) for r in rows)
+        cols.append(Column(key, get=_with_delta(key, first)) if numeric else Column(key))
+    return Table(rows, cols, title=title, notes=[f"note: {n}" for n in notes], transpose=True)
 
 
-def emit(
-    rows: list[dict],
-    *,
-    fmt: str = "table",
-    title: str = "",
-    columns: Sequence[str] | None = None,
-    deltas: bool = False,
-    transpose: bool = False,
-    notes: Sequence[str] = (),
-    stream: IO[str] | None = None,
-) -> None:
-    """Print rows as a rich table (deltas inline; `transpose`: one column per row), JSON or CSV."""
-    stream = stream or sys.stdout
-    cols = list(columns or (rows[0].keys() if rows else []))
-    if fmt == "json":
-        json.dump(rows, stream, indent=1, default=str)
-        stream.write("\n")
-        return
-    if fmt == "csv":
-        keys = list(dict.fromkeys(k for r in rows for k in r))
-        w = csv.DictWriter(stream, fieldnames=keys, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        return
-    from rich.console import Console
-
-    shown = [c for c in cols if not c.startswith("delta ")]
-    table = _transposed(rows, shown, deltas) if transpose else _table(rows, shown, deltas)
-    table.title, table.title_justify = title, "left"
-    console = Console(file=stream, width=max(120, Console().width))
-    console.print(table)
-    for n in notes:
-        console.print(f"[dim]note: {n}[/dim]")
+def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
+    """One frontier table per (dataset, metric): brief columns for people, every field for
+    CSV/JSON."""
+    two = (axis.label, "accuracy (%)")
+    cols = [Column(c, digits=2 if c in two else None) for c in brief_columns(axis)]
+    return [
+        Table(frontier_rows(grp, axis), cols, title=dataset_title(ds, m, axis))
+        for (ds, m), grp in front.groupby(["dataset", "metric"], sort=True)
+    ]
 
 
 def brief_columns(axis: CostAxis) -> list[str]:

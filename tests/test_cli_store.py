@@ -178,3 +178,22 @@ def test_records_join_to_a_directory_is_one_line_exit_2(store_path, tmp_path, ca
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a directory" in err
+
+
+def test_results_machine_formats_carry_raw_fields(store_path, capsys):
+    assert main(["results", "--store", str(store_path), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0])[:4] == ["model", "frames", "size", "batch"]
+    ok = next(r for r in rows if r["model"] == "r3d_resnet18")
+    assert ok["macs"] == "5" and ok["latency_ms_median"] == "2.5" and "run_host" not in ok
+    assert main(["results", "--store", str(store_path), "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    assert "| MACs (G) |" in text and "failed: Boom [oops]" in text
+
+
+def test_export_format_must_agree_with_the_extension(store_path, tmp_path, capsys):
+    out = tmp_path / "o.json"
+    assert main(["export", "--store", str(store_path), "--format", "csv", "--out", str(out)]) == 2
+    assert "names a json file" in capsys.readouterr().err and not out.exists()
+    assert main(["export", "--store", str(store_path), "--out", str(tmp_path / "o.parquet")]) == 2
+    assert "got extension '.parquet'" in capsys.readouterr().err

@@ -290,7 +290,7 @@ def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_colle
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["demo", "--out-dir", str(blocker)]) == 2
-    assert "--out: cannot write" in capsys.readouterr().err
+    assert "--out-dir: cannot write" in capsys.readouterr().err
 
 
 def test_store_latency_rows_reach_the_dashboard_axes(tmp_path):

@@ -138,7 +138,7 @@ def test_cli_join_writes_csv(tmp_path, capsys):
         s.add_row(dict(model="tam_resnet50", frames=8, size=224, batch=1, num_classes=87, macs=123))
     out = tmp_path / "joined.csv"
     assert main(["records", "join", "--store", str(store), "--out", str(out)]) == 0
-    assert "wrote" in capsys.readouterr().out
+    assert "wrote" in capsys.readouterr().err  # stdout carries data only
     df = pd.read_csv(out)
     both = df[df["match"] == "both"]
     assert set(both["metric"]) == {"top1", "top5"} and set(both["dataset"]) == {"mini_ssv2"}

@@ -243,3 +243,24 @@ def test_cli_list_filters_json(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {r["model"] for r in rows} == {"xie_i3d", "xie_s3d", "xie_fast_s3d"}
     assert all(r["source"].startswith("001_108aa75c7b5a30b7.txt") for r in rows)
+
+
+def test_cli_list_table_leaves_out_detail_columns_json_keeps_them(capsys):
+    argv = ["records", "list", "--dataset", "Mini-Kinetics-200", "--metric", "top1"]
+    assert main([*argv, "--format", "markdown"]) == 0
+    header = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| paper"))
+    assert "| input_size |" in header and "reported_flops" not in header and "note" not in header
+    assert main([*argv, "--format", "json"]) == 0
+    (row, *_) = json.loads(capsys.readouterr().out)
+    assert {"reported_flops", "note", "file", "line"} <= set(row)
+
+
+def test_cli_validate_writes_a_per_file_summary(tmp_path, capsys):
+    good = _write(tmp_path, "good.csv", _row())
+    out = tmp_path / "v" / "summary.json"
+    assert main(["records", "validate", str(good), "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == [{"file": str(good), "records": 1, "problems": 0}]
+    bad = _write(tmp_path, "bad.csv", _row(), _row(value="-3"))
+    assert main(["records", "validate", str(bad), "--format", "csv"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[1] == f"{bad},1,1" and "records: 1 problem(s)" in captured.err

@@ -14,6 +14,8 @@ from stbench.zoo.registry import _REGISTRY, ModelSpec
 from stbench.zoo.targets import COLUMNS, parse_targets
 from torch import nn
 
+from stbench.output import render
+
 SRC = "papers/001_108aa75c7b5a30b7.txt, Table 2, row X"
 
 
@@ -88,13 +90,16 @@ def test_formula_rows_evaluate_the_formula() -> None:
 
 def test_formats_carry_the_same_rows() -> None:
     rows = rp.reproduce(_targets({}, {"frames": "16"}), lambda t: 2_000_000_000 + t.frames)
-    parsed = list(csv.DictReader(io.StringIO(rp.to_csv(rows))))
+    table = rp.report_table(rows)
+    parsed = list(csv.DictReader(io.StringIO(render(table, "csv"))))
     assert [r["status"] for r in parsed] == ["met", "met"]
-    assert parsed[1]["deviation_pct"] == "+0.000" and parsed[1]["source"] == SRC
-    data = json.loads(rp.to_json(rows))
+    assert list(parsed[0])[: len(rp.REPORT_COLUMNS)] == list(rp.REPORT_COLUMNS)
+    assert float(parsed[1]["deviation_pct"]) == pytest.approx(8e-7) and parsed[1]["source"] == SRC
+    data = json.loads(render(table, "json"))
     assert data[1]["zoo_count"] == 2_000_000_016
-    md = rp.to_markdown(rows)
-    assert md.startswith("| paper | model |") and "2 published figures; met: 2" in md
+    md = render(table, "markdown")
+    assert "| paper | model |" in md and "| +0.000 | 5.0 | met |" in md
+    assert md.startswith("stbench reproduction: 2 published figures (met: 2, recorded: 0")
 
 
 class _Tiny(nn.Module):
@@ -180,7 +185,7 @@ def test_cli_end_to_end_on_a_tiny_model(tiny_model, tmp_path, capsys) -> None:
     [
         (["--paper", "nope"], "paper: got 'nope'"),
         (["--format", "xml"], "--format: got 'xml'"),
-        (["--out", "/nonexistent-dir/x.md"], "does not exist"),
+        (["--out", "/proc/nope/x.md"], "--out: cannot write '/proc/nope/x.md'"),
         (["--targets", "/nonexistent.csv"], "--targets: no such file"),
         (["--model", "no_such_model*"], "no published figure matches"),
     ],

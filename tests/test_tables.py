@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 from stbench.cli import main
 from stbench.plots.data import CostAxis
-from stbench.plots.tables import brief_columns, compare_rows, emit, frontier_rows
+from stbench.plots.tables import (
+    brief_columns,
+    compare_rows,
+    compare_table,
+    frontier_rows,
+    frontier_tables,
+)
+
+from stbench.output import render
 
 COSTS = {"tsn_resnet50": (24_000_000, 33_000_000_000), "i3d_resnet50": (28_000_000, 60_000_000_000)}
 
@@ -81,23 +89,22 @@ def test_compare_rows_bad_input(kw, match):
         compare_rows(names, profiler=fake_profiler, **kw)
 
 
-def test_emit_formats():
+def test_compare_table_formats():
     rows, _ = _rows()
-    buf = io.StringIO()
-    emit(rows, fmt="json", stream=buf)
-    assert json.loads(buf.getvalue())[1]["delta GMACs"] == pytest.approx(27.0)
-    buf = io.StringIO()
-    emit(rows, fmt="csv", stream=buf)
-    got = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    table = compare_table(rows, ["n1"], title="t")
+    assert json.loads(render(table, "json"))[1]["delta GMACs"] == pytest.approx(27.0)
+    got = list(csv.DictReader(io.StringIO(render(table, "csv"))))
     assert got[1]["model"] == "i3d_resnet50" and float(got[1]["GMACs"]) == 60.0
-    buf = io.StringIO()
-    emit(rows, fmt="table", title="t", deltas=True, transpose=True, notes=["n1"], stream=buf)
-    text = buf.getvalue()
+    assert "delta GMACs" in got[1]  # machine formats carry the deltas as fields
+    text = render(table, "table")
     for needle in ("params (M)", "GMACs", "60.00 (+27.00)", "note: n1", "latency (ms)"):
         assert needle in text
+    assert "33.00 (" not in text  # the first model carries no delta
     assert "delta GMACs" not in text  # deltas are shown inline, not as rows
     header = next(line for line in text.splitlines() if "tsn_resnet50" in line)
     assert "i3d_resnet50" in header  # one column per model, side by side
+    md = render(table, "markdown").splitlines()
+    assert md[2].startswith("| model | tsn_resnet50 | i3d_resnet50 |")
 
 
 def test_frontier_rows_are_in_the_axis_unit():
@@ -119,6 +126,10 @@ def test_frontier_rows_are_in_the_axis_unit():
     (row,) = frontier_rows(pts, axis)
     assert row["GFLOPs"] == pytest.approx(58.0) and row["accuracy (%)"] == 47.6
     assert brief_columns(axis)[3] == "GFLOPs" and all(c in row for c in brief_columns(axis))
+    (table,) = frontier_tables(pts, axis)
+    text = render(table, "markdown")
+    assert "| GFLOPs |" in text and "| 58.00 | 47.60 |" in text and "003 Table 2" not in text
+    assert json.loads(render(table, "json"))[0]["source"] == "003 Table 2"
 
 
 def test_compare_cli_json_with_real_counts(tmp_path, monkeypatch, capsys):

@@ -20,6 +20,17 @@ import pandas as pd
 
 RECORDS_DIR = Path(__file__).with_name("records")
 
+# What a record carries besides the figure itself: the paper's own cost figures and free
+# text. They neither identify a figure nor appear in short listings.
+DETAIL_COLUMNS: tuple[str, ...] = (
+    "reported_flops",
+    "reported_flops_unit",
+    "reported_flops_convention",
+    "reported_params",
+    "reported_params_unit",
+    "epochs",
+    "note",
+)
 COLUMNS: tuple[str, ...] = (
     "paper",
     "model",
@@ -37,13 +48,7 @@ COLUMNS: tuple[str, ...] = (
     "tp_pool",
     "protocol",
     "variant",
-    "reported_flops",
-    "reported_flops_unit",
-    "reported_flops_convention",
-    "reported_params",
-    "reported_params_unit",
-    "epochs",
-    "note",
+    *DETAIL_COLUMNS,
     "source",
 )
 REQUIRED: tuple[str, ...] = ("paper", "dataset", "metric", "value", "level", "modality", "source")

@@ -1,0 +1,55 @@
+"""Options every command shares: the output flags (--format, --out) and --store."""
+
+from __future__ import annotations
+
+import argparse
+
+STORE_HELP = "results store (default: $STBENCH_STORE or results/stbench.sqlite)"
+LEGACY_FLAGS = ("json", "csv", "markdown")
+
+
+def command(
+    sub: argparse._SubParsersAction, name: str, summary: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """Add one subcommand parser: `summary` in `stbench --help`, `description` in its own."""
+    return sub.add_parser(name, help=summary, description=description or summary)
+
+
+def add_store(p: argparse.ArgumentParser, summary: str = STORE_HELP) -> None:
+    """Add --store PATH."""
+    p.add_argument("--store", metavar="PATH", help=summary)
+
+
+def add_output(
+    p: argparse.ArgumentParser,
+    default: str = "table",
+    what: str = "the table",
+    legacy: tuple[str, ...] = LEGACY_FLAGS,
+    note: str = "",
+) -> argparse._MutuallyExclusiveGroup:
+    """Add --format and --out (the old --json/--csv/--markdown stay as hidden aliases);
+    returns the group --format belongs to."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"table, markdown, csv or json (default: from --out's extension, else {default})",
+    )
+    for name in legacy:  # deprecated spellings of --format NAME, kept for old scripts
+        group.add_argument(
+            f"--{name}", dest="format", action="store_const", const=name, help=argparse.SUPPRESS
+        )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help=f"write {what} to FILE instead of stdout (.txt, .md, .csv or .json; written "
+        f"whole or not at all, folder created{note})",
+    )
+    return group
+
+
+def output_format(args: argparse.Namespace, default: str = "table") -> str:
+    """The format asked for by --format (or an alias) and --out's extension."""
+    from stbench.output import resolve_format
+
+    return resolve_format(args.format, args.out, default=default)

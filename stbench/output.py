@@ -1,0 +1,410 @@
+"""The one output layer: every table renders here, every file is written here.
+
+A command builds `Table`s (rows plus the columns a person sees, with units in their
+headers) and hands them to `emit`, which prints them or writes them to `--out` in one of
+`FORMATS`. The human formats (``table``: rich; ``markdown``) show the chosen columns,
+formatted; the machine formats (``csv``, ``json``) carry every field of every row under
+its stable key, numbers unformatted. Files go through `write_atomic`: parent folder
+created, a temporary file in the same folder, fsync, rename, mode 0644; a symlink, device
+or folder is never replaced, and a failure leaves the old file as it was.
+
+Rich is imported inside functions: `import stbench.cli` stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("table", "markdown", "csv", "json")
+# file name extension -> the format it implies
+SUFFIXES = {".txt": "table", ".md": "markdown", ".markdown": "markdown", ".csv": "csv"}
+SUFFIXES |= {".json": "json"}
+FILE_MODE = 0o644
+# Width of a table printed into a file or a pipe: wide enough that no cell is folded.
+UNFOLDED_WIDTH = 100_000
+
+__all__ = [
+    "FORMATS",
+    "Column",
+    "Table",
+    "check_writable",
+    "emit",
+    "render",
+    "resolve_format",
+    "write_atomic",
+]
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready Python value: numpy/pandas scalars unwrapped, NaN/NA/NaT as None."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # a numpy scalar
+        with contextlib.suppress(TypeError, ValueError):
+            return plain(value.item())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def cell_text(value: Any, scale: float = 1.0, digits: int | None = None) -> str:
+    """One cell as people read it: '-' when missing; numbers scaled and rounded."""
+    value = plain(value)
+    if value is None:
+        return "-"
+    if isinstance(value, (bool, str)):
+        return str(value)
+    if isinstance(value, (int, float)):
+        if scale != 1.0 or digits is not None:
+            return f"{value / scale:,.{2 if digits is None else digits}f}"
+        return str(round(value, 4)) if isinstance(value, float) else str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column people see: the row key, its header (with the unit) and how to show it."""
+
+    key: str
+    header: str = ""
+    scale: float = 1.0
+    digits: int | None = None
+    get: Callable[[Mapping[str, Any]], Any] | None = None
+    justify: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The header shown in tables: the unit-bearing header, else the key."""
+        return self.header or self.key
+
+    def value(self, row: Mapping[str, Any]) -> Any:
+        """The raw value of this column in a row."""
+        return self.get(row) if self.get else row.get(self.key)
+
+    def text(self, row: Mapping[str, Any]) -> str:
+        """The cell text of this column in a row."""
+        return cell_text(self.value(row), self.scale, self.digits)
+
+
+def _rows(rows: Any) -> list[dict[str, Any]]:
+    """Rows as a list of dicts (a pandas DataFrame is accepted)."""
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
+        return [{str(k): v for k, v in r.items()} for r in rows.to_dict("records")]
+    return [dict(r) for r in rows]
+
+
+@dataclass
+class Table:
+    """Rows with a title, the columns people see, notes under the table and row styles.
+
+    `first` names the fields CSV/JSON put first (the others follow in row order).
+    """
+
+    rows: Any
+    columns: Sequence[Column | str] | None = None
+    title: str = ""
+    notes: Sequence[str] = ()
+    styles: Sequence[str | None] | None = None
+    transpose: bool = False
+    first: Sequence[str] = ()
+    records: list[dict[str, Any]] = field(init=False, repr=False)
+    shown: list[Column] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.records = _rows(self.rows)
+        cols = self.columns
+        if cols is None:
+            cols = list(dict.fromkeys(k for r in self.records for k in r))
+        self.shown = [c if isinstance(c, Column) else Column(str(c)) for c in cols]
+
+
+def _tables(tables: Table | Iterable[Table]) -> list[Table]:
+    return [tables] if isinstance(tables, Table) else list(tables)
+
+
+def _check_format(fmt: str, option: str = "--format") -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"{option}: got {fmt!r}; allowed: {', '.join(FORMATS)}")
+    return fmt
+
+
+def resolve_format(
+    fmt: str | None, out: str | os.PathLike[str] | None = None, default: str = "table"
+) -> str:
+    """The output format from --format and --out's extension (they must agree)."""
+    if fmt is not None:
+        _check_format(fmt)
+    if out is None:
+        return fmt or default
+    suffix = Path(out).suffix.lower()
+    if not suffix:
+        return fmt or default
+    implied = SUFFIXES.get(suffix)
+    if implied is None:
+        allowed = ", ".join(SUFFIXES)
+        raise ValueError(f"--out: got extension {suffix!r}; allowed: {allowed} (or none)")
+    if fmt is not None and fmt != implied:
+        raise ValueError(
+            f"--out: {str(out)!r} names a {implied} file; allowed with --format {fmt}: "
+            f"{', '.join(s for s, f in SUFFIXES.items() if f == fmt)} or no extension"
+        )
+    return implied
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _machine_rows(tables: list[Table]) -> list[dict[str, Any]]:
+    """Every row of every table, the fields each table names `first` leading."""
+    out = []
+    for t in tables:
+        for r in t.records:
+            lead = {k: r[k] for k in t.first if k in r}
+            out.append(lead | {k: v for k, v in r.items() if k not in lead})
+    return out
+
+
+def _csv(tables: list[Table]) -> str:
+    records = _machine_rows(tables)
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    w.writeheader()
+    for r in records:
+        w.writerow({k: _csv_cell(v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    value = plain(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return "" if value is None else value
+
+
+def _json(tables: list[Table]) -> str:
+    records = [plain(r) for r in _machine_rows(tables)]
+    return json.dumps(records, indent=1, default=str) + "\n"
+
+
+def _grid(t: Table) -> tuple[list[str], list[list[str]]]:
+    """Headers and cell texts of a table (one column per row when transposed)."""
+    cols = t.shown
+    if not t.transpose:
+        return [c.title for c in cols], [[c.text(r) for c in cols] for r in t.records]
+    first = cols[0]
+    headers = [first.title, *(first.text(r) for r in t.records)]
+    return headers, [[c.title, *(c.text(r) for r in t.records)] for c in cols[1:]]
+
+
+def _markdown(tables: list[Table]) -> str:
+    parts = []
+    for t in tables:
+        headers, body = _grid(t)
+
+        def line(cells: list[str]) -> str:
+            return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+        text = "\n".join([line(headers), "|" + "---|" * len(headers), *map(line, body)]) + "\n"
+        if t.title:
+            text = f"{t.title}\n\n{text}"
+        if t.notes:
+            text += "\n" + "".join(f"{n}\n" for n in t.notes)
+        parts.append(text)
+    return "\n".join(parts)
+
+
+def _numeric(t: Table, col: Column) -> bool:
+    values = [plain(col.value(r)) for r in t.records]
+    seen = [v for v in values if v is not None]
+    return bool(seen) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen)
+
+
+def rich_table(t: Table) -> Any:
+    """The table as a rich Table (cells are plain text, never markup)."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    headers, body = _grid(t)
+    out = RichTable()
+    for i, header in enumerate(headers):
+        if t.transpose:
+            justify = "left" if i == 0 else "right"
+        else:
+            col = t.shown[i]
+            justify = col.justify or ("right" if _numeric(t, col) else "left")
+        out.add_column(Text(header), justify=justify, no_wrap=i == 0, overflow="fold")
+    styles = t.styles if t.styles is not None and not t.transpose else [None] * len(body)
+    for cells, style in zip(body, styles, strict=True):
+        out.add_row(*(Text(c) for c in cells), style=style)
+    return out
+
+
+def _print_tables(console: Any, tables: list[Table]) -> None:
+    from rich.text import Text
+
+    for i, t in enumerate(tables):
+        if i:
+            console.print()
+        if t.title:
+            console.print(Text(t.title, style="bold"))
+        console.print(rich_table(t))
+        for n in t.notes:
+            console.print(Text(n, style="dim"))
+
+
+def _text_console(stream: Any) -> Any:
+    from rich.console import Console
+
+    return Console(file=stream, width=UNFOLDED_WIDTH, color_system=None, force_terminal=False)
+
+
+def render(tables: Table | Iterable[Table], fmt: str = "table") -> str:
+    """The tables as text in one of FORMATS (CSV/JSON: the rows of all tables, every field)."""
+    items = _tables(tables)
+    _check_format(fmt)
+    if fmt == "json":
+        return _json(items)
+    if fmt == "csv":
+        return _csv(items)
+    if fmt == "markdown":
+        return _markdown(items)
+    buf = io.StringIO()
+    _print_tables(_text_console(buf), items)
+    return buf.getvalue()
+
+
+def stdout_console() -> Any:
+    """A stdout console: the terminal's width on a terminal, unfolded when piped."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else _text_console(sys.stdout)
+
+
+def emit(
+    tables: Table | Iterable[Table],
+    fmt: str = "table",
+    *,
+    out: str | os.PathLike[str] | None = None,
+    option: str = "--out",
+) -> None:
+    """Print the tables to stdout (rich on a terminal), or write them to `out` atomically."""
+    items = _tables(tables)
+    if out is not None:
+        write_atomic(out, render(items, fmt), option=option)
+    elif _check_format(fmt) == "table":
+        _print_tables(stdout_console(), items)
+    else:
+        sys.stdout.write(render(items, fmt))
+        sys.stdout.flush()
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _target(path: Path) -> Path:
+    """The file a write goes to: a symlink's target (the link itself stays)."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def _is_folder_error(path: str | os.PathLike[str], option: str) -> ValueError:
+    return ValueError(f"{option}: {str(path)!r} is a directory; allowed: a file path")
+
+
+def _make_parent(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a regular file stands where a folder is needed
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
+
+
+def _cannot(path: str | os.PathLike[str], option: str, exc: OSError) -> ValueError:
+    return ValueError(f"{option}: cannot write {str(path)!r}: {exc.strerror or exc}")
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, option: str = "--out") -> Path:
+    """Write a whole file or nothing: temp file in the same folder, fsync, rename, mode 0644.
+
+    The parent folder is created. Writing to a symlink replaces its target and keeps the
+    link; a device or FIFO (e.g. /dev/stdout) is written into, never replaced; a folder
+    is refused. Any failure is one ValueError line naming `option`; the old file stays.
+    """
+    given = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    target = _target(given)
+    if target.is_dir():
+        raise _is_folder_error(path, option)
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "wb") as fh:
+                fh.write(payload)
+            return given
+        _make_parent(target.parent)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, FILE_MODE)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _sync_folder(target.parent)
+    except OSError as exc:
+        raise _cannot(path, option, exc) from None
+    return given
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (best effort: not every file system allows it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def check_writable(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
+    """Fail early, before long work, when `path` cannot be written (creates its folder)."""
+    given = Path(path)
+    target = _target(given)
+    if target.is_dir():
+        raise _is_folder_error(path, option)
+    try:
+        if target.exists():
+            if not os.access(target, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            if not target.is_file():
+                return given
+        _make_parent(target.parent)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.check."):
+            pass
+    except OSError as exc:
+        raise _cannot(path, option, exc) from None
+    return given
