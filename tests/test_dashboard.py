@@ -222,7 +222,7 @@ def fake_collect(monkeypatch):
     def collect(**_):
         joined = sample_joined()
         points, axes = build_points(joined)
-        return demo.Collected(joined, pd.DataFrame(), points, axes, ["a note"])
+        return demo.PlotData(joined, pd.DataFrame(), points, axes, ["a note"])
 
     monkeypatch.setattr(demo, "collect", collect)
 
@@ -272,7 +272,7 @@ def test_frontier_cli_no_latency_measurements(tmp_path, capsys, monkeypatch):
     def collect(**_):
         joined = sample_joined(latency=False)
         points, axes = build_points(joined)
-        return demo.Collected(joined, pd.DataFrame(), points, axes, [])
+        return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
 
     monkeypatch.setattr(demo, "collect", collect)
     assert main(["frontier", "--out", str(tmp_path / "f.html"), "--cost", "memory"]) == 2
