@@ -157,6 +157,15 @@ class ProfileConfig:
         """Whether inputs and weights use the channels_last_3d memory format."""
         return self.memory_format == "channels_last_3d"
 
+    def prepare_options(self) -> dict[str, Any]:
+        """How `bench.timing.prepare` places the model: device, dtype, format, compile."""
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "channels_last": self.channels_last,
+            "compile": self.compile,
+        }
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         """The timed input ``(batch, 3, frames, size, size)``."""

@@ -130,7 +130,7 @@ def measure_peak_memory(
 ) -> dict[str, Any]:
     """Peak memory (MiB) of one forward, and the peak minus the weights; method labelled.
 
-    `options` are `prepare`'s (device, dtype, channels_last, compile), ignored for a
+    `options` are `prepare`'s (device, dtype, channels_last, compile); none for a
     `Prepared` model.
     """
     shape = check_shape(input_shape)

@@ -74,14 +74,7 @@ def run_profile(
     if cfg.measures:
         if not _has_weights(model):
             raise ValueError(f"model: {cfg.model} has meta weights; give a module with real ones")
-        prep = prepare(
-            model,
-            device=cfg.device,
-            dtype=cfg.dtype,
-            channels_last=cfg.channels_last,
-            compile=cfg.compile,
-        )
-        row.update(measure(prep, cfg, shape))
+        row.update(measure(prepare(model, **cfg.prepare_options()), cfg, shape))
     return row
 
 

@@ -41,13 +41,7 @@ def test_forward_latency(benchmark: Any, zoo_model: str, bench_config: dict[str,
     shape = cfg.input_shape
     model = build_model(cfg, weights=True)
     counts = _counts(cfg, model)
-    prep = prepare(
-        model,
-        device=cfg.device,
-        dtype=cfg.dtype,
-        channels_last=cfg.channels_last,
-        compile=cfg.compile,
-    )
+    prep = prepare(model, **cfg.prepare_options())
     x = prep.make_input(shape)
     gpu = prep.device.startswith("cuda")
     sync = torch.cuda.synchronize if gpu else (lambda: None)

@@ -147,12 +147,14 @@ def prepare(
 def prepared(
     model: nn.Module | Prepared, options: dict[str, Any]
 ) -> tuple[Prepared, dict[str, Any]]:
-    """``model`` prepared with the prepare options in ``options`` (a `Prepared` is used as
-    it is, so one preparation serves several measurements); returns it and the other options."""
+    """``model`` prepared with the prepare options in ``options``, and the other options; a
+    `Prepared` model is used as it is (one preparation serves several measurements)."""
     opts = {k: options.pop(k) for k in PREPARE_OPTIONS if k in options}
-    if isinstance(model, Prepared):
-        return model, options
-    return prepare(model, **opts), options
+    if not isinstance(model, Prepared):
+        return prepare(model, **opts), options
+    if opts:
+        raise ValueError(f"{', '.join(opts)}: already fixed by the prepared model; give none")
+    return model, options
 
 
 def device_name(device: str) -> str:
@@ -323,7 +325,7 @@ def measure_latency(
 ) -> dict[str, Any]:
     """Forward latency (ms) of `model` on `input_shape`: median, IQR, p90, mean and run facts.
 
-    `options` are `prepare`'s (device, dtype, channels_last, compile; ignored for a
+    `options` are `prepare`'s (device, dtype, channels_last, compile; none for a
     `Prepared` model) and the fields of `Protocol` (warmup_s, min_iters, ...).
     """
     shape = check_shape(input_shape)
