@@ -8,7 +8,7 @@ from stbench.bench.profile import profile
 from stbench.cli import main
 from torch import nn
 
-zoo = pytest.importorskip("zoo")
+from stbench import zoo
 MODEL = "tsn_resnet18"
 SMALL = ["--frames", "2", "--size", "32"]
 
