@@ -101,15 +101,12 @@ def store_profiles(
 def static_lookup(profiles: pd.DataFrame) -> Callable[[str, int, int, int], dict]:
     """A ``(model, frames, size, num_classes) -> {params, macs}`` lookup in profile rows
     (as `store_profiles` returns them); ValueError when a configuration has no counts."""
-    have = profiles.dropna(subset=["params", "macs"]) if len(profiles) else profiles
-    index = (
-        {
-            (m, int(f), int(s), int(c)): {"params": int(p), "macs": int(x)}
-            for m, f, s, c, p, x in have[[*JOIN_KEYS, "params", "macs"]].values
-        }
-        if len(have)
-        else {}
-    )
+    cols = [*JOIN_KEYS, "params", "macs"]
+    have = profiles.reindex(columns=cols).dropna()
+    index = {
+        (m, int(f), int(s), int(c)): {"params": int(p), "macs": int(x)}
+        for m, f, s, c, p, x in have.itertuples(index=False)
+    }
 
     def lookup(model: str, frames: int, size: int, num_classes: int) -> dict:
         try:
@@ -121,6 +118,18 @@ def static_lookup(profiles: pd.DataFrame) -> Callable[[str, int, int, int], dict
             ) from None
 
     return lookup
+
+
+def static_profile(
+    model: str, frames: int, size: int, num_classes: int, store: str | Path | None = None
+) -> dict:
+    """Params and MACs of one zoo configuration, from the store (counted and stored when
+    it lacks them)."""
+    from stbench.bench.config import ProfileConfig
+
+    cfg = ProfileConfig(model, frames, size, num_classes=num_classes)
+    profiles, _ = store_profiles(store, [cfg], quiet=True, strict=True)
+    return static_lookup(profiles)(model, frames, size, num_classes)
 
 
 def load_reference(directory: Path = REFERENCE_DIR) -> tuple[pd.DataFrame, list[str]]:
