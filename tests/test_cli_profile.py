@@ -9,6 +9,7 @@ from stbench.cli import main
 from torch import nn
 
 from stbench import zoo
+
 MODEL = "tsn_resnet18"
 SMALL = ["--frames", "2", "--size", "32"]
 
