@@ -98,7 +98,7 @@ class ProfileConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
-            raise ValueError(f"model: got {self.model!r}; allowed: a zoo model name")
+            raise ValueError(f"model: got {self.model!r}; allowed: a zoo model or module name")
         for name in ("frames", "size", "num_classes", "throughput_batch"):
             if getattr(self, name) is not None:
                 positive_int(name, getattr(self, name))
