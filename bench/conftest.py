@@ -36,29 +36,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def bench_options(config: pytest.Config) -> dict[str, Any]:
-    """The validated --bench-* options as a dict."""
+    """The validated --bench-* options: ``profile`` holds the `ProfileConfig` fields."""
     from stbench.bench.timing import check_device, check_dtype
 
     device = check_device(config.getoption("--bench-device"))
     gpu = device.startswith("cuda")
+    fields = ("frames", "size", "batch", "classes", "dtype", "channels_last", "compile")
+    profile = {f: config.getoption(f"--bench-{f.replace('_', '-')}") for f in fields}
+    profile["num_classes"] = profile.pop("classes")
+    profile["dtype"] = check_dtype(profile["dtype"])
+    for k in ("frames", "size", "batch"):
+        if profile[k] < 1:
+            raise pytest.UsageError(f"--bench-{k}: got {profile[k]}; allowed: >= 1")
     opts = {
         "models": config.getoption("--bench-models"),
-        "frames": config.getoption("--bench-frames"),
-        "size": config.getoption("--bench-size"),
-        "batch": config.getoption("--bench-batch"),
-        "num_classes": config.getoption("--bench-classes"),
-        "device": device,
-        "dtype": check_dtype(config.getoption("--bench-dtype")),
-        "channels_last": config.getoption("--bench-channels-last"),
-        "compile": config.getoption("--bench-compile"),
+        "profile": {**profile, "device": device},
         "rounds": config.getoption("--bench-rounds") or (30 if gpu else 3),
         "warmup_rounds": config.getoption("--bench-warmup"),
     }
     if opts["warmup_rounds"] is None:
         opts["warmup_rounds"] = 5 if gpu else 1
-    for k in ("frames", "size", "batch", "rounds"):
-        if opts[k] < 1:
-            raise pytest.UsageError(f"--bench-{k}: got {opts[k]}; allowed: >= 1")
+    if opts["rounds"] < 1:
+        raise pytest.UsageError(f"--bench-rounds: got {opts['rounds']}; allowed: >= 1")
     return opts
 
 

@@ -77,6 +77,7 @@ class StaticCount:
     per_module: dict[str, int] | None = None
     other_by_category: dict[str, int] = field(default_factory=dict)
     output_shape: tuple[int, ...] | None = None
+    records: list[OpRecord] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def flops(self) -> int:
@@ -86,6 +87,7 @@ class StaticCount:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of every field (input_shape as a list)."""
         d = asdict(self)
+        d.pop("records")
         d["input_shape"] = list(self.input_shape)
         d["output_shape"] = None if self.output_shape is None else list(self.output_shape)
         d["flops"] = self.flops
@@ -347,6 +349,7 @@ def summarize(
         per_module=modules,
         other_by_category=by_cat,
         output_shape=output_shape,
+        records=list(records),
     )
 
 

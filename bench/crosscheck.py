@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+from stbench.bench.config import parse_counters
 from stbench.bench.counting import (
     SCOPE_CONV_LINEAR,
     ModuleTracker,
@@ -40,13 +41,6 @@ from stbench.bench.counting import (
 )
 from torch import nn
 
-COUNTERS: tuple[str, ...] = (
-    "meta",
-    "torch-flop-counter",
-    "fvcore",
-    "ptflops-pytorch",
-    "ptflops-aten",
-)
 TOLERANCE = 0.01
 
 
@@ -115,9 +109,11 @@ def _finish(res: CounterResult) -> CounterResult:
     return res
 
 
-def run_meta(model: nn.Module, shape: tuple[int, ...]) -> tuple[CounterResult, list[OpRecord]]:
-    """The reference: stbench's dispatch counter on the meta device."""
-    records = record_ops(model, shape, device="meta")
+def run_meta(
+    model: nn.Module, shape: tuple[int, ...], records: Sequence[OpRecord] | None = None
+) -> tuple[CounterResult, list[OpRecord]]:
+    """The reference: stbench's dispatch counter on the meta device (or its given records)."""
+    records = record_ops(model, shape, device="meta") if records is None else list(records)
     res = CounterResult(
         name="meta",
         version=f"stbench dispatch counter, torch {torch.__version__}",
@@ -227,6 +223,12 @@ def _bias_part(mod: nn.Module, out: Any) -> int:
     return 0
 
 
+def _ptflops_result(backend: str, scope: str) -> CounterResult:
+    """An empty result of one ptflops backend, named and versioned."""
+    version = f"ptflops {_version('ptflops')} backend={backend}"
+    return CounterResult(name=f"ptflops-{backend}", version=version, total_scope=scope)
+
+
 def _run_ptflops(
     model: nn.Module,
     shape: tuple[int, ...],
@@ -263,10 +265,9 @@ def run_ptflops_pytorch(model: nn.Module, shape: tuple[int, ...]) -> CounterResu
     """ptflops' default (module-hook) backend, with a recorder on every hook it installs."""
     from ptflops.pytorch_ops import MODULES_MAPPING
 
-    res = CounterResult(
-        name="ptflops-pytorch",
-        version=f"ptflops {_version('ptflops')} backend=pytorch",
-        total_scope="per-sample MACs of exactly-typed known modules (conv/linear with bias, "
+    res = _ptflops_result(
+        "pytorch",
+        "per-sample MACs of exactly-typed known modules (conv/linear with bias, "
         "BN 2 per element when affine, pooling, ReLU) + patched torch functions",
     )
     names = {id(m): n for n, m in model.named_modules()}
@@ -311,10 +312,9 @@ def run_ptflops_aten(model: nn.Module, shape: tuple[int, ...]) -> CounterResult:
     """ptflops' aten (dispatch) backend, with a recorder on each aten op handler."""
     from ptflops.aten_ops import ATEN_OPS_MAPPING
 
-    res = CounterResult(
-        name="ptflops-aten",
-        version=f"ptflops {_version('ptflops')} backend=aten",
-        total_scope="whole-batch MACs of aten.convolution/mm/addmm/bmm (bias adds included); "
+    res = _ptflops_result(
+        "aten",
+        "whole-batch MACs of aten.convolution/mm/addmm/bmm (bias adds included); "
         "every other op is a zero-op",
     )
     tracker = ModuleTracker(model)
@@ -350,28 +350,6 @@ RUNNERS: dict[str, Callable[[nn.Module, tuple[int, ...]], CounterResult]] = {
     "ptflops-pytorch": run_ptflops_pytorch,
     "ptflops-aten": run_ptflops_aten,
 }
-
-
-def parse_counters(spec: str | Sequence[str]) -> tuple[str, ...]:
-    """Normalise a counter selection ('meta', 'all', 'a,b' or a sequence) to known names."""
-    items = [spec] if isinstance(spec, str) else list(spec)
-    names: list[str] = []
-    for item in items:
-        for part in str(item).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if part == "all":
-                names.extend(COUNTERS)
-            elif part in COUNTERS:
-                names.append(part)
-            else:
-                raise ValueError(
-                    f"counters: unknown counter {part!r}; allowed: all, {', '.join(COUNTERS)}"
-                )
-    if "meta" not in names:
-        names.insert(0, "meta")
-    return tuple(dict.fromkeys(names))
 
 
 def _real_copy(model: nn.Module) -> nn.Module:
@@ -508,11 +486,15 @@ def cross_check(
     counters: str | Sequence[str] = "all",
     *,
     tolerance: float = TOLERANCE,
+    meta_records: Sequence[OpRecord] | None = None,
 ) -> tuple[dict[str, CounterResult], list[str]]:
-    """Run the chosen counters on ``model`` at ``input_shape``; return results and flags."""
+    """Run the chosen counters on ``model`` at ``input_shape``; return results and flags.
+
+    ``meta_records`` (from `static_count(...).records`) spares counting meta again.
+    """
     shape = check_input_shape(input_shape)
     names = parse_counters(counters)
-    meta, records = run_meta(model, shape)
+    meta, records = run_meta(model, shape, meta_records)
     results: dict[str, CounterResult] = {"meta": meta}
     flags: list[str] = []
     types = {n: type(m).__name__ for n, m in model.named_modules()}

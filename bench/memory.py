@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
-from stbench.bench.timing import Prepared, check_shape, free_memory, prepare
+from stbench.bench.timing import PREPARE_OPTIONS, Prepared, check_shape, free_memory, prepared
 from torch import nn
 
 MIB = 2**20
@@ -126,17 +126,17 @@ def _cpu_peak(prep: Prepared, x: torch.Tensor) -> dict[str, Any]:
 
 
 def measure_peak_memory(
-    model: nn.Module,
-    input_shape: Sequence[int],
-    *,
-    device: str = "cpu",
-    dtype: str = "float32",
-    channels_last: bool = False,
-    compile: bool | str = False,
+    model: nn.Module | Prepared, input_shape: Sequence[int], **options: Any
 ) -> dict[str, Any]:
-    """Peak memory (MiB) of one forward, and the peak minus the weights; method labelled."""
+    """Peak memory (MiB) of one forward, and the peak minus the weights; method labelled.
+
+    `options` are `prepare`'s (device, dtype, channels_last, compile); none for a
+    `Prepared` model.
+    """
     shape = check_shape(input_shape)
-    prep = prepare(model, device=device, dtype=dtype, channels_last=channels_last, compile=compile)
+    prep, unknown = prepared(model, options)
+    if unknown:
+        raise ValueError(f"memory option: unknown {sorted(unknown)}; allowed: {PREPARE_OPTIONS}")
     x = prep.make_input(shape)
     raw = _cuda_peak(prep, x) if prep.device.startswith("cuda") else _cpu_peak(prep, x)
     wb = weights_bytes(prep.model)

@@ -61,12 +61,10 @@ class ReportRow:
 @functools.cache
 def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
     """Params and MACs of a zoo model built on meta, for one (1, 3, frames, size, size) clip."""
-    from stbench.bench.counting import static_count
-    from stbench.bench.profile import build_zoo_model
+    from stbench.bench.config import ProfileConfig
+    from stbench.bench.static import count_static
 
-    net = build_zoo_model(model, frames=frames, num_classes=classes)
-    net.eval()
-    c = static_count(net, (1, 3, frames, size, size), device="meta")
+    c = count_static(ProfileConfig(model, frames, size, num_classes=classes))
     return Counts(
         params=int(c.params),
         macs=int(c.macs),

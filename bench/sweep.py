@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
+from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.store import KEY_FIELDS, ResultsStore
 
 DEFAULT_PROFILER = "stbench.bench.profile:profile"
@@ -59,15 +61,9 @@ class Task:
             raise ValueError(f"task: throughput_batch must be an integer >= 1, got {tb!r}")
         object.__setattr__(self, "counters", tuple(self.counters))
 
-    @property
-    def memory_format(self) -> str:
-        """The row's memory_format key value."""
-        return "channels_last_3d" if self.channels_last else "contiguous"
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        """The store key: (model, frames, size, batch, num_classes, device, dtype, mf, compile)."""
-        return (
+    def config(self) -> ProfileConfig:
+        """The profile configuration this task runs (its key is the store key)."""
+        return ProfileConfig(
             self.model,
             self.frames,
             self.size,
@@ -75,9 +71,18 @@ class Task:
             self.num_classes,
             self.device,
             self.dtype,
-            self.memory_format,
-            int(bool(self.compile)),
+            MEMORY_FORMATS[1] if self.channels_last else MEMORY_FORMATS[0],
+            self.compile,
+            self.counters,
+            timing=self.time,
+            memory=self.memory,
+            throughput_batch=self.throughput_batch,
         )
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """The store key: (model, frames, size, batch, num_classes, device, dtype, mf, compile)."""
+        return self.config().key
 
     @property
     def task_id(self) -> str:
@@ -163,7 +168,7 @@ def build_tasks(
 
     `pattern` is a shell-style name pattern; several may be joined by commas.
     """
-    from stbench.bench.timing import check_device, check_dtype
+    from stbench.bench.timing import check_device
     from stbench.zoo import get_spec, list_models
 
     frames_list = _positive_ints("frames", frames_list)
@@ -171,7 +176,17 @@ def build_tasks(
     batches = _positive_ints("batches", batches) or [1]
     if num_classes is not None:
         _positive_ints("classes", [num_classes])
-    device, dtype = check_device(device), check_dtype(dtype)
+    options = {
+        "device": check_device(device),
+        "dtype": check_dtype(dtype),
+        "channels_last": channels_last,
+        "compile": compile,
+        "time": time,
+        "memory": memory,
+        "throughput_batch": throughput_batch,
+        "counters": tuple(counters),
+        "profiler": profiler,
+    }
     names: list[str] = []
     for pat in (p.strip() for p in pattern.split(",")):
         names.extend(n for n in list_models(pat) if n not in names)
@@ -180,27 +195,10 @@ def build_tasks(
     tasks = []
     for name in names:
         spec = get_spec(name)
+        classes = num_classes or spec.default_classes
         for frames in frames_list or [spec.default_frames]:
             for size in sizes or [spec.default_size]:
-                for batch in batches:
-                    tasks.append(
-                        Task(
-                            model=name,
-                            frames=frames,
-                            size=size,
-                            batch=batch,
-                            num_classes=num_classes or spec.default_classes,
-                            device=device,
-                            dtype=dtype,
-                            channels_last=channels_last,
-                            compile=compile,
-                            time=time,
-                            memory=memory,
-                            throughput_batch=throughput_batch,
-                            counters=tuple(counters),
-                            profiler=profiler,
-                        )
-                    )
+                tasks.extend(Task(name, frames, size, b, classes, **options) for b in batches)
     return tasks
 
 
@@ -240,21 +238,7 @@ def run_task(task: Task) -> dict[str, Any]:
     """Profile one task in this process; any exception becomes a failure row."""
     try:
         fn = load_callable(task.profiler)
-        row = fn(
-            task.model,
-            frames=task.frames,
-            size=task.size,
-            batch=task.batch,
-            num_classes=task.num_classes,
-            device=task.device,
-            dtype=task.dtype,
-            channels_last=task.channels_last,
-            compile=task.compile,
-            counters=task.counters,
-            timing=task.time,
-            memory=task.memory,
-            throughput_batch=task.throughput_batch,
-        )
+        row = fn(task.model, **task.config().options())
     except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
         msg = f"{type(exc).__name__}: {exc}"
         return failure_row(task, msg, oom=_is_oom(exc), error_type=type(exc).__name__)

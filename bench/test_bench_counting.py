@@ -15,7 +15,8 @@ import time
 
 import pytest
 import torch
-from stbench.bench.counting import static_count
+from stbench.bench.config import ProfileConfig
+from stbench.bench.static import build_model, count_static
 
 DEFAULT_MODELS = (
     "tsn_resnet18",
@@ -56,13 +57,9 @@ needs_zoo = pytest.mark.skipif(
 PARAMS = MODELS or ["(none)"]
 
 
-def _build(name: str, device: str) -> torch.nn.Module:
-    from stbench.bench.profile import build_zoo_model
-    from stbench.zoo import get_spec
-
-    spec = get_spec(name)
-    frames = _small_shape()[2]
-    return build_zoo_model(name, frames=frames, num_classes=spec.default_classes, device=device)
+def _config(name: str) -> ProfileConfig:
+    _b, _c, frames, size, _s = _small_shape()
+    return ProfileConfig.for_model(name, frames=frames, size=size)
 
 
 def _info(benchmark, name: str, counter: str, macs: int, params: int) -> None:
@@ -82,10 +79,10 @@ def _info(benchmark, name: str, counter: str, macs: int, params: int) -> None:
 def test_meta_static_count(benchmark, name):
     """Build on meta + count conv+linear MACs (no real tensors)."""
     benchmark.group = f"count:{name}"
-    shape = _small_shape()
+    cfg = _config(name)
 
     def run():
-        return static_count(_build(name, "meta"), shape)
+        return count_static(cfg)
 
     sc = benchmark.pedantic(run, rounds=5, warmup_rounds=1, iterations=1)
     _info(benchmark, name, "meta", sc.macs, sc.params)
@@ -100,33 +97,25 @@ def test_fvcore_real_tensors(benchmark, name):
     from stbench.bench.crosscheck import run_fvcore
 
     benchmark.group = f"count:{name}"
-    shape = _small_shape()
-    model = _build(name, "cpu").eval()
+    cfg, shape = _config(name), _small_shape()
+    model = build_model(cfg, weights=True).eval()
     res = benchmark.pedantic(
         lambda: run_fvcore(model, shape), rounds=3, warmup_rounds=1, iterations=1
     )
     _info(benchmark, name, "fvcore", res.macs, sum(p.numel() for p in model.parameters()))
-    assert res.macs == static_count(model, shape).macs  # same conv+linear scope
+    assert res.macs == count_static(cfg, model).macs  # same conv+linear scope
 
 
 @pytest.mark.skipif(not _registered(), reason="the zoo is empty")
 def test_whole_zoo_static(benchmark):
     """Every zoo model built on meta and counted at its spec's default input."""
-    from stbench.bench.profile import build_zoo_model
-    from stbench.zoo import get_spec
-
     names = _registered()
     per_model: dict[str, float] = {}
 
     def run():
         for name in names:
-            spec = get_spec(name)
             t0 = time.perf_counter()
-            model = build_zoo_model(
-                name, frames=spec.default_frames, num_classes=spec.default_classes
-            )
-            shape = (1, 3, spec.default_frames, spec.default_size, spec.default_size)
-            static_count(model, shape)
+            count_static(ProfileConfig.for_model(name))
             per_model[name] = time.perf_counter() - t0
 
     benchmark.group = "count:whole-zoo"

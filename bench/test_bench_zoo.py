@@ -12,21 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from stbench.bench.config import ProfileConfig
+from stbench.bench.static import build_model, count_static
 from stbench.bench.timing import DTYPES, device_name, prepare
 
 
-def _counts(model: torch.nn.Module, shape_b1: tuple[int, ...]) -> dict[str, Any]:
+def _counts(cfg: ProfileConfig, model: torch.nn.Module) -> dict[str, Any]:
     """Params and per-clip MACs from the meta counter (empty if counting fails)."""
     try:
-        from stbench.bench.counting import static_count
-
-        sc = static_count(model, shape_b1)
+        sc = count_static(cfg, model)
     except Exception as exc:  # noqa: BLE001 - a benchmark should still time the model
         return {"count_error": f"{type(exc).__name__}: {exc}"}
     return {
         "params": sc.params,
         "macs": sc.macs,
-        "flops": 2 * sc.macs,
+        "flops": sc.flops,
         "macs_per": "clip",
         "counter": sc.counter,
         "counter_version": sc.counter_version,
@@ -36,20 +36,12 @@ def _counts(model: torch.nn.Module, shape_b1: tuple[int, ...]) -> dict[str, Any]
 
 def test_forward_latency(benchmark: Any, zoo_model: str, bench_config: dict[str, Any]) -> None:
     """Latency of one forward of `zoo_model` at the configured input."""
-    from stbench.zoo import create_model, get_spec
-
     c = bench_config
-    num_classes = c["num_classes"] or get_spec(zoo_model).default_classes
-    shape = (c["batch"], 3, c["frames"], c["size"], c["size"])
-    model = create_model(zoo_model, num_classes=num_classes, frames=c["frames"])
-    counts = _counts(model, (1, *shape[1:]))
-    prep = prepare(
-        model,
-        device=c["device"],
-        dtype=c["dtype"],
-        channels_last=c["channels_last"],
-        compile=c["compile"],
-    )
+    cfg = ProfileConfig.for_model(zoo_model, **c["profile"])
+    shape = cfg.input_shape
+    model = build_model(cfg, weights=True)
+    counts = _counts(cfg, model)
+    prep = prepare(model, **cfg.prepare_options())
     x = prep.make_input(shape)
     gpu = prep.device.startswith("cuda")
     sync = torch.cuda.synchronize if gpu else (lambda: None)
@@ -63,17 +55,9 @@ def test_forward_latency(benchmark: Any, zoo_model: str, bench_config: dict[str,
     old_cudnn = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = True
     try:
-        benchmark.group = f"{c['device']} {c['dtype']} {shape}"
+        benchmark.group = f"{cfg.device} {cfg.dtype} {shape}"
         benchmark.extra_info.update(
-            model=zoo_model,
-            frames=c["frames"],
-            size=c["size"],
-            batch=c["batch"],
-            num_classes=num_classes,
-            device=prep.device,
-            dtype=prep.dtype,
-            memory_format=prep.memory_format,
-            compile=prep.compiled,
+            **cfg.key_fields(),
             input_shape=list(shape),
             timer="perf_counter+cuda.synchronize" if gpu else "perf_counter",
             threads=torch.get_num_threads(),
@@ -87,4 +71,4 @@ def test_forward_latency(benchmark: Any, zoo_model: str, bench_config: dict[str,
         )
     finally:
         torch.backends.cudnn.benchmark = old_cudnn
-    assert tuple(out.shape) == (c["batch"], num_classes)
+    assert tuple(out.shape) == (cfg.batch, cfg.num_classes)

@@ -14,13 +14,14 @@ import contextlib
 import dataclasses
 import gc
 import math
-import re
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
+from stbench.bench.config import device_name as device_name_of
+from stbench.bench.config import dtype_name as check_dtype
 from torch import nn
 
 DTYPES: dict[str, torch.dtype | None] = {
@@ -28,7 +29,7 @@ DTYPES: dict[str, torch.dtype | None] = {
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,
 }
-_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
+PREPARE_OPTIONS = ("device", "dtype", "channels_last", "compile")
 T = TypeVar("T")
 
 
@@ -63,9 +64,7 @@ class Protocol:
 
 def check_device(device: str | torch.device) -> str:
     """Validate a device string (cpu, cuda, cuda:N); refuse cuda without CUDA."""
-    name = str(device)
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
-        raise ValueError(f"device: got {name!r}; allowed: cpu, cuda, cuda:N")
+    name = device_name_of(device)
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(
@@ -75,15 +74,6 @@ def check_device(device: str | torch.device) -> str:
         idx = int(name.split(":")[1]) if ":" in name else 0
         if idx >= torch.cuda.device_count():
             raise ValueError(f"device: got {name!r}; only {torch.cuda.device_count()} GPU(s)")
-    return name
-
-
-def check_dtype(dtype: str | torch.dtype) -> str:
-    """Canonical dtype name (float32, bfloat16, float16); bf16/fp16 run under autocast."""
-    name = str(dtype).removeprefix("torch.")
-    name = _DTYPE_ALIASES.get(name, name)
-    if name not in DTYPES:
-        raise ValueError(f"dtype: got {str(dtype)!r}; allowed: {', '.join(DTYPES)}")
     return name
 
 
@@ -152,6 +142,19 @@ def prepare(
         mode = compile if isinstance(compile, str) else "default"
         model = torch.compile(model, mode=None if mode == "default" else mode)
     return Prepared(model, device, dtype, memory_format, bool(compile), mode)
+
+
+def prepared(
+    model: nn.Module | Prepared, options: dict[str, Any]
+) -> tuple[Prepared, dict[str, Any]]:
+    """``model`` prepared with the prepare options in ``options``, and the other options; a
+    `Prepared` model is used as it is (one preparation serves several measurements)."""
+    opts = {k: options.pop(k) for k in PREPARE_OPTIONS if k in options}
+    if not isinstance(model, Prepared):
+        return prepare(model, **opts), options
+    if opts:
+        raise ValueError(f"{', '.join(opts)}: already fixed by the prepared model; give none")
+    return model, options
 
 
 def device_name(device: str) -> str:
@@ -314,25 +317,20 @@ def _run_meta(prep: Prepared, cudnn_benchmark: bool | None) -> dict[str, Any]:
 
 
 def measure_latency(
-    model: nn.Module,
+    model: nn.Module | Prepared,
     input_shape: Sequence[int],
     *,
-    device: str = "cpu",
-    dtype: str = "float32",
-    channels_last: bool = False,
-    compile: bool | str = False,
     cudnn_benchmark: bool = True,
-    **protocol: Any,
+    **options: Any,
 ) -> dict[str, Any]:
     """Forward latency (ms) of `model` on `input_shape`: median, IQR, p90, mean and run facts.
 
-    `protocol` keys are the fields of `Protocol` (warmup_s, min_iters, max_iters,
-    target_rel_iqr, ...).
+    `options` are `prepare`'s (device, dtype, channels_last, compile; none for a
+    `Prepared` model) and the fields of `Protocol` (warmup_s, min_iters, ...).
     """
     shape = check_shape(input_shape)
-    proto = Protocol.from_kwargs(**protocol)
-    prep = prepare(model, device=device, dtype=dtype, channels_last=channels_last, compile=compile)
-    result, cb = _time_prepared(prep, shape, proto, cudnn_benchmark)
+    prep, protocol = prepared(model, options)
+    result, cb = _time_prepared(prep, shape, Protocol.from_kwargs(**protocol), cudnn_benchmark)
     return {
         **summarize(result["samples_ms"]),
         "latency_rel_iqr": result["rel_iqr"],
@@ -401,22 +399,21 @@ def oom_backoff(
 
 
 def measure_throughput(
-    model: nn.Module,
+    model: nn.Module | Prepared,
     input_shape_b1: Sequence[int],
     *,
     batch: int,
-    device: str = "cpu",
-    dtype: str = "float32",
-    channels_last: bool = False,
-    compile: bool | str = False,
     cudnn_benchmark: bool = True,
     min_batch: int = 1,
-    **protocol: Any,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Clips/s at a large batch (dim 0 of `input_shape_b1` replaced), halving on OOM."""
+    """Clips/s at a large batch (dim 0 of `input_shape_b1` replaced), halving on OOM.
+
+    `options` as for `measure_latency`.
+    """
     shape = check_shape(input_shape_b1)
+    prep, protocol = prepared(model, options)
     proto = Protocol.from_kwargs(**{"min_iters": 10, "min_time_s": 0.5, **protocol})
-    prep = prepare(model, device=device, dtype=dtype, channels_last=channels_last, compile=compile)
     cleanup = lambda: free_memory(prep.device)  # noqa: E731
 
     def attempt(b: int) -> tuple[dict[str, Any], bool | None]:

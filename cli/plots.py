@@ -96,8 +96,8 @@ def run_frontier(args: argparse.Namespace) -> int:
     quiet = fmt != "table"
     data = collect(store=args.store, reference=not args.no_reference, quiet=quiet)
     axis = pick_axis(data.axes, args.cost)
-    front = frontier_points(data.points, axis, dataset=dataset, metric=args.metric)
-    write_dashboard(data.joined, dashboard, unmatched=data.unmatched, notes=data.notes)
+    front = frontier_points(data, axis, dataset=dataset, metric=args.metric)
+    write_dashboard(data, dashboard)
     emit(frontier_tables(front, axis), fmt, out=table_out)
     if not quiet:
         print(f"dashboard: {dashboard}", file=sys.stderr)
@@ -106,7 +106,8 @@ def run_frontier(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Print the models side by side, with deltas against the first."""
-    from stbench.plots.sources import load_store
+    from stbench.bench.config import ProfileConfig
+    from stbench.plots.sources import static_lookup, store_profiles
     from stbench.plots.tables import compare_rows, compare_table
     from stbench.zoo.records import load_records
 
@@ -117,16 +118,19 @@ def run_compare(args: argparse.Namespace) -> int:
             raise ValueError(f"--{flag}: got {v}; allowed: an integer >= 1")
     if args.out:
         check_writable(args.out)
-    store = load_store(args.store)
+    configs = [ProfileConfig.for_model(n, frames=args.frames, size=args.size) for n in args.names]
+    store, problems = store_profiles(args.store, configs, quiet=fmt != "table", strict=True)
     records = load_records(check_zoo_names=False)
     rows, notes = compare_rows(
-        args.names,
+        [c.model for c in configs],
         frames=args.frames,
         size=args.size,
         units=args.units,
         store=store,
         records=records,
+        profiler=static_lookup(store),
     )
+    notes = [*notes, *problems]
     title = "stbench compare (MACs = multiply-accumulates, conv + linear; deltas vs the first)"
     emit(compare_table(rows, notes, title), fmt, out=args.out)
     return 0
@@ -141,7 +145,7 @@ def _all_frontiers(data: object) -> list[dict]:
     for ax in data.axes:
         for metric in ("top1", "top5"):
             try:
-                front = frontier_points(data.points, ax, dataset=None, metric=metric)
+                front = frontier_points(data, ax, dataset=None, metric=metric)
             except ValueError:
                 continue
             for r in frontier_rows(front, ax):
@@ -163,12 +167,12 @@ def run_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
     data = collect(store=args.store)
-    write_dashboard(data.joined, out, unmatched=data.unmatched, notes=data.notes)
+    write_dashboard(data, out)
     axis = pick_axis(data.axes, "macs")
     have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])
     for ds in [d for d in MAIN_DATASETS if d in have] + sorted(have - set(MAIN_DATASETS)):
         try:
-            front = frontier_points(data.points, axis, dataset=ds, metric="top1")
+            front = frontier_points(data, axis, dataset=ds, metric="top1")
         except ValueError as exc:  # one dataset without costs must not end the demo
             print(f"{ds}: {exc}")
             continue

@@ -60,12 +60,9 @@ def _int_opt(name: str, text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise ValueError(f"{name}: got {text!r}; allowed: an integer >= 1") from None
-    if value < 1:
-        raise ValueError(f"{name}: got {value}; allowed: an integer >= 1")
-    return value
 
 
 def expand_names(patterns: list[str]) -> list[str]:
@@ -84,27 +81,28 @@ def expand_names(patterns: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    from stbench.bench.crosscheck import parse_counters
-    from stbench.bench.timing import check_device, check_dtype
+def configs(args: argparse.Namespace) -> list[Any]:
+    """One validated `ProfileConfig` per model the arguments name."""
+    from stbench.bench.config import ProfileConfig
 
     if args.units not in UNITS:
         raise ValueError(f"units: got {args.units!r}; allowed: {', '.join(UNITS)}")
-    return {
+    opts = {
         "frames": _int_opt("frames", args.frames),
         "size": _int_opt("size", args.size),
         "batch": _int_opt("batch", args.batch),
         "num_classes": _int_opt("classes", args.classes),
-        "device": check_device(args.device),
-        "dtype": check_dtype(args.dtype),
+        "device": args.device,
+        "dtype": args.dtype,
         "channels_last": args.channels_last,
         "compile": args.compile,
-        "counters": parse_counters(args.counters),
+        "counters": args.counters,
         "per_module": args.per_module,
         "timing": args.time,
         "memory": args.memory,
         "throughput_batch": _int_opt("throughput-batch", args.throughput_batch),
     }
+    return [ProfileConfig.for_model(name, **opts) for name in expand_names(args.names)]
 
 
 def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
@@ -119,19 +117,21 @@ def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Profile every named model and print a table or JSON lines."""
-    from stbench.bench.profile import check_configuration, profile
+    from stbench.bench.profile import run_profile
+    from stbench.bench.static import count_static
+    from stbench.bench.timing import check_device
 
-    opts = _options(args)
     fmt = _checked_output(args)
-    names = expand_names(args.names)
-    if len(names) > 1:  # refuse bad configurations before printing or storing any row
-        for name in names:
-            check_configuration(name, **opts)
+    cfgs = configs(args)
+    check_device(args.device)
+    # Count every configuration before printing or storing any row: a model that cannot
+    # run at this input is refused first, and the counts are reused by the profiles.
+    counts = [count_static(c) for c in cfgs] if len(cfgs) > 1 else [None]
     store, run_id = _open_store(args.store, args) if args.store else (None, None)
     rows = []
     try:
-        for name in names:
-            row = profile(name, **opts)
+        for cfg, sc in zip(cfgs, counts, strict=True):
+            row = run_profile(cfg, static=sc)
             if store is not None:
                 store.add_row(row, run_id=run_id)
             if args.json_lines:

@@ -9,6 +9,18 @@ from stbench.cli.options import add_store
 
 from stbench.errors import UserError
 
+# Options passed to `build_tasks` under their own names.
+TASK_OPTIONS = (
+    "device",
+    "dtype",
+    "channels_last",
+    "compile",
+    "time",
+    "memory",
+    "throughput_batch",
+    "counters",
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `sweep` subcommand."""
@@ -73,20 +85,9 @@ def _tasks(args: argparse.Namespace) -> list:
         lines = sys.stdin.read().splitlines() if args.task == "-" else [args.task]
         tasks = [Task.from_json(line) for line in lines if line.strip()]
     elif args.pattern:
+        options = {k: getattr(args, k) for k in TASK_OPTIONS}
         tasks = build_tasks(
-            args.pattern,
-            args.frames,
-            args.sizes,
-            args.batches,
-            num_classes=args.classes,
-            device=args.device,
-            dtype=args.dtype,
-            channels_last=args.channels_last,
-            compile=args.compile,
-            time=args.time,
-            memory=args.memory,
-            throughput_batch=args.throughput_batch,
-            counters=args.counters,
+            args.pattern, args.frames, args.sizes, args.batches, num_classes=args.classes, **options
         )
     else:
         raise UserError("give a model name PATTERN or --task JSON")

@@ -20,13 +20,12 @@ from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
     MACS_NOTE,
     CostAxis,
-    build_points,
+    PlotData,
     dataset_label,
     dataset_order,
     missing_dimensions,
 )
-from stbench.plots.frontier import pareto_frontier
-from stbench.plots.views import VIEWS, assign_views
+from stbench.plots.views import VIEWS
 
 from stbench.output import write_atomic
 
@@ -105,23 +104,6 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
     return "<br>".join(lines)
 
 
-def _frontiers(points: pd.DataFrame, axes: Sequence[CostAxis], members: list[dict]) -> dict:
-    """Frontier point ids per 'dataset|metric|cost column|view|level' (level 'all' or one)."""
-    out: dict[str, list[int]] = {}
-    columns = sorted({a.column for a in axes})
-    for view in VIEWS:
-        in_view = [i for i, m in enumerate(members) if view.key in m]
-        sub = points.iloc[in_view].assign(_all="all")
-        for col in columns:
-            for level_col in ("_all", "level"):
-                by = ["dataset", "metric", level_col]
-                f = pareto_frontier(sub, col, "value", by=by, label="label")
-                for (ds, metric, level), grp in f.frontier.groupby(by, sort=True):
-                    key = f"{ds}|{metric}|{col}|{view.key}|{level}"
-                    out[key] = [int(i) for i in grp["_id"]]
-    return out
-
-
 def _unmatched_note(unmatched: pd.DataFrame) -> str:
     """One sentence: how many records are not plotted, and why (counts per reason)."""
     text = f"{len(unmatched)} accuracy records matched no profile and are not plotted"
@@ -142,31 +124,18 @@ def _jsonable(v: object) -> object:
 
 
 def build_payload(
-    joined: pd.DataFrame,
+    data: PlotData | pd.DataFrame,
     *,
     unmatched: pd.DataFrame | None = None,
     notes: Iterable[str] = (),
     title: str = "stbench: speed-accuracy frontiers",
     metrics: Sequence[str] = ("top1", "top5"),
 ) -> dict:
-    """Everything the page needs, as JSON-ready data."""
-    if joined is None or len(joined) == 0:
-        raise ValueError(
-            "dashboard: nothing to plot: no accuracy record joined a profile "
-            "(check the records' models, frames and input sizes against the profiles)"
-        )
-    points, axes = build_points(joined)
-    points = points[points["metric"].isin(metrics)].reset_index(drop=True)
-    if points.empty:
-        raise ValueError("dashboard: nothing to plot: every joined row lacks an accuracy value")
-    if not axes:
-        raise ValueError("dashboard: nothing to plot: no cost (MACs, params, latency, memory)")
-    points["_id"] = range(len(points))
-    points["label"] = points["model"].astype(str)
-    if "level" not in points.columns:
-        points["level"] = "unspecified"
-    points["level"] = points["level"].fillna("unspecified").replace("", "unspecified").astype(str)
-    members = assign_views(points)
+    """Everything the page needs, as JSON-ready data, from a run's `PlotData` (or from
+    joined rows, with ``unmatched``, ``notes`` and ``metrics``)."""
+    if not isinstance(data, PlotData):
+        data = PlotData.from_joined(data, unmatched, notes, metrics)
+    points, axes, members = data.points, data.axes, data.members
     families = sorted(points["family"].unique())
     backbones = sorted(points["backbone"].unique())
     cost_cols = sorted({a.column for a in axes})
@@ -194,9 +163,9 @@ def build_payload(
         for d in datasets
     }
     all_notes = list(missing_dimensions(axes))
-    if unmatched is not None and len(unmatched):
-        all_notes.append(_unmatched_note(unmatched))
-    all_notes.extend(notes)
+    if len(data.unmatched):
+        all_notes.append(_unmatched_note(data.unmatched))
+    all_notes.extend(data.notes)
     return {
         "title": title,
         "macs_note": MACS_NOTE,
@@ -219,7 +188,7 @@ def build_payload(
         "metrics": metrics,
         "colors": {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(families)},
         "symbols": {b: SYMBOLS[i % len(SYMBOLS)] for i, b in enumerate(backbones)},
-        "frontiers": _frontiers(points, axes, members),
+        "frontiers": data.frontiers,
         "notes": all_notes,
     }
 
@@ -237,16 +206,16 @@ def render_html(payload: dict) -> str:
 
 
 def write_dashboard(
-    joined: pd.DataFrame,
+    data: PlotData | pd.DataFrame,
     out_path: str | Path,
     *,
     unmatched: pd.DataFrame | None = None,
     notes: Iterable[str] = (),
     title: str = "stbench: speed-accuracy frontiers",
 ) -> Path:
-    """Write the self-contained HTML dashboard and return its path."""
+    """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows)."""
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--out: expected an .html file, got {str(out)!r}")
-    page = render_html(build_payload(joined, unmatched=unmatched, notes=notes, title=title))
+    page = render_html(build_payload(data, unmatched=unmatched, notes=notes, title=title))
     return write_atomic(out, page)

@@ -8,11 +8,13 @@ column per cost axis, e.g. `macs`, `params`, `latency|cuda|1|float32||<GPU name>
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from stbench.plots.frontier import frontier_ids
+from stbench.plots.views import VIEWS, assign_views
 from stbench.zoo.records import COLUMNS as RECORD_COLUMNS
 from stbench.zoo.records import DETAIL_COLUMNS
 
@@ -235,3 +237,53 @@ def missing_dimensions(axes: list[CostAxis]) -> list[str]:
     if "params" not in kinds:
         notes.append("Params: no static profile joined any record (run `stbench profile`).")
     return notes
+
+
+@dataclass
+class PlotData:
+    """Everything the dashboard and the tables show, computed once per run: the join, the
+    points (with ``_id``, ``label`` and ``level``), the cost axes, each point's views and
+    every frontier (`plots.frontier.frontier_ids` keys)."""
+
+    joined: pd.DataFrame
+    unmatched: pd.DataFrame
+    points: pd.DataFrame
+    axes: list[CostAxis]
+    notes: list[str] = field(default_factory=list)
+    members: list[dict[str, list]] = field(init=False)
+    frontiers: dict[str, list[int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        pts = self.points.reset_index(drop=True)
+        pts["_id"] = range(len(pts))
+        pts["label"] = pts["model"].astype(str)
+        level = pts["level"] if "level" in pts.columns else pd.Series("", index=pts.index)
+        pts["level"] = level.fillna("").replace("", "unspecified").astype(str)
+        self.points = pts
+        self.members = assign_views(pts)
+        subsets = {v.key: [i for i, m in enumerate(self.members) if v.key in m] for v in VIEWS}
+        columns = sorted({a.column for a in self.axes})
+        self.frontiers = frontier_ids(pts, columns, subsets)
+
+    @classmethod
+    def from_joined(
+        cls,
+        joined: pd.DataFrame,
+        unmatched: pd.DataFrame | None = None,
+        notes: Iterable[str] = (),
+        metrics: Sequence[str] = ("top1", "top5"),
+    ) -> PlotData:
+        """Points and axes of the joined rows (``metrics`` only); ValueError if none."""
+        if joined is None or len(joined) == 0:
+            raise ValueError(
+                "dashboard: nothing to plot: no accuracy record joined a profile "
+                "(check the records' models, frames and input sizes against the profiles)"
+            )
+        points, axes = build_points(joined)
+        points = points[points["metric"].isin(metrics)]
+        if points.empty:
+            raise ValueError("dashboard: nothing to plot: every joined row lacks an accuracy value")
+        if not axes:
+            raise ValueError("dashboard: nothing to plot: no cost (MACs, params, latency, memory)")
+        unmatched = pd.DataFrame() if unmatched is None else unmatched
+        return cls(joined, unmatched, points, axes, list(notes))

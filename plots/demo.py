@@ -1,7 +1,8 @@
 """The data pipeline behind `stbench frontier` and `stbench demo`.
 
-Records -> the inputs they need -> static profiles on the `meta` device (+ timed rows from
-the results store and the shipped reference GPU results) -> join -> points and cost axes.
+Records -> the configurations they need -> the results store's rows, with static counts
+it lacks counted and stored (+ the shipped reference GPU results) -> one join -> points,
+cost axes and every frontier, once (`PlotData`).
 """
 
 from __future__ import annotations
@@ -9,32 +10,19 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from stbench.plots.data import MAIN_DATASETS, CostAxis, build_points
-from stbench.plots.frontier import pareto_frontier
+from stbench.plots.data import MAIN_DATASETS, CostAxis, PlotData
 
 __all__ = [
     "MAIN_DATASETS",
-    "Collected",
+    "PlotData",
     "check_writable",
     "collect",
     "frontier_points",
     "pick_axis",
 ]
-
-
-@dataclass
-class Collected:
-    """Everything the dashboard and the tables need."""
-
-    joined: pd.DataFrame
-    unmatched: pd.DataFrame
-    points: pd.DataFrame
-    axes: list[CostAxis]
-    notes: list[str] = field(default_factory=list)
 
 
 def check_writable(path: str | Path) -> Path:
@@ -53,70 +41,43 @@ def check_writable(path: str | Path) -> Path:
     return p
 
 
-def _progress(total: int, quiet: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]profiling the zoo on the meta device"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=quiet,
-        transient=False,
-    )
-
-
 def collect(
     *,
     store: str | Path | None = None,
     records_paths: Sequence[str | Path] | None = None,
     reference: bool = True,
     quiet: bool = False,
-) -> Collected:
-    """Load records, profile the zoo at their inputs, add timed rows, join, build points."""
+) -> PlotData:
+    """Load records, take the static counts they need from the store (counting and storing
+    only the missing ones), add the shipped reference rows, join once, build the points and
+    every frontier once."""
     from stbench.plots.sources import (
         join,
         load_reference,
-        load_store,
-        profile_inputs,
-        record_inputs,
+        record_configs,
+        store_profiles,
         timed_rows,
     )
     from stbench.zoo.records import load_records
     from stbench.zoo.registry import list_models
 
-    notes: list[str] = []
     records = load_records(records_paths, check_zoo_names=False)
-    inputs = record_inputs(records, names=list_models())
-    if not inputs:
+    configs = record_configs(records, names=list_models())
+    if not configs:
         raise ValueError("records: no accuracy record names a registered zoo model")
-    with _progress(len(inputs), quiet) as bar:
-        task = bar.add_task("", total=len(inputs))
-
-        def done(key: tuple) -> None:
-            bar.update(task, advance=1, description=f"{key[0]} {key[1]}x{key[2]}²")
-
-        static, failures = profile_inputs(inputs, on_done=done)
-    for f in failures[:10]:
-        notes.append(f"profile failed: {f}")
-    if len(failures) > 10:
-        notes.append(f"... and {len(failures) - 10} more failed profiles")
-    timed = [timed_rows(load_store(store))]
+    profiles, notes = store_profiles(store, configs, quiet=quiet)
+    if len(notes) > 10:
+        notes = [*notes[:10], f"... and {len(notes) - 10} more problems"]
+    parts = [profiles]
     if reference:
         ref, ref_notes = load_reference()
         notes.extend(ref_notes)
-        timed.append(timed_rows(ref))
-    parts = [static] + [t for t in timed if len(t)]
-    profiles = pd.concat(parts, ignore_index=True) if parts else static
-    joined, unmatched = join(profiles, records)
+        parts.append(timed_rows(ref))
+    profiles = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    joined, unmatched = join(profiles, records) if len(profiles) else (profiles, records)
     if len(joined) == 0:
         raise ValueError("no accuracy record joined a profile: nothing to show")
-    points, axes = build_points(joined)
-    points = points[points["metric"].isin(("top1", "top5"))].reset_index(drop=True)
-    return Collected(joined, unmatched, points, axes, notes)
+    return PlotData.from_joined(joined, unmatched, notes)
 
 
 def pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
@@ -136,9 +97,11 @@ def pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
 
 
 def frontier_points(
-    points: pd.DataFrame, axis: CostAxis, *, dataset: str | None, metric: str
+    data: PlotData, axis: CostAxis, *, dataset: str | None, metric: str
 ) -> pd.DataFrame:
-    """Frontier rows of one metric and cost axis, for one dataset or all of them."""
+    """Frontier rows of one metric and cost axis (every model and level), for one dataset
+    or all of them, cheapest first; read from the run's frontiers, never recomputed."""
+    points = data.points
     sel = points[points["metric"] == metric]
     if dataset is not None:
         sel = sel[sel["dataset"] == dataset]
@@ -150,7 +113,11 @@ def frontier_points(
             )
     if sel.empty:
         raise ValueError(f"--metric {metric}: no record with this metric joined a profile")
-    f = pareto_frontier(sel, axis.column, "value", by=["dataset", "metric"], label="model")
-    if f.points.empty:
+    ids = [
+        i
+        for ds in sorted(sel["dataset"].unique())
+        for i in data.frontiers.get(f"{ds}|{metric}|{axis.column}|all|all", [])
+    ]
+    if not ids:
         raise ValueError(f"--cost {axis.key}: none of the selected records has a {axis.label}")
-    return f.frontier
+    return points.set_index("_id").loc[ids].reset_index()

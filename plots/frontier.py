@@ -9,7 +9,7 @@ Rows whose cost or accuracy is missing are excluded and reported, never silently
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,3 +113,39 @@ def step_line(cost: Sequence[float], acc: Sequence[float]) -> tuple[list[float],
         xs.append(x)
         ys.append(y)
     return xs, ys
+
+
+def frontier_ids(
+    points: pd.DataFrame,
+    columns: Sequence[str],
+    subsets: Mapping[str, Sequence[int]],
+    *,
+    level: str = "level",
+) -> dict[str, list[int]]:
+    """Every frontier, once: the ``_id``s on the frontier of each
+    ``'dataset|metric|cost column|subset|level'``, in `pareto_frontier`'s order (cost, then
+    accuracy descending, then ``label``), where a subset is a list of point positions and
+    the level is ``all`` (every level together) or one level. Rows without the cost or
+    the accuracy are left out, as `pareto_frontier` leaves them out."""
+    dataset = points["dataset"].astype(str).to_numpy()
+    metric = points["metric"].astype(str).to_numpy()
+    levels = points[level].astype(str).to_numpy()
+    labels = points["label"].astype(str).to_numpy()
+    ids = points["_id"].to_numpy()
+    acc = pd.to_numeric(points["value"], errors="coerce").to_numpy(dtype=float)
+    out: dict[str, list[int]] = {}
+    for col in columns:
+        cost = pd.to_numeric(points[col], errors="coerce").to_numpy(dtype=float)
+        valid = np.isfinite(cost) & np.isfinite(acc)
+        for name, positions in subsets.items():
+            groups: dict[tuple[str, str, str], list[int]] = {}
+            for i in positions:
+                if valid[i]:
+                    for lev in ("all", levels[i]):
+                        groups.setdefault((dataset[i], metric[i], lev), []).append(i)
+            for (ds, met, lev), members in sorted(groups.items()):
+                idx = np.asarray(members)
+                on = idx[pareto_mask(cost[idx], acc[idx])]
+                on = sorted(on, key=lambda i: (cost[i], -acc[i], labels[i]))
+                out[f"{ds}|{met}|{col}|{name}|{lev}"] = [int(ids[i]) for i in on]
+    return out

@@ -1,87 +1,135 @@
-"""Where the plots' data comes from: static profiles, the results store, shipped reference
-GPU results and the accuracy records, joined on (model, frames, size, num_classes)."""
+"""Where the plots' data comes from: the results store (static counts it lacks are counted
+and added), shipped reference GPU results and the accuracy records, joined on
+(model, frames, size, num_classes)."""
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+if TYPE_CHECKING:
+    from stbench.bench.config import ProfileConfig
+
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "bench" / "reference"
 JOIN_KEYS = ("model", "frames", "size", "num_classes")
-ACCURACY_METRICS = ("top1", "top5")
 
 
-def static_profile(name: str, frames: int, size: int, num_classes: int) -> dict:
-    """Params and conv+linear MACs of one zoo model at (1, 3, frames, size, size), on `meta`."""
-    from stbench.bench.counting import static_count
-    from stbench.bench.profile import build_zoo_model
+def record_configs(
+    records: pd.DataFrame, names: Iterable[str] | None = None
+) -> list[ProfileConfig]:
+    """The static configurations (model, frames, size, num_classes) that the zoo's accuracy
+    records need, each once."""
+    from stbench.bench.config import ProfileConfig
 
-    model = build_zoo_model(name, frames=frames, num_classes=num_classes)
-    sc = static_count(model, (1, 3, frames, size, size), device="meta")
-    return {
-        "model": name,
-        "frames": int(frames),
-        "size": int(size),
-        "batch": 1,
-        "num_classes": int(num_classes),
-        "device": "meta",
-        "dtype": "float32",
-        "params": int(sc.params),
-        "macs": int(sc.macs),
-        "flops": 2 * int(sc.macs),
-        "counter": sc.counter,
-        "scope": sc.scope,
-    }
-
-
-def record_inputs(records: pd.DataFrame, names: Iterable[str] | None = None) -> list[tuple]:
-    """Distinct (model, frames, size, num_classes) that the zoo's accuracy records need."""
     df = records[records["model"].fillna("").astype(str) != ""]
     if names is not None:
         df = df[df["model"].isin(set(names))]
     cols = ["model", "frames", "input_size", "num_classes"]
-    df = df[cols].dropna().drop_duplicates()
-    return sorted((str(m), int(f), int(s), int(c)) for m, f, s, c in df.itertuples(index=False))
+    keys = sorted({(str(m), int(f), int(s), int(c)) for m, f, s, c in df[cols].dropna().values})
+    return [ProfileConfig(m, f, s, num_classes=c) for m, f, s, c in keys]
 
 
-def _profile_one(key: tuple) -> tuple[tuple, dict | None, str | None]:
-    try:
-        return key, static_profile(*key), None
-    except Exception as exc:  # one model's failure is reported, never the end of the demo
-        return key, None, f"{key[0]} @ {key[1]}x{key[2]}² ({key[3]} classes): {exc}"
+def _progress(quiet: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]counting params and MACs on the meta device"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=False,
+    )
 
 
-def profile_inputs(
-    inputs: list[tuple],
-    on_done: Callable[[tuple], None] | None = None,
+def store_profiles(
+    store: str | Path | None,
+    configs: Sequence[ProfileConfig],
     *,
-    workers: int | None = None,
+    quiet: bool = False,
+    strict: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Static profile rows for each input tuple (in worker processes when workers > 1);
-    failures are returned as messages."""
-    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
-    rows, failures = [], []
-    if workers > 1 and len(inputs) > 8:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            results = pool.map(_profile_one, inputs, chunksize=4)
-            for key, row, err in results:
-                rows.append(row) if row else failures.append(err)
-                if on_done:
-                    on_done(key)
-    else:
-        for key in inputs:
-            key, row, err = _profile_one(key)
-            rows.append(row) if row else failures.append(err)
-            if on_done:
-                on_done(key)
-    return pd.DataFrame(rows), failures
+    """The store's ok rows, with the static counts of every configuration: read from the
+    store, and only those it lacks counted (progress on stderr) and added to it.
+
+    The store (``store``, else `default_store_path`) is created when it does not exist;
+    when it cannot be written the new counts are used but not kept (a note says so).
+    Returns the rows as a DataFrame (``origin`` = the store) and a note per problem; a
+    configuration that cannot be counted is one of them, or a ValueError when ``strict``.
+    """
+    from stbench.bench.static import FEW, fill_static, missing_static
+    from stbench.bench.store import ResultsStore, StoreError, default_store_path
+
+    path = Path(store) if store else default_store_path()
+    rows = _read_store(path) if path.exists() or path.is_dir() else []
+    todo = missing_static(configs, rows)
+    notes: list[str] = []
+    if todo:
+        try:
+            db = ResultsStore(path)
+        except StoreError as exc:
+            db = None
+            notes.append(f"static counts not stored: {exc}")
+        with _progress(quiet or len(todo) <= FEW) as bar:
+            job = bar.add_task("", total=len(todo))
+
+            def done(cfg: ProfileConfig) -> None:
+                bar.update(job, advance=1, description=f"{cfg.model} {cfg.frames}x{cfg.size}²")
+
+            try:
+                new, failures = fill_static(todo, db, on_done=done)
+            finally:
+                if db is not None:
+                    db.close()
+        if failures and strict:
+            raise ValueError(failures[0])
+        rows = [*rows, *new]
+        notes.extend(f"profile failed: {f}" for f in failures)
+    df = pd.DataFrame([r for r in rows if r.get("status", "ok") == "ok"])
+    if len(df):
+        df["origin"] = f"store:{path}"
+    return df, notes
+
+
+def static_lookup(profiles: pd.DataFrame) -> Callable[[str, int, int, int], dict]:
+    """A ``(model, frames, size, num_classes) -> {params, macs}`` lookup in profile rows
+    (as `store_profiles` returns them); ValueError when a configuration has no counts."""
+    cols = [*JOIN_KEYS, "params", "macs"]
+    have = profiles.reindex(columns=cols).dropna()
+    index = {
+        (m, int(f), int(s), int(c)): {"params": int(p), "macs": int(x)}
+        for m, f, s, c, p, x in have.itertuples(index=False)
+    }
+
+    def lookup(model: str, frames: int, size: int, num_classes: int) -> dict:
+        try:
+            return index[(model, frames, size, num_classes)]
+        except KeyError:
+            raise ValueError(
+                f"{model}: no params/MACs at {frames} frames x {size}² px, "
+                f"{num_classes} classes (counting failed)"
+            ) from None
+
+    return lookup
+
+
+def static_profile(
+    model: str, frames: int, size: int, num_classes: int, store: str | Path | None = None
+) -> dict:
+    """Params and MACs of one zoo configuration, from the store (counted and stored when
+    it lacks them)."""
+    from stbench.bench.config import ProfileConfig
+
+    cfg = ProfileConfig(model, frames, size, num_classes=num_classes)
+    profiles, _ = store_profiles(store, [cfg], quiet=True, strict=True)
+    return static_lookup(profiles)(model, frames, size, num_classes)
 
 
 def load_reference(directory: Path = REFERENCE_DIR) -> tuple[pd.DataFrame, list[str]]:
@@ -109,20 +157,26 @@ def load_reference(directory: Path = REFERENCE_DIR) -> tuple[pd.DataFrame, list[
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), notes
 
 
+def _read_store(path: Path) -> list[dict]:
+    """Every row of the results store at ``path``, with its run's metadata (read-only)."""
+    from stbench.bench.store import ResultsStore
+
+    with ResultsStore(path, readonly=True) as db:
+        return db.rows(with_run=True)
+
+
 def load_store(path: str | Path | None) -> pd.DataFrame:
     """Successful rows of the results store, or an empty frame when the file does not exist."""
-    from stbench.bench.store import ResultsStore, default_store_path
+    from stbench.bench.store import default_store_path
 
     p = Path(path) if path else default_store_path()
     if not p.exists():
         if path:
             raise ValueError(f"--store: no results store at {str(p)!r}")
         return pd.DataFrame()
-    df = ResultsStore(p, readonly=True).to_dataframe()
-    if "status" in df.columns:
-        df = df[df["status"].fillna("ok") == "ok"]
-    df = df.copy()
-    df["origin"] = f"store:{p}"
+    df = pd.DataFrame([r for r in _read_store(p) if r.get("status", "ok") == "ok"])
+    if len(df):
+        df["origin"] = f"store:{p}"
     return df
 
 
@@ -135,30 +189,9 @@ def timed_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def join(profiles: pd.DataFrame, records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Profiles x records on (model, frames, size, num_classes); unmatched records returned."""
-    try:
-        from stbench.bench.join import join_profiles_records
-    except ModuleNotFoundError as exc:
-        if exc.name != "stbench.bench.join":
-            raise
-    else:
-        out = join_profiles_records(profiles, records)
-        if isinstance(out, tuple):
-            return out
-        both = out[out["match"] == "both"].reset_index(drop=True)
-        return both, out[out["match"] == "record_only"].reset_index(drop=True)
-    # Fallback while bench.join is not available: the same keys, never the name alone.
-    rec = records.rename(columns={"input_size": "size"}).copy()
-    rec = rec[rec["modality"] == "rgb"] if "modality" in rec.columns else rec
-    prof = profiles.copy()
-    for k in JOIN_KEYS:
-        rec[k] = rec[k].astype("object") if k == "model" else pd.to_numeric(rec[k]).astype("Int64")
-        prof[k] = (
-            prof[k].astype("object") if k == "model" else pd.to_numeric(prof[k]).astype("Int64")
-        )
-    prof = prof.drop(columns=[c for c in prof.columns if c in rec.columns and c not in JOIN_KEYS])
-    joined = rec.merge(prof, on=list(JOIN_KEYS), how="inner")
-    keys = rec[list(JOIN_KEYS)].apply(tuple, axis=1)
-    have = set(prof[list(JOIN_KEYS)].apply(tuple, axis=1)) if len(prof) else set()
-    unmatched = rec[~keys.isin(have)]
-    return joined, unmatched
+    """Profiles x records on (model, frames, size, num_classes): (joined, unmatched records)."""
+    from stbench.bench.join import join_profiles_records
+
+    out = join_profiles_records(profiles, records)
+    both = out[out["match"] == "both"].reset_index(drop=True)
+    return both, out[out["match"] == "record_only"].reset_index(drop=True)

@@ -7,14 +7,18 @@ bottom-heavy curves, or one model's 8 -> 64 frames scaling.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
+# One point: its columns by name.
+Row = Mapping[str, Any]
 # (series name, order key) for a point of a view, or None when the point is not in the view.
-Member = Callable[[pd.Series], "tuple[str, float] | None"]
+Member = Callable[[Row], "tuple[str, float] | None"]
 
 
 @dataclass(frozen=True)
@@ -27,14 +31,14 @@ class View:
     member: Member
 
 
-def _all(row: pd.Series) -> tuple[str, float] | None:
+def _all(row: Row) -> tuple[str, float] | None:
     return ("", 0.0)
 
 
 _XIE = re.compile(r"^xie_(top|bottom)_heavy_(i3d|s3d)_(.+)$")
 
 
-def _xie(row: pd.Series) -> tuple[str, float] | None:
+def _xie(row: Row) -> tuple[str, float] | None:
     name = str(row["model"])
     m = _XIE.match(name)
     if m:
@@ -47,7 +51,7 @@ def _xie(row: pd.Series) -> tuple[str, float] | None:
 _TRAN = re.compile(r"^(r2d|f_r2d|r3d|mc[2-5]|rmc[2-5]|r2plus1d)_(resnet\d+)$")
 
 
-def _tran(row: pd.Series) -> tuple[str, float] | None:
+def _tran(row: Row) -> tuple[str, float] | None:
     if _TRAN.match(str(row["model"])) or row.get("zoo_paper") == "tran2018":
         return ("", 0.0)
     return None
@@ -56,7 +60,7 @@ def _tran(row: pd.Series) -> tuple[str, float] | None:
 _GST = {"gst_a1_8": 1 / 8, "gst_a1_4": 1 / 4, "gst_a1_2": 1 / 2}
 
 
-def _gst(row: pd.Series) -> tuple[str, float] | None:
+def _gst(row: Row) -> tuple[str, float] | None:
     name = str(row["model"])
     for prefix, alpha in _GST.items():
         if name.startswith(prefix + "_"):
@@ -69,14 +73,17 @@ def _gst(row: pd.Series) -> tuple[str, float] | None:
     return None
 
 
-def _frames(row: pd.Series) -> tuple[str, float] | None:
-    frames = pd.to_numeric(pd.Series([row.get("frames")]), errors="coerce").iloc[0]
-    if pd.isna(frames) or not row.get("_multi_frames", False):
+def _frames(row: Row) -> tuple[str, float] | None:
+    try:
+        frames = float(row.get("frames"))
+    except (TypeError, ValueError):
         return None
-    return (str(row["model"]), float(frames))
+    if math.isnan(frames) or not row.get("_multi_frames", False):
+        return None
+    return (str(row["model"]), frames)
 
 
-def _tp(row: pd.Series) -> tuple[str, float] | None:
+def _tp(row: Row) -> tuple[str, float] | None:
     name = str(row["model"])
     base = name[: -len("_tp")] if name.endswith("_tp") else name
     if not (name.endswith("_tp") or row.get("_has_tp_twin", False)):
@@ -129,8 +136,7 @@ def assign_views(points: pd.DataFrame) -> list[dict[str, list]]:
     else:
         multi_names = set()
     out: list[dict[str, list]] = []
-    for (_, row), has_twin in zip(points.iterrows(), twin, strict=True):
-        row = row.copy()
+    for row, has_twin in zip(points.to_dict("records"), twin, strict=True):
         row["_has_tp_twin"] = bool(has_twin)
         row["_multi_frames"] = str(row["model"]) in multi_names
         member: dict[str, list] = {}

@@ -6,16 +6,16 @@ import pytest
 import torch
 from stbench.bench.profile import profile
 from stbench.cli import main
+from stbench.zoo import list_models
 from torch import nn
 
-zoo = pytest.importorskip("zoo")
 MODEL = "tsn_resnet18"
 SMALL = ["--frames", "2", "--size", "32"]
 
 
 @pytest.fixture(scope="module")
 def have_model():
-    if MODEL not in zoo.list_models():
+    if MODEL not in list_models():
         pytest.skip(f"zoo model {MODEL} not registered yet")
 
 

@@ -155,7 +155,8 @@ def test_bad_input_shape(shape):
 
 
 def test_zoo_model_on_meta():
-    zoo = pytest.importorskip("zoo")
+    from stbench import zoo
+
     names = zoo.list_models("tsn_resnet18")
     if not names:
         pytest.skip("zoo model tsn_resnet18 not registered")

@@ -3,7 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from stbench.bench.crosscheck import COUNTERS, cross_check, parse_counters
+from stbench.bench.config import COUNTERS, parse_counters
+from stbench.bench.crosscheck import cross_check
 from torch import nn
 
 pytest.importorskip("fvcore")

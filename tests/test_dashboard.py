@@ -1,6 +1,7 @@
 """The dashboard payload and page, the views, and the `frontier` CLI on hand-made joins."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -36,47 +37,20 @@ def _row(model, family, backbone, dataset, frames, macs, params, top1, **extra):
     }
 
 
+# One record per row: model, family, backbone, dataset, frames, MACs, params, top1.
+SAMPLE = Path(__file__).with_name("data") / "dashboard_sample.csv"
+
+
 def sample_joined(latency: bool = True) -> pd.DataFrame:
-    rows = [
-        _row("i3d_resnet50", "I3D", "resnet50", "kinetics400", 8, 33e9, 28e6, 70.0),
-        _row("tsn_resnet50", "TSN", "resnet50", "kinetics400", 8, 33e9, 24e6, 68.0),
-        _row("tam_resnet50", "TAM", "resnet50", "kinetics400", 8, 33e9, 25e6, 72.0),
-        _row("s3d_resnet50", "S3D", "resnet50", "kinetics400", 8, 40e9, 30e6, 71.0),
-        _row("tsn_resnet18", "TSN", "resnet18", "kinetics400", 8, 14e9, 11e6, 60.0),
-        _row("tsn_resnet18", "TSN", "resnet18", "kinetics400", 16, 28e9, 11e6, 62.0),
-        _row("tsn_resnet18_tp", "TSN", "resnet18", "kinetics400", 8, 7e9, 11e6, 59.0),
-        _row("i3d_resnet50", "I3D", "resnet50", "mini_ssv2", 8, 33e9, 28e6, 50.0),
-        _row("gst_a1_8_resnet50", "GST", "resnet50", "ssv1", 8, 29e9, 21e6, 45.0),
-        _row("gst_a1_4_resnet50", "GST", "resnet50", "ssv1", 8, 30e9, 21e6, 46.5),
-        _row("gst_a1_2_resnet50", "GST", "resnet50", "ssv1", 8, 31e9, 21e6, 46.0),
-        _row("c3d_resnet50", "C3D", "resnet50", "ssv1", 8, 60e9, 40e6, 44.0),
-    ]
+    rows = [_row(*r) for r in pd.read_csv(SAMPLE).itertuples(index=False)]
     if latency:
         timed = dict(device="cuda", macs=None, params=None, peak_mem_mib=900.0)
-        rows.append(
-            _row(
-                "i3d_resnet50",
-                "I3D",
-                "resnet50",
-                "kinetics400",
-                8,
-                **timed,
-                top1=70.0,
-                latency_ms_median=12.0,
-            )
-        )
-        rows.append(
-            _row(
-                "tsn_resnet50",
-                "TSN",
-                "resnet50",
-                "kinetics400",
-                8,
-                **timed,
-                top1=68.0,
-                latency_ms_median=8.0,
-            )
-        )
+        for model, family, top1, ms in (
+            ("i3d_resnet50", "I3D", 70.0, 12.0),
+            ("tsn_resnet50", "TSN", 68.0, 8.0),
+        ):
+            row = _row(model, family, "resnet50", "kinetics400", 8, **timed, top1=top1)
+            rows.append({**row, "latency_ms_median": ms})
     return pd.DataFrame(rows)
 
 
@@ -222,7 +196,7 @@ def fake_collect(monkeypatch):
     def collect(**_):
         joined = sample_joined()
         points, axes = build_points(joined)
-        return demo.Collected(joined, pd.DataFrame(), points, axes, ["a note"])
+        return demo.PlotData(joined, pd.DataFrame(), points, axes, ["a note"])
 
     monkeypatch.setattr(demo, "collect", collect)
 
@@ -272,7 +246,7 @@ def test_frontier_cli_no_latency_measurements(tmp_path, capsys, monkeypatch):
     def collect(**_):
         joined = sample_joined(latency=False)
         points, axes = build_points(joined)
-        return demo.Collected(joined, pd.DataFrame(), points, axes, [])
+        return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
 
     monkeypatch.setattr(demo, "collect", collect)
     assert main(["frontier", "--out", str(tmp_path / "f.html"), "--cost", "memory"]) == 2

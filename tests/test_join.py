@@ -39,32 +39,11 @@ def records() -> pd.DataFrame:
 
 @pytest.fixture
 def profiles() -> pd.DataFrame:
+    rows = [(224, 87, 32_697_090_048), (224, 400, 32_700_000_000), (112, 87, 8_000_000_000)]
     return pd.DataFrame(
         [
-            dict(
-                model="tsn_resnet50",
-                frames=8,
-                size=224,
-                num_classes=87,
-                macs=32_697_090_048,
-                source="stbench",
-            ),
-            dict(
-                model="tsn_resnet50",
-                frames=8,
-                size=224,
-                num_classes=400,
-                macs=32_700_000_000,
-                source="stbench",
-            ),
-            dict(
-                model="tsn_resnet50",
-                frames=8,
-                size=112,
-                num_classes=87,
-                macs=8_000_000_000,
-                source="stbench",
-            ),
+            dict(model="tsn_resnet50", frames=8, size=s, num_classes=c, macs=m, source="stbench")
+            for s, c, m in rows
         ]
     )
 

@@ -238,7 +238,7 @@ def fake_collect(monkeypatch):
 
     def collect(**_):
         points, axes = build_points(joined)
-        return demo.Collected(joined, pd.DataFrame(), points, axes, [])
+        return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
 
     monkeypatch.setattr(demo, "collect", collect)
 

@@ -75,6 +75,22 @@ def test_latency_records_autocast_and_channels_last():
     assert r["memory_format"] == "channels_last_3d"
 
 
+def test_a_prepared_model_is_measured_as_it_is(monkeypatch):
+    prep = timing.prepare(tiny(), channels_last=True)
+    monkeypatch.setattr(timing, "prepare", lambda *a, **k: pytest.fail("prepared again"))
+    shape = (1, 3, 2, 8, 8)
+    lat = measure_latency(prep, shape, **FAST)
+    thr = measure_throughput(prep, shape, batch=2, **FAST)
+    mem = memory.measure_peak_memory(prep, shape)
+    assert lat["memory_format"] == thr["memory_format"] == "channels_last_3d"
+    assert lat["latency_ms_median"] > 0 and thr["throughput_batch_used"] == 2
+    assert mem["peak_mem_mib"] > 0
+    with pytest.raises(ValueError, match="memory option: unknown"):
+        memory.measure_peak_memory(prep, shape, min_iters=3)
+    with pytest.raises(ValueError, match="device: already fixed by the prepared model"):
+        measure_latency(prep, shape, device="cpu", **FAST)
+
+
 def test_unknown_protocol_option_names_the_allowed_ones():
     with pytest.raises(ValueError, match="timing option: unknown.*allowed: warmup_s"):
         measure_latency(tiny(), (1, 3, 2, 8, 8), warmpu_s=1)
