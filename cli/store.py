@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="export stored rows (with run metadata) to CSV or JSON")
     p.add_argument("--format", choices=["csv", "json"], help="default: from --out, else csv")
+    p.add_argument(
+        "--history",
+        action="store_true",
+        help="every stored attempt (successes and failures, oldest first) instead of the "
+        "current row per key",
+    )
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--store", help=STORE_HELP)
     _filters(p)
@@ -63,9 +69,10 @@ def run_export(args: argparse.Namespace) -> int:
         fmt = "json" if args.out and Path(args.out).suffix.lower() == ".json" else "csv"
     with _open(args) as store:
         export = store.export_json if fmt == "json" else store.export_csv
-        n = export(args.out or sys.stdout, model=args.model, **_equals(args))
+        n = export(args.out or sys.stdout, history=args.history, model=args.model, **_equals(args))
     if args.out:
-        print(f"export: wrote {n} row(s) as {fmt} to {args.out}", file=sys.stderr)
+        what = "history entr(ies)" if args.history else "row(s)"
+        print(f"export: wrote {n} {what} as {fmt} to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -78,20 +85,24 @@ def run_import(args: argparse.Namespace) -> int:
         n, skipped = store.import_benchmark_json(args.file)
         path = store.path
     extra = f" (skipped {skipped} benchmark(s) without stbench extra_info)" if skipped else ""
-    print(f"import-benchmark: imported {n} row(s) into {path}{extra}")
+    again = " (this file was imported before)" if n == 0 and not skipped else ""
+    print(f"import-benchmark: imported {n} row(s) into {path}{extra}{again}")
     return 0
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    """Merge every given store into --store (newer rows win per key and source)."""
+    """Merge every given store's history into --store (idempotent, field by field)."""
     from stbench.bench.store import ResultsStore
 
     with ResultsStore(args.store) as store:
         for f in args.files:
             if Path(f).resolve() == store.path.resolve():
                 raise ValueError(f"merge-store: {f} is the target store itself")
-            runs, rows = store.merge_from(f)
-            print(f"merge-store: {f}: {runs} run(s), {rows} row(s) into {store.path}")
+            runs, entries = store.merge_from(f)
+            print(
+                f"merge-store: {f}: {runs} new run(s), {entries} new history entr(ies) "
+                f"into {store.path}"
+            )
     return 0
 
 
@@ -106,6 +117,15 @@ def _fmt(v: Any, scale: float = 1.0, digits: int = 2) -> str:
 def _short(text: str | None, limit: int = 60) -> str:
     text = (text or "").strip()
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _status(r: dict[str, Any]) -> str:
+    from rich.markup import escape
+
+    if r["status"] != "ok":
+        return f"[red]failed[/red]: {escape(_short(r.get('error')))}"
+    n = r.get("failed_attempts") or 0
+    return f"ok [dim]({n} failed attempt(s))[/dim]" if n else "ok"
 
 
 def _cells(r: dict[str, Any]) -> dict[str, str]:
@@ -123,12 +143,11 @@ def _cells(r: dict[str, Any]) -> dict[str, str]:
         "dtype": r["dtype"],
         "format": fmt + ("+compile" if r.get("compile") else ""),
         "source": r.get("source") or "",
-        "status": "ok"
-        if r["status"] == "ok"
-        else f"[red]failed[/red]: {escape(_short(r.get('error')))}",
+        "status": _status(r),
         "params (M)": _fmt(r.get("params"), 1e6),
         "MACs (G)": _fmt(r.get("macs"), 1e9),
-        "latency ms (median)": _fmt(r.get("latency_ms_median")),
+        "latency ms (median)": _fmt(r.get("latency_ms_median"))
+        + (" [yellow](noisy)[/yellow]" if r.get("noisy") else ""),
         "IQR ms": _fmt(r.get("latency_ms_iqr")),
         "p90 ms": _fmt(r.get("latency_ms_p90")),
         "clips/s (batch)": "" if tp is None else f"{tp:,.1f} ({r.get('throughput_batch_used')})",
@@ -162,6 +181,13 @@ def run_results(args: argparse.Namespace) -> int:
     t = Table(
         title=f"stbench results: {len(rows)} row(s) in {path}" + (f"\n{common}" if common else "")
     )
+    if any(r.get("noisy") for r in rows):
+        from stbench.bench.history import NOISY_REL_IQR
+
+        t.caption = (
+            f"(noisy): latency IQR/median > {NOISY_REL_IQR:g}, or timing stopped on its "
+            "time cap; see the row's flags"
+        )
     for c in shown:
         t.add_column(c, overflow="fold", justify="left" if c in ("model", "status") else "right")
     for x in cells:
