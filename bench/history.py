@@ -21,6 +21,7 @@ A latency measurement is `noisy` when its relative IQR (IQR / median) exceeds
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -109,6 +110,7 @@ VIEW_FIELDS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def group_of(field: str) -> Group | None:
     """The group that owns `field`, or None for an ungrouped field."""
     return next((g for g in GROUPS if g.owns(field)), None)
