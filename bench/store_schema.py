@@ -18,6 +18,8 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from stbench.bench.history import VIEW_FIELDS
+
 SCHEMA_VERSION = 2
 KEY_FIELDS = (
     "model",
@@ -60,17 +62,7 @@ RUN_FIELDS = (
     "git_dirty",
 )
 # columns of `current` besides the key, the metrics and row_json
-VIEW_COLUMNS = (
-    "source",
-    "status",
-    "error",
-    "run_id",
-    "stored_at",
-    "attempts",
-    "failed_attempts",
-    "last_error",
-    "noisy",
-)
+VIEW_COLUMNS = ("source", *(f for f in VIEW_FIELDS if f not in ("last_failed_at", "provenance")))
 _KEY_DDL = (
     "model TEXT NOT NULL, frames INTEGER NOT NULL, size INTEGER NOT NULL, "
     "batch INTEGER NOT NULL, num_classes INTEGER NOT NULL, device TEXT NOT NULL, "

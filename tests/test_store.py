@@ -138,12 +138,25 @@ def test_corrupt_file_is_one_clear_error(tmp_path):
     assert bad.read_bytes() == b"this is not sqlite" * 100  # untouched
 
 
-def test_foreign_sqlite_file_is_refused(tmp_path):
-    other = tmp_path / "other.sqlite"
-    with sqlite3.connect(other) as c:
+def _foreign(path):
+    with sqlite3.connect(path) as c:
         c.execute("CREATE TABLE things (x)")
-    with pytest.raises(StoreError, match="not an stbench store"):
-        ResultsStore(other)
+
+
+def _newer(path):
+    ResultsStore(path).close()
+    with sqlite3.connect(path) as c:
+        c.execute("UPDATE stbench_meta SET value='99' WHERE key='schema_version'")
+
+
+@pytest.mark.parametrize(
+    "prepare, match", [(_foreign, "not an stbench store"), (_newer, "schema version 99")]
+)
+def test_foreign_or_newer_sqlite_file_is_refused(tmp_path, prepare, match):
+    path = tmp_path / "other.sqlite"
+    prepare(path)
+    with pytest.raises(StoreError, match=match):
+        ResultsStore(path)
 
 
 def test_locked_store_times_out_with_one_line_and_keeps_rows(tmp_path):
@@ -470,15 +483,6 @@ def test_merging_a_schema1_file_twice_is_a_noop(tmp_path):
         with ResultsStore(upgraded) as old:
             old.start_run({"host": "x"})  # upgrades in place: the same ids as the copy
         assert s.merge_from(upgraded) == (1, 0)
-
-
-def test_a_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "s.sqlite"
-    ResultsStore(path).close()
-    with sqlite3.connect(path) as c:
-        c.execute("UPDATE stbench_meta SET value='99' WHERE key='schema_version'")
-    with pytest.raises(StoreError, match="schema version 99"):
-        ResultsStore(path)
 
 
 def test_claims_one_owner_at_a_time_and_expiry(tmp_path):
