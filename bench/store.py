@@ -457,15 +457,19 @@ class ResultsStore:
         source: str = "stbench",
         status: str | None = None,
         error: str | None = None,
+        release: str | None = None,
     ) -> int:
         """Append one row (or failure) to the history in its own transaction; returns its id.
 
         The key's current view keeps every measured field group this row does not carry,
-        and a failure never replaces a success (see `bench.history`).
+        and a failure never replaces a success (see `bench.history`). `release`: an owner
+        whose claim on the key ends in the same transaction.
         """
         entry = self._entry(row, source, status, error)  # validate first
         with self._write() as conn:
             self._append(conn, self._stamped(conn, [entry], run_id))
+            if release is not None:
+                self._release(conn, row_key(row), release)
             found = conn.execute("SELECT id FROM history WHERE uid = ?", (entry["uid"],))
             return int(found.fetchone()[0])
 
@@ -518,10 +522,12 @@ class ResultsStore:
         """Give up `owner`'s lease on a key; False if it held none (expired and re-claimed)."""
         k = _as_key(key)
         with self._write() as conn:
-            cur = conn.execute(
-                f"DELETE FROM claims WHERE {_key_where()} AND owner = ?", (*k, owner)
-            )
-            return cur.rowcount > 0
+            return self._release(conn, k, owner)
+
+    @staticmethod
+    def _release(conn: sqlite3.Connection, key: tuple[Any, ...], owner: str) -> bool:
+        cur = conn.execute(f"DELETE FROM claims WHERE {_key_where()} AND owner = ?", (*key, owner))
+        return cur.rowcount > 0
 
     def claims(self) -> list[dict[str, Any]]:
         """Leases not yet expired: key fields, owner, claimed_at, expires_at (Unix seconds)."""

@@ -189,10 +189,10 @@ def claim_and_work(path: str, go: str, count: str) -> None:
             try:
                 if not s.has(row):  # finished by another claimant meanwhile
                     time.sleep(0.01)  # the task's work
-                    s.add_row({**row, "owner": owner})
+                    s.add_row({**row, "owner": owner}, release=owner)
                     print(i, flush=True)
             finally:
-                s.release(row, owner)
+                s.release(row, owner)  # a no-op after add_row(release=...)
 
 
 @child

@@ -6,7 +6,8 @@ Rounds alternate A B A B in one process, each on a fresh file, and the ratio B/A
 pair is reported as median [min, max]. Three write paths:
   batch    one `add_rows` transaction of 768 rows (`profile --store`, imports)
   per-row  768 `add_row` transactions (what a sweep does)
-  claimed  B only: claim + add_row + release per row (the phase-2 sweep), vs A's per-row
+  claimed  B only: claim, then add_row(release=owner) per row (the phase-2 sweep: two
+           transactions per row), vs A's per-row
 Also reports what `PRAGMA quick_check` on open costs on the 768-row store.
 
 Usage: python scripts/store_overhead.py [--rounds N] [--baseline REV]
@@ -103,13 +104,12 @@ def write_per_row(mod: ModuleType, path: Path, rows: list[dict[str, Any]]) -> No
 
 
 def write_claimed(mod: ModuleType, path: Path, rows: list[dict[str, Any]]) -> None:
-    """Claim, write and release each row (the sweep with shared work)."""
+    """Claim each row, then write it and release the claim in one transaction."""
     with mod.ResultsStore(path) as s:
         run, owner = s.start_run({"host": "bench"}), mod.default_owner()
         for r in rows:
             s.claim(r, owner, lease_s=600)
-            s.add_row(r, run_id=run)
-            s.release(r, owner)
+            s.add_row(r, run_id=run, release=owner)
 
 
 def timed(fn: Callable[..., Any], *args: Any) -> float:

@@ -494,6 +494,9 @@ def test_claims_one_owner_at_a_time_and_expiry(tmp_path):
         assert b.claim((*KEY[:-1], 1), "owner-b")  # another key
         assert [c["owner"] for c in b.claims()] == ["owner-a", "owner-b"]
         assert not b.release(KEY, "owner-b") and a.release(KEY, "owner-a")
+        assert b.claim(KEY, "owner-b") and not a.claim(KEY, "owner-a")
+        b.add_row(row(), release="owner-b")  # the result and the release: one transaction
+        assert a.claim(KEY, "owner-a") and a.release(KEY, "owner-a")
         assert b.claim(KEY, "owner-b", lease_s=0.05)
         time.sleep(0.1)  # owner-b died: its lease ran out
         assert a.claim(KEY, "owner-a", lease_s=60)
