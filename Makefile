@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 #   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 
-.PHONY: venv demo test lint format bench clean browser
+.PHONY: venv demo test lint format bench clean browser faults
 
 venv: $(STAMP)
 
@@ -31,6 +31,12 @@ test: $(STAMP) browser
 	$(BIN)/ruff check stbench cli models zoo bench plots tests scripts
 	$(BIN)/ruff format --check stbench cli models zoo bench plots tests scripts
 	$(BIN)/python -m pytest -q tests
+	$(MAKE) --no-print-directory faults
+
+# Fault injection on the results store (damage, double merges, races, killed writers):
+# prints a table and fails if any row is lost or duplicated.
+faults: $(STAMP)
+	$(BIN)/python scripts/faults.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench/ --benchmark-only --benchmark-json=benchmark.json

@@ -1,11 +1,15 @@
-"""The results store: an embedded SQLite database of profile rows and run metadata.
+"""The results store: an SQLite file that never destroys a measurement.
 
-Tables: `runs` (one per sweep/profile/pytest-benchmark import: host, CPU, GPU, driver,
-library and counter versions, git commit, flags) and `profiles` (one row per key
-`(model, frames, size, batch, num_classes, device, dtype, memory_format, compile)` and
-`source`, with status, error, the main metrics as columns and the full row as JSON).
-Every write is one transaction: a row is stored whole or not at all. Problems with the
-file (corrupt, locked, unwritable) raise `StoreError`, a `ValueError` with one line.
+Every stored row and every failure is appended to a history (run id, time, host, key,
+outcome, the row as JSON); the row per key `(model, frames, size, batch, num_classes,
+device, dtype, memory_format, compile)` and `source` that `get`, `rows` and
+`to_dataframe` return is the *current view* derived from that history field group by
+field group (`bench.history`): a static-only profile never erases a measured latency,
+memory or throughput, and a failure never replaces a success. `merge_from` copies
+history entries it does not hold yet, so merging a file twice changes nothing.
+Concurrent sweeps share work through leases (`claim`, `release`). Opening checks the
+file's integrity and refuses a damaged one. Every write is one transaction; problems
+with the file raise `StoreError`, a `ValueError` with one line.
 """
 
 from __future__ import annotations
@@ -14,87 +18,51 @@ import contextlib
 import csv
 import datetime as _dt
 import fnmatch
+import hashlib
 import io
 import json
 import math
 import os
+import platform
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-SCHEMA_VERSION = 1
+from stbench.bench import store_schema as schema
+from stbench.bench.benchmark_import import benchmark_rows
+from stbench.bench.history import NOISY_REL_IQR, VIEW_FIELDS, Entry, current_view, with_noise
+from stbench.bench.store_schema import (
+    INT_METRICS,
+    KEY_DEFAULTS,
+    KEY_FIELDS,
+    REAL_METRICS,
+    RUN_FIELDS,
+    SCHEMA_VERSION,
+    TEXT_METRICS,
+    VIEW_COLUMNS,
+)
+
+__all__ = [
+    "DEFAULT_LEASE_S",
+    "KEY_FIELDS",
+    "NOISY_REL_IQR",
+    "SCHEMA_VERSION",
+    "ResultsStore",
+    "StoreError",
+    "benchmark_rows",
+    "default_owner",
+    "default_store_path",
+    "row_key",
+]
+
 DEFAULT_STORE = Path("results") / "stbench.sqlite"
-KEY_FIELDS = (
-    "model",
-    "frames",
-    "size",
-    "batch",
-    "num_classes",
-    "device",
-    "dtype",
-    "memory_format",
-    "compile",
-)
-KEY_DEFAULTS = {"device": "cpu", "dtype": "float32", "memory_format": "contiguous", "compile": 0}
-INT_METRICS = ("params", "macs", "flops", "throughput_batch_used")
-REAL_METRICS = (
-    "latency_ms_median",
-    "latency_ms_iqr",
-    "latency_ms_p90",
-    "latency_ms_mean",
-    "throughput_clips_per_s",
-    "peak_mem_mib",
-    "peak_mem_minus_weights_mib",
-)
-TEXT_METRICS = ("peak_mem_method", "timer")
-RUN_FIELDS = (
-    "host",
-    "cpu_model",
-    "cpu_count",
-    "threads",
-    "gpu_name",
-    "gpu_capability",
-    "gpu_driver",
-    "torch_version",
-    "cuda_version",
-    "cudnn_version",
-    "fvcore_version",
-    "ptflops_version",
-    "stbench_version",
-    "git_commit",
-    "git_dirty",
-)
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS stbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    {", ".join(f"{f} {'INTEGER' if f in ('cpu_count', 'threads', 'git_dirty') else 'TEXT'}" for f in RUN_FIELDS)},
-    flags_json TEXT NOT NULL,
-    env_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS profiles (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    model TEXT NOT NULL, frames INTEGER NOT NULL, size INTEGER NOT NULL,
-    batch INTEGER NOT NULL, num_classes INTEGER NOT NULL, device TEXT NOT NULL,
-    dtype TEXT NOT NULL, memory_format TEXT NOT NULL, compile INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    error TEXT,
-    run_id INTEGER REFERENCES runs(run_id),
-    stored_at TEXT NOT NULL,
-    {", ".join(f"{m} INTEGER" for m in INT_METRICS)},
-    {", ".join(f"{m} REAL" for m in REAL_METRICS)},
-    {", ".join(f"{m} TEXT" for m in TEXT_METRICS)},
-    row_json TEXT NOT NULL,
-    UNIQUE ({", ".join(KEY_FIELDS)}, source)
-);
-CREATE INDEX IF NOT EXISTS profiles_model ON profiles(model);
-"""
-_STORE_COLUMNS = ("source", "status", "error", "run_id", "stored_at")
+DEFAULT_LEASE_S = 3600.0
+_HISTORY_COLUMNS = ("uid", "source", "status", "error", "run_id", "host", "stored_at", "noisy")
+_last_stamp = ""
 
 
 class StoreError(ValueError):
@@ -107,8 +75,25 @@ def default_store_path() -> Path:
     return Path(env) if env else Path.cwd() / DEFAULT_STORE
 
 
+def default_owner() -> str:
+    """A claim owner id unique to this process: `host:pid:random`."""
+    return f"{platform.node()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _stamp() -> str:
+    """A UTC time in microseconds, strictly increasing within this process."""
+    global _last_stamp
+    now = _dt.datetime.now(_dt.timezone.utc)
+    text = now.isoformat(timespec="microseconds")
+    if text <= _last_stamp:
+        last = _dt.datetime.fromisoformat(_last_stamp)
+        text = (last + _dt.timedelta(microseconds=1)).isoformat(timespec="microseconds")
+    _last_stamp = text
+    return text
 
 
 def row_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -131,6 +116,10 @@ def row_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(key)
 
 
+def _as_key(key: Sequence[Any] | Mapping[str, Any]) -> tuple[Any, ...]:
+    return row_key(key if isinstance(key, Mapping) else dict(zip(KEY_FIELDS, key, strict=True)))
+
+
 def _coerce(name: str, value: Any, kind: type) -> Any:
     if value is None:
         return None
@@ -144,20 +133,44 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
         raise ValueError(f"row: {name} must be {kind.__name__}, got {value!r}") from None
 
 
+def _metrics(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The metric columns of a row, type-checked (ValueError names a bad one)."""
+    out = {m: _coerce(m, row.get(m), int) for m in INT_METRICS}
+    out.update({m: _coerce(m, row.get(m), float) for m in REAL_METRICS})
+    out.update({m: _coerce(m, row.get(m), str) for m in TEXT_METRICS})
+    return out
+
+
+def _damaged(path: Path, problem: str) -> str:
+    hint = schema.DAMAGED_HINT.replace("FILE", str(path))
+    return f"store: {path} is damaged ({problem}); {hint}"
+
+
 def _describe(path: Path, exc: sqlite3.Error, timeout: float) -> str:
     msg = str(exc)
     low = msg.lower()
     if "locked" in low or "busy" in low:
         return f"store: {path} is locked by another process (waited {timeout:g} s); retry later"
-    if "not a database" in low or "malformed" in low or "encrypted" in low:
+    if "malformed" in low:
+        return _damaged(path, msg)
+    if "not a database" in low or "encrypted" in low:
         return f"store: {path} is corrupt or not an SQLite database ({msg})"
     if "readonly" in low or "read-only" in low or "unable to open" in low or "i/o" in low:
         return f"store: cannot write {path} ({msg}); check permissions or use --store PATH"
     return f"store: {path}: {msg}"
 
 
+def _dicts(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+
+
+def _key_where(alias: str = "") -> str:
+    return " AND ".join(f"{alias}{f} = ?" for f in KEY_FIELDS)
+
+
 class ResultsStore:
-    """Profile rows and run metadata in one SQLite file (created on first write)."""
+    """Profile history, its current view, run metadata and claims in one SQLite file."""
 
     def __init__(
         self,
@@ -169,6 +182,8 @@ class ResultsStore:
         self.path = Path(path) if path is not None else default_store_path()
         self.readonly = readonly
         self.timeout = timeout
+        self._legacy = False  # a schema-1 file read through an in-memory copy
+        self._hosts: dict[int, str | None] = {}
         self._conn = self._open()
 
     # -------------------------------------------------------------- connection
@@ -180,6 +195,12 @@ class ResultsStore:
         except sqlite3.Error as exc:
             raise StoreError(_describe(self.path, exc, self.timeout)) from None
 
+    def _connect(self, target: str, uri: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, timeout=self.timeout, uri=uri, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
     def _open(self) -> sqlite3.Connection:
         if self.path.is_dir():
             raise StoreError(f"store: {self.path} is a directory; give a file path")
@@ -189,6 +210,7 @@ class ResultsStore:
                     f"store: no results store at {self.path} "
                     "(run `stbench sweep` first, or pass --store PATH / set STBENCH_STORE)"
                 )
+            self._roll_back_hot_journal()
             target, uri = f"file:{self.path.resolve()}?mode=ro", True
         else:
             try:
@@ -197,55 +219,90 @@ class ResultsStore:
                 raise StoreError(f"store: cannot create {self.path.parent} ({exc})") from None
             target, uri = str(self.path), False
         with self._errors():
-            conn = sqlite3.connect(target, timeout=self.timeout, uri=uri, isolation_level=None)
+            conn = self._connect(target, uri)
             try:
-                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-                conn.execute("PRAGMA foreign_keys = ON")
-                self._check_schema(conn)
+                version = self._check(conn)
+                if version == 0 and not self.readonly:
+                    self._create(conn)
             except BaseException:
                 conn.close()
                 raise
+        if version == 1:
+            conn.close()
+            self._legacy = True
+            with self._errors():
+                return self._legacy_copy()
         return conn
 
-    def _check_schema(self, conn: sqlite3.Connection) -> None:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "stbench_meta" not in tables:
+    def _roll_back_hot_journal(self) -> None:
+        """A killed writer leaves a journal that a read-only connection cannot roll back."""
+        journal = Path(f"{self.path}-journal")
+        if journal.exists() and os.access(self.path, os.W_OK):
+            with self._errors(), contextlib.closing(self._connect(str(self.path), False)) as c:
+                c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+    def _check(self, conn: sqlite3.Connection) -> int:
+        """Integrity (`PRAGMA quick_check`) and schema version of a freshly opened file."""
+        problem = schema.integrity_problem(conn)
+        if problem is not None:
+            raise StoreError(_damaged(self.path, problem))
+        try:
+            version = schema.schema_version(conn, self.path)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+        if version not in (0, 1, SCHEMA_VERSION):
             raise StoreError(
-                f"store: {self.path} is an SQLite file but not an stbench store "
-                f"(tables: {', '.join(sorted(tables))})"
+                f"store: {self.path} has schema version {version}; "
+                f"this stbench reads versions 1 and {SCHEMA_VERSION}"
             )
-        if "stbench_meta" in tables:
-            row = conn.execute(
-                "SELECT value FROM stbench_meta WHERE key='schema_version'"
-            ).fetchone()
-            version = int(row[0]) if row else 0
-            if version != SCHEMA_VERSION:
-                raise StoreError(
-                    f"store: {self.path} has schema version {version}; "
-                    f"this stbench reads version {SCHEMA_VERSION}"
-                )
-            return
-        if self.readonly:
-            return
+        return version
+
+    def _create(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(
-                "INSERT OR REPLACE INTO stbench_meta VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            if not schema.tables(conn):  # another process may have created it meanwhile
+                schema.create(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _legacy_copy(self) -> sqlite3.Connection:
+        """A schema-2 in-memory copy of a schema-1 file, which stays untouched."""
+        mem = self._connect("file::memory:", True)
+        mem.execute("ATTACH DATABASE ? AS v1", (f"file:{self.path.resolve()}?mode=ro",))
+        mem.execute("BEGIN")
+        schema.create(mem)
+        schema.upgrade_v1(mem, "v1.runs", "v1.profiles", self._insert_run, self._append)
+        mem.execute("COMMIT")
+        mem.execute("DETACH DATABASE v1")
+        return mem
+
+    def _upgrade(self) -> None:
+        """Upgrade a schema-1 file in place (first write), then use it directly."""
+        conn = self._connect(str(self.path), False)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if schema.schema_version(conn, self.path) == 1:
+                    schema.upgrade_in_place(conn, self._insert_run, self._append)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except BaseException:
+            conn.close()
+            raise
+        self._conn.close()
+        self._conn, self._legacy = conn, False
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         if self.readonly:
             raise StoreError(f"store: {self.path} was opened read-only")
         with self._errors():
+            if self._legacy:
+                self._upgrade()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -268,11 +325,7 @@ class ResultsStore:
 
     def _tables_ready(self) -> bool:
         with self._errors():
-            return bool(
-                self._conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='profiles'"
-                ).fetchone()
-            )
+            return "history" in schema.tables(self._conn)
 
     @staticmethod
     def _run_record(env: Mapping[str, Any], flags: Mapping[str, Any], source: str) -> dict:
@@ -280,6 +333,7 @@ class ResultsStore:
         if rec["git_dirty"] is not None:
             rec["git_dirty"] = int(bool(rec["git_dirty"]))
         rec.update(
+            uid=uuid.uuid4().hex,
             started_at=str(env.get("timestamp") or _now()),
             source=source,
             flags_json=json.dumps(dict(flags), default=str, sort_keys=True),
@@ -287,7 +341,8 @@ class ResultsStore:
         )
         return rec
 
-    def _insert_run(self, conn: sqlite3.Connection, rec: Mapping[str, Any]) -> int:
+    @staticmethod
+    def _insert_run(conn: sqlite3.Connection, rec: Mapping[str, Any]) -> int:
         cols = list(rec)
         cur = conn.execute(
             f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -307,46 +362,92 @@ class ResultsStore:
             return self._insert_run(conn, rec)
 
     @staticmethod
-    def _profile_record(
-        row: Mapping[str, Any],
-        run_id: int | None,
-        source: str,
-        status: str | None,
-        error: str | None,
+    def _entry(
+        row: Mapping[str, Any], source: str, status: str | None, error: str | None
     ) -> dict[str, Any]:
+        """A validated history entry for `row` (run_id, host and time filled in later)."""
         key = row_key(row)
         status = status or row.get("status") or "ok"
         if status not in ("ok", "failed"):
             raise ValueError(f"row: status must be 'ok' or 'failed', got {status!r}")
         error = error if error is not None else row.get("error")
-        full = {**row, **dict(zip(KEY_FIELDS, key, strict=True)), "status": status, "error": error}
-        full["compile"] = bool(full["compile"])
-        rec: dict[str, Any] = dict(zip(KEY_FIELDS, key, strict=True))
-        rec.update(
+        _metrics(row)
+        clean = {k: v for k, v in row.items() if k not in VIEW_FIELDS}
+        clean.update(zip(KEY_FIELDS, key, strict=True))
+        clean["compile"] = bool(clean["compile"])
+        entry: dict[str, Any] = dict(zip(KEY_FIELDS, key, strict=True))
+        entry.update(
+            uid=uuid.uuid4().hex,
             source=source,
             status=status,
             error=None if error is None else str(error),
-            run_id=run_id,
-            stored_at=_now(),
-            row_json=json.dumps(full, default=str, sort_keys=True),
+            row=clean,
         )
-        for m in INT_METRICS:
-            rec[m] = _coerce(m, row.get(m), int)
-        for m in REAL_METRICS:
-            rec[m] = _coerce(m, row.get(m), float)
-        for m in TEXT_METRICS:
-            rec[m] = _coerce(m, row.get(m), str)
-        return rec
+        return entry
+
+    def _host(self, conn: sqlite3.Connection, run_id: int | None) -> str | None:
+        if run_id is None:
+            return platform.node()
+        if run_id not in self._hosts:
+            found = conn.execute("SELECT host FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            self._hosts[run_id] = found[0] if found else None
+        return self._hosts[run_id]
+
+    def _stamped(
+        self, conn: sqlite3.Connection, entries: Iterable[dict[str, Any]], run_id: int | None
+    ) -> list[dict[str, Any]]:
+        host = self._host(conn, run_id)
+        return [{**e, "run_id": run_id, "host": host, "stored_at": _stamp()} for e in entries]
 
     @staticmethod
-    def _insert_profile(conn: sqlite3.Connection, rec: Mapping[str, Any]) -> int:
+    def _append(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> int:
+        """Insert entries whose uid is new, then refresh their keys' views; returns how many."""
+        cols = ["uid", *KEY_FIELDS, "source", "status", "error", "run_id", "host", "stored_at"]
+        sql = (
+            f"INSERT OR IGNORE INTO history ({', '.join(cols)}, noisy, row_json) "
+            f"VALUES ({', '.join('?' * (len(cols) + 2))})"
+        )
+        touched: set[tuple[Any, ...]] = set()
+        added = 0
+        for e in entries:
+            row = with_noise(e["row"])
+            noisy = row.get("noisy")
+            values = [e[c] for c in cols]
+            values += [
+                None if noisy is None else int(noisy),
+                json.dumps(row, default=str, sort_keys=True),
+            ]
+            if conn.execute(sql, values).rowcount:
+                added += 1
+                touched.add((*(e[f] for f in KEY_FIELDS), e["source"]))
+        for key_source in sorted(touched, key=str):
+            ResultsStore._refresh(conn, key_source)
+        return added
+
+    @staticmethod
+    def _refresh(conn: sqlite3.Connection, key_source: tuple[Any, ...]) -> None:
+        """Recompute the current view of one key and source from its history."""
+        found = conn.execute(
+            "SELECT uid, status, error, run_id, stored_at, row_json FROM history "
+            f"WHERE {_key_where()} AND source = ? ORDER BY stored_at, uid",
+            key_source,
+        ).fetchall()
+        entries = [
+            Entry(json.loads(r[5]), status=r[1], error=r[2], run_id=r[3], stored_at=r[4], uid=r[0])
+            for r in found
+        ]
+        view = current_view(entries)
+        rec: dict[str, Any] = dict(zip((*KEY_FIELDS, "source"), key_source, strict=True))
+        rec.update({c: view[c] for c in VIEW_COLUMNS if c != "source"})
+        rec["noisy"] = int(rec["noisy"])
+        rec.update(_metrics(view))
+        rec["row_json"] = json.dumps(view, default=str, sort_keys=True)
         cols = list(rec)
-        cur = conn.execute(
-            f"INSERT OR REPLACE INTO profiles ({', '.join(cols)}) "
+        conn.execute(
+            f"INSERT OR REPLACE INTO current ({', '.join(cols)}) "
             f"VALUES ({', '.join('?' * len(cols))})",
             [rec[c] for c in cols],
         )
-        return int(cur.lastrowid)
 
     def add_row(
         self,
@@ -356,11 +457,21 @@ class ResultsStore:
         source: str = "stbench",
         status: str | None = None,
         error: str | None = None,
+        release: str | None = None,
     ) -> int:
-        """Store one profile row in its own transaction (replacing the same key+source)."""
-        rec = self._profile_record(row, run_id, source, status, error)  # validate first
+        """Append one row (or failure) to the history in its own transaction; returns its id.
+
+        The key's current view keeps every measured field group this row does not carry,
+        and a failure never replaces a success (see `bench.history`). `release`: an owner
+        whose claim on the key ends in the same transaction.
+        """
+        entry = self._entry(row, source, status, error)  # validate first
         with self._write() as conn:
-            return self._insert_profile(conn, rec)
+            self._append(conn, self._stamped(conn, [entry], run_id))
+            if release is not None:
+                self._release(conn, row_key(row), release)
+            found = conn.execute("SELECT id FROM history WHERE uid = ?", (entry["uid"],))
+            return int(found.fetchone()[0])
 
     def add_rows(
         self,
@@ -372,22 +483,70 @@ class ResultsStore:
     ) -> int:
         """Store a run and many rows in one transaction (all or nothing); returns run_id."""
         run = self._run_record(env, flags or {}, source)
-        recs = [self._profile_record(r, None, source, None, None) for r in rows]
+        entries = [self._entry(r, source, None, None) for r in rows]
         with self._write() as conn:
             run_id = self._insert_run(conn, run)
-            for rec in recs:
-                self._insert_profile(conn, {**rec, "run_id": run_id})
+            self._append(conn, self._stamped(conn, entries, run_id))
         return run_id
+
+    # -------------------------------------------------------------- claims
+
+    def claim(
+        self,
+        key: Sequence[Any] | Mapping[str, Any],
+        owner: str,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> bool:
+        """Take (or renew) the lease on a key for `lease_s` seconds; False if another holds it.
+
+        A lease whose holder died expires after `lease_s`, and the key can be claimed again.
+        """
+        if not (isinstance(lease_s, (int, float)) and 0 < lease_s < math.inf):
+            raise ValueError(f"lease_s: got {lease_s!r}; allowed: a number of seconds > 0")
+        k = _as_key(key)
+        with self._write() as conn:
+            now = time.time()
+            held = conn.execute(
+                f"SELECT owner, expires_at FROM claims WHERE {_key_where()}", k
+            ).fetchone()
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            conn.execute(
+                f"INSERT OR REPLACE INTO claims ({', '.join(KEY_FIELDS)}, owner, claimed_at, "
+                f"expires_at) VALUES ({', '.join('?' * (len(KEY_FIELDS) + 3))})",
+                (*k, owner, _now(), now + lease_s),
+            )
+            return True
+
+    def release(self, key: Sequence[Any] | Mapping[str, Any], owner: str) -> bool:
+        """Give up `owner`'s lease on a key; False if it held none (expired and re-claimed)."""
+        k = _as_key(key)
+        with self._write() as conn:
+            return self._release(conn, k, owner)
+
+    @staticmethod
+    def _release(conn: sqlite3.Connection, key: tuple[Any, ...], owner: str) -> bool:
+        cur = conn.execute(f"DELETE FROM claims WHERE {_key_where()} AND owner = ?", (*key, owner))
+        return cur.rowcount > 0
+
+    def claims(self) -> list[dict[str, Any]]:
+        """Leases not yet expired: key fields, owner, claimed_at, expires_at (Unix seconds)."""
+        if not self._tables_ready():
+            return []
+        with self._errors():
+            cur = self._conn.execute(
+                "SELECT * FROM claims WHERE expires_at > ? ORDER BY claimed_at", (time.time(),)
+            )
+            return _dicts(cur)
 
     # -------------------------------------------------------------- reading
 
     def get(self, key: Sequence[Any] | Mapping[str, Any], source: str = "stbench") -> dict | None:
-        """The stored row for a key (tuple in KEY_FIELDS order, or a row), or None."""
-        k = row_key(key if isinstance(key, Mapping) else dict(zip(KEY_FIELDS, key, strict=True)))
+        """The current row of a key (tuple in KEY_FIELDS order, or a row), or None."""
+        k = _as_key(key)
         if not self._tables_ready():
             return None
-        where = " AND ".join(f"p.{f} = ?" for f in KEY_FIELDS) + " AND p.source = ?"
-        rows = self._select(where, [*k, source], with_run=False)
+        rows = self._select("current", f"{_key_where('p.')} AND p.source = ?", [*k, source])
         return rows[0] if rows else None
 
     def has(
@@ -396,39 +555,40 @@ class ResultsStore:
         source: str = "stbench",
         status: str | None = None,
     ) -> bool:
-        """Whether a row with this key (and status, if given) is stored."""
+        """Whether a row with this key (and current status, if given) is stored."""
         row = self.get(key, source)
         return row is not None and (status is None or row["status"] == status)
 
-    def _select(self, where: str, params: list[Any], with_run: bool) -> list[dict[str, Any]]:
+    def _select(
+        self, table: str, where: str, params: list[Any], with_run: bool = False
+    ) -> list[dict[str, Any]]:
+        own = VIEW_COLUMNS if table == "current" else _HISTORY_COLUMNS
+        order = "p.stored_at, p.uid" if table == "history" else "p.source"
         run_cols = ", ".join(f"r.{f} AS run_{f}" for f in ("started_at", *RUN_FIELDS))
         sql = (
-            f"SELECT p.row_json, {', '.join('p.' + c for c in _STORE_COLUMNS)}, {run_cols} "
-            "FROM profiles p LEFT JOIN runs r ON p.run_id = r.run_id "
-            f"WHERE {where} ORDER BY p.model, p.frames, p.size, p.batch, p.device, p.dtype, p.id"
+            f"SELECT p.row_json, {', '.join('p.' + c for c in own)}, {run_cols} "
+            f"FROM {table} p LEFT JOIN runs r ON p.run_id = r.run_id WHERE {where} "
+            "ORDER BY p.model, p.frames, p.size, p.batch, p.num_classes, p.device, p.dtype, "
+            f"p.memory_format, p.compile, {order}"
         )
         with self._errors():
-            cur = self._conn.execute(sql, params)
-            names = [d[0] for d in cur.description]
-            out = []
-            for values in cur.fetchall():
-                rec = dict(zip(names, values, strict=True))
-                row = json.loads(rec.pop("row_json"))
-                row.update({c: rec[c] for c in _STORE_COLUMNS})
-                if with_run:
-                    row.update({k: v for k, v in rec.items() if k.startswith("run_")})
-                out.append(row)
+            found = _dicts(self._conn.execute(sql, params))
+        out = []
+        for rec in found:
+            row = json.loads(rec.pop("row_json"))
+            row.update({c: rec[c] for c in own})
+            if row.get("noisy") is not None:
+                row["noisy"] = bool(row["noisy"])
+            if with_run:
+                row.update({k: v for k, v in rec.items() if k.startswith("run_")})
+            out.append(row)
         return out
 
-    def rows(
-        self, model: str | None = None, *, with_run: bool = False, **equals: Any
+    def _filtered(
+        self, table: str, model: str | None, with_run: bool, equals: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        """Stored rows, filtered by a model name pattern and column equalities.
-
-        `equals` keys are key fields or source/status/run_id; `with_run` adds run metadata
-        as `run_*` fields.
-        """
-        allowed = (*KEY_FIELDS, *_STORE_COLUMNS)
+        columns = VIEW_COLUMNS if table == "current" else _HISTORY_COLUMNS
+        allowed = (*KEY_FIELDS, *columns)
         bad = sorted(set(equals) - set(allowed))
         if bad:
             raise ValueError(f"rows: cannot filter on {bad}; allowed: {', '.join(allowed)}")
@@ -438,39 +598,63 @@ class ResultsStore:
         for k, v in equals.items():
             if v is not None:
                 clauses.append(f"p.{k} = ?")
-                params.append(int(bool(v)) if k == "compile" else v)
-        rows = self._select(" AND ".join(clauses), params, with_run)
+                params.append(int(bool(v)) if k in ("compile", "noisy") else v)
+        rows = self._select(table, " AND ".join(clauses), params, with_run)
         if model:
             rows = [r for r in rows if fnmatch.fnmatchcase(r["model"], model.lower())]
         return rows
+
+    def rows(
+        self, model: str | None = None, *, with_run: bool = False, **equals: Any
+    ) -> list[dict[str, Any]]:
+        """The current view, one row per key and source, filtered by a model pattern and
+        column equalities.
+
+        `equals` keys are key fields or source/status/error/run_id/stored_at/attempts/
+        failed_attempts/last_error/noisy; `with_run` adds the metadata of the run that
+        measured the row (newest measurement, else newest success) as `run_*` fields.
+        """
+        return self._filtered("current", model, with_run, equals)
+
+    def history(
+        self, model: str | None = None, *, with_run: bool = False, **equals: Any
+    ) -> list[dict[str, Any]]:
+        """Every stored attempt, oldest first: the row as written plus uid, source, status,
+        error, run_id, host, stored_at and noisy (`equals` filters on those or key fields)."""
+        return self._filtered("history", model, with_run, equals)
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run's metadata, oldest first."""
         if not self._tables_ready():
             return []
         with self._errors():
-            cur = self._conn.execute("SELECT * FROM runs ORDER BY run_id")
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, v, strict=True)) for v in cur.fetchall()]
+            return _dicts(self._conn.execute("SELECT * FROM runs ORDER BY run_id"))
 
     def to_dataframe(self, model: str | None = None, **equals: Any) -> Any:
-        """The rows (with run metadata) as a pandas DataFrame."""
+        """The current view (with run metadata) as a pandas DataFrame."""
         import pandas as pd
 
         return pd.DataFrame(self.rows(model, with_run=True, **equals))
 
     # -------------------------------------------------------------- export / import
 
-    def export_json(self, dest: str | os.PathLike[str] | IO[str], **filters: Any) -> int:
-        """Write the rows (with run metadata) as a JSON list; returns the row count."""
-        rows = self.rows(with_run=True, **filters)
-        text = json.dumps(rows, indent=1, default=str) + "\n"
-        _write_text(dest, text)
+    def _export_rows(self, history: bool, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        read = self.history if history else self.rows
+        return read(with_run=True, **filters)
+
+    def export_json(
+        self, dest: str | os.PathLike[str] | IO[str], *, history: bool = False, **filters: Any
+    ) -> int:
+        """Write the current view (or, with `history`, every attempt) as JSON; returns the count."""
+        rows = self._export_rows(history, filters)
+        _write_text(dest, json.dumps(rows, indent=1, default=str) + "\n")
         return len(rows)
 
-    def export_csv(self, dest: str | os.PathLike[str] | IO[str], **filters: Any) -> int:
-        """Write the rows as CSV (nested values JSON-encoded); returns the row count."""
-        rows = self.rows(with_run=True, **filters)
+    def export_csv(
+        self, dest: str | os.PathLike[str] | IO[str], *, history: bool = False, **filters: Any
+    ) -> int:
+        """Write the current view (or every attempt) as CSV, nested values JSON-encoded."""
+        rows = self._export_rows(history, filters)
         fields: list[str] = [*KEY_FIELDS, "status", "error", *INT_METRICS[:3], *REAL_METRICS]
         fields = [f for f in fields if any(f in r for r in rows)]
         for r in rows:
@@ -484,45 +668,62 @@ class ResultsStore:
         return len(rows)
 
     def import_benchmark_json(self, path: str | os.PathLike[str]) -> tuple[int, int]:
-        """Load a pytest-benchmark JSON run; returns (rows imported, benchmarks skipped)."""
+        """Load a pytest-benchmark JSON run; returns (rows imported, benchmarks skipped).
+
+        Importing the same file again imports nothing (its entries are known by content).
+        """
         rows, skipped, env, flags = benchmark_rows(path)
-        if rows:
-            self.add_rows(rows, env=env, flags=flags, source="pytest-benchmark")
-        return len(rows), skipped
+        if not rows:
+            return 0, skipped
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        run = {**self._run_record(env, flags, "pytest-benchmark"), "uid": schema.uid_of(digest)}
+        entries = [self._entry(r, "pytest-benchmark", None, None) for r in rows]
+        for i, e in enumerate(entries):
+            e["uid"] = schema.uid_of(digest, i)
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE uid = ?", (run["uid"],)).fetchone():
+                return 0, skipped
+            run_id = self._insert_run(conn, run)
+            added = self._append(conn, self._stamped(conn, entries, run_id))
+        return added, skipped
 
     def merge_from(self, other: str | os.PathLike[str]) -> tuple[int, int]:
-        """Copy another store's runs and rows in (one transaction); returns (runs, rows).
+        """Copy another store's runs and history entries that this one lacks (one transaction).
 
-        For sweeps sharded over hosts: each host writes its own store, then one merges
-        them. A row replaces the same key+source here only if it was stored later.
+        Returns (runs added, entries added). For sweeps sharded over hosts: each host writes
+        its own store, then one merges them. The current view is re-derived field by field
+        from the union of the histories, so the order of merges does not matter and merging
+        a file twice changes nothing.
         """
-        src = ResultsStore(other, readonly=True, timeout=self.timeout)
-        try:
+        with ResultsStore(other, readonly=True, timeout=self.timeout) as src:
             runs = src.runs()
-            with src._errors():
-                cur = src._conn.execute("SELECT * FROM profiles ORDER BY id")
-                names = [d[0] for d in cur.description]
-                rows = [dict(zip(names, v, strict=True)) for v in cur.fetchall()]
-        finally:
-            src.close()
-        merged = 0
+            entries = src._raw_history()
         with self._write() as conn:
-            new_ids = {}
+            new_runs, local = 0, {}
             for run in runs:
-                rec = {k: v for k, v in run.items() if k != "run_id"}
-                new_ids[run["run_id"]] = self._insert_run(conn, rec)
-            for rec in rows:
-                rec = {k: v for k, v in rec.items() if k != "id"}
-                rec["run_id"] = new_ids.get(rec["run_id"])
-                where = " AND ".join(f"{f} = ?" for f in (*KEY_FIELDS, "source"))
-                have = conn.execute(
-                    f"SELECT stored_at FROM profiles WHERE {where}",
-                    [rec[f] for f in (*KEY_FIELDS, "source")],
-                ).fetchone()
-                if have is None or have[0] <= rec["stored_at"]:
-                    self._insert_profile(conn, rec)
-                    merged += 1
-        return len(runs), merged
+                have = conn.execute("SELECT run_id FROM runs WHERE uid = ?", (run["uid"],))
+                found = have.fetchone()
+                if found is None:
+                    found = (
+                        self._insert_run(conn, {k: v for k, v in run.items() if k != "run_id"}),
+                    )
+                    new_runs += 1
+                local[run["run_id"]] = found[0]
+            for e in entries:
+                e["run_id"] = local.get(e["run_id"])
+            return new_runs, self._append(conn, entries)
+
+    def _raw_history(self) -> list[dict[str, Any]]:
+        """History entries as `_append` takes them (for merges)."""
+        if not self._tables_ready():
+            return []
+        with self._errors():
+            found = _dicts(self._conn.execute("SELECT * FROM history ORDER BY id"))
+        for e in found:
+            e["row"] = json.loads(e.pop("row_json"))
+            e.pop("id")
+            e.pop("noisy")
+        return found
 
 
 def _csv_cell(v: Any) -> Any:
@@ -560,73 +761,3 @@ def _write_text(dest: str | os.PathLike[str] | IO[str], text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _benchmark_env(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Run metadata of a pytest-benchmark JSON: stbench's own block, else its machine_info."""
-    mi = doc.get("machine_info") or {}
-    ci = doc.get("commit_info") or {}
-    env = dict(mi.get("stbench") or {})
-    cpu = mi.get("cpu") or {}
-    env.setdefault("host", mi.get("node"))
-    env.setdefault("cpu_model", cpu.get("brand_raw") or mi.get("processor"))
-    env.setdefault("cpu_count", cpu.get("count"))
-    env.setdefault("git_commit", ci.get("id"))
-    env.setdefault("git_dirty", ci.get("dirty"))
-    env["timestamp"] = doc.get("datetime") or env.get("timestamp")
-    env["pytest_benchmark_version"] = doc.get("version")
-    return env
-
-
-def _benchmark_row(b: Mapping[str, Any], source_file: str) -> dict[str, Any] | None:
-    """One profile row from one pytest-benchmark entry, or None if it is not a zoo timing."""
-    extra = dict(b.get("extra_info") or {})
-    stats = b.get("stats") or {}
-    if any(extra.get(f) is None for f in KEY_FIELDS if f not in KEY_DEFAULTS):
-        return None
-    if not isinstance(stats.get("median"), (int, float)):
-        return None
-    row = dict(extra)
-    ms = {k: stats[k] * 1e3 for k in ("median", "iqr", "mean", "min", "max") if k in stats}
-    row.update({f"latency_ms_{k}": v for k, v in ms.items()})
-    if "stddev" in stats:
-        row["latency_ms_std"] = stats["stddev"] * 1e3
-    data = stats.get("data")
-    if isinstance(data, list) and data:
-        s = sorted(data)
-        pos = (len(s) - 1) * 0.9
-        lo, hi = math.floor(pos), math.ceil(pos)
-        row["latency_ms_p90"] = (s[lo] + (s[hi] - s[lo]) * (pos - lo)) * 1e3
-    opts = b.get("options") or {}
-    row.update(
-        iterations=stats.get("rounds"),
-        iterations_per_round=stats.get("iterations"),
-        timer=extra.get("timer") or opts.get("timer"),
-        benchmark_name=b.get("fullname") or b.get("name"),
-        benchmark_file=source_file,
-    )
-    return row
-
-
-def benchmark_rows(path: str | os.PathLike[str]) -> tuple[list[dict], int, dict, dict]:
-    """Parse a `pytest --benchmark-json` file into (rows, skipped, env, flags)."""
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"import-benchmark: no such file {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"import-benchmark: cannot read {p} ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"import-benchmark: {p} is not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        raise ValueError(f"import-benchmark: {p} is not a pytest-benchmark JSON (no 'benchmarks')")
-    rows, skipped = [], 0
-    for b in doc["benchmarks"]:
-        row = _benchmark_row(b, str(p)) if isinstance(b, dict) else None
-        if row is None:
-            skipped += 1
-        else:
-            rows.append(row)
-    flags = {"source_file": str(p), "benchmarks": len(doc["benchmarks"])}
-    return rows, skipped, _benchmark_env(doc), flags

@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_results)
 
     p = command(sub, "export", "export stored rows (with run metadata) to CSV or JSON")
+    p.add_argument(
+        "--history",
+        action="store_true",
+        help="every stored attempt (successes and failures, oldest first) instead of the "
+        "current row per key",
+    )
     _filters(p)
     add_output(p, default="csv", what="the rows")
     p.set_defaults(func=run_export)
@@ -62,12 +68,15 @@ def _show_rows(args: argparse.Namespace, *, with_run: bool, default: str) -> int
     fmt = output_format(args, default=default)
     if args.out:
         check_writable(args.out)
+    history = getattr(args, "history", False)
     with _open(args) as store:
-        rows = store.rows(args.model, with_run=with_run, **_equals(args))
+        read = store.history if history else store.rows
+        rows = read(args.model, with_run=with_run, **_equals(args))
         path = store.path
     emit(_rows_table(rows, path), fmt, out=args.out)
     if args.out:
-        print(f"{args.command}: wrote {len(rows)} row(s) as {fmt} to {args.out}", file=sys.stderr)
+        what = "history entr(ies)" if history else "row(s)"
+        print(f"{args.command}: wrote {len(rows)} {what} as {fmt} to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -90,20 +99,24 @@ def run_import(args: argparse.Namespace) -> int:
         n, skipped = store.import_benchmark_json(args.file)
         path = store.path
     extra = f" (skipped {skipped} benchmark(s) without stbench extra_info)" if skipped else ""
-    print(f"import-benchmark: imported {n} row(s) into {path}{extra}")
+    again = " (this file was imported before)" if n == 0 and not skipped else ""
+    print(f"import-benchmark: imported {n} row(s) into {path}{extra}{again}")
     return 0
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    """Merge every given store into --store (newer rows win per key and source)."""
+    """Merge every given store's history into --store (idempotent, field by field)."""
     from stbench.bench.store import ResultsStore
 
     with ResultsStore(args.store) as store:
         for f in args.files:
             if Path(f).resolve() == store.path.resolve():
                 raise ValueError(f"merge-store: {f} is the target store itself")
-            runs, rows = store.merge_from(f)
-            print(f"merge-store: {f}: {runs} run(s), {rows} row(s) into {store.path}")
+            runs, entries = store.merge_from(f)
+            print(
+                f"merge-store: {f}: {runs} new run(s), {entries} new history entr(ies) "
+                f"into {store.path}"
+            )
     return 0
 
 
@@ -113,7 +126,10 @@ def _short(text: str | None, limit: int = 60) -> str:
 
 
 def _status(r: dict[str, Any]) -> str:
-    return "ok" if r["status"] == "ok" else f"failed: {_short(r.get('error'))}"
+    if r["status"] != "ok":
+        return f"failed: {_short(r.get('error'))}"
+    n = r.get("failed_attempts") or 0
+    return f"ok ({n} failed attempt(s))" if n else "ok"
 
 
 def _format(r: dict[str, Any]) -> str:
@@ -124,6 +140,13 @@ def _format(r: dict[str, Any]) -> str:
 def _throughput(r: dict[str, Any]) -> str | None:
     tp = r.get("throughput_clips_per_s")
     return None if tp is None else f"{tp:,.1f} ({r.get('throughput_batch_used')})"
+
+
+def _latency(r: dict[str, Any]) -> str | None:
+    v = r.get("latency_ms_median")
+    if v is None:
+        return None
+    return f"{v:,.2f}" + (" (noisy)" if r.get("noisy") else "")
 
 
 # The columns of the results table, with units; those equal on every row go to the title.
@@ -140,7 +163,7 @@ RESULT_COLUMNS = (
     Column("status", get=_status),
     Column("params", "params (M)", scale=1e6),
     Column("macs", "MACs (G)", scale=1e9),
-    Column("latency_ms_median", "latency ms (median)", digits=2),
+    Column("latency_ms_median", "latency ms (median)", get=_latency, justify="right"),
     Column("latency_ms_iqr", "IQR ms", digits=2),
     Column("latency_ms_p90", "p90 ms", digits=2),
     Column("throughput_clips_per_s", "clips/s (batch)", get=_throughput, justify="right"),
@@ -162,4 +185,12 @@ def _rows_table(rows: list[dict[str, Any]], path: Path) -> Table:
     title = f"stbench results: {len(rows)} row(s) in {path}" + (f"\n{common}" if common else "")
     styles = ["red" if r.get("status") != "ok" else None for r in rows]
     first = [c.key for c in cols[:10]] + ["error"]  # the profile key, source, status, error
-    return Table(rows, shown, title=title, styles=styles, first=first)
+    notes = []
+    if any(r.get("noisy") for r in rows):
+        from stbench.bench.history import NOISY_REL_IQR
+
+        notes.append(
+            f"(noisy): latency IQR/median > {NOISY_REL_IQR:g}, or timing stopped on its "
+            "time cap; see the row's flags"
+        )
+    return Table(rows, shown, title=title, styles=styles, first=first, notes=notes)

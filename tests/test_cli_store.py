@@ -145,7 +145,9 @@ def test_sweep_bad_input(capsys, argv, match):
 def test_merge_store(store_path, tmp_path, capsys):
     target = tmp_path / "all.sqlite"
     assert main(["merge-store", str(store_path), "--store", str(target)]) == 0
-    assert "1 run(s), 2 row(s)" in capsys.readouterr().out
+    assert "1 new run(s), 2 new history entr(ies)" in capsys.readouterr().out
+    assert main(["merge-store", str(store_path), "--store", str(target)]) == 0
+    assert "0 new run(s), 0 new history entr(ies)" in capsys.readouterr().out
     assert main(["merge-store", str(target), "--store", str(target)]) == 2
     assert "is the target store itself" in capsys.readouterr().err
 
@@ -197,3 +199,41 @@ def test_export_format_must_agree_with_the_extension(store_path, tmp_path, capsy
     assert "names a json file" in capsys.readouterr().err and not out.exists()
     assert main(["export", "--store", str(store_path), "--out", str(tmp_path / "o.parquet")]) == 2
     assert "got extension '.parquet'" in capsys.readouterr().err
+
+
+def test_export_history_and_noisy_results(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "h.sqlite"
+    base = dict(zip(KEY_FIELDS, KEY, strict=True))
+    with ResultsStore(path) as s:
+        s.add_row({**base, "macs": 5, "latency_ms_median": 1269.96, "latency_ms_iqr": 330.0})
+        s.add_row({**base, "macs": 5})  # static only: keeps the timing
+        s.add_row(base, status="failed", error="Timeout: timed out after 3 s")
+    assert main(["export", "--store", str(path), "--format", "json", "--history"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["status"] for e in entries] == ["ok", "ok", "failed"]
+    assert entries[0]["noisy"] is True and entries[1]["noisy"] is None
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["results", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1,269.96 (noisy)" in out and "1 failed attempt(s)" in out
+    assert "latency IQR/median > 0.1" in out
+
+
+def test_damaged_store_is_refused_by_every_command(tmp_path, capsys):
+    path = tmp_path / "d.sqlite"
+    base = dict(zip(KEY_FIELDS, KEY, strict=True))
+    with ResultsStore(path) as s:
+        s.add_rows(
+            [{**base, "frames": f, "macs": f, "note": "x" * 300} for f in range(1, 200)], env={}
+        )
+    data = bytearray(path.read_bytes())
+    page = 4096
+    middle = len(data) // page // 2
+    data[middle * page : (middle + 2) * page] = bytes(range(256)) * (2 * page // 256)
+    path.write_bytes(bytes(data))
+    for argv in (["results"], ["export"], ["merge-store", str(tmp_path / "none.sqlite")]):
+        assert main([*argv, "--store", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is damaged" in err and str(path) in err
+        assert ".recover" in err
+    assert path.read_bytes() == bytes(data)
