@@ -137,7 +137,7 @@ def missing_static(
 
 def _static_row(cfg: ProfileConfig) -> tuple[ProfileConfig, dict[str, Any] | None, str | None]:
     """(cfg, its static profile row, None), or (cfg, None, the one-line error)."""
-    from stbench.bench.profile import run_profile
+    from stbench.bench.profiler import run_profile
 
     try:
         return cfg, run_profile(cfg), None

@@ -25,7 +25,6 @@ import math
 import os
 import platform
 import sqlite3
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -45,6 +44,8 @@ from stbench.bench.store_schema import (
     TEXT_METRICS,
     VIEW_COLUMNS,
 )
+
+from stbench.output import write_atomic
 
 __all__ = [
     "DEFAULT_LEASE_S",
@@ -735,29 +736,8 @@ def _csv_cell(v: Any) -> Any:
 
 
 def _write_text(dest: str | os.PathLike[str] | IO[str], text: str) -> None:
-    """Write to a file object, or atomically to a path (temp file + rename)."""
+    """Write to a file object, or through the one atomic file writer to a path."""
     if hasattr(dest, "write"):
         dest.write(text)  # type: ignore[union-attr]
         return
-    path = Path(dest)  # type: ignore[arg-type]
-    if path.is_dir():
-        raise ValueError(f"out: {path} is a directory; give a file path")
-    if path.parent and not path.parent.exists():
-        raise ValueError(f"out: directory {path.parent} does not exist")
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        # /dev/stdout, a FIFO, a symlink: write through it, never replace it by a rename
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-        return
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise ValueError(f"out: cannot write in {path.parent} ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(dest, text, option="out")

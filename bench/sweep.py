@@ -27,7 +27,7 @@ from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.store import KEY_FIELDS, ResultsStore
 
-DEFAULT_PROFILER = "stbench.bench.profile:profile"
+DEFAULT_PROFILER = "stbench.bench.profiler:profile"
 RESULT_MARKER = "@@stbench-result@@ "
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 

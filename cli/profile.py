@@ -117,7 +117,7 @@ def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Profile every named model and print a table or JSON lines."""
-    from stbench.bench.profile import run_profile
+    from stbench.bench.profiler import run_profile
     from stbench.bench.static import count_static
     from stbench.bench.timing import check_device
 

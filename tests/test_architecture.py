@@ -71,3 +71,22 @@ def test_arrows_point_one_way(folder):
             if any(name == a or name.startswith(a + ".") for a in above):
                 bad.append(f"{path.relative_to(ROOT)}: {name}")
     assert bad == []
+
+
+def test_store_and_cli_import_without_torch():
+    probe = (
+        "import sys, stbench.cli, stbench.bench.store, stbench.output; "
+        "print('torch' in sys.modules, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd="/tmp", capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False False"
+
+
+def test_package_exports_the_profile_function():
+    from stbench.bench import profile
+
+    import stbench
+
+    assert callable(profile) and stbench.profile is profile

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from stbench.bench.profile import profile
+from stbench.bench.profiler import profile
 from stbench.cli import main
 from stbench.zoo import list_models
 from torch import nn

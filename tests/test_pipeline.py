@@ -87,7 +87,7 @@ def spy(monkeypatch):
     """Call counts of building, counting, preparing and of each measurement's model."""
     from stbench.bench import counting, crosscheck
 
-    prof = importlib.import_module("stbench.bench.profile")  # the package exports profile()
+    prof = importlib.import_module("stbench.bench.profiler")  # the package exports profile()
 
     seen = {
         "build": spy_on(monkeypatch, static, "build_zoo_model"),
@@ -112,7 +112,7 @@ def spy(monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_a_profile_builds_counts_prepares_and_compiles_once(spy):
-    from stbench.bench.profile import profile
+    from stbench.bench.profiler import profile
 
     row = profile(
         "tsn_resnet18",
@@ -132,7 +132,7 @@ def test_a_profile_builds_counts_prepares_and_compiles_once(spy):
 
 
 def test_a_static_profile_builds_on_meta_and_prepares_nothing(spy):
-    from stbench.bench.profile import profile
+    from stbench.bench.profiler import profile
 
     profile("tsn_resnet18", **SMALL)
     assert [c[1]["device"] for c in spy["build"]] == ["meta"]

@@ -207,8 +207,11 @@ def test_export_csv_and_json(db, tmp_path):
     assert db.export_csv(buf, status="ok") == 1
     (rec,) = list(csv.DictReader(io.StringIO(buf.getvalue())))
     assert rec["latency_ms_median"] == "3.5" and json.loads(rec["input_shape"])[2] == 8
-    with pytest.raises(ValueError, match="does not exist"):
-        db.export_csv(tmp_path / "nodir" / "x.csv")
+    assert db.export_csv(tmp_path / "nodir" / "x.csv") == 2  # the writer creates the folder
+    assert (tmp_path / "nodir" / "x.csv").stat().st_mode & 0o777 == 0o644
+    (tmp_path / "file.txt").write_text("")
+    with pytest.raises(ValueError, match="^out: cannot write"):
+        db.export_csv(tmp_path / "file.txt" / "x.csv")
 
 
 def test_import_benchmark_json(db, tmp_path):
