@@ -28,7 +28,17 @@ COUNTERS: tuple[str, ...] = (
     "ptflops-aten",
 )
 # The CLI spelling of fields whose option has another name.
-OPTION_NAMES = {"num_classes": "num_classes (--classes)", "timing": "timing (--time)"}
+OPTION_NAMES = {
+    "num_classes": "num_classes (--classes)",
+    "timing": "timing (--time)",
+    "warmup_s": "--warmup",
+    "min_iters": "--min-iters",
+    "max_iters": "--max-iters",
+    "max_time_s": "--max-time",
+    "threads": "--threads",
+}
+# Timing-protocol overrides a configuration may carry (see `bench.timing.Protocol`).
+PROTOCOL_FIELDS = ("warmup_s", "min_iters", "max_iters", "max_time_s")
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -36,6 +46,13 @@ def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{OPTION_NAMES.get(name, name)}: got {value!r}; allowed: an integer >= 1")
     return value
+
+
+def positive_number(name: str, value: Any) -> float:
+    """``value`` if it is a number > 0, else ValueError naming the option."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{OPTION_NAMES.get(name, name)}: got {value!r}; allowed: a number > 0")
+    return float(value)
 
 
 def device_name(device: Any) -> str:
@@ -95,6 +112,11 @@ class ProfileConfig:
     timing: bool = False
     memory: bool = False
     throughput_batch: int | None = None
+    warmup_s: float | None = None
+    min_iters: int | None = None
+    max_iters: int | None = None
+    max_time_s: float | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -102,6 +124,17 @@ class ProfileConfig:
         for name in ("frames", "size", "num_classes", "throughput_batch"):
             if getattr(self, name) is not None:
                 positive_int(name, getattr(self, name))
+        for name in ("min_iters", "max_iters", "threads"):
+            if getattr(self, name) is not None:
+                positive_int(name, getattr(self, name))
+        for name in ("warmup_s", "max_time_s"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, positive_number(name, getattr(self, name)))
+        if self.min_iters and self.max_iters and self.min_iters > self.max_iters:
+            raise ValueError(
+                f"--min-iters: got {self.min_iters} > --max-iters {self.max_iters}; "
+                "allowed: min <= max"
+            )
         positive_int("batch", self.batch)
         if self.memory_format not in MEMORY_FORMATS:
             raise ValueError(
@@ -165,6 +198,10 @@ class ProfileConfig:
             "channels_last": self.channels_last,
             "compile": self.compile,
         }
+
+    def protocol(self) -> dict[str, Any]:
+        """The timing-protocol overrides this configuration sets (empty: the defaults)."""
+        return {f: getattr(self, f) for f in PROTOCOL_FIELDS if getattr(self, f) is not None}
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -78,6 +78,8 @@ class StaticCount:
     other_by_category: dict[str, int] = field(default_factory=dict)
     output_shape: tuple[int, ...] | None = None
     records: list[OpRecord] = field(default_factory=list, repr=False, compare=False)
+    # Elements of the largest tensor any op produced (a lower bound on activation memory).
+    largest_activation: int = 0
 
     @property
     def flops(self) -> int:
@@ -209,12 +211,16 @@ class OpCounter(TorchDispatchMode):
         super().__init__()
         self.tracker = tracker
         self.records: list[OpRecord] = []
+        self.largest = 0
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         if func is torch.ops.aten.native_batch_norm.default and args[0].is_meta:
             out = _meta_batch_norm(*args)
         else:
             out = func(*args, **(kwargs or {}))
+        first = _first_tensor(out)
+        if first is not None and first.numel() > self.largest:
+            self.largest = first.numel()
         name, mod = self.tracker.current
         hit = classify(func, args, out, mod)
         if hit is not None:
@@ -285,8 +291,9 @@ def record_ops(
 
 def run_counted(
     model: nn.Module, input_shape: Sequence[int], *, device: str | torch.device = "meta"
-) -> tuple[list[OpRecord], tuple[int, ...] | None]:
-    """Op records of one forward pass, and the output's shape (None if not a tensor)."""
+) -> tuple[list[OpRecord], tuple[int, ...] | None, int]:
+    """Op records of one forward pass, the output's shape (None if not a tensor) and the
+    element count of the largest tensor an op produced."""
     shape = check_input_shape(input_shape)
     dev = torch.device(device)
     was_training = model.training
@@ -309,7 +316,7 @@ def run_counted(
     finally:
         model.train(was_training)
     out_shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
-    return counter.records, out_shape
+    return counter.records, out_shape, max(counter.largest, math.prod(shape))
 
 
 def summarize(
@@ -371,9 +378,9 @@ def static_count(
     shape = check_input_shape(input_shape)
     note = ""
     try:
-        records, out_shape = run_counted(model, shape, device=device)
+        records, out_shape, largest = run_counted(model, shape, device=device)
     except MetaUnsupportedError:  # data-dependent forward: count on real (zero) CPU tensors
-        records, out_shape = run_counted(model, shape, device="cpu")
+        records, out_shape, largest = run_counted(model, shape, device="cpu")
         note = " (meta unsupported: counted on cpu)"
     sc = summarize(
         records,
@@ -383,4 +390,5 @@ def static_count(
         output_shape=out_shape,
     )
     sc.counter_version += note
+    sc.largest_activation = largest
     return sc

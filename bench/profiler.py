@@ -10,18 +10,22 @@ memory. ``flops = 2 * macs``. The row starts with its store key
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import torch
 from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
 from stbench.bench.counting import StaticCount, check_input_shape
 from stbench.bench.crosscheck import cross_check
+from stbench.bench.fit import check_fits, out_of_memory
 from stbench.bench.memory import measure_peak_memory
 from stbench.bench.static import build_model, build_zoo_model, count_static, static_fields
 from stbench.bench.timing import (
     Prepared,
     check_device,
+    is_oom_error,
     measure_latency,
     measure_throughput,
     prepare,
@@ -35,15 +39,46 @@ def _has_weights(model: nn.Module) -> bool:
     return all(t.device.type != "meta" for t in [*model.parameters(), *model.buffers()])
 
 
+@contextlib.contextmanager
+def intra_op_threads(threads: int | None) -> Iterator[None]:
+    """Run with `threads` intra-op threads (None: leave torch's setting), then restore it."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def measure(prep: Prepared, cfg: ProfileConfig, shape: tuple[int, ...]) -> dict[str, Any]:
-    """Latency, throughput and peak memory fields, all of one prepared model."""
+    """Latency, throughput and peak memory fields, all of one prepared model; running out of
+    memory raises `OutOfMemory` (one line, with the size asked for)."""
     out: dict[str, Any] = {}
+    protocol = cfg.protocol()
+    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = []
     if cfg.timing:
-        out.update(measure_latency(prep, shape))
+        steps.append(("timing", lambda: measure_latency(prep, shape, **protocol)))
     if cfg.throughput_batch is not None:
-        out.update(measure_throughput(prep, (1, *shape[1:]), batch=cfg.throughput_batch))
+        clip = (1, *shape[1:])
+        steps.append(
+            (
+                "throughput",
+                lambda: measure_throughput(prep, clip, batch=cfg.throughput_batch, **protocol),
+            )
+        )
     if cfg.memory:
-        out.update(measure_peak_memory(prep, shape))
+        steps.append(("memory measurement", lambda: measure_peak_memory(prep, shape)))
+    with intra_op_threads(cfg.threads):
+        for what, step in steps:
+            try:
+                out.update(step())
+            except Exception as exc:
+                if is_oom_error(exc):
+                    raise out_of_memory(exc, what) from None
+                raise
+    if protocol:
+        out["protocol_overrides"] = protocol
     return out
 
 
@@ -62,6 +97,7 @@ def run_profile(
     if model is None and (static is None or cfg.needs_weights):
         model = build_model(cfg, weights=cfg.needs_weights)
     sc = count_static(cfg, model, input_shape=(1, *shape[1:])) if static is None else static
+    check_fits(dataclasses.replace(cfg, batch=shape[0]), sc)
     if cfg.num_classes is None and sc.output_shape is not None and len(sc.output_shape) == 2:
         cfg = dataclasses.replace(cfg, num_classes=sc.output_shape[1])
     row = {**cfg.key_fields(), "input_shape": list(shape), **static_fields(sc), "flags": []}
@@ -108,6 +144,11 @@ def profile(
     timing: bool = False,
     memory: bool = False,
     throughput_batch: int | None = None,
+    warmup_s: float | None = None,
+    min_iters: int | None = None,
+    max_iters: int | None = None,
+    max_time_s: float | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Profile a `ProfileConfig`, a zoo model (by name) or any ``nn.Module``; one JSON-able row.
 
@@ -126,6 +167,11 @@ def profile(
         "timing": timing,
         "memory": memory,
         "throughput_batch": throughput_batch,
+        "warmup_s": warmup_s,
+        "min_iters": min_iters,
+        "max_iters": max_iters,
+        "max_time_s": max_time_s,
+        "threads": threads,
     }
     shape = None
     if input_shape is not None:

@@ -15,19 +15,24 @@ import dataclasses
 import importlib
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
+from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.store import KEY_FIELDS, ResultsStore
 
 DEFAULT_PROFILER = "stbench.bench.profiler:profile"
+MAX_ATTEMPTS = 3  # failed attempts of one key before a sweep stops retrying it
+LEASE_S = 600.0  # claim lease; renewed every HEARTBEAT_S while an isolated task runs
+HEARTBEAT_S = 30.0
 RESULT_MARKER = "@@stbench-result@@ "
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +55,11 @@ class Task:
     throughput_batch: int | None = None
     counters: tuple[str, ...] = ("meta",)
     profiler: str = DEFAULT_PROFILER
+    warmup_s: float | None = None
+    min_iters: int | None = None
+    max_iters: int | None = None
+    max_time_s: float | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         for f in ("frames", "size", "batch", "num_classes"):
@@ -77,6 +87,7 @@ class Task:
             timing=self.time,
             memory=self.memory,
             throughput_batch=self.throughput_batch,
+            **{f: getattr(self, f) for f in (*PROTOCOL_FIELDS, "threads")},
         )
 
     @property
@@ -163,10 +174,13 @@ def build_tasks(
     throughput_batch: int | None = None,
     counters: Sequence[str] = ("meta",),
     profiler: str = DEFAULT_PROFILER,
+    **protocol: Any,
 ) -> list[Task]:
     """Every (model matching `pattern`, frames, size, batch); None = the spec's default.
 
-    `pattern` is a shell-style name pattern; several may be joined by commas.
+    `pattern` is a shell-style name pattern; several may be joined by commas. `protocol`:
+    timing-protocol overrides and threads (`ProfileConfig` fields). Every task's
+    configuration is validated here, with `profile`'s messages.
     """
     from stbench.bench.timing import check_device
     from stbench.zoo import get_spec, list_models
@@ -186,6 +200,7 @@ def build_tasks(
         "throughput_batch": throughput_batch,
         "counters": tuple(counters),
         "profiler": profiler,
+        **protocol,
     }
     names: list[str] = []
     for pat in (p.strip() for p in pattern.split(",")):
@@ -199,6 +214,8 @@ def build_tasks(
         for frames in frames_list or [spec.default_frames]:
             for size in sizes or [spec.default_size]:
                 tasks.extend(Task(name, frames, size, b, classes, **options) for b in batches)
+    for t in tasks:
+        t.config()  # one-line ValueError naming the option, as `profile` gives
     return tasks
 
 
@@ -234,15 +251,51 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
 
 
-def run_task(task: Task) -> dict[str, Any]:
-    """Profile one task in this process; any exception becomes a failure row."""
+def run_task(task: Task, static: Any = None) -> dict[str, Any]:
+    """Profile one task in this process; any exception becomes a failure row. `static`: a
+    count `validate_inputs` already made for it (used by the default profiler)."""
     try:
-        fn = load_callable(task.profiler)
-        row = fn(task.model, **task.config().options())
+        if task.profiler == DEFAULT_PROFILER:
+            from stbench.bench.profiler import run_profile
+
+            row = run_profile(task.config(), static=static)
+        else:
+            row = load_callable(task.profiler)(task.model, **task.config().options())
     except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
+        if type(exc).__name__ == "OutOfMemory":  # already one line with the size asked for
+            return failure_row(task, str(exc), oom=True, error_type="OutOfMemory")
         msg = f"{type(exc).__name__}: {exc}"
         return failure_row(task, msg, oom=_is_oom(exc), error_type=type(exc).__name__)
     return {**dict(row), **task.stub(), "status": "ok", "error": None}
+
+
+def validate_inputs(tasks: Sequence[Task], on_done: Callable[[], None] | None = None) -> dict:
+    """Count every distinct (model, frames, size, classes) of zoo tasks on meta before any
+    runs, so a model that refuses its input stops the sweep with `profile`'s one-line error
+    (naming the model) and nothing stored; returns the counts by static key for reuse."""
+    from stbench.bench.fit import check_fits
+    from stbench.bench.static import count_static
+
+    counts: dict[tuple, Any] = {}
+    for task in tasks:
+        if task.profiler != DEFAULT_PROFILER:
+            continue
+        cfg = task.config()
+        key = cfg.static().key
+        if key not in counts:
+            try:
+                counts[key] = count_static(cfg.static())
+            except ValueError as exc:
+                raise ValueError(
+                    f"{task.model} at {task.frames} frames, {task.size} px: {exc}"
+                ) from None
+            if on_done:
+                on_done()
+        try:
+            check_fits(cfg, counts[key])
+        except ValueError as exc:
+            raise ValueError(f"{task.model}: {exc}") from None
+    return counts
 
 
 def _death_message(returncode: int, stderr: str) -> str:
@@ -270,24 +323,64 @@ def parse_isolated_output(task: Task, returncode: int, stdout: str, stderr: str)
     return failure_row(task, _death_message(returncode, stderr), error_type="ProcessDied")
 
 
-def run_isolated(task: Task, *, timeout_s: float | None = None) -> dict[str, Any]:
-    """Run one task in a fresh `python -m stbench.bench.isolate` process; returns its row."""
+def die_with_parent() -> None:
+    """In a child before exec: ask Linux to SIGKILL it when the parent dies (even by
+    `kill -9`), so no task outlives its sweep; elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def run_isolated(
+    task: Task,
+    *,
+    timeout_s: float | None = None,
+    heartbeat: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Run one task in a fresh `python -m stbench.bench.isolate` process; returns its row.
+
+    The child dies with this process; `heartbeat` is called every `HEARTBEAT_S` while the
+    child runs (the sweep renews its claim on the task)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(_REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")) if p
     )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stbench.bench.isolate"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=die_with_parent,
+    )
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    data: str | None = task.to_json()
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "stbench.bench.isolate"],
-            input=task.to_json(),
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        return failure_row(task, f"timed out after {timeout_s:g} s", error_type="Timeout")
-    return parse_isolated_output(task, proc.returncode, proc.stdout, proc.stderr)
+        while True:
+            wait = HEARTBEAT_S
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            try:
+                out, err = proc.communicate(data, timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                data = None  # sent with the first call; later calls only collect output
+                if deadline is not None and time.monotonic() >= deadline:
+                    proc.kill()
+                    proc.communicate()
+                    return failure_row(
+                        task, f"timed out after {timeout_s:g} s", error_type="Timeout"
+                    )
+                if heartbeat is not None:
+                    heartbeat()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return parse_isolated_output(task, proc.returncode, out, err)
 
 
 # ---------------------------------------------------------------- the sweep
@@ -301,8 +394,15 @@ class SweepSummary:
     ran: int = 0
     skipped: int = 0
     failed: int = 0
+    claimed_elsewhere: int = 0  # left to another sweep that holds them
+    gave_up: int = 0  # failed MAX_ATTEMPTS times (or --no-retry): not run again
     run_id: int | None = None
     rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        """The failure rows of this run."""
+        return [r for r in self.rows if r.get("status") == "failed"]
 
 
 def needs_isolation(task: Task) -> bool:
@@ -310,19 +410,60 @@ def needs_isolation(task: Task) -> bool:
     return task.time or task.memory or task.throughput_batch is not None or task.device != "cpu"
 
 
-def is_done(store: ResultsStore, task: Task, *, retry_failed: bool = False) -> bool:
-    """Whether the store already answers `task` (failed rows count unless retrying)."""
+def task_state(
+    store: ResultsStore, task: Task, *, retry: bool = True, retry_failed: bool = False
+) -> str:
+    """ "done" (the store answers the task), "todo", or "gave_up": it failed before and is not
+    retried (`retry=False`, or MAX_ATTEMPTS failed attempts without `retry_failed`)."""
     row = store.get(task.key)
     if row is None:
+        return "todo"
+    if row["status"] == "ok":
+        wanted = {
+            "latency_ms_median": task.time,
+            "peak_mem_mib": task.memory,
+            "throughput_clips_per_s": task.throughput_batch is not None,
+        }
+        if all(row.get(field) is not None for field, asked in wanted.items() if asked):
+            return "done"
+    failed = row.get("failed_attempts") or (1 if row["status"] == "failed" else 0)
+    if failed == 0 or retry_failed:
+        return "todo"
+    return "todo" if retry and failed < MAX_ATTEMPTS else "gave_up"
+
+
+def is_done(store: ResultsStore, task: Task, *, retry_failed: bool = False) -> bool:
+    """Whether the store already answers `task` with every measurement it asks for."""
+    return task_state(store, task, retry_failed=retry_failed) == "done"
+
+
+def _alive(owner: str) -> bool:
+    """Whether a claim owner (`host:pid:rand`) may still be running: False only for a
+    process of this host that no longer exists."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != platform.node() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
         return False
-    if row["status"] == "failed":
-        return not retry_failed
-    wanted = {
-        "latency_ms_median": task.time,
-        "peak_mem_mib": task.memory,
-        "throughput_clips_per_s": task.throughput_batch is not None,
-    }
-    return all(row.get(field) is not None for field, asked in wanted.items() if asked)
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_task(store: ResultsStore, task: Task, owner: str, lease_s: float) -> bool:
+    """Claim `task` for `owner`; a claim left by a dead process of this host is taken over
+    at once (a lease elsewhere expires after its `lease_s`)."""
+    if store.claim(task.key, owner, lease_s):
+        return True
+    key = dict(zip(KEY_FIELDS, task.key, strict=True))
+    for c in store.claims():
+        if all(c.get(f) == v for f, v in key.items()) and not _alive(c["owner"]):
+            store.release(task.key, c["owner"])
+            return store.claim(task.key, owner, lease_s)
+    return False
 
 
 def _progress(enabled: bool) -> Any:
@@ -359,19 +500,26 @@ def run_sweep(
     store: ResultsStore | str | os.PathLike[str] | None = None,
     isolate: bool | None = True,
     tasks: Sequence[Task] | None = None,
+    retry: bool = True,
     retry_failed: bool = False,
     timeout_s: float | None = None,
     progress: bool = True,
     env: Mapping[str, Any] | None = None,
     **task_options: Any,
 ) -> SweepSummary:
-    """Run every task not yet in the store, committing each row as it completes.
+    """Run every task the store does not answer yet, committing each row as it completes.
 
     Either `pattern` (+ frames/sizes/batches and `task_options` of `build_tasks`) or
-    ready-made `tasks`. `isolate=None` isolates only tasks that run real forwards or use
-    a GPU (see `needs_isolation`). Failures become rows; KeyboardInterrupt stops after the last
-    committed row, and a later sweep resumes from there.
+    ready-made `tasks`. Before the first task runs, every zoo task's input is checked
+    (`validate_inputs`): a bad one raises ValueError and nothing is stored. Failed tasks
+    are retried (`retry`) until they failed MAX_ATTEMPTS times (`retry_failed` forces
+    them). Each task is claimed in the store first, so concurrent sweeps on one store
+    share the work. `isolate=None` isolates only tasks that run real forwards or use a GPU
+    (`needs_isolation`); isolated children die with the sweep. KeyboardInterrupt stops
+    after the last committed row, and a later sweep resumes from there.
     """
+    from stbench.bench.store import default_owner
+
     if tasks is None:
         if not pattern:
             raise ValueError("pattern: give a model name pattern or tasks")
@@ -381,46 +529,67 @@ def run_sweep(
     own_store = not isinstance(store, ResultsStore)
     db = ResultsStore(store) if own_store else store
     summary = SweepSummary(total=len(tasks))
+    owner = default_owner()
+    lease_s = max(LEASE_S, 2 * (timeout_s or 0))
     try:
-        todo = [t for t in tasks if not is_done(db, t, retry_failed=retry_failed)]
-        summary.skipped = len(tasks) - len(todo)
+        states = [task_state(db, t, retry=retry, retry_failed=retry_failed) for t in tasks]
+        todo = [t for t, st in zip(tasks, states, strict=True) if st == "todo"]
+        summary.skipped = states.count("done")
+        summary.gave_up = states.count("gave_up")
         if not todo:
             return summary
         if isolate is None:  # auto: a process per task only where a device state can break
             isolate = any(needs_isolation(t) for t in todo)
-        if env is None:
-            from stbench.bench.environment import collect_environment
-
-            cuda_here = not isolate and any(t.device.startswith("cuda") for t in todo)
-            env = collect_environment(init_cuda=cuda_here)
-        flags = {
-            "pattern": pattern,
-            "frames": list(frames_list) if frames_list else None,
-            "sizes": list(sizes) if sizes else None,
-            "batches": list(batches),
-            "isolate": isolate,
-            "retry_failed": retry_failed,
-            "timeout_s": timeout_s,
-            "tasks": len(tasks),
-            "task_options": {
-                k: v
-                for k, v in todo[0].to_dict().items()
-                if k not in ("model", "frames", "size", "batch", "num_classes", "task_id")
-            },
-        }
-        summary.run_id = db.start_run(env, flags, source="stbench")
         with _progress(progress) as bar:
-            job = bar.add_task("", total=len(todo))
+            job = bar.add_task("checking inputs", total=len(todo))
+            counts = validate_inputs(todo, on_done=lambda: bar.advance(job))
+            if env is None:
+                from stbench.bench.environment import collect_environment
+
+                cuda_here = not isolate and any(t.device.startswith("cuda") for t in todo)
+                env = collect_environment(init_cuda=cuda_here)
+            flags = {
+                "pattern": pattern,
+                "frames": list(frames_list) if frames_list else None,
+                "sizes": list(sizes) if sizes else None,
+                "batches": list(batches),
+                "isolate": isolate,
+                "retry": retry,
+                "retry_failed": retry_failed,
+                "timeout_s": timeout_s,
+                "tasks": len(tasks),
+                "task_options": {
+                    k: v
+                    for k, v in todo[0].to_dict().items()
+                    if k not in ("model", "frames", "size", "batch", "num_classes", "task_id")
+                },
+            }
+            summary.run_id = db.start_run(env, flags, source="stbench")
+            bar.reset(job, total=len(todo), description="")
             for task in todo:
                 bar.update(job, description=task.task_id)
-                row = run_isolated(task, timeout_s=timeout_s) if isolate else run_task(task)
-                db.add_row(row, run_id=summary.run_id)
+                if not claim_task(db, task, owner, lease_s):
+                    summary.claimed_elsewhere += 1
+                    bar.advance(job)
+                    continue
+                try:
+                    if task_state(db, task, retry=retry, retry_failed=retry_failed) != "todo":
+                        summary.skipped += 1  # another sweep finished it meanwhile
+                        continue
+                    if isolate:
+                        renew = lambda t=task: db.claim(t.key, owner, lease_s)  # noqa: E731
+                        row = run_isolated(task, timeout_s=timeout_s, heartbeat=renew)
+                    else:
+                        row = run_task(task, counts.get(task.config().static().key))
+                    db.add_row(row, run_id=summary.run_id, release=owner)
+                finally:
+                    db.release(task.key, owner)
+                    bar.advance(job)
                 summary.ran += 1
                 summary.rows.append(row)
                 if row.get("status") == "failed":
                     summary.failed += 1
-                    bar.console.print(f"[red]failed[/red] {task.task_id}: {row.get('error')}")
-                bar.advance(job)
+                    bar.console.print(f"failed {task.task_id}: {row.get('error')}", markup=False)
     finally:
         if own_store:
             db.close()

@@ -357,6 +357,7 @@ def is_oom_error(exc: BaseException) -> bool:
             s in msg
             for s in (
                 "out of memory",
+                "not enough memory",
                 "can't allocate memory",
                 "cudnn_status_alloc_failed",
                 "cublas_status_alloc_failed",

@@ -53,3 +53,36 @@ def output_format(args: argparse.Namespace, default: str = "table") -> str:
     from stbench.output import resolve_format
 
     return resolve_format(args.format, args.out, default=default)
+
+
+PROTOCOL_OPTIONS = (
+    # (flag, field, kind, help)
+    ("--warmup", "warmup_s", float, "seconds of warm-up before timing (default 0.5)"),
+    ("--min-iters", "min_iters", int, "timed iterations at least (default 20)"),
+    ("--max-iters", "max_iters", int, "timed iterations at most (default 300)"),
+    ("--max-time", "max_time_s", float, "seconds of timing at most (default 20)"),
+    ("--threads", "threads", int, "intra-op CPU threads while measuring (default: torch's)"),
+)
+
+
+def add_protocol(p: argparse.ArgumentParser) -> None:
+    """Add the timing-protocol options (--warmup, --min-iters, --max-iters, --max-time,
+    --threads); rows record the values used."""
+    group = p.add_argument_group("timing protocol (recorded in each timed row)")
+    for flag, field, _kind, summary in PROTOCOL_OPTIONS:
+        group.add_argument(flag, dest=field, metavar="N", help=summary)
+
+
+def protocol_options(args: argparse.Namespace) -> dict[str, int | float]:
+    """The protocol options given, converted; a bad value is one line naming the option."""
+    out: dict[str, int | float] = {}
+    for flag, field, kind, _summary in PROTOCOL_OPTIONS:
+        text = getattr(args, field, None)
+        if text is None:
+            continue
+        try:
+            out[field] = kind(text)
+        except (TypeError, ValueError):
+            what = "an integer >= 1" if kind is int else "a number > 0"
+            raise ValueError(f"{flag}: got {text!r}; allowed: {what}") from None
+    return out

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from stbench.cli.options import add_output, add_store, command, output_format
+from stbench.cli.options import (
+    add_output,
+    add_protocol,
+    add_store,
+    command,
+    output_format,
+    protocol_options,
+)
 
 from stbench.output import Column, Table, emit
 
@@ -51,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--memory", action="store_true", help="measure peak memory of one forward")
     p.add_argument("--units", default="macs", help="macs (GMACs) or flops (GFLOPs) in the table")
+    add_protocol(p)
     _output_flags(p)
     add_store(p, "also store the rows in this SQLite results file")
     p.set_defaults(func=run)
@@ -101,6 +110,7 @@ def configs(args: argparse.Namespace) -> list[Any]:
         "timing": args.time,
         "memory": args.memory,
         "throughput_batch": _int_opt("throughput-batch", args.throughput_batch),
+        **protocol_options(args),
     }
     return [ProfileConfig.for_model(name, **opts) for name in expand_names(args.names)]
 
@@ -117,6 +127,7 @@ def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Profile every named model and print a table or JSON lines."""
+    from stbench.bench.fit import OutOfMemory
     from stbench.bench.profiler import run_profile
     from stbench.bench.static import count_static
     from stbench.bench.timing import check_device
@@ -128,10 +139,18 @@ def run(args: argparse.Namespace) -> int:
     # run at this input is refused first, and the counts are reused by the profiles.
     counts = [count_static(c) for c in cfgs] if len(cfgs) > 1 else [None]
     store, run_id = _open_store(args.store, args) if args.store else (None, None)
-    rows = []
+    rows, failed = [], 0
     try:
         for cfg, sc in zip(cfgs, counts, strict=True):
-            row = run_profile(cfg, static=sc)
+            try:
+                row = run_profile(cfg, static=sc)
+            except OutOfMemory as exc:  # a result, not a crash: stored as a failure
+                failed += 1
+                print(f"stbench profile: {cfg.model}: {exc}", file=sys.stderr)
+                if store is not None:
+                    fail = {**cfg.key_fields(), "oom": True, "error_type": "OutOfMemory"}
+                    store.add_row(fail, run_id=run_id, status="failed", error=str(exc))
+                continue
             if store is not None:
                 store.add_row(row, run_id=run_id)
             if args.json_lines:
@@ -140,9 +159,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if store is not None:
             store.close()
-    if not args.json_lines:
+    if rows and not args.json_lines:
         emit(profile_tables(rows, args.units, fmt), fmt, out=args.out)
-    return 0
+    return 1 if failed else 0
 
 
 def _output_flags(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stbench.cli.options import add_store
+from stbench.cli.options import add_protocol, add_store, protocol_options
 
 from stbench.errors import UserError
 
@@ -31,9 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Profile every model matching PATTERN at every frames x size x batch, one "
             "task at a time (in its own process when it times, measures memory or uses a "
             "GPU; see --isolate/--no-isolate), committing "
-            "each row to the store as it completes. Tasks already stored are skipped, so "
-            "re-running an interrupted sweep resumes it. MACs are multiply-accumulates; "
-            "FLOPs = 2 x MACs."
+            "each row to the store as it completes. Every option and every model's input is "
+            "checked before the first task runs. Tasks already stored are skipped, so "
+            "re-running an interrupted sweep resumes it; failed tasks are retried (up to 3 "
+            "failed attempts); concurrent sweeps on one store share the tasks. Exit status: "
+            "0 all tasks done, 1 some failed (listed), 2 bad input, 130 interrupted. MACs are "
+            "multiply-accumulates; FLOPs = 2 x MACs."
         ),
     )
     p.add_argument("pattern", nargs="?", help="model name pattern(s), e.g. 'mc*,rmc*'")
@@ -66,7 +69,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run in this process",
     )
     p.add_argument("--timeout", type=float, help="seconds per isolated task before failing it")
-    p.add_argument("--retry-failed", action="store_true", help="re-run tasks stored as failed")
+    retry = p.add_mutually_exclusive_group()
+    retry.add_argument(
+        "--no-retry", action="store_true", help="skip tasks that failed before (default: retry)"
+    )
+    retry.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="retry failed tasks even after 3 failed attempts",
+    )
+    add_protocol(p)
     add_store(p)
     p.add_argument("--list-tasks", action="store_true", help="print the task JSON lines, run none")
     p.add_argument(
@@ -85,7 +97,7 @@ def _tasks(args: argparse.Namespace) -> list:
         lines = sys.stdin.read().splitlines() if args.task == "-" else [args.task]
         tasks = [Task.from_json(line) for line in lines if line.strip()]
     elif args.pattern:
-        options = {k: getattr(args, k) for k in TASK_OPTIONS}
+        options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
         tasks = build_tasks(
             args.pattern, args.frames, args.sizes, args.batches, num_classes=args.classes, **options
         )
@@ -105,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     from stbench.bench.store import ResultsStore
     from stbench.bench.sweep import run_sweep
 
+    if args.timeout is not None and not args.timeout > 0:
+        raise UserError(f"--timeout: got {args.timeout:g}; allowed: seconds > 0")
     tasks = _tasks(args)
     if args.list_tasks:
         for t in tasks:
@@ -119,13 +133,26 @@ def run(args: argparse.Namespace) -> int:
             tasks=tasks,
             store=store,
             isolate=args.isolate,
+            retry=not args.no_retry,
             retry_failed=args.retry_failed,
             timeout_s=args.timeout,
             progress=not args.no_progress,
         )
         path = store.path
-    print(
-        f"sweep: {summary.total} task(s): ran {summary.ran} ({summary.failed} failed), "
-        f"skipped {summary.skipped} already stored; store: {path}"
-    )
-    return 0
+    print(summary_line(summary, path))
+    for row in summary.failures:
+        print(f"  failed {row.get('task_id')}: {row.get('error')}")
+    return 1 if summary.failed else 0
+
+
+def summary_line(summary: object, path: object) -> str:
+    """One line: what ran, failed, was skipped and why, and where it is stored."""
+    parts = [f"ran {summary.ran} ({summary.failed} failed)"]
+    parts.append(f"skipped {summary.skipped} already stored")
+    if summary.claimed_elsewhere:
+        parts.append(f"{summary.claimed_elsewhere} left to another sweep holding them")
+    if summary.gave_up:
+        parts.append(
+            f"{summary.gave_up} not retried after failing (--retry-failed runs them again)"
+        )
+    return f"sweep: {summary.total} task(s): " + ", ".join(parts) + f"; store: {path}"

@@ -390,6 +390,114 @@ def killed_writer_mid_transaction(tmp: Path) -> Tally:
     return Tally(expected, found, note, journal and batch == 0)
 
 
+# ---------------------------------------------------------------- sweeps
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP_PROFILER = "scripts.faults:sweep_profile"
+
+
+def sweep_profile(model: str, **options: Any) -> dict[str, Any]:
+    """A sweep task's stand-in profile: writes its pid, may hang, returns a static row."""
+    pid_dir = os.environ.get("STBENCH_FAULTS_PIDS")
+    if pid_dir:
+        Path(pid_dir, f"{model}.pid").write_text(str(os.getpid()))
+    if model == os.environ.get("STBENCH_FAULTS_HANG"):
+        time.sleep(600)
+    time.sleep(float(os.environ.get("STBENCH_FAULTS_WORK_S", "0")))
+    return {"model": model, "params": 1000, "macs": 2000, "flops": 4000}
+
+
+def sweep_tasks(models: Iterable[str]) -> str:
+    """JSON lines of static tasks for `stbench sweep --task -`."""
+    from stbench.bench.sweep import Task
+
+    return "".join(Task(m, 8, 112, profiler=SWEEP_PROFILER).to_json() + "\n" for m in models)
+
+
+def start_sweep(store: Path, tasks: str, *extra: str, **env: str) -> subprocess.Popen[str]:
+    """`stbench sweep --task -` on `store` in a new process, tasks written to its stdin."""
+    argv = [sys.executable, "-m", "stbench.cli", "sweep", "--task", "-", "--store", str(store)]
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    task_file = store.with_name(f"tasks-{time.monotonic_ns()}.jsonl")
+    task_file.write_text(tasks)
+    with task_file.open() as stdin:
+        return subprocess.Popen(
+            [*argv, "--no-progress", *extra],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=environ,
+        )
+
+
+def ok_entries(store: Path) -> list[str]:
+    """The model of every successful history entry (a task run twice appears twice)."""
+    with ResultsStore(store, readonly=True) as s:
+        return [h["model"] for h in s.history() if h["status"] == "ok"]
+
+
+def _gone(pid: int, within_s: float) -> bool:
+    """Whether process `pid` is gone (or a zombie) within `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@fault
+def killed_sweep_mid_task(tmp: Path) -> Tally:
+    """SIGKILL an isolated sweep while its 4th task runs: the task's child dies with it,
+    the resumed sweep takes over the dead sweep's claim, redoes nothing finished."""
+    store, pids = tmp / "s.sqlite", tmp / "pids"
+    pids.mkdir()
+    models = [f"t{i}" for i in range(6)]
+    env = {"STBENCH_FAULTS_PIDS": str(pids)}
+    sweep = start_sweep(store, sweep_tasks(models), "--isolate", STBENCH_FAULTS_HANG="t3", **env)
+    deadline = time.monotonic() + 120
+    while not (pids / "t3.pid").exists():
+        if time.monotonic() > deadline or sweep.poll() is not None:
+            raise RuntimeError("the sweep never reached its 4th task")
+        time.sleep(0.05)
+    child_pid = int((pids / "t3.pid").read_text())
+    kill(sweep)
+    no_orphan = _gone(child_pid, 10)
+    before = ok_entries(store)
+    resumed = start_sweep(store, sweep_tasks(models), "--isolate", **env)
+    out, err = resumed.communicate(timeout=300)
+    found = ok_entries(store)
+    passed = no_orphan and before == ["t0", "t1", "t2"] and resumed.returncode == 0
+    note = f"orphan child gone: {no_orphan}; stored before kill {len(before)}; resumed: "
+    note += (out.strip().splitlines() or [err.strip()])[0]
+    return Tally(models, found, note, passed)
+
+
+@fault
+def concurrent_sweeps(tmp: Path) -> Tally:
+    """Two sweeps of the same 20 static tasks on one store, started together: every task
+    runs once, shared between them."""
+    store = tmp / "s.sqlite"
+    ResultsStore(store).close()
+    models = [f"c{i:02d}" for i in range(20)]
+    tasks = sweep_tasks(models)
+    procs = [
+        start_sweep(store, tasks, "--no-isolate", STBENCH_FAULTS_WORK_S="0.2") for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    found = ok_entries(store)
+    firsts = [(o.strip().splitlines() or [e.strip()])[0] for o, e in outs]
+    both = all("left to another sweep" in f for f in firsts)
+    passed = all(p.returncode == 0 for p in procs)
+    return Tally(models, found, f"both sweeps shared the work: {both}", passed)
+
+
 # ---------------------------------------------------------------- main
 
 

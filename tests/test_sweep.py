@@ -120,19 +120,33 @@ def test_failure_row_is_recorded_and_the_sweep_goes_on(db):
     s = run_sweep(tasks=tasks("a", "raises", "b"), store=db, isolate=False, progress=False, env=ENV)
     assert (s.ran, s.failed, s.skipped) == (3, 1, 0)
     assert [r["status"] for r in db.rows()] == ["ok", "ok", "failed"]  # a, b, raises
-    again = run_sweep(
-        tasks=tasks("a", "raises", "b"), store=db, isolate=False, progress=False, env=ENV
-    )
-    assert (again.ran, again.skipped) == (0, 3)
-    retry = run_sweep(
-        tasks=tasks("a", "raises", "b"),
-        store=db,
-        isolate=False,
-        progress=False,
-        env=ENV,
-        retry_failed=True,
-    )
-    assert (retry.ran, retry.skipped) == (1, 2)
+    assert [r["model"] for r in s.failures] == ["raises"]
+
+
+def test_failed_tasks_are_retried_until_the_attempt_limit(db):
+    def sweep(**kw):
+        t = tasks("a", "raises", "b")
+        return run_sweep(tasks=t, store=db, isolate=False, progress=False, env=ENV, **kw)
+
+    first = sweep()
+    assert (first.ran, first.failed) == (3, 1)
+    no_retry = sweep(retry=False)
+    assert (no_retry.ran, no_retry.skipped, no_retry.gave_up) == (0, 2, 1)
+    for attempt in range(2, sweep_mod.MAX_ATTEMPTS + 1):  # retried by default
+        again = sweep()
+        assert (again.ran, again.failed, again.skipped) == (1, 1, 2), attempt
+    assert db.get(tasks("raises")[0].key)["failed_attempts"] == sweep_mod.MAX_ATTEMPTS
+    limit = sweep()
+    assert (limit.ran, limit.gave_up) == (0, 1)
+    forced = sweep(retry_failed=True)
+    assert (forced.ran, forced.failed) == (1, 1)
+
+
+def test_a_changed_option_is_a_new_key_never_blocked_by_old_failures(db):
+    for _ in range(sweep_mod.MAX_ATTEMPTS):
+        run_sweep(tasks=tasks("raises"), store=db, isolate=False, progress=False, env=ENV)
+    (other,) = tasks("raises", batch=2)
+    assert sweep_mod.task_state(db, other) == "todo"
 
 
 def test_rows_missing_a_requested_measure_are_redone(db):
