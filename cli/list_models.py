@@ -1,4 +1,5 @@
-"""`stbench list`: the registered zoo models with family, paper and backbone."""
+"""`stbench list`: the registered zoo models with family, paper, backbone and the display
+fields their specs derive from the architecture (stem, operators, temporal pooling, GST)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ TABLE_COLUMNS = {
     "paper": "paper",
     "backbone": "backbone",
     "stem": "stem",
-    "operators": "operators per stage",
+    "operators": "operators per stage or block",
+    "temporal_pool": "where T is halved",
     "frames": "frames (T)",
     "size": "size (px)",
     "classes": "classes",
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
             "stem": s.stem,
             "operators": "/".join(s.operators),
             "temporal_pool": s.temporal_pool or "",
+            "gst_alpha": s.gst_alpha,
+            "gst_beta": s.gst_beta,
             "frames": s.default_frames,
             "size": s.default_size,
             "classes": s.default_classes,
@@ -83,20 +87,14 @@ def markdown_table(specs: list) -> str:
     from stbench.zoo import PAPERS
 
     lines = [
-        "| model | family | paper | backbone | operator per stage (stem: first) | temporal pooling | default input (T x S, classes) |",
+        "| model | family | paper | backbone | stem: operator per stage or block | where T is halved | default input (T x S, classes) |",
         "|---|---|---|---|---|---|---|",
     ]
     for s in specs:
         paper = PAPERS[s.paper].split(",")[0]
         lines.append(
             f"| `{s.name}` | {s.family} | {paper} ({s.paper}) | {s.backbone} | "
-            f"{_ops_with_stem(s)} | {s.temporal_pool or '-'} | "
+            f"stem {s.stem}: {' / '.join(s.operators)} | {s.temporal_pool or '-'} | "
             f"{s.default_frames} x {s.default_size}, {s.default_classes} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _ops_with_stem(spec) -> str:
-    """Per-stage operators, prefixed by the stem operator when the spec names one."""
-    ops = " / ".join(spec.operators)
-    return f"stem {spec.stem}: {ops}" if spec.stem else ops

@@ -1,4 +1,5 @@
-"""The ResNet-family zoo: contract names, every model's output shape, registry look-ups."""
+"""The ResNet-family zoo: contract names, registry look-ups, GST overrides (every model's
+build, output shape and input errors: tests/test_zoo_contract.py)."""
 
 from __future__ import annotations
 
@@ -28,16 +29,6 @@ def test_every_contract_name_is_registered():
     missing = set(RESNET_FAMILY) - set(list_models())
     assert not missing, f"not registered: {sorted(missing)}"
     assert len(RESNET_FAMILY) == 79
-
-
-@pytest.mark.parametrize("name", RESNET_FAMILY)
-def test_output_shape_on_meta(name):
-    spec = get_spec(name)
-    with torch.device("meta"):
-        model = create_model(name, num_classes=7).eval()  # eval: meta batch-norm is slow
-    x = torch.empty(2, 3, spec.default_frames, spec.default_size, spec.default_size, device="meta")
-    with torch.no_grad():
-        assert model(x).shape == (2, 7)
 
 
 @pytest.mark.parametrize(
@@ -79,3 +70,21 @@ def test_slowfast_documents_its_input_frames():
     assert get_spec("slowfast_resnet50_8x8").default_frames == 32
     assert get_spec("slowfast_resnet101_16x8").default_frames == 64
     assert "fast" in get_spec("slowfast_resnet50_8x8").description
+
+
+def test_gst_alpha_beta_are_spec_fields():
+    assert (get_spec("gst_a1_8_resnet34").gst_alpha, get_spec("gst_a1_8_resnet34").gst_beta) == (
+        1 / 8,
+        1 / 2,
+    )
+    assert get_spec("gst_large_resnet50").gst_beta == 1
+    assert get_spec("c3d_resnet50").gst_alpha is None
+
+
+def test_display_fields_come_from_the_architecture():
+    assert get_spec("tam_resnet18").operators == ("2d+tam",) * 4
+    assert get_spec("nln_resnet50").operators == ("2d", "2d+nonlocal", "2d+nonlocal", "2d")
+    assert get_spec("tsn_resnet50_tp").temporal_pool == "max pool k3 s2 after stages 1-3"
+    assert get_spec("i3d_resnet50_tp").temporal_pool == "temporal stride 2 in stages 2-4"
+    assert get_spec("r2plus1d_resnet18").stem == "r2plus1d(mid_channels=45)"
+    assert get_spec("mc4_resnet34").transition == "stage 3"
