@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from stbench.models.operators import Operator, OpSpec, Slot, register_operator
+from stbench.models.operators import (
+    Operator,
+    OpSpec,
+    Slot,
+    default_pointwise,
+    register_operator,
+)
 from stbench.models.validation import ArgumentError
 from torch import nn
 
@@ -139,7 +145,7 @@ def _sep3d_pointwise(operator: Operator, spec: OpSpec, branch: bool) -> OpSpec:
     # Xie et al. footnote 5: S3D's 1x1 branches get the temporal conv too (`temporal_1x1`).
     if branch and operator.resolve(spec)["temporal_1x1"]:
         return spec
-    return OpSpec("3d", (("temporal_kernel", 1),))
+    return default_pointwise(operator, spec, branch)
 
 
 def _sep3d_norm_after(args: Mapping[str, Any]) -> bool:

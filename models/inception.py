@@ -157,8 +157,9 @@ def heavy_ops(
     return tuple(low if i < cut else high for i in range(len(SLOTS)))
 
 
-def _temporal(spec: OpSpec) -> bool:
-    return get_operator(spec.name).temporal_kernel(spec) > 1
+def _kt(spec: OpSpec) -> int:
+    """The operator's temporal extent."""
+    return get_operator(spec.name).temporal_kernel(spec)
 
 
 def _legacy_separable_keys(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
@@ -231,7 +232,7 @@ class InceptionBlock(nn.Module):
         self.branch3 = nn.Sequential(
             ConvUnit(reduce, cin, c5r, 1, where), ConvUnit(spec, c5r, c5, 3, where)
         )
-        kt = operator.temporal_kernel(spec)
+        kt = _kt(spec)
         self.branch4 = nn.Sequential(
             Pool((kt, 3, 3), (1, 1, 1), (kt // 2, 1, 1), mode="max").make(),
             ConvUnit(alone, cin, cp, 1, where),
@@ -268,13 +269,7 @@ class InceptionPlan:
 
     def walk(self, n: int, axis: int) -> int:
         """Length along `axis` (0=t, 1=h) after every strided layer; 0 if a layer fails."""
-        if axis == 0:
-            k, s = (
-                get_operator(self.stem.name).temporal_kernel(self.stem),
-                self.form.stem_temporal_stride,
-            )
-        else:
-            k, s = 7, 2
+        k, s = (_kt(self.stem), self.form.stem_temporal_stride) if axis == 0 else (7, 2)
         n = (n + 2 * (k // 2) - k) // s + 1 if n >= 1 else 0
         for name in POOLS:
             for pool in self.form.pools[name]:
@@ -326,13 +321,13 @@ class InceptionV1(nn.Module):
         conv_2b = get_operator(ops["conv_2c"].name).pointwise(ops["conv_2c"], False)
         add("conv_2b", ConvUnit(conv_2b, 64, 64, 1, "conv_2b"), 64)
         conv_2c: nn.Module = ConvUnit(ops["conv_2c"], 64, 192, 3, "conv_2c")
-        if plan.gating and _temporal(ops["conv_2c"]):
+        if plan.gating and _kt(ops["conv_2c"]) > 1:
             conv_2c = nn.Sequential(conv_2c, FeatureGating(192))
         add("conv_2c", conv_2c, 192)
         for name, channels in BLOCK_CHANNELS.items():
             if name in POOL_BEFORE:
                 add(POOL_BEFORE[name], self._pools(POOL_BEFORE[name]))
-            block = InceptionBlock(channels, ops[name], name, plan.gating and _temporal(ops[name]))
+            block = InceptionBlock(channels, ops[name], name, plan.gating and _kt(ops[name]) > 1)
             add(name, block, block.out_channels)
         self.features = nn.Sequential(OrderedDict(layers))
         self.head = ClassifierHead(FEATURES, num_classes, plan.dropout)

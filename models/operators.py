@@ -76,8 +76,8 @@ def as_op(spec: str | OpSpec) -> OpSpec:
 Pointwise = Callable[["Operator", OpSpec, bool], OpSpec]
 
 
-def _default_pointwise(operator: Operator, spec: OpSpec, branch: bool) -> OpSpec:
-    # 1x1 convs beside a temporal operator are 1x1x1 Conv3d, beside a 2-D one per-frame 2-D.
+def default_pointwise(operator: Operator, spec: OpSpec, branch: bool) -> OpSpec:
+    """The 1x1 conv beside an operator: a 1x1x1 Conv3d if it is temporal, else itself."""
     return op("3d", temporal_kernel=1) if operator.temporal_kernel(spec) > 1 else spec
 
 
@@ -95,7 +95,7 @@ class Operator:
     temporal_stride: bool
     layout: Mapping[str, Any] = field(default_factory=dict)
     norm_after_rule: Callable[[Mapping[str, Any]], bool] | None = None
-    pointwise_rule: Pointwise = _default_pointwise
+    pointwise_rule: Pointwise = default_pointwise
 
     def resolve(self, spec: OpSpec) -> dict[str, Any]:
         """Every argument of `spec`, defaults filled in."""
