@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from stbench.zoo import create_model, get_spec, list_models
+from stbench.zoo import ModelSpec, create_model, get_spec, list_models
+from stbench.zoo.registry import builder_plan
 
 
 def _contract_names() -> set[str]:
@@ -88,3 +89,16 @@ def test_display_fields_come_from_the_architecture():
     assert get_spec("i3d_resnet50_tp").temporal_pool == "temporal stride 2 in stages 2-4"
     assert get_spec("r2plus1d_resnet18").stem == "r2plus1d(mid_channels=45)"
     assert get_spec("mc4_resnet34").transition == "stage 3"
+
+
+def test_a_spec_can_wrap_any_builder_and_the_old_positional_form_still_works():
+    def builder(num_classes: int, frames: int, width: int = 4) -> torch.nn.Module:
+        return torch.nn.Linear(width, num_classes)
+
+    old = ModelSpec("x", "X", "xie2018", "none", ("3d",), builder)
+    assert old.operators == ("3d",) and old.temporal_pool is None and old.gst_alpha is None
+    assert old.build(num_classes=3, frames=8, width=5).weight.shape == (3, 5)
+    new = ModelSpec(
+        "y", "Y", "xie2018", "none", builder_plan, {"builder": builder, "operators": ("2d",)}
+    )
+    assert new.operators == ("2d",) and new.build(num_classes=2, frames=8).weight.shape == (2, 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,6 +45,14 @@ class ModelSpec:
     default_classes: int = 400
     citation: str = ""
     description: str = ""
+
+    def __post_init__(self) -> None:
+        # The form before plans, ModelSpec(name, family, paper, backbone, operators, builder),
+        # still works: a model built by any `builder(num_classes=, frames=, **kwargs)`.
+        if not callable(self.plan) and callable(self.kwargs):
+            plan = functools.partial(builder_plan, self.kwargs, tuple(self.plan))
+            object.__setattr__(self, "plan", plan)
+            object.__setattr__(self, "kwargs", {})
 
     @cached_property
     def architecture(self) -> Plan:
@@ -89,6 +98,32 @@ class ModelSpec:
         """Instantiate the module with the spec's kwargs updated by `overrides`."""
         plan = self.plan(**{**self.kwargs, **overrides}) if overrides else self.architecture
         return plan.build(num_classes, frames)
+
+
+@dataclass(frozen=True)
+class BuilderPlan:
+    """A plan for a model from outside ``stbench.models``: `builder` makes the module, the
+    display fields are given (nothing to derive them from)."""
+
+    builder: Callable[..., nn.Module]
+    operators: tuple[str, ...]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    stem: str = ""
+
+    def build(self, num_classes: int, frames: int) -> nn.Module:
+        """The builder's module."""
+        return self.builder(num_classes=num_classes, frames=frames, **self.kwargs)
+
+    def summary(self) -> ArchSummary:
+        """The given operators; no temporal pooling or slots are known."""
+        return ArchSummary(self.stem, self.operators, None, ())
+
+
+def builder_plan(
+    builder: Callable[..., nn.Module], operators: tuple[str, ...], stem: str = "", **kwargs: Any
+) -> BuilderPlan:
+    """`ModelSpec.plan` for a model made by `builder`; `kwargs` (and overrides) go to it."""
+    return BuilderPlan(builder, operators, kwargs, stem)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
