@@ -1,4 +1,5 @@
-"""`stbench list`: the registered zoo models with family, paper and backbone."""
+"""`stbench list`: the registered zoo models with family, paper, backbone and the display
+fields their specs derive from the architecture (stem, operators, temporal pooling, GST)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ TABLE_COLUMNS = {
     "paper": "paper",
     "backbone": "backbone",
     "stem": "stem",
-    "operators": "operators per stage",
+    "operators": "operators per stage or block",
+    "temporal_pool": "where T is halved",
     "frames": "frames (T)",
     "size": "size (px)",
     "classes": "classes",
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
             "stem": s.stem,
             "operators": "/".join(s.operators),
             "temporal_pool": s.temporal_pool or "",
+            "gst_alpha": s.gst_alpha,
+            "gst_beta": s.gst_beta,
             "frames": s.default_frames,
             "size": s.default_size,
             "classes": s.default_classes,
@@ -67,8 +71,8 @@ README_COLUMNS = (
     Column("family"),
     Column("paper"),
     Column("backbone"),
-    Column("operators", "operator per stage (stem: first)"),
-    Column("temporal_pool", "temporal pooling"),
+    Column("operators", "stem: operator per stage or block"),
+    Column("temporal_pool", "where T is halved"),
     Column("input", "default input (T x S, classes)"),
 )
 

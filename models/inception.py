@@ -1,15 +1,18 @@
 """InceptionV1 (GoogLeNet) skeleton whose conv slots take a per-block spatio-temporal operator.
 
-One skeleton serves two published forms, chosen by `InceptionForm`:
+One skeleton serves the published forms, chosen by `InceptionForm`:
 
-- ``CHEN``: the IBM action-recognition-pytorch code of Chen et al. (2D GoogLeNet for TSN/TAM,
-  ``threed_models/i3d.py`` and ``s3d.py`` for I3D/S3D): stem without temporal stride, temporal
-  striding only by (optional) temporal pooling, BN after every conv, separable temporal convs
-  with a bias.
-- ``XIE``: the I3D form of Carreira & Zisserman as used by Xie et al. (TF ``s3dg.py``): a
-  7x7x7 stem with temporal stride 2, temporal stride 2 in ``pool_4a`` and ``pool_5a``,
-  separable temporal convs with a bias and no BN, optional temporal convs on the 1x1 branches
-  (Xie et al. footnote 5) and optional feature gating (Sec. 4.6).
+- ``chen2d`` and ``chen3d``: the IBM action-recognition-pytorch code of Chen et al. (2D
+  GoogLeNet for TSN/TAM, ``threed_models/i3d.py`` and ``s3d.py`` for I3D/S3D): stem without
+  temporal stride, temporal striding only by (optional) temporal pooling, BN after every conv.
+- ``xie``: the I3D form of Carreira & Zisserman as used by Xie et al. (TF ``s3dg.py``): a
+  7x7x7 stem with temporal stride 2, temporal stride 2 in ``pool_4a`` and ``pool_5a``.
+
+Every conv is a unit ``operator -> BN -> ReLU`` of a registered operator; the operator says
+whether BN follows it and which 1x1 conv accompanies it, so the separable convs of S3D (a
+bias on the temporal conv; Xie et al.'s S3D without BN after it and with temporal convs on
+the 1x1 branches, footnote 5) are options of the ``sep3d`` operator. Optional feature gating
+(Xie et al. Sec. 4.6) and temporal modules (IBM's TAM after every unit).
 
 Layer names follow the TF Inception-V1 end points (``conv_1a`` ... ``mixed_5c``); the IBM
 GoogLeNet names ``inception3a`` ... ``inception5b`` are ``mixed_3b`` ... ``mixed_5c``.
@@ -18,14 +21,25 @@ GoogLeNet names ``inception3a`` ... ``inception5b`` are ``mixed_3b`` ... ``mixed
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from stbench.models.gating import FeatureGating
 from stbench.models.heads import ClassifierHead
-from stbench.models.operators import make_operator
-from stbench.models.temporal import make_temporal
-from stbench.models.validation import check_input, check_min_frames
+from stbench.models.operators import (
+    OpSpec,
+    as_op,
+    checked,
+    get_operator,
+    make_operator,
+    route_args,
+)
+from stbench.models.pooling import POOL_MODES, Pool, temporal_pool
+from stbench.models.summary import ArchSummary, join_places
+from stbench.models.temporal import get_temporal, make_temporal
+from stbench.models.validation import ArgumentError, check_choice, check_input, check_min_frames
 from torch import nn
 
 # GoogLeNet Table 1: in, #1x1, #3x3 reduce, #3x3, #"5x5" reduce, #"5x5", pool proj.
@@ -46,30 +60,10 @@ BLOCKS = tuple(BLOCK_CHANNELS)
 SLOTS = ("conv_2c", *BLOCKS)
 # Transition points of top-/bottom-heavy models: the block where the operator changes.
 TRANSITIONS = BLOCKS
-OPS = ("2d", "3d", "sep3d")
+POOL_BEFORE = {"mixed_3b": "pool_3a", "mixed_4b": "pool_4a", "mixed_5b": "pool_5a"}
+POOLS = ("pool_2a", *POOL_BEFORE.values())
 FEATURES = 1024
-
-
-@dataclass(frozen=True)
-class Pool:
-    """One pooling layer: kernel/stride/padding as (t, h, w); mode None = the model's pool mode."""
-
-    kernel: tuple[int, int, int]
-    stride: tuple[int, int, int]
-    padding: tuple[int, int, int] = (0, 0, 0)
-    ceil_mode: bool = False
-    mode: str | None = None
-
-    def out_size(self, n: int, axis: int) -> int:
-        """Output length along `axis` (0=t, 1=h, 2=w) for input length `n`; 0 if invalid."""
-        k, s, p = self.kernel[axis], self.stride[axis], self.padding[axis]
-        span = n + 2 * p - k
-        if span < 0:
-            return 0
-        out = (-(-span // s) if self.ceil_mode else span // s) + 1
-        if self.ceil_mode and (out - 1) * s >= n + p:
-            out -= 1
-        return out
+NORM_EPS = 1e-3  # BatchNorm eps of the TF and IBM Inception code
 
 
 @dataclass(frozen=True)
@@ -77,205 +71,171 @@ class InceptionForm:
     """Everything that differs between the Chen/IBM and the Xie/TF InceptionV1 forms."""
 
     name: str
-    stem_temporal_kernel: int
     stem_temporal_stride: int
-    pools: dict[str, tuple[Pool, ...]]
-    sep_temporal_bn: bool
+    pools: Mapping[str, tuple[Pool, ...]]
 
 
 def _spatial_pool(k: int, pad: int, ceil: bool, mode: str | None = None) -> Pool:
     return Pool((1, k, k), (1, 2, 2), (0, pad, pad), ceil, mode)
 
 
-def _chen_2d_pools(tp: bool) -> dict[str, tuple[Pool, ...]]:
-    # IBM GoogLeNet: ceil-mode max pools, then TemporalPooling(3, 2, pad 1) when -tp.
-    tpool = (Pool((3, 1, 1), (2, 1, 1), (1, 0, 0)),) if tp else ()
-    return {
+def _fixed_pool5(form: str, pool5_kernel: int) -> None:
+    if pool5_kernel != 2:
+        raise ArgumentError("pool5_kernel", pool5_kernel, f"2 for form {form!r} (fixed)")
+
+
+def chen_2d_form(tp: bool, pool5_kernel: int = 2) -> InceptionForm:
+    """IBM GoogLeNet (TSN/TAM): ceil-mode max pools, then a k3 s2 temporal pool when `tp`."""
+    _fixed_pool5("chen2d", pool5_kernel)
+    tpool = (temporal_pool(),) if tp else ()
+    pools = {
         "pool_2a": (_spatial_pool(3, 0, True, "max"),),
         "pool_3a": (_spatial_pool(3, 0, True, "max"), *tpool),
         "pool_4a": (_spatial_pool(3, 0, True, "max"), *tpool),
         "pool_5a": (_spatial_pool(2, 0, True, "max"), *tpool),
     }
+    return InceptionForm("chen2d", 1, pools)
 
 
-def _chen_3d_pools(tp: bool, pool5_kernel: int) -> dict[str, tuple[Pool, ...]]:
-    # IBM i3d.py / s3d.py: one 3-D pool per stage, temporal stride 2 only when -tp.
+def chen_3d_form(tp: bool, pool5_kernel: int = 2) -> InceptionForm:
+    """IBM i3d.py / s3d.py: one 3-D pool per stage, temporal stride 2 only when `tp`."""
+    check_choice("pool5_kernel", pool5_kernel, (2, 3))
     ts = 2 if tp else 1
-    if pool5_kernel == 2:
+    if pool5_kernel == 2:  # IBM s3d.py, and the i3d.py revision behind most IBM rows
         pool5 = Pool((2, 2, 2), (ts, 2, 2))
-    else:
+    else:  # IBM i3d.py as published
         pool5 = Pool((3, 3, 3), (ts, 2, 2), (1, 1, 1))
-    return {
+    pools = {
         "pool_2a": (_spatial_pool(3, 1, False),),
         "pool_3a": (Pool((3, 3, 3), (ts, 2, 2), (1, 1, 1)),),
         "pool_4a": (Pool((3, 3, 3), (ts, 2, 2), (1, 1, 1)),),
         "pool_5a": (pool5,),
     }
+    return InceptionForm("chen3d", 1, pools)
 
 
-def chen_form(stem: str, tp: bool, pool5_kernel: int = 2) -> InceptionForm:
-    """The IBM form for a `stem` of "2d" (TSN/TAM), "i3d" (7x7x7) or "s3d" (3x7x7)."""
-    if stem not in ("2d", "i3d", "s3d"):
-        raise ValueError(f"stem: got {stem!r}; allowed: '2d', 'i3d', 's3d'")
-    if pool5_kernel not in (2, 3):
-        raise ValueError(
-            f"pool5_kernel: got {pool5_kernel!r}; allowed: 2 (IBM s3d.py and the i3d.py behind "
-            "most IBM rows) or 3 (IBM i3d.py as published)"
-        )
-    if stem == "2d":
-        return InceptionForm("chen-2d", 1, 1, _chen_2d_pools(tp), sep_temporal_bn=True)
-    kt = 7 if stem == "i3d" else 3
-    return InceptionForm(f"chen-{stem}", kt, 1, _chen_3d_pools(tp, pool5_kernel), True)
-
-
-def xie_form(stem_temporal_kernel: int = 7) -> InceptionForm:
+def xie_form(tp: bool = False, pool5_kernel: int = 2) -> InceptionForm:
     """The TF I3D/S3D-G form used by Xie et al.: temporal strides in conv_1a, pool_4a, pool_5a."""
+    if tp:
+        raise ArgumentError(
+            "temporal_pool", tp, "False for form 'xie' (its temporal strides are part of the form)"
+        )
+    _fixed_pool5("xie", pool5_kernel)
     pools = {
         "pool_2a": (_spatial_pool(3, 1, False, "max"),),
         "pool_3a": (_spatial_pool(3, 1, False, "max"),),
         "pool_4a": (Pool((3, 3, 3), (2, 2, 2), (1, 1, 1), mode="max"),),
         "pool_5a": (Pool((2, 2, 2), (2, 2, 2), mode="max"),),
     }
-    return InceptionForm("xie", stem_temporal_kernel, 2, pools, sep_temporal_bn=False)
+    return InceptionForm("xie", 2, pools)
 
 
-def heavy_ops(heavy: str, transition: str, op: str) -> tuple[str, ...]:
+FORMS: dict[str, Callable[[bool, int], InceptionForm]] = {
+    "chen2d": chen_2d_form,
+    "chen3d": chen_3d_form,
+    "xie": xie_form,
+}
+
+
+def heavy_ops(
+    heavy: str, transition: str, op: str | OpSpec, flat: str | OpSpec = "2d"
+) -> tuple[OpSpec, ...]:
     """Operators for SLOTS of a top-/bottom-heavy model switching at block `transition`.
 
-    Top-heavy: "2d" below `transition`, `op` from it on. Bottom-heavy: `op` below it, "2d"
-    from it on.
+    Top-heavy: `flat` below `transition`, `op` from it on. Bottom-heavy: `op` below it,
+    `flat` from it on (Xie et al. Sec. 4.2: `flat` is 2D).
     """
-    if heavy not in ("top", "bottom"):
-        raise ValueError(f"heavy: got {heavy!r}; allowed: 'top', 'bottom'")
+    check_choice("heavy", heavy, ("top", "bottom"))
     if transition not in TRANSITIONS:
-        raise ValueError(
-            f"transition: got {transition!r}; allowed: {', '.join(TRANSITIONS)} "
-            "(the block where 2D and 3D meet)"
+        raise ArgumentError(
+            "transition",
+            transition,
+            f"{', '.join(TRANSITIONS)} (the block where 2D and 3D meet)",
         )
     cut = SLOTS.index(transition)
-    low, high = ("2d", op) if heavy == "top" else (op, "2d")
+    low, high = (as_op(flat), as_op(op)) if heavy == "top" else (as_op(op), as_op(flat))
     return tuple(low if i < cut else high for i in range(len(SLOTS)))
 
 
-def _check_op(name: str, op: str) -> None:
-    if op not in OPS:
-        raise ValueError(f"{name}: got {op!r}; allowed: {', '.join(OPS)}")
+def _kt(spec: OpSpec) -> int:
+    """The operator's temporal extent."""
+    return get_operator(spec.name).temporal_kernel(spec)
 
 
-class SepConv3d(nn.Module):
-    """1 x k x k conv, BN, ReLU, then k x 1 x 1 temporal conv (with bias) and BN (optional), ReLU."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
-        temporal_stride: int = 1,
-        temporal_kernel: int = 3,
-        temporal_bn: bool = True,
-        temporal_bias: bool = True,
-        eps: float = 1e-3,
-    ) -> None:
-        super().__init__()
-        k, t = kernel_size, temporal_kernel
-        self.spatial = make_operator("3d", in_channels, out_channels, k, stride, temporal_kernel=1)
-        self.bn_s = nn.BatchNorm3d(out_channels, eps=eps)
-        self.temporal = nn.Conv3d(
-            out_channels,
-            out_channels,
-            (t, 1, 1),
-            (temporal_stride, 1, 1),
-            (t // 2, 0, 0),
-            bias=temporal_bias,
-        )
-        self.bn_t = nn.BatchNorm3d(out_channels, eps=eps) if temporal_bn else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.bn_s(self.spatial(x)))
-        return torch.relu(self.bn_t(self.temporal(x)))
+def _legacy_separable_keys(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
+    # Checkpoints from before the separable conv became the sep3d operator named its parts
+    # body.spatial / bn_s / temporal / bn_t; same tensors, same order.
+    renames = {
+        "body.spatial.": "body.0.spatial.",
+        "body.bn_s.": "body.0.mid.0.",
+        "body.temporal.": "body.0.temporal.",
+        "body.bn_t.": "body.1.",
+    }
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        for old, new in renames.items():
+            if key.startswith(prefix + old):
+                state_dict[prefix + new + key[len(prefix + old) :]] = state_dict.pop(key)
 
 
 class ConvUnit(nn.Module):
-    """conv -> BN -> ReLU where the conv is the operator `op` ("2d", "3d" or "sep3d")."""
+    """operator -> BN (unless the operator's layout drops it) -> ReLU, for one conv slot."""
 
     def __init__(
         self,
-        op: str,
+        spec: OpSpec,
         in_channels: int,
         out_channels: int,
         kernel_size: int,
-        form: InceptionForm,
+        where: str,
         stride: int = 1,
-        temporal_kernel: int = 3,
         temporal_stride: int = 1,
-        eps: float = 1e-3,
     ) -> None:
         super().__init__()
-        _check_op("op", op)
-        self.op = op
-        if op == "sep3d":
-            self.body: nn.Module = SepConv3d(
-                in_channels,
-                out_channels,
-                kernel_size,
-                stride,
-                temporal_stride,
-                temporal_kernel,
-                form.sep_temporal_bn,
-                eps=eps,
-            )
-            return
-        if op == "2d":
-            conv = make_operator("2d", in_channels, out_channels, kernel_size, stride)
-        else:
-            conv = make_operator(
-                "3d",
-                in_channels,
-                out_channels,
-                kernel_size,
-                stride,
-                temporal_stride,
-                temporal_kernel=temporal_kernel,
-            )
-        self.body = nn.Sequential(conv, nn.BatchNorm3d(out_channels, eps=eps), nn.ReLU(True))
+        conv = make_operator(
+            spec,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            temporal_stride,
+            where=where,
+            norm_eps=NORM_EPS,
+        )
+        keep = get_operator(spec.name).norm_after(spec)
+        norm = nn.BatchNorm3d(out_channels, eps=NORM_EPS) if keep else nn.Identity()
+        self.body = nn.Sequential(conv, norm, nn.ReLU(True))
+        self.register_load_state_dict_pre_hook(_legacy_separable_keys)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
 
-def _pointwise(op: str, cin: int, cout: int, form: InceptionForm, temporal: bool) -> nn.Module:
-    """A 1x1 branch conv; with `temporal` (Xie footnote 5) a k x 1 x 1 temporal conv follows."""
-    if temporal and op != "2d":
-        return ConvUnit("sep3d", cin, cout, 1, form)
-    return ConvUnit("2d" if op == "2d" else "3d", cin, cout, 1, form, temporal_kernel=1)
-
-
 class InceptionBlock(nn.Module):
-    """Four-branch Inception block; `op` fills the two 3x3 slots, 1x1 convs follow its rank."""
+    """Four-branch Inception block; `spec` fills the two 3x3 slots, its 1x1 companions the rest."""
 
     def __init__(
         self,
         channels: tuple[int, int, int, int, int, int, int],
-        op: str,
-        form: InceptionForm,
-        temporal_1x1: bool = False,
+        spec: OpSpec,
+        where: str,
         gating: bool = False,
     ) -> None:
         super().__init__()
         cin, c1, c3r, c3, c5r, c5, cp = channels
-        self.op = op
-        self.branch1 = _pointwise(op, cin, c1, form, temporal_1x1)
+        operator = get_operator(spec.name)
+        alone, reduce = operator.pointwise(spec, True), operator.pointwise(spec, False)
+        self.op = spec.name
+        self.branch1 = ConvUnit(alone, cin, c1, 1, where)
         self.branch2 = nn.Sequential(
-            _pointwise(op, cin, c3r, form, False), ConvUnit(op, c3r, c3, 3, form)
+            ConvUnit(reduce, cin, c3r, 1, where), ConvUnit(spec, c3r, c3, 3, where)
         )
         self.branch3 = nn.Sequential(
-            _pointwise(op, cin, c5r, form, False), ConvUnit(op, c5r, c5, 3, form)
+            ConvUnit(reduce, cin, c5r, 1, where), ConvUnit(spec, c5r, c5, 3, where)
         )
-        kt = 1 if op == "2d" else 3
+        kt = _kt(spec)
         self.branch4 = nn.Sequential(
-            nn.MaxPool3d((kt, 3, 3), 1, (kt // 2, 1, 1)),
-            _pointwise(op, cin, cp, form, temporal_1x1),
+            Pool((kt, 3, 3), (1, 1, 1), (kt // 2, 1, 1), mode="max").make(),
+            ConvUnit(alone, cin, cp, 1, where),
         )
         outs = (c1, c3, c5, cp)
         self.gates = nn.ModuleList(FeatureGating(c) if gating else nn.Identity() for c in outs)
@@ -286,190 +246,159 @@ class InceptionBlock(nn.Module):
         return torch.cat([g(b(x)) for b, g in zip(branches, self.gates, strict=True)], 1)
 
 
-def _make_pool(pool: Pool, mode: str) -> nn.Module:
-    mode = pool.mode or mode
-    if mode == "max":
-        return nn.MaxPool3d(pool.kernel, pool.stride, pool.padding, ceil_mode=pool.ceil_mode)
-    if mode == "avg":
-        return nn.AvgPool3d(pool.kernel, pool.stride, pool.padding, ceil_mode=pool.ceil_mode)
-    raise ValueError(f"tp_pool: got {mode!r}; allowed: 'avg', 'max'")
-
-
 @dataclass(frozen=True)
-class InceptionConfig:
-    """A full InceptionV1 variant: form, stem operator, one operator per slot, extras."""
+class InceptionPlan:
+    """A full InceptionV1 variant: form, stem operator, one operator per slot, extras.
+
+    `temporal` names a registered temporal module placed after every conv unit and block
+    (IBM's TAM GoogLeNet); `gating` adds feature gating to every slot with a temporal
+    operator (S3D-G).
+    """
 
     form: InceptionForm
-    stem_op: str
-    ops: tuple[str, ...]
-    pool_mode: str = "max"
-    tam: bool = False
-    temporal_1x1: bool = False
+    stem: OpSpec
+    ops: tuple[OpSpec, ...]
+    tp_pool: str = "max"
+    temporal: str | None = None
     gating: bool = False
     dropout: float = 0.5
+
+    def build(self, num_classes: int, frames: int) -> InceptionV1:
+        """The module for `num_classes` classes and clips of `frames` frames."""
+        return InceptionV1(self, num_classes, frames)
+
+    def walk(self, n: int, axis: int) -> int:
+        """Length along `axis` (0=t, 1=h) after every strided layer; 0 if a layer fails."""
+        k, s = (_kt(self.stem), self.form.stem_temporal_stride) if axis == 0 else (7, 2)
+        n = (n + 2 * (k // 2) - k) // s + 1 if n >= 1 else 0
+        for name in POOLS:
+            for pool in self.form.pools[name]:
+                n = pool.out_size(n, axis) if n >= 1 else 0
+        return n
+
+    def min_input(self) -> tuple[int, int]:
+        """Smallest spatial size and frame count every stride and pool accepts."""
+        size = next(s for s in range(1, 1024) if self.walk(s, 1) >= 1)
+        frames = next(t for t in range(1, 1024) if self.walk(t, 0) >= 1)
+        return size, frames
+
+    def summary(self) -> ArchSummary:
+        """Stem, per-slot operators and where T is halved, in words."""
+        extra = f"+{self.temporal}" if self.temporal else ""
+        down = [("temporal stride 2", "conv_1a")] if self.form.stem_temporal_stride > 1 else []
+        for name in POOLS:
+            down += [
+                (p.label(self.tp_pool), name) for p in self.form.pools[name] if p.stride[0] > 1
+            ]
+        return ArchSummary(
+            stem=f"{self.stem}{extra}",
+            operators=tuple(f"{o.name}{extra}" for o in self.ops),
+            temporal_pool=join_places(down),
+            slots=tuple(zip(SLOTS, self.ops, strict=True)),
+        )
 
 
 class InceptionV1(nn.Module):
     """InceptionV1 video backbone + classifier: (B, 3, T, H, W) -> (B, num_classes)."""
 
-    def __init__(self, config: InceptionConfig, num_classes: int, frames: int) -> None:
+    def __init__(self, plan: InceptionPlan, num_classes: int, frames: int) -> None:
         super().__init__()
-        _validate_config(config)
-        self.config, self.frames = config, frames
-        self.min_size, self.min_frames = _min_input(config.form)
-        check_min_frames(frames, self.min_frames, f"temporal striding of {config.form.name}")
-        form, ops = config.form, dict(zip(SLOTS, config.ops, strict=True))
-        stem_kt = form.stem_temporal_kernel if config.stem_op == "3d" else 1
-        layers: dict[str, nn.Module] = {
-            "conv_1a": ConvUnit(
-                "3d" if form.stem_temporal_stride > 1 or stem_kt > 1 else "2d",
-                3,
-                64,
-                7,
-                form,
-                stride=2,
-                temporal_kernel=stem_kt,
-                temporal_stride=form.stem_temporal_stride,
-            ),
-            "pool_2a": self._pools("pool_2a"),
-            "conv_2b": ConvUnit("2d" if ops["conv_2c"] == "2d" else "3d", 64, 64, 1, form, 1, 1),
-            "conv_2c": ConvUnit(ops["conv_2c"], 64, 192, 3, form),
-        }
-        if config.gating and ops["conv_2c"] != "2d":
-            layers["conv_2c"] = nn.Sequential(layers["conv_2c"], FeatureGating(192))
+        self.plan, self.frames = plan, frames
+        self.min_size, self.min_frames = plan.min_input()
+        check_min_frames(frames, self.min_frames, f"temporal striding of form {plan.form.name}")
+        ops = dict(zip(SLOTS, plan.ops, strict=True))
+        layers: dict[str, nn.Module] = {}
+
+        def add(name: str, module: nn.Module, channels: int = 0) -> None:
+            # A conv unit or block (`channels` > 0) is followed by the plan's temporal module.
+            layers[name] = module
+            if channels and plan.temporal:
+                layers[f"{plan.temporal}_{name}"] = make_temporal(plan.temporal, channels)
+
+        stem_t = plan.form.stem_temporal_stride
+        add("conv_1a", ConvUnit(plan.stem, 3, 64, 7, "conv_1a", 2, stem_t), 64)
+        add("pool_2a", self._pools("pool_2a"))
+        conv_2b = get_operator(ops["conv_2c"].name).pointwise(ops["conv_2c"], False)
+        add("conv_2b", ConvUnit(conv_2b, 64, 64, 1, "conv_2b"), 64)
+        conv_2c: nn.Module = ConvUnit(ops["conv_2c"], 64, 192, 3, "conv_2c")
+        if plan.gating and _kt(ops["conv_2c"]) > 1:
+            conv_2c = nn.Sequential(conv_2c, FeatureGating(192))
+        add("conv_2c", conv_2c, 192)
         for name, channels in BLOCK_CHANNELS.items():
-            if name in ("mixed_3b", "mixed_4b", "mixed_5b"):
-                pool = "pool_" + name[-2] + "a"
-                layers[pool] = self._pools(pool)
-            temporal = ops[name] != "2d"
-            layers[name] = InceptionBlock(
-                channels,
-                ops[name],
-                form,
-                config.temporal_1x1 and temporal,
-                config.gating and temporal,
-            )
-        if config.tam:
-            layers = _with_tam(layers)
+            if name in POOL_BEFORE:
+                add(POOL_BEFORE[name], self._pools(POOL_BEFORE[name]))
+            block = InceptionBlock(channels, ops[name], name, plan.gating and _kt(ops[name]) > 1)
+            add(name, block, block.out_channels)
         self.features = nn.Sequential(OrderedDict(layers))
-        self.head = ClassifierHead(FEATURES, num_classes, config.dropout)
+        self.head = ClassifierHead(FEATURES, num_classes, plan.dropout)
 
     def _pools(self, name: str) -> nn.Module:
-        pools = self.config.form.pools[name]
-        return nn.Sequential(*(_make_pool(p, self.config.pool_mode) for p in pools))
+        return nn.Sequential(*(p.make(self.plan.tp_pool) for p in self.plan.form.pools[name]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.frames, self.min_size)
         return self.head(self.features(x))
 
     def block_ops(self) -> dict[str, str]:
-        """Operator of every conv slot, bottom to top (conv_1a is "2d" or "3d")."""
-        return {"conv_1a": self.config.stem_op, **dict(zip(SLOTS, self.config.ops, strict=True))}
-
-
-_TAM_CHANNELS = {"conv_1a": 64, "conv_2b": 64, "conv_2c": 192} | {
-    n: c[1] + c[3] + c[5] + c[6] for n, c in BLOCK_CHANNELS.items()
-}
-
-
-def _with_tam(layers: dict[str, nn.Module]) -> dict[str, nn.Module]:
-    # IBM GoogLeNet places a TAM after every conv stage and Inception block.
-    out: dict[str, nn.Module] = {}
-    for name, module in layers.items():
-        out[name] = module
-        if name in _TAM_CHANNELS:
-            out[f"tam_{name}"] = make_temporal("tam", _TAM_CHANNELS[name])
-    return out
-
-
-def _validate_config(config: InceptionConfig) -> None:
-    if len(config.ops) != len(SLOTS):
-        raise ValueError(
-            f"ops: got {len(config.ops)} operators; allowed: exactly {len(SLOTS)}, one per slot "
-            f"({', '.join(SLOTS)})"
-        )
-    for op in config.ops:
-        _check_op("ops", op)
-    if config.stem_op not in ("2d", "3d"):
-        raise ValueError(f"stem_op: got {config.stem_op!r}; allowed: '2d', '3d'")
-    if config.pool_mode not in ("avg", "max"):
-        raise ValueError(f"tp_pool: got {config.pool_mode!r}; allowed: 'avg', 'max'")
-
-
-def _walk(form: InceptionForm, n: int, axis: int) -> int:
-    """Length along `axis` after every strided layer for input length `n`; 0 if a layer fails."""
-    if axis == 0:
-        kt, st = form.stem_temporal_kernel, form.stem_temporal_stride
-        n = (n + 2 * (kt // 2) - kt) // st + 1 if n >= 1 else 0
-    else:
-        n = (n + 2 * 3 - 7) // 2 + 1 if n >= 1 else 0
-    for name in ("pool_2a", "pool_3a", "pool_4a", "pool_5a"):
-        for pool in form.pools[name]:
-            n = pool.out_size(n, axis) if n >= 1 else 0
-    return n
-
-
-def _min_input(form: InceptionForm) -> tuple[int, int]:
-    """Smallest spatial size and frame count every stride and pool of `form` accepts."""
-    size = next(s for s in range(1, 1024) if _walk(form, s, 1) >= 1)
-    min_frames = next(t for t in range(1, 1024) if _walk(form, t, 0) >= 1)
-    return size, min_frames
+        """Operator of every conv slot, bottom to top (conv_1a is the stem's)."""
+        return {
+            "conv_1a": self.plan.stem.name,
+            **{s: o.name for s, o in zip(SLOTS, self.plan.ops, strict=True)},
+        }
 
 
 def inception_v1(
-    num_classes: int,
-    frames: int,
     *,
-    form: str = "chen",
-    stem: str = "2d",
-    op: str = "2d",
+    form: str = "chen2d",
+    stem: str | OpSpec = "2d",
+    op: str | OpSpec = "2d",
     heavy: str | None = None,
     transition: str | None = None,
     temporal_pool: bool = False,
     tp_pool: str = "max",
-    tam: bool = False,
-    temporal_1x1: bool = False,
+    temporal: str | None = None,
     gating: bool = False,
     pool5_kernel: int = 2,
-    stem_temporal_kernel: int = 7,
+    stem_temporal_kernel: int | None = None,
     dropout: float = 0.5,
-) -> InceptionV1:
-    """Build an InceptionV1 video model from a handful of spec-level choices.
+    **operator_args: Any,
+) -> InceptionPlan:
+    """Plan an InceptionV1 video model from a handful of spec-level choices.
 
-    `form` "chen": `stem` is "2d" (TSN/TAM), "i3d" or "s3d"; `temporal_pool` adds the IBM
-    temporal striding, `tp_pool` picks avg/max. `form` "xie": `stem_temporal_kernel` is the
-    stem's temporal extent (1 gives I2D's 2-D stem). Every slot gets `op` unless `heavy`
-    ("top"/"bottom") and `transition` (a block name) make a top-/bottom-heavy model.
+    `form` is "chen2d" (TSN/TAM), "chen3d" (I3D/S3D) or "xie"; `temporal_pool` adds the IBM
+    temporal striding (chen forms), `tp_pool` picks avg/max for the pools a form leaves open,
+    `pool5_kernel` (chen3d) 2 or 3. `stem` is conv_1a's operator (`stem_temporal_kernel`
+    sets its temporal kernel: 1 gives I2D's 1x7x7 stem). Every slot gets `op` unless `heavy`
+    ("top"/"bottom") and `transition` (a block name) make a top-/bottom-heavy model. Other
+    keyword arguments go to every slot whose operator takes them.
     """
-    _check_op("op", op)
+    check_choice("form", form, FORMS)
     if (heavy is None) != (transition is None):
-        raise ValueError(
-            f"transition: got heavy={heavy!r}, transition={transition!r}; allowed: both set "
-            "(a top-/bottom-heavy model) or both None"
+        raise ArgumentError(
+            "transition",
+            transition,
+            "set together with heavy (a top-/bottom-heavy model) or both None",
+            f" with heavy={heavy!r}",
         )
-    ops = heavy_ops(heavy, transition, op) if heavy is not None else (op,) * len(SLOTS)
-    if form == "chen":
-        inception_form = chen_form(stem, temporal_pool, pool5_kernel)
-        stem_op = "2d" if stem == "2d" else "3d"
-    elif form == "xie":
-        if temporal_pool:
-            raise ValueError(
-                "temporal_pool: got True; allowed: False for form 'xie' (its temporal strides "
-                "are part of the form)"
-            )
-        if tp_pool != "max":
-            raise ValueError(
-                f"tp_pool: got {tp_pool!r}; allowed: 'max' for form 'xie' (its pools are fixed)"
-            )
-        if stem_temporal_kernel not in (1, 3, 5, 7):
-            raise ValueError(
-                f"stem_temporal_kernel: got {stem_temporal_kernel!r}; allowed: 1, 3, 5 or 7"
-            )
-        inception_form = xie_form(stem_temporal_kernel)
-        stem_op = "2d" if stem_temporal_kernel == 1 else "3d"
-    else:
-        raise ValueError(f"form: got {form!r}; allowed: 'chen', 'xie'")
-    config = InceptionConfig(
-        inception_form, stem_op, ops, tp_pool, tam, temporal_1x1, gating, dropout
+    ops = heavy_ops(heavy, transition, op) if heavy is not None else (as_op(op),) * len(SLOTS)
+    slots = {s: checked(o, s) for s, o in zip(SLOTS, ops, strict=True)}
+    slots = route_args(slots, operator_args, inception_v1)
+    inception_form = FORMS[form](temporal_pool, pool5_kernel)
+    check_choice("tp_pool", tp_pool, POOL_MODES)
+    open_pools = any(p.mode is None for ps in inception_form.pools.values() for p in ps)
+    if tp_pool != "max" and not open_pools:
+        raise ArgumentError("tp_pool", tp_pool, f"'max' for form {form!r} (its pools are fixed)")
+    if temporal is not None:
+        get_temporal(temporal)
+    stem_spec = as_op(stem)
+    if stem_temporal_kernel is not None:
+        stem_spec = stem_spec.with_args(temporal_kernel=stem_temporal_kernel)
+    return InceptionPlan(
+        inception_form,
+        checked(stem_spec, "conv_1a"),
+        tuple(slots.values()),
+        tp_pool,
+        temporal,
+        gating,
+        dropout,
     )
-    return InceptionV1(config, num_classes, frames)

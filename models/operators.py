@@ -3,324 +3,235 @@
 Every operator maps a 5-D tensor ``(B, C, T, H, W)`` to ``(B, C', T', H', W')``. An
 operator is the *convolution part only* (no trailing BatchNorm/ReLU), as in
 torchvision's video ResNet conv builders, so a backbone block reads
-``conv -> bn -> relu`` whatever sits in the conv slot. Operators are looked up by name
-with :func:`make_operator`; adding a design means adding one entry to ``OPERATORS``.
+``conv -> bn -> relu`` whatever sits in the conv slot.
+
+A skeleton's conv slot holds an :class:`OpSpec`: an operator name plus that operator's own
+arguments. Each registered :class:`Operator` declares those arguments (with defaults), its
+stride rule (whether it accepts a temporal stride) and how a skeleton lays it out (whether
+the skeleton's BatchNorm follows it, which 1x1 conv accompanies it). Skeletons ask the
+operator; they never branch on its name. The operators themselves live in
+``stbench.models.convs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-import torch
+from stbench.models.registry import Registry
+from stbench.models.validation import ArgumentError
 from torch import nn
 
-OperatorFactory = Callable[..., nn.Module]
-OPERATORS: dict[str, OperatorFactory] = {}
+
+@dataclass(frozen=True)
+class Slot:
+    """Where an operator sits: channels, spatial kernel, strides and the skeleton's BN eps."""
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int = 3
+    stride: int = 1
+    temporal_stride: int = 1
+    norm_eps: float = 1e-5
 
 
-def register_operator(name: str) -> Callable[[OperatorFactory], OperatorFactory]:
-    """Decorator: register an operator factory under `name`."""
+@dataclass(frozen=True)
+class OpSpec:
+    """What one conv slot holds: an operator name plus that operator's own arguments."""
 
-    def deco(fn: OperatorFactory) -> OperatorFactory:
-        if name in OPERATORS:
-            raise ValueError(f"operator {name!r} registered twice")
-        OPERATORS[name] = fn
-        return fn
+    name: str
+    args: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The arguments given (not the operator's defaults) as a dict."""
+        return dict(self.args)
+
+    def with_args(self, **args: Any) -> OpSpec:
+        """This spec with `args` set (replacing given values of the same name)."""
+        return op(self.name, **{**self.kwargs, **args})
+
+    def __str__(self) -> str:
+        if not self.args:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.args)})"
+
+
+def op(name: str, **args: Any) -> OpSpec:
+    """An operator spec, e.g. ``op("gst", alpha=0.25, beta=0.5)``; checked where it is used."""
+    return OpSpec(name, tuple(sorted(args.items())))
+
+
+def as_op(spec: str | OpSpec) -> OpSpec:
+    """An OpSpec from an operator name or an OpSpec."""
+    if isinstance(spec, OpSpec):
+        return spec
+    if isinstance(spec, str):
+        return OpSpec(spec)
+    raise ArgumentError("operator", spec, "an operator name or an OpSpec (stbench.models.op)")
+
+
+Pointwise = Callable[["Operator", OpSpec, bool], OpSpec]
+
+
+def default_pointwise(operator: Operator, spec: OpSpec, branch: bool) -> OpSpec:
+    """The 1x1 conv beside an operator: a 1x1x1 Conv3d if it is temporal, else itself."""
+    return op("3d", temporal_kernel=1) if operator.temporal_kernel(spec) > 1 else spec
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A registered operator: factory, own arguments with defaults, stride and layout rules.
+
+    `layout` holds arguments that shape what a skeleton puts around the operator rather than
+    the operator's module; `norm_after` and `pointwise` read them.
+    """
+
+    name: str
+    factory: Callable[..., nn.Module]
+    defaults: Mapping[str, Any]
+    temporal_stride: bool
+    layout: Mapping[str, Any] = field(default_factory=dict)
+    norm_after_rule: Callable[[Mapping[str, Any]], bool] | None = None
+    pointwise_rule: Pointwise = default_pointwise
+
+    def resolve(self, spec: OpSpec) -> dict[str, Any]:
+        """Every argument of `spec`, defaults filled in."""
+        return {**self.defaults, **spec.kwargs}
+
+    def temporal_kernel(self, spec: OpSpec) -> int:
+        """The operator's temporal extent (1 for operators without a temporal kernel)."""
+        return int(self.resolve(spec).get("temporal_kernel", 1))
+
+    def norm_after(self, spec: OpSpec) -> bool:
+        """Whether the skeleton's BatchNorm follows this operator."""
+        return self.norm_after_rule is None or self.norm_after_rule(self.resolve(spec))
+
+    def pointwise(self, spec: OpSpec, branch: bool) -> OpSpec:
+        """The 1x1 conv beside this operator in a block; `branch`: a branch's only conv."""
+        return self.pointwise_rule(self, spec, branch)
+
+    def check(self, spec: OpSpec) -> None:
+        """Raise ArgumentError for an argument this operator does not take."""
+        for key, value in spec.args:
+            if key not in self.defaults:
+                taken = ", ".join(sorted(self.defaults)) or "none"
+                raise ArgumentError(key, value, f"the arguments of {self.name!r}: {taken}")
+
+
+OPERATORS: Registry[Operator] = Registry("operator")
+
+
+def register_operator(
+    name: str,
+    *,
+    temporal_stride: bool,
+    layout: Mapping[str, Any] | None = None,
+    norm_after: Callable[[Mapping[str, Any]], bool] | None = None,
+    pointwise: Pointwise | None = None,
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: register `factory(slot, **own_args)` as operator `name`.
+
+    The factory's keyword parameters after `slot` are the operator's own arguments;
+    `temporal_stride` is its stride rule (False: a temporal stride other than 1 is refused).
+    """
+
+    def deco(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        params = list(inspect.signature(factory).parameters.values())[1:]
+        defaults = {p.name: p.default for p in params} | dict(layout or {})
+        rules: dict[str, Any] = {"norm_after_rule": norm_after}
+        if pointwise is not None:
+            rules["pointwise_rule"] = pointwise
+        OPERATORS.add(
+            name, Operator(name, factory, defaults, temporal_stride, dict(layout or {}), **rules)
+        )
+        return factory
 
     return deco
 
 
-def make_operator(
-    name: str,
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int = 3,
-    stride: int = 1,
-    temporal_stride: int = 1,
-    **kwargs: Any,
-) -> nn.Module:
-    """Build the operator `name` for one conv slot of a backbone."""
+def get_operator(name: str) -> Operator:
+    """The registered operator `name` (ArgumentError naming the known ones otherwise)."""
+    import stbench.models.convs  # noqa: F401  (registers the built-in operators)
+
+    return OPERATORS[name]
+
+
+def checked(spec: str | OpSpec, where: str = "") -> OpSpec:
+    """`spec` as an OpSpec whose operator exists and takes every argument given."""
+    spec = as_op(spec)
+    _lookup(spec, where)
+    return spec
+
+
+def _lookup(spec: OpSpec, where: str) -> Operator:
+    """The operator of `spec` after checking its arguments; errors say where it sits."""
     try:
-        factory = OPERATORS[name]
-    except KeyError:
-        raise ValueError(
-            f"operator: unknown operator {name!r}; allowed: {', '.join(sorted(OPERATORS))}"
-        ) from None
-    return factory(
-        in_channels,
-        out_channels,
-        kernel_size=kernel_size,
-        stride=stride,
-        temporal_stride=temporal_stride,
-        **kwargs,
-    )
+        operator = get_operator(spec.name)
+    except ArgumentError as exc:
+        raise exc.at(f"in {where}") if where else exc from None
+    try:
+        operator.check(spec)
+    except ArgumentError as exc:
+        raise exc.at(_where(spec.name, where)) from None
+    return operator
 
 
-class Conv2dPerFrame(nn.Module):
-    """A 2-D convolution applied to every frame: folds T into the batch."""
-
-    def __init__(self, conv: nn.Conv2d) -> None:
-        super().__init__()
-        self.conv = conv
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, t, h, w = x.shape
-        y = self.conv(x.transpose(1, 2).reshape(b * t, c, h, w))
-        return y.reshape(b, t, *y.shape[1:]).transpose(1, 2)
+def _where(name: str, where: str) -> str:
+    return f"for operator {name!r}" + (f" in {where}" if where else "")
 
 
-def _check_groups(groups: int, in_channels: int, out_channels: int) -> None:
-    if groups < 1 or in_channels % groups or out_channels % groups:
-        raise ValueError(
-            f"groups: got {groups}; allowed: a positive divisor of both in_channels "
-            f"({in_channels}) and out_channels ({out_channels})"
-        )
-
-
-@register_operator("2d")
-def conv2d_operator(
+def make_operator(
+    spec: str | OpSpec,
     in_channels: int,
     out_channels: int,
     kernel_size: int = 3,
     stride: int = 1,
     temporal_stride: int = 1,
-    groups: int = 1,
-    bias: bool = False,
+    *,
+    where: str = "",
+    norm_eps: float = 1e-5,
+    **args: Any,
 ) -> nn.Module:
-    """Per-frame k x k convolution (no temporal extent); temporal stride must be 1."""
-    if temporal_stride != 1:
-        raise ValueError(f"temporal_stride: got {temporal_stride}; the 2d operator allows only 1")
-    _check_groups(groups, in_channels, out_channels)
-    conv = nn.Conv2d(
-        in_channels, out_channels, kernel_size, stride, kernel_size // 2, groups=groups, bias=bias
-    )
-    return Conv2dPerFrame(conv)
+    """Build the operator of `spec` (plus `args`) for one conv slot; `where` names the slot."""
+    spec = as_op(spec).with_args(**args) if args else as_op(spec)
+    operator = _lookup(spec, where)
+    try:
+        if temporal_stride != 1 and not operator.temporal_stride:
+            raise ArgumentError("temporal_stride", temporal_stride, "1 (no temporal stride)")
+        slot = Slot(in_channels, out_channels, kernel_size, stride, temporal_stride, norm_eps)
+        own = {k: v for k, v in operator.resolve(spec).items() if k not in operator.layout}
+        return operator.factory(slot, **own)
+    except ArgumentError as exc:
+        raise exc.at(_where(spec.name, where)) from None
 
 
-@register_operator("3d")
-def conv3d_operator(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int = 3,
-    stride: int = 1,
-    temporal_stride: int = 1,
-    temporal_kernel: int = 3,
-    groups: int = 1,
-    bias: bool = False,
-) -> nn.Module:
-    """Full (inflated) t x k x k convolution; `groups` gives C3D with groups (Luo & Yuille)."""
-    _check_groups(groups, in_channels, out_channels)
-    return nn.Conv3d(
-        in_channels,
-        out_channels,
-        (temporal_kernel, kernel_size, kernel_size),
-        (temporal_stride, stride, stride),
-        (temporal_kernel // 2, kernel_size // 2, kernel_size // 2),
-        groups=groups,
-        bias=bias,
-    )
+def route_args(
+    slots: Mapping[str, OpSpec], args: Mapping[str, Any], owner: Callable[..., Any]
+) -> dict[str, OpSpec]:
+    """Give each argument in `args` to every slot whose operator takes it.
 
-
-def r2plus1d_mid_channels(in_channels: int, out_channels: int, t: int = 3, d: int = 3) -> int:
-    """Tran et al. Sec. 3.5: M_i = floor(t d^2 N_{i-1} N_i / (d^2 N_{i-1} + t N_i))."""
-    return (t * d * d * in_channels * out_channels) // (d * d * in_channels + t * out_channels)
-
-
-class SpatialThenTemporal(nn.Module):
-    """A 1 x k x k spatial conv followed by a t x 1 x 1 temporal conv (optional BN+ReLU between)."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        mid_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int,
-        temporal_stride: int,
-        temporal_kernel: int = 3,
-        mid_norm: bool = True,
-    ) -> None:
-        super().__init__()
-        k, t = kernel_size, temporal_kernel
-        self.spatial = nn.Conv3d(
-            in_channels,
-            mid_channels,
-            (1, k, k),
-            (1, stride, stride),
-            (0, k // 2, k // 2),
-            bias=False,
-        )
-        self.mid = (
-            nn.Sequential(nn.BatchNorm3d(mid_channels), nn.ReLU(inplace=True))
-            if mid_norm
-            else nn.Identity()
-        )
-        self.temporal = nn.Conv3d(
-            mid_channels,
-            out_channels,
-            (t, 1, 1),
-            (temporal_stride, 1, 1),
-            (t // 2, 0, 0),
-            bias=False,
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.temporal(self.mid(self.spatial(x)))
-
-
-@register_operator("r2plus1d")
-def r2plus1d_operator(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int = 3,
-    stride: int = 1,
-    temporal_stride: int = 1,
-    temporal_kernel: int = 3,
-    mid_channels: int | None = None,
-) -> nn.Module:
-    """(2+1)D block of Tran et al.: M_i spatial filters, BN+ReLU, N_i temporal filters."""
-    if mid_channels is None:
-        mid_channels = r2plus1d_mid_channels(
-            in_channels, out_channels, temporal_kernel, kernel_size
-        )
-    return SpatialThenTemporal(
-        in_channels,
-        mid_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        temporal_stride,
-        temporal_kernel,
-    )
-
-
-@register_operator("sep3d")
-def sep3d_operator(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int = 3,
-    stride: int = 1,
-    temporal_stride: int = 1,
-    temporal_kernel: int = 3,
-) -> nn.Module:
-    """Separable 3D of Chen et al. S3D-ResNet: 1xkxk -> BN+ReLU -> kx1x1, no channel expansion."""
-    return SpatialThenTemporal(
-        in_channels,
-        out_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        temporal_stride,
-        temporal_kernel,
-    )
-
-
-@register_operator("p3d")
-def p3d_operator(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int = 3,
-    stride: int = 1,
-    temporal_stride: int = 1,
-    temporal_kernel: int = 3,
-) -> nn.Module:
-    """P3D cascade as Luo & Yuille Eq. (1), w = w_t x w_s: 1xkxk then tx1x1, nothing between."""
-    return SpatialThenTemporal(
-        in_channels,
-        out_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        temporal_stride,
-        temporal_kernel,
-        mid_norm=False,
-    )
-
-
-def _fraction_check(name: str, value: float, allowed: str, ok: bool) -> None:
-    if not ok:
-        raise ValueError(f"{name}: got {value!r}; allowed: {allowed}")
-
-
-class GroupedSpatialTemporal(nn.Module):
-    """GST (Luo & Yuille Sec. 3): a 2D path and a 3D path in parallel, outputs concatenated.
-
-    The spatial path reads the first `in_s` input channels and writes (1 - alpha) C_o; the
-    temporal path reads the last `in_t` channels and writes alpha C_o (beta = 1: both read all).
+    An argument no slot's operator takes is an ArgumentError naming `owner`'s options and the
+    arguments of the model's operators.
     """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        alpha: float,
-        beta: float,
-        kernel_size: int = 3,
-        stride: int = 1,
-        temporal_kernel: int = 3,
-    ) -> None:
-        super().__init__()
-        _fraction_check(
-            "alpha",
-            alpha,
-            "a fraction 0 < alpha < 1 (e.g. 1/2, 1/4, 1/8)",
-            isinstance(alpha, (int, float)) and 0 < alpha < 1,
-        )
-        _fraction_check("beta", beta, "1 (GST-Large) or 1/2 (GST)", beta in (1, 0.5))
-        out_t = alpha * out_channels
-        if abs(out_t - round(out_t)) > 1e-9 or round(out_t) == 0:
-            raise ValueError(
-                f"alpha: got {alpha!r}; alpha * out_channels = {alpha} * {out_channels} must be a "
-                "positive integer (the temporal share of the output channels)"
-            )
-        out_t = round(out_t)
-        if beta == 0.5 and in_channels % 2:
-            raise ValueError(
-                f"beta: got 0.5 with {in_channels} input channels; allowed: an even channel count"
-            )
-        self.in_split = in_channels if beta == 1 else in_channels // 2
-        self.beta = beta
-        k, t = kernel_size, temporal_kernel
-        self.spatial = nn.Conv3d(
-            self.in_split,
-            out_channels - out_t,
-            (1, k, k),
-            (1, stride, stride),
-            (0, k // 2, k // 2),
-            bias=False,
-        )
-        self.temporal = nn.Conv3d(
-            self.in_split,
-            out_t,
-            (t, k, k),
-            (1, stride, stride),
-            (t // 2, k // 2, k // 2),
-            bias=False,
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.beta == 1:
-            xs = xt = x
-        else:
-            xs, xt = x[:, : self.in_split], x[:, self.in_split :]
-        return torch.cat([self.spatial(xs), self.temporal(xt)], dim=1)
+    out = dict(slots)
+    for key, value in args.items():
+        takers = [w for w, s in out.items() if key in get_operator(s.name).defaults]
+        if not takers:
+            raise ArgumentError(key, value, _allowed_overrides(owner, out.values()))
+        for w in takers:
+            out[w] = out[w].with_args(**{key: value})
+    return out
 
 
-@register_operator("gst")
-def gst_operator(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int = 3,
-    stride: int = 1,
-    temporal_stride: int = 1,
-    alpha: float = 0.25,
-    beta: float = 0.5,
-    temporal_kernel: int = 3,
-) -> nn.Module:
-    """Grouped spatial-temporal aggregation with temporal share alpha and input split beta."""
-    if temporal_stride != 1:
-        raise ValueError(f"temporal_stride: got {temporal_stride}; the gst operator allows only 1")
-    return GroupedSpatialTemporal(
-        in_channels, out_channels, alpha, beta, kernel_size, stride, temporal_kernel
-    )
+def _allowed_overrides(owner: Callable[..., Any], specs: Iterable[OpSpec]) -> str:
+    options = [
+        p.name
+        for p in inspect.signature(owner).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    ops = sorted({s.name for s in specs})
+    taken = "; ".join(f"{n}: {', '.join(sorted(get_operator(n).defaults)) or 'none'}" for n in ops)
+    return f"an option of {owner.__name__} ({', '.join(options)}) or an argument of its operators ({taken})"

@@ -1,40 +1,58 @@
-"""Temporal modules that sit beside the convolutions: TAM, TSM, avg/max aggregation,
-non-local blocks and temporal pooling. All map (B, C, T, H, W) to (B, C, T', H, W)."""
+"""Temporal modules that sit beside the convolutions: TAM, TSM, avg/max aggregation and
+non-local blocks. All map (B, C, T, H, W) to (B, C, T, H, W).
+
+A skeleton attaches them by name through :func:`make_temporal`; each registered module
+declares its placement: ``"branch"`` (at the head of a residual branch) or ``"after"`` (a
+residual block of its own after a backbone block). A skeleton without residual branches
+(InceptionV1) places either kind after each unit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from stbench.models.pooling import temporal_pool
+from stbench.models.registry import Registry
+from stbench.models.validation import check_choice
 from torch import nn
 
-TemporalFactory = Callable[[int], nn.Module]
-TEMPORAL_MODULES: dict[str, TemporalFactory] = {}
+PLACEMENTS = ("branch", "after")
 
 
-def register_temporal(name: str) -> Callable[[TemporalFactory], TemporalFactory]:
-    """Decorator: register a residual-branch temporal module factory `f(channels)`."""
+@dataclass(frozen=True)
+class TemporalModule:
+    """A registered temporal module: `factory(channels)` and where a skeleton puts it."""
 
-    def deco(fn: TemporalFactory) -> TemporalFactory:
-        if name in TEMPORAL_MODULES:
-            raise ValueError(f"temporal module {name!r} registered twice")
-        TEMPORAL_MODULES[name] = fn
+    name: str
+    factory: Callable[[int], nn.Module]
+    placement: str
+
+
+TEMPORAL_MODULES: Registry[TemporalModule] = Registry("temporal")
+
+
+def register_temporal(name: str, placement: str = "branch") -> Callable:
+    """Decorator: register a temporal module factory `f(channels)` under `name`."""
+    check_choice("placement", placement, PLACEMENTS)
+
+    def deco(fn: Callable[[int], nn.Module]) -> Callable[[int], nn.Module]:
+        TEMPORAL_MODULES.add(name, TemporalModule(name, fn, placement))
         return fn
 
     return deco
 
 
+def get_temporal(name: str) -> TemporalModule:
+    """The registered temporal module `name` (ArgumentError naming the known ones otherwise)."""
+    return TEMPORAL_MODULES[name]
+
+
 def make_temporal(name: str, channels: int) -> nn.Module:
-    """Build the residual-branch temporal module `name` for `channels` channels."""
-    try:
-        factory = TEMPORAL_MODULES[name]
-    except KeyError:
-        raise ValueError(
-            f"block_temporal: unknown temporal module {name!r}; "
-            f"allowed: {', '.join(sorted(TEMPORAL_MODULES))}"
-        ) from None
-    return factory(channels)
+    """Build the temporal module `name` for `channels` channels."""
+    return get_temporal(name).factory(channels)
 
 
 class TemporalAggregationModule(nn.Module):
@@ -77,21 +95,10 @@ class TemporalNeighbourPool(nn.Module):
 
     def __init__(self, mode: str) -> None:
         super().__init__()
-        self.pool = make_temporal_pool(mode, stride=1)
+        self.pool = temporal_pool(stride=1, count_include_pad=False).make(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(x)
-
-
-def make_temporal_pool(mode: str, kernel: int = 3, stride: int = 2) -> nn.Module:
-    """Temporal pooling of kernel `kernel` (padding kernel//2) and stride `stride`."""
-    k, p = (kernel, 1, 1), (kernel // 2, 0, 0)
-    s = (stride, 1, 1)
-    if mode == "max":
-        return nn.MaxPool3d(k, s, p)
-    if mode == "avg":
-        return nn.AvgPool3d(k, s, p, count_include_pad=False)
-    raise ValueError(f"tp_pool: got {mode!r}; allowed: 'avg', 'max'")
 
 
 class NonLocalBlock(nn.Module):
@@ -120,6 +127,7 @@ class NonLocalBlock(nn.Module):
 
 register_temporal("tam")(TemporalAggregationModule)
 register_temporal("tsm")(TemporalShift)
+register_temporal("nonlocal", "after")(NonLocalBlock)
 
 
 @register_temporal("tavg")

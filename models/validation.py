@@ -1,8 +1,30 @@
-"""Input checks shared by every backbone: one place for the ValueError wording."""
+"""Input and argument checks shared by every backbone: one place for the ValueError wording."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import torch
+
+
+class ArgumentError(ValueError):
+    """A bad argument, worded `name: got X; allowed: Y`; `at` says where it was given."""
+
+    def __init__(self, name: str, value: Any, allowed: str, detail: str = "") -> None:
+        super().__init__(f"{name}: got {value!r}{detail}; allowed: {allowed}")
+        self.name, self.value, self.allowed, self.detail = name, value, allowed, detail
+
+    def at(self, where: str) -> ArgumentError:
+        """The same error, saying where the argument was given (e.g. "for operator 'gst'")."""
+        return ArgumentError(self.name, self.value, self.allowed, f"{self.detail} {where}")
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
+    """Raise ArgumentError unless `value` is one of `allowed`."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ArgumentError(name, value, ", ".join(repr(a) for a in allowed))
 
 
 def check_input(x: torch.Tensor, frames: int, min_size: int, name: str = "x") -> None:
@@ -36,3 +58,9 @@ def check_divisible(name: str, value: int, divisor: int, why: str) -> None:
     """Raise ValueError unless `divisor` divides `value`."""
     if divisor <= 0 or value % divisor != 0:
         raise ValueError(f"{name}: got {value}; allowed: a multiple of {divisor} ({why})")
+
+
+def check_positive_int(name: str, value: Any, what: str) -> None:
+    """Raise ArgumentError unless `value` is an int >= 1 (bools are not ints here)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ArgumentError(name, value, f"a positive integer ({what})")

@@ -1,19 +1,24 @@
 """The dashboard's views: which points each paper's comparison shows and how they connect.
 
-Each view selects points by model name and puts some of them on named series (a line
-through the series' points, ordered by a key), e.g. Xie et al. Fig. 4's top-heavy and
-bottom-heavy curves, or one model's 8 -> 64 frames scaling.
+Each view selects points by their zoo spec's fields (paper, family, GST alpha/beta, the
+transition point, temporal pooling) and puts some of them on named series (a line through
+the series' points, ordered by a key), e.g. Xie et al. Fig. 4's top-heavy and bottom-heavy
+curves, or one model's 8 -> 64 frames scaling. Points of models outside the zoo fall back to
+their `zoo_paper` column.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from stbench.zoo.registry import ModelSpec
 
 # One point: its columns by name.
 Row = Mapping[str, Any]
@@ -35,42 +40,62 @@ def _all(row: Row) -> tuple[str, float] | None:
     return ("", 0.0)
 
 
-_XIE = re.compile(r"^xie_(top|bottom)_heavy_(i3d|s3d)_(.+)$")
+@functools.cache
+def _spec(name: str) -> ModelSpec | None:
+    from stbench.zoo.registry import get_spec
+
+    try:
+        return get_spec(name)
+    except ValueError:
+        return None
+
+
+def _paper(row: Row) -> str:
+    spec = _spec(str(row["model"]))
+    return spec.paper if spec else str(row.get("zoo_paper") or "")
 
 
 def _xie(row: Row) -> tuple[str, float] | None:
-    name = str(row["model"])
-    m = _XIE.match(name)
-    if m:
-        return (f"{m.group(1).capitalize()}-heavy {m.group(2).upper()}", float("nan"))
-    if name.startswith("xie_"):
-        return ("", 0.0)
-    return None
-
-
-_TRAN = re.compile(r"^(r2d|f_r2d|r3d|mc[2-5]|rmc[2-5]|r2plus1d)_(resnet\d+)$")
+    if _paper(row) != "xie2018":
+        return None
+    spec = _spec(str(row["model"]))
+    if spec is not None and spec.transition:  # top-/bottom-heavy: one curve per family
+        return (spec.family, float("nan"))
+    return ("", 0.0)
 
 
 def _tran(row: Row) -> tuple[str, float] | None:
-    if _TRAN.match(str(row["model"])) or row.get("zoo_paper") == "tran2018":
-        return ("", 0.0)
-    return None
-
-
-_GST = {"gst_a1_8": 1 / 8, "gst_a1_4": 1 / 4, "gst_a1_2": 1 / 2}
+    return ("", 0.0) if _paper(row) == "tran2018" else None
 
 
 def _gst(row: Row) -> tuple[str, float] | None:
-    name = str(row["model"])
-    for prefix, alpha in _GST.items():
-        if name.startswith(prefix + "_"):
-            bb = name[len(prefix) + 1 :]
-            return (f"GST beta=1/2, alpha sweep ({bb}, {row.get('frames')} frames)", alpha)
-    if name.startswith("gst_large_"):
-        return ("", 0.0)
-    if row.get("zoo_paper") == "luo2019" or re.match(r"^(c2d|c3d|c3d_g2|p3d)_resnet", name):
-        return ("", 0.0)
-    return None
+    if _paper(row) != "luo2019":
+        return None
+    spec = _spec(str(row["model"]))
+    if spec is not None and spec.gst_alpha is not None and spec.gst_beta == 0.5:
+        series = f"GST beta=1/2, alpha sweep ({spec.backbone}, {row.get('frames')} frames)"
+        return (series, float(spec.gst_alpha))
+    return ("", 0.0)
+
+
+def _design(spec: ModelSpec) -> tuple:
+    """What a model is apart from its temporal pooling."""
+    return (spec.paper, spec.family, spec.backbone, spec.stem, spec.operators)
+
+
+@functools.cache
+def _unpooled_twins() -> dict[tuple, str]:
+    from stbench.zoo.registry import list_specs
+
+    return {_design(s): s.name for s in list_specs() if s.temporal_pool is None}
+
+
+def _pooled_twin_of(name: str) -> str | None:
+    """The model that `name` is with temporal pooling added, if `name` is one."""
+    spec = _spec(name)
+    if spec is None or spec.temporal_pool is None:
+        return None
+    return _unpooled_twins().get(_design(spec))
 
 
 def _frames(row: Row) -> tuple[str, float] | None:
@@ -85,10 +110,12 @@ def _frames(row: Row) -> tuple[str, float] | None:
 
 def _tp(row: Row) -> tuple[str, float] | None:
     name = str(row["model"])
-    base = name[: -len("_tp")] if name.endswith("_tp") else name
-    if not (name.endswith("_tp") or row.get("_has_tp_twin", False)):
-        return None
-    return (f"{base} @ {row.get('frames')} frames", 1.0 if name.endswith("_tp") else 0.0)
+    base = _pooled_twin_of(name)
+    if base is not None:
+        return (f"{base} @ {row.get('frames')} frames", 1.0)
+    if row.get("_has_tp_twin", False):
+        return (f"{name} @ {row.get('frames')} frames", 0.0)
+    return None
 
 
 VIEWS: tuple[View, ...] = (
@@ -128,8 +155,8 @@ VIEWS: tuple[View, ...] = (
 
 def assign_views(points: pd.DataFrame) -> list[dict[str, list]]:
     """Per point: {view key: [series name, order]} for every view that contains it."""
-    names = set(points["model"].astype(str))
-    twin = points["model"].astype(str).map(lambda n: f"{n}_tp" in names)
+    pooled = {_pooled_twin_of(n) for n in set(points["model"].astype(str))}
+    twin = points["model"].astype(str).map(lambda n: n in pooled)
     if "frames" in points.columns:
         multi = points.groupby(points["model"].astype(str))["frames"].nunique()
         multi_names = set(multi[multi > 1].index)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from stbench.models.operators import make_operator, r2plus1d_mid_channels
-from stbench.models.resnet import nonlocal_positions
-from stbench.models.temporal import NonLocalBlock, make_temporal, make_temporal_pool
+from stbench.models.convs import r2plus1d_mid_channels
+from stbench.models.operators import get_operator, make_operator, op
+from stbench.models.pooling import temporal_pool
+from stbench.models.resnet import temporal_positions, video_resnet
+from stbench.models.slowfast import slowfast
+from stbench.models.temporal import NonLocalBlock, make_temporal
 from stbench.models.validation import check_input
-from stbench.zoo import create_model
+from stbench.zoo import create_model, get_spec
 from torch.utils.flop_counter import FlopCounterMode
 
 IBM = "shared/data/ibm_benchmark_mini.md (IBM/action-recognition-pytorch benchmark_mini.md)"
@@ -88,10 +91,10 @@ def test_gst_large_reads_all_inputs_in_both_paths():
 @pytest.mark.parametrize(
     ("kw", "msg"),
     [
-        ({"alpha": 0.0}, r"alpha: got 0.0; allowed: a fraction 0 < alpha < 1"),
-        ({"alpha": 1.5}, r"alpha: got 1.5; allowed"),
-        ({"alpha": 1 / 3}, r"alpha: got 0.333.*alpha \* out_channels"),
-        ({"beta": 0.3}, r"beta: got 0.3; allowed: 1 \(GST-Large\) or 1/2"),
+        ({"alpha": 0.0}, r"alpha: got 0.0 for operator 'gst'; allowed: a fraction 0 < alpha < 1"),
+        ({"alpha": 1.5}, r"alpha: got 1.5 for operator 'gst'; allowed"),
+        ({"alpha": 1 / 3}, r"alpha: got 0.333.*allowed: .*alpha \* out_channels \(64\)"),
+        ({"beta": 0.3}, r"beta: got 0.3 for operator 'gst'; allowed: 1 \(GST-Large\) or 1/2"),
     ],
 )
 def test_gst_rejects_bad_alpha_beta(kw, msg):
@@ -102,17 +105,19 @@ def test_gst_rejects_bad_alpha_beta(kw, msg):
 def test_gst_rejects_odd_split_and_temporal_stride():
     with pytest.raises(ValueError, match=r"beta: got 0.5 with 7 input channels"):
         make_operator("gst", 7, 8, alpha=0.5, beta=0.5)
-    with pytest.raises(ValueError, match=r"temporal_stride: got 2; the gst operator allows only 1"):
+    with pytest.raises(
+        ValueError, match=r"temporal_stride: got 2 for operator 'gst'; allowed: 1 \(no temporal"
+    ):
         make_operator("gst", 8, 8, temporal_stride=2)
 
 
 def test_groups_must_divide_channels():
-    with pytest.raises(ValueError, match=r"groups: got 3; allowed: a positive divisor"):
+    with pytest.raises(
+        ValueError, match=r"groups: got 3 for operator '3d'; allowed: a positive divisor"
+    ):
         make_operator("3d", 64, 64, groups=3)
-    with pytest.raises(ValueError, match=r"groups: got 3"):
+    with pytest.raises(ValueError, match=r"groups: got 3 for operator '3d' in stage 1; allowed"):
         create_model("c3d_g2_resnet18", groups=3)
-    with pytest.raises(ValueError, match=r"groups: got 2; allowed: only with the '2d'/'3d'"):
-        create_model("p3d_resnet18", groups=2)
 
 
 # --- temporal modules -------------------------------------------------------------------------
@@ -147,20 +152,22 @@ def test_temporal_avg_max_aggregation_keep_t():
 
 
 def test_unknown_temporal_module():
-    with pytest.raises(ValueError, match=r"block_temporal: unknown temporal module 'x'; allowed"):
+    with pytest.raises(ValueError, match=r"temporal: got 'x'; allowed: nonlocal, tam, tavg"):
         make_temporal("x", 4)
 
 
 def test_temporal_pool_halves_t_and_rejects_unknown_mode():
-    assert make_temporal_pool("max")(torch.zeros(1, 2, 8, 3, 3)).shape[2] == 4
+    assert temporal_pool().make("max")(torch.zeros(1, 2, 8, 3, 3)).shape[2] == 4
     with pytest.raises(ValueError, match=r"tp_pool: got 'median'; allowed: 'avg', 'max'"):
-        make_temporal_pool("median")
+        temporal_pool().make("median")
 
 
 def test_nonlocal_positions_and_count():
-    assert nonlocal_positions(4, 3) == [1, 2, 3]
-    assert nonlocal_positions(6, 2) == [3, 5]
-    assert nonlocal_positions(6, 3) == [1, 3, 5]
+    assert temporal_positions(4, 3, "stage 2") == [1, 2, 3]
+    assert temporal_positions(6, 2, "stage 3") == [3, 5]
+    assert temporal_positions(6, 3, "stage 3") == [1, 3, 5]
+    with pytest.raises(ValueError, match=r"temporal_blocks: got 5; allowed: 0 to 4, the blocks"):
+        temporal_positions(4, 5, "stage 2")
     with torch.device("meta"):
         model = create_model("nln_resnet50")
     per_stage = [sum(isinstance(m, NonLocalBlock) for m in s) for s in model.stages]
@@ -218,11 +225,19 @@ def test_tp_pool_only_where_pooling_exists():
         create_model("i3d_resnet18_tp", tp_pool="avg")
 
 
-def test_alpha_on_non_gst_model_is_an_error():
-    with pytest.raises(
-        ValueError, match=r"alpha: got 0.5; allowed: only for models with the 'gst'"
-    ):
-        create_model("c3d_resnet18", alpha=0.5)
+@pytest.mark.parametrize(
+    ("name", "kw", "takers"),
+    [
+        ("c3d_resnet18", {"alpha": 0.5}, "3d: bias, groups, temporal_kernel"),
+        ("p3d_resnet18", {"groups": 2}, "p3d: temporal_kernel"),
+    ],
+)
+def test_operator_argument_no_stage_takes_is_an_error(name, kw, takers):
+    ((arg, value),) = kw.items()
+    with pytest.raises(ValueError) as err:
+        create_model(name, **kw)
+    assert str(err.value).startswith(f"{arg}: got {value}; allowed: an option of video_resnet (")
+    assert str(err.value).endswith(f"or an argument of its operators ({takers})")
 
 
 def test_gst_model_rejects_bad_alpha():
@@ -294,3 +309,66 @@ def test_slowfast_r50_table6_flops():
     # papers/000_2720627b97b46dad.txt Table 6, SlowFast-ResNet50-8x8: 65.7G at 32 x 256 x 256
     _, macs = _params_and_conv_macs("slowfast_resnet50_8x8", (1, 3, 32, 256, 256))
     assert abs(macs / 1e9 - 65.7) / 65.7 < 0.05
+
+
+# --- operators own their settings: mixing, misplaced arguments, stride rule, layout ---------
+
+
+def test_resnet50_mixes_2d_and_gst_stages():
+    plan = video_resnet(depth=50, operators=("2d", "2d", "gst", "gst"), alpha=0.5, beta=1)
+    assert [s.name for _, s in plan.summary().slots] == ["2d", "2d", "gst", "gst"]
+    assert plan.summary().operator_arg("gst", "alpha") == 0.5
+    torch.manual_seed(0)
+    model = plan.build(num_classes=3, frames=2).eval()
+    gst = model.stages[2][0].conv2
+    assert gst.temporal.weight.shape == (128, 256, 3, 3, 3)  # alpha = 1/2, beta = 1: all inputs
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 2, 32, 32)).shape == (1, 3)
+
+
+def test_argument_given_to_an_operator_that_lacks_it_names_stage_operator_and_allowed():
+    with pytest.raises(
+        ValueError,
+        match=r"^alpha: got 0.25 for operator '2d' in stage 2; allowed: the arguments of '2d': "
+        r"bias, groups$",
+    ):
+        video_resnet(depth=18, operators=("2d", op("2d", alpha=0.25), "gst", "gst"))
+
+
+def test_bad_value_names_the_stage_and_operator():
+    plan = video_resnet(depth=18, operators=("2d", "2d", op("gst", alpha=0.3), "2d"))
+    with pytest.raises(ValueError, match=r"^alpha: got 0.3 for operator 'gst' in stage 3; allowed"):
+        plan.build(num_classes=2, frames=4)
+
+
+def test_unknown_operator_in_a_stage():
+    with pytest.raises(ValueError, match=r"^operator: got '4d' in stage 4; allowed: 2d, 3d, gst"):
+        video_resnet(depth=18, operators=("2d", "2d", "2d", "4d"))
+
+
+def test_stride_rule_is_declared_by_the_operator():
+    assert get_operator("3d").temporal_stride and get_operator("r2plus1d").temporal_stride
+    assert not get_operator("2d").temporal_stride and not get_operator("gst").temporal_stride
+    plan = video_resnet(depth=18, operators=("3d", "gst", "2d", "p3d"), temporal_downsample=True)
+    assert [s[0].temporal_stride for s in plan.stages] == [1, 1, 1, 2]
+    assert plan.summary().temporal_pool == "temporal stride 2 in stage 4"
+
+
+def test_mc4_halves_time_once_and_says_so():
+    assert get_spec("mc4_resnet18").temporal_pool == "temporal stride 2 in stage 2"
+    assert get_spec("r3d_resnet18").temporal_pool == "temporal stride 2 in stages 2-4"
+    assert get_spec("mc3_resnet18").temporal_pool is None
+
+
+def test_layout_rule_drops_the_norm_after_an_operator():
+    plan = video_resnet(depth=18, operators=(op("sep3d", temporal_norm=False),) * 4)
+    with torch.device("meta"):
+        block = plan.build(num_classes=2, frames=4).stages[0][0]
+    assert isinstance(block.bn1, torch.nn.Identity) and isinstance(block.bn2, torch.nn.Identity)
+
+
+def test_slowfast_alpha_must_be_a_positive_integer():
+    with pytest.raises(ValueError, match=r"^alpha: got 0.25; allowed: a positive integer"):
+        create_model("slowfast_resnet50_8x8", alpha=0.25)
+    with pytest.raises(ValueError, match=r"^beta_inv: got 3; allowed: a divisor of 64"):
+        slowfast(beta_inv=3)

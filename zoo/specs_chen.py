@@ -15,138 +15,117 @@ temporal_modeling.py, common.py; models/threed_models/i3d_resnet.py, s3d_resnet.
 
 from __future__ import annotations
 
-from stbench.models.resnet import build_video_resnet
-from stbench.models.slowfast import build_slowfast
+from typing import Any
+
+from stbench.models.resnet import video_resnet
+from stbench.models.slowfast import slowfast
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "chen2021"
 SRC = "papers/000_2720627b97b46dad.txt; IBM/action-recognition-pytorch"
-DEPTH = {"resnet18": 18, "resnet50": 50, "resnet101": 101}
-
-ARCHS = {
-    # arch: (family, operator, stem, block_temporal, description)
-    "tsn": ("TSN", "2d", "2d", None, "2D per-frame ResNet, no temporal modelling"),
-    "tam": ("TAM", "2d", "2d", "tam", "TSN + TAM-b3-sum in every residual branch"),
-    "i3d": ("I3D", "3d", "3d", None, "inflated 3x3x3 convs, 3x7x7 stem"),
-    "s3d": ("S3D", "sep3d", "3d", None, "separable 1x3x3 + 3x1x1 convs, 3x7x7 stem"),
+RESNET = {
+    "paper": PAPER,
+    "plan": video_resnet,
+    "default_classes": 200,
+    "citation": f"{SRC} (models/twod_models/resnet.py, models/threed_models/)",
 }
+# temporal pooling of a `_tp` row: IBM's 2D nets pool after stages 1-3, its 3D nets stride
+NO_TP: dict[str, Any] = {}
+POOL = {"temporal_pool": (0, 1, 2), "tp_pool": "max"}
+STRIDE = {"temporal_downsample": True}
+# designs: (video_resnet arguments, what the model is)
+TSN = ({"operators": ("2d",) * 4, "stem": "2d"}, "2D per-frame ResNet, no temporal modelling")
+TAM = ({**TSN[0], "temporal": "tam"}, "TSN + TAM-b3-sum in every residual branch")
+I3D = ({"operators": ("3d",) * 4, "stem": "3d"}, "inflated 3x3x3 convs, 3x7x7 stem")
+S3D = ({"operators": ("sep3d",) * 4, "stem": "3d"}, "separable 1x3x3 + 3x1x1 convs, 3x7x7 stem")
+# Table 5 aggregations on TSN-ResNet
+AVG = ({**TSN[0], "temporal": "tavg"}, "TSN + average of frames t-1, t, t+1 in each branch")
+MAX = ({**TSN[0], "temporal": "tmax"}, "TSN + max over frames t-1, t, t+1 in each branch")
+TSM = ({**TSN[0], "temporal": "tsm"}, "TSN + TSM (shift 1/8 channels each way) in each branch")
+NLN = (
+    {**TSN[0], "temporal": "nonlocal", "temporal_blocks": (0, 3, 2, 0)},
+    "TSN + 5 non-local blocks: 3 in stage 2, 2 in stage 3 (Table 5, Sec. 5.1)",
+)
 
 
-def _display_ops(kwargs: dict) -> tuple[str, ...]:
-    """Per-stage operator names, with the residual-branch module and non-local marked."""
-    extra = f"+{kwargs['block_temporal']}" if kwargs.get("block_temporal") else ""
-    nl = kwargs.get("nonlocal_blocks", (0, 0, 0, 0))
-    return tuple(
-        f"{op}{extra}{'+nl' if n else ''}" for op, n in zip(kwargs["operators"], nl, strict=True)
-    )
-
-
-def _register_chen(
-    name: str,
-    arch: str,
-    bb: str,
-    tp: bool,
-    extra: dict | None = None,
-    desc: str = "",
-    family: str = "",
-) -> None:
-    arch_family, op, stem, temporal, about = ARCHS[arch]
-    family = family or arch_family
-    kwargs: dict = {"depth": DEPTH[bb], "operators": (op,) * 4, "stem": stem}
-    if temporal:
-        kwargs["block_temporal"] = temporal
-    pool = None
-    if tp and arch in ("tsn", "tam"):
-        kwargs["temporal_pool_after"] = (0, 1, 2)
-        kwargs["tp_pool"] = "max"
-        pool = "max pool k3 s2 after stages 1-3"
-    elif tp:
-        kwargs["temporal_strides"] = (1, 2, 2, 2)
-        pool = "temporal stride 2 in stages 2-4"
-    kwargs.update(extra or {})
+def chen(name: str, family: str, depth: int, design: tuple, tp: dict[str, Any]) -> None:
+    """Register one IBM ResNet of `design`; `tp` is its temporal pooling (NO_TP: none)."""
+    kwargs, about = design
+    about = f"{family}-resnet{depth}{'-tp' if tp else ''}: {about}"
+    kwargs = {"depth": depth, **kwargs, **tp}
     register(
         ModelSpec(
-            name=name,
-            family=family,
-            paper=PAPER,
-            backbone=bb,
-            operators=_display_ops(kwargs),
-            builder=build_video_resnet,
-            temporal_pool=pool,
-            default_frames=8,
-            default_size=224,
-            default_classes=200,
-            citation=f"{SRC} (models/twod_models/resnet.py, models/threed_models/)",
-            description=desc or f"{family}-{bb}{'-tp' if tp else ''}: {about}",
-            kwargs=kwargs,
+            name, family, backbone=f"resnet{depth}", kwargs=kwargs, description=about, **RESNET
         )
     )
 
 
-for _arch in ARCHS:
-    for _bb in DEPTH:
-        _register_chen(f"{_arch}_{_bb}", _arch, _bb, tp=False)
-        _register_chen(f"{_arch}_{_bb}_tp", _arch, _bb, tp=True)
+# fmt: off
+#    name                    family     depth design pooling
+chen("tsn_resnet18",         "TSN",     18,   TSN,   NO_TP)
+chen("tsn_resnet18_tp",      "TSN",     18,   TSN,   POOL)
+chen("tsn_resnet50",         "TSN",     50,   TSN,   NO_TP)
+chen("tsn_resnet50_tp",      "TSN",     50,   TSN,   POOL)
+chen("tsn_resnet101",        "TSN",     101,  TSN,   NO_TP)
+chen("tsn_resnet101_tp",     "TSN",     101,  TSN,   POOL)
+chen("tam_resnet18",         "TAM",     18,   TAM,   NO_TP)
+chen("tam_resnet18_tp",      "TAM",     18,   TAM,   POOL)
+chen("tam_resnet50",         "TAM",     50,   TAM,   NO_TP)
+chen("tam_resnet50_tp",      "TAM",     50,   TAM,   POOL)
+chen("tam_resnet101",        "TAM",     101,  TAM,   NO_TP)
+chen("tam_resnet101_tp",     "TAM",     101,  TAM,   POOL)
+chen("i3d_resnet18",         "I3D",     18,   I3D,   NO_TP)
+chen("i3d_resnet18_tp",      "I3D",     18,   I3D,   STRIDE)
+chen("i3d_resnet50",         "I3D",     50,   I3D,   NO_TP)
+chen("i3d_resnet50_tp",      "I3D",     50,   I3D,   STRIDE)
+chen("i3d_resnet101",        "I3D",     101,  I3D,   NO_TP)
+chen("i3d_resnet101_tp",     "I3D",     101,  I3D,   STRIDE)
+chen("s3d_resnet18",         "S3D",     18,   S3D,   NO_TP)
+chen("s3d_resnet18_tp",      "S3D",     18,   S3D,   STRIDE)
+chen("s3d_resnet50",         "S3D",     50,   S3D,   NO_TP)
+chen("s3d_resnet50_tp",      "S3D",     50,   S3D,   STRIDE)
+chen("s3d_resnet101",        "S3D",     101,  S3D,   NO_TP)
+chen("s3d_resnet101_tp",     "S3D",     101,  S3D,   STRIDE)
+chen("tsn_resnet18_tavg",    "TSN+Avg", 18,   AVG,   NO_TP)
+chen("tsn_resnet18_tmax",    "TSN+Max", 18,   MAX,   NO_TP)
+chen("tsm_resnet50",         "TSM",     50,   TSM,   NO_TP)
+chen("nln_resnet50",         "NLN",     50,   NLN,   NO_TP)
+# fmt: on
 
-for _agg in ("tavg", "tmax"):
-    _register_chen(
-        f"tsn_resnet18_{_agg}",
-        "tsn",
-        "resnet18",
-        False,
-        {"block_temporal": _agg},
-        f"TSN-ResNet18 + temporal {_agg[1:]} aggregation in every residual branch (Table 5)",
-        family=f"TSN+{_agg[1:].capitalize()}",
-    )
-_register_chen(
-    "tsm_resnet50",
-    "tsn",
-    "resnet50",
-    False,
-    {"block_temporal": "tsm"},
-    "TSN-ResNet50 + TSM (shift 1/8 channels each way) in every residual branch (Table 5)",
-    family="TSM",
-)
-_register_chen(
-    "nln_resnet50",
-    "tsn",
-    "resnet50",
-    False,
-    {"nonlocal_blocks": (0, 3, 2, 0)},
-    "TSN-ResNet50 + 5 non-local blocks: 3 in stage 2, 2 in stage 3 (Table 5, Sec. 5.1)",
-    family="NLN",
-)
 
 SLOWFAST = {
-    # name: (depth, slow frames, alpha, fusion kernel, blocks with temporal conv_a per stage)
-    # from facebookresearch/SlowFast configs/Kinetics/c2/SLOWFAST_8x8_R50.yaml,
-    # SLOWFAST_8x8_R101_101_101.yaml and SLOWFAST_16x8_R101_50_50.yaml
-    "slowfast_resnet50_8x8": (50, 8, 4, 7, (3, 4, 6, 3)),
-    "slowfast_resnet101_8x8": (101, 8, 4, 5, (3, 4, 23, 3)),
-    "slowfast_resnet101_16x8": (101, 16, 4, 5, (3, 4, 6, 3)),
+    "paper": PAPER,
+    "plan": slowfast,
+    "citation": "papers/000_2720627b97b46dad.txt Table 6; Feichtenhofer et al. "
+    "(facebookresearch/SlowFast) Table 1 configuration",
 }
-for _name, (_depth, _slow, _alpha, _fk, _tb) in SLOWFAST.items():
+
+
+def chen_slowfast(name: str, depth: int, slow: int, fusion_kernel: int, blocks: tuple) -> None:
+    """Register one SlowFast: `slow` slow frames, alpha 4, `blocks` temporal conv_a per stage."""
+    kwargs = {"depth": depth, "alpha": 4, "fusion_kernel": fusion_kernel, "temporal_blocks": blocks}
+    about = (
+        f"SlowFast R{depth} {slow}x8: slow {slow} frames, fast {slow * 4} frames "
+        "(alpha=4, beta=1/8); input T = fast frames"
+    )
     register(
         ModelSpec(
-            name=_name,
-            family="SlowFast",
-            paper=PAPER,
-            backbone=f"resnet{_depth}",
-            operators=("2d", "2d", "2d", "2d"),
-            builder=build_slowfast,
-            temporal_pool=None,
-            default_frames=_slow * _alpha,
-            default_size=224,
-            default_classes=400,
-            citation="papers/000_2720627b97b46dad.txt Table 6; Feichtenhofer et al. "
-            "(facebookresearch/SlowFast) Table 1 configuration",
-            description=f"SlowFast R{_depth} {_slow}x8: slow {_slow} frames, fast "
-            f"{_slow * _alpha} frames (alpha={_alpha}, beta=1/8); input T = fast frames",
-            kwargs={
-                "depth": _depth,
-                "alpha": _alpha,
-                "fusion_kernel": _fk,
-                "temporal_blocks": _tb,
-            },
+            name,
+            "SlowFast",
+            backbone=f"resnet{depth}",
+            kwargs=kwargs,
+            description=about,
+            default_frames=slow * 4,
+            **SLOWFAST,
         )
     )
+
+
+# facebookresearch/SlowFast configs/Kinetics/c2: SLOWFAST_8x8_R50.yaml,
+# SLOWFAST_8x8_R101_101_101.yaml, SLOWFAST_16x8_R101_50_50.yaml
+# fmt: off
+#             name                        depth slow fusion kernel  blocks with t x 1 x 1 conv_a
+chen_slowfast("slowfast_resnet50_8x8",    50,   8,   7,             (3, 4, 6, 3))
+chen_slowfast("slowfast_resnet101_8x8",   101,  8,   5,             (3, 4, 23, 3))
+chen_slowfast("slowfast_resnet101_16x8",  101,  16,  5,             (3, 4, 6, 3))
+# fmt: on

@@ -16,56 +16,55 @@ equal the IBM table (shared/data/ibm_benchmark_mini.md, "Params" and "Flops" col
 
 from __future__ import annotations
 
+from typing import Any
+
 from stbench.models.inception import inception_v1
+from stbench.models.operators import OpSpec, op
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "chen2021"
 SRC = "papers/000_2720627b97b46dad.txt Sec. 3/Appendix; IBM/action-recognition-pytorch"
+CHEN = {"paper": PAPER, "backbone": "inception_v1", "plan": inception_v1, "default_classes": 200}
+I3D_STEM = op("3d", temporal_kernel=7)
+S3D_STEM = op("3d", temporal_kernel=3)
+S3D_OP = op("sep3d", temporal_bias=True)  # IBM s3d.py: the temporal conv has a bias and a BN
+# IBM source file and what the model is
+GOOGLENET = ("twod_models/inception_v1.py", "2D GoogLeNet per frame")
+TAM = (
+    "twod_models/inception_v1.py, temporal_modeling.py",
+    "TSN + TAM-b3-sum after every conv stage and Inception block",
+)
+I3D = ("threed_models/i3d.py", "7x7x7 stem, 3x3x3 convs")
+S3D = ("threed_models/s3d.py", "3x7x7 stem, separable 1x3x3 + 3x1x1 convs")
 
-ARCHS = {
-    # arch: (family, stem, slot operator, extra kwargs, IBM file, description)
-    "tsn": ("TSN", "2d", "2d", {}, "twod_models/inception_v1.py", "2D GoogLeNet per frame"),
-    "tam": (
-        "TAM",
-        "2d",
-        "2d",
-        {"tam": True},
-        "twod_models/inception_v1.py, temporal_modeling.py",
-        "TSN + TAM-b3-sum after every conv stage and Inception block",
-    ),
-    "i3d": ("I3D", "i3d", "3d", {}, "threed_models/i3d.py", "7x7x7 stem, 3x3x3 convs"),
-    "s3d": (
-        "S3D",
-        "s3d",
-        "sep3d",
-        {},
-        "threed_models/s3d.py",
-        "3x7x7 stem, separable 1x3x3 + 3x1x1 convs",
-    ),
-}
 
-for _arch, (_family, _stem, _op, _extra, _file, _about) in ARCHS.items():
-    for _tp in (False, True):
-        _kwargs = {"form": "chen", "stem": _stem, "op": _op, "temporal_pool": _tp, **_extra}
-        if _tp:
-            _kwargs["tp_pool"] = "max"
-        register(
-            ModelSpec(
-                name=f"{_arch}_inception_v1{'_tp' if _tp else ''}",
-                family=_family,
-                paper=PAPER,
-                backbone="inception_v1",
-                operators=("2d" if _stem == "2d" else "3d",) + (_op,) * 10,
-                builder=inception_v1,
-                temporal_pool="max k3 s2 with pool_3a/4a/5a" if _tp else None,
-                default_frames=8,
-                default_size=224,
-                default_classes=200,
-                citation=f"{SRC} (models/{_file}); params/FLOPs: IBM benchmark_mini.md "
-                f"rows '{'TAM-b3-sum-' if _arch == 'tam' else ''}"
-                f"{'inception-v1' if _arch in ('tsn', 'tam') else _arch}"
-                f"{'-tp' if _tp else ''}-f*'",
-                description=f"{_family}-InceptionV1{'-tp' if _tp else ''}: {_about}",
-                kwargs=_kwargs,
-            )
-        )
+def chen_inception(
+    name: str,
+    family: str,
+    form: str,
+    stem: str | OpSpec,
+    operator: str | OpSpec,
+    tp: bool,
+    ibm_row: str,
+    source: tuple[str, str],
+    **kw: Any,
+) -> None:
+    """Register one IBM InceptionV1; `ibm_row` names its rows in IBM benchmark_mini.md."""
+    kwargs = {"form": form, "stem": stem, "op": operator, "temporal_pool": tp, **kw}
+    kwargs |= {"tp_pool": "max"} if tp else {}
+    about = f"{family}-InceptionV1{'-tp' if tp else ''}: {source[1]}"
+    cite = f"{SRC} (models/{source[0]}); params/FLOPs: IBM benchmark_mini.md rows '{ibm_row}-f*'"
+    register(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **CHEN))
+
+
+# fmt: off
+#              name                    family form      stem      operator tp     IBM rows                     source
+chen_inception("tsn_inception_v1",     "TSN", "chen2d", "2d",     "2d",    False, "inception-v1",              GOOGLENET)
+chen_inception("tsn_inception_v1_tp",  "TSN", "chen2d", "2d",     "2d",    True,  "inception-v1-tp",           GOOGLENET)
+chen_inception("tam_inception_v1",     "TAM", "chen2d", "2d",     "2d",    False, "TAM-b3-sum-inception-v1",    TAM, temporal="tam")
+chen_inception("tam_inception_v1_tp",  "TAM", "chen2d", "2d",     "2d",    True,  "TAM-b3-sum-inception-v1-tp", TAM, temporal="tam")
+chen_inception("i3d_inception_v1",     "I3D", "chen3d", I3D_STEM, "3d",    False, "i3d",                       I3D)
+chen_inception("i3d_inception_v1_tp",  "I3D", "chen3d", I3D_STEM, "3d",    True,  "i3d-tp",                    I3D)
+chen_inception("s3d_inception_v1",     "S3D", "chen3d", S3D_STEM, S3D_OP,  False, "s3d",                       S3D)
+chen_inception("s3d_inception_v1_tp",  "S3D", "chen3d", S3D_STEM, S3D_OP,  True,  "s3d-tp",                    S3D)
+# fmt: on

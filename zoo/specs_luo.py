@@ -9,42 +9,73 @@ average over frames (reference: chenxuluo/GST-video, GST.py). 8 frames at 224x22
 
 from __future__ import annotations
 
-from stbench.models.resnet import build_video_resnet
+from fractions import Fraction
+
+from stbench.models.operators import OpSpec, op
+from stbench.models.resnet import video_resnet
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "luo2019"
 SRC = "papers/003_c8d95147dedad406.txt"
-DEPTH = {"resnet18": 18, "resnet34": 34, "resnet50": 50}
-
-VARIANTS = {
-    # name: (operator, extra kwargs, description)
-    "c2d": ("2d", {}, "C2D: 2D convs on every frame"),
-    "c3d": ("3d", {}, "C3D: every 3x3 conv inflated to 3x3x3"),
-    "c3d_g2": ("3d", {"groups": 2}, "C3D with groups=2 in every 3x3x3 conv"),
-    "p3d": ("p3d", {}, "P3D: 1x3x3 then 3x1x1 cascade (Eq. 1)"),
-    "gst_large": ("gst", {"alpha": 0.25, "beta": 1}, "GST-Large: alpha=1/4, beta=1"),
-    "gst_a1_2": ("gst", {"alpha": 0.5, "beta": 0.5}, "GST: alpha=1/2, beta=1/2"),
-    "gst_a1_4": ("gst", {"alpha": 0.25, "beta": 0.5}, "GST: alpha=1/4, beta=1/2"),
-    "gst_a1_8": ("gst", {"alpha": 0.125, "beta": 0.5}, "GST: alpha=1/8, beta=1/2"),
+ABOUT = {
+    "2d": "2D convs on every frame",
+    "3d": "every 3x3 conv inflated to 3x3x3",
+    "p3d": "1x3x3 then 3x1x1 cascade (Eq. 1)",
+    "gst": "grouped spatial-temporal aggregation (Sec. 3; beta=1 is GST-Large)",
+}
+LUO = {
+    "paper": PAPER,
+    "plan": video_resnet,
+    "default_classes": 174,
+    "citation": f"{SRC} Sec. 3, Table 1 (operators), Table 2 (ResNet-50 params); "
+    "chenxuluo/GST-video GST.py",
 }
 
-for _name, (_op, _extra, _desc) in VARIANTS.items():
-    for _bb, _depth in DEPTH.items():
-        register(
-            ModelSpec(
-                name=f"{_name}_{_bb}",
-                family=_name.split("_")[0].upper(),
-                paper=PAPER,
-                backbone=_bb,
-                operators=(_op,) * 4,
-                builder=build_video_resnet,
-                temporal_pool=None,
-                default_frames=8,
-                default_size=224,
-                default_classes=174,
-                citation=f"{SRC} Sec. 3, Table 1 (operators), Table 2 (ResNet-50 params); "
-                "chenxuluo/GST-video GST.py",
-                description=f"{_desc} ({_bb})",
-                kwargs={"depth": _depth, "operators": (_op,) * 4, "stem": "2d", **_extra},
-            )
-        )
+
+def gst(alpha: float, beta: float) -> OpSpec:
+    """The GST operator with temporal share `alpha` and input split `beta`."""
+    return op("gst", alpha=alpha, beta=beta)
+
+
+C2D, C3D, C3D_G2, P3D = op("2d"), op("3d"), op("3d", groups=2), op("p3d")
+GST_LARGE, GST_1_2 = gst(1 / 4, 1), gst(1 / 2, 1 / 2)
+GST_1_4, GST_1_8 = gst(1 / 4, 1 / 2), gst(1 / 8, 1 / 2)
+
+
+def luo(name: str, family: str, depth: int, operator: OpSpec) -> None:
+    """Register one Luo & Yuille ResNet with `operator` in every stage."""
+    args = "".join(f", {k}={Fraction(v).limit_denominator()}" for k, v in operator.args)
+    about = f"{family}: {ABOUT[operator.name]}{args} (resnet{depth})"
+    kwargs = {"depth": depth, "operators": (operator,) * 4, "stem": "2d"}
+    register(
+        ModelSpec(name, family, backbone=f"resnet{depth}", kwargs=kwargs, description=about, **LUO)
+    )
+
+
+# fmt: off
+#   name                    family depth operator
+luo("c2d_resnet18",          "C2D", 18,   C2D)
+luo("c2d_resnet34",          "C2D", 34,   C2D)
+luo("c2d_resnet50",          "C2D", 50,   C2D)
+luo("c3d_resnet18",          "C3D", 18,   C3D)
+luo("c3d_resnet34",          "C3D", 34,   C3D)
+luo("c3d_resnet50",          "C3D", 50,   C3D)
+luo("c3d_g2_resnet18",       "C3D", 18,   C3D_G2)
+luo("c3d_g2_resnet34",       "C3D", 34,   C3D_G2)
+luo("c3d_g2_resnet50",       "C3D", 50,   C3D_G2)
+luo("p3d_resnet18",          "P3D", 18,   P3D)
+luo("p3d_resnet34",          "P3D", 34,   P3D)
+luo("p3d_resnet50",          "P3D", 50,   P3D)
+luo("gst_large_resnet18",    "GST", 18,   GST_LARGE)
+luo("gst_large_resnet34",    "GST", 34,   GST_LARGE)
+luo("gst_large_resnet50",    "GST", 50,   GST_LARGE)
+luo("gst_a1_2_resnet18",     "GST", 18,   GST_1_2)
+luo("gst_a1_2_resnet34",     "GST", 34,   GST_1_2)
+luo("gst_a1_2_resnet50",     "GST", 50,   GST_1_2)
+luo("gst_a1_4_resnet18",     "GST", 18,   GST_1_4)
+luo("gst_a1_4_resnet34",     "GST", 34,   GST_1_4)
+luo("gst_a1_4_resnet50",     "GST", 50,   GST_1_4)
+luo("gst_a1_8_resnet18",     "GST", 18,   GST_1_8)
+luo("gst_a1_8_resnet34",     "GST", 34,   GST_1_8)
+luo("gst_a1_8_resnet50",     "GST", 50,   GST_1_8)
+# fmt: on

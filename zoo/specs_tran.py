@@ -2,8 +2,9 @@
 
 Skeleton of Table 1: 3x7x7 (or 1x7x7 / (2+1)D) conv1 with stride 1x2x2 and no max-pool,
 four groups of basic blocks; temporal stride 2 at conv3_1, conv4_1 and conv5_1 only where
-that group's convs are temporal (3D or (2+1)D); global spatio-temporal average pool + FC.
-Clips: 8 frames at 112x112 (Table 2), 400 Kinetics classes.
+that group's convs are temporal (3D or (2+1)D: the operators that take a temporal stride);
+global spatio-temporal average pool + FC. Clips: 8 frames at 112x112 (Table 2), 400 Kinetics
+classes. Tran et al. number conv1 as group 1, so ResNet stage i is their group i + 1.
 - R2D: the L frames stacked as 3L channels at conv1, 2D afterwards (Sec. 3.1).
 - f-R2D: 2D per frame, no temporal striding, pooled at the end (Sec. 3.2).
 - MCx: 3D in groups 1..x-1 (conv1 is group 1), 2D from group x on; rMCx is the reverse.
@@ -13,69 +14,80 @@ Clips: 8 frames at 112x112 (Table 2), 400 Kinetics classes.
 
 from __future__ import annotations
 
-from stbench.models.resnet import build_video_resnet
+from typing import Any
+
+from stbench.models.operators import OpSpec, as_op, op
+from stbench.models.resnet import video_resnet
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "tran2018"
 SRC = "papers/002_a287baa9121de811.txt"
-DEPTH = {"resnet18": 18, "resnet34": 34}
-TEMPORAL_OPS = ("3d", "r2plus1d")
+D2, D3, R21 = "2d", "3d", "r2plus1d"
+R21_STEM = op(R21, mid_channels=45)
+# Table 1: no max-pool after conv1; temporal stride 2 at conv3_1..conv5_1 where convs are temporal
+SKELETON = {"stem_pool": False, "temporal_downsample": True}
+TRAN = {
+    "paper": PAPER,
+    "plan": video_resnet,
+    "default_size": 112,
+    "citation": f"{SRC} Table 1 (architecture), Table 2 (ResNet-18 params)",
+}
 
 
-def _strides(ops: tuple[str, ...]) -> tuple[int, ...]:
-    return tuple(2 if i > 0 and op in TEMPORAL_OPS else 1 for i, op in enumerate(ops))
+def _mixed(groups: tuple[str, ...]) -> str:
+    """MCx/rMCx in Tran et al.'s words: which groups (conv1 = group 1) are 3D and 2D."""
+    cut = next(i for i, g in enumerate(groups) if g != groups[0])
+    low, high = groups[0].upper(), groups[cut].upper()
+    first = "group 1" if cut == 1 else f"groups 1-{cut}"
+    return f"{low} in {first}, {high} from group {cut + 1}"
 
 
-FAMILY = {"f_r2d": "f-R2D", "r2plus1d": "R(2+1)D"} | {f"rmc{x}": f"rMC{x}" for x in (2, 3, 4, 5)}
+def tran(
+    name: str,
+    family: str,
+    depth: int,
+    stem: str | OpSpec,
+    operators: tuple[str, ...],
+    about: str = "",
+    **kw: Any,
+) -> None:
+    """Register one Tran et al. ResNet; `about` defaults to the MCx/rMCx group wording."""
+    about = f"{family}: {about or _mixed((as_op(stem).name, *operators))} (resnet{depth})"
+    kwargs = {"depth": depth, "operators": operators, "stem": stem, **kw, **SKELETON}
+    register(
+        ModelSpec(name, family, backbone=f"resnet{depth}", kwargs=kwargs, description=about, **TRAN)
+    )
 
 
-def _variants() -> dict[str, tuple[str, tuple[str, ...], dict, str]]:
-    """name -> (stem, per-group operators, stem kwargs, description)."""
-    out = {
-        "r2d": ("clip2d", ("2d",) * 4, {}, "R2D: clip as 3L channels at conv1, 2D after"),
-        "f_r2d": ("2d", ("2d",) * 4, {}, "f-R2D: 2D convs on every frame"),
-        "r3d": ("3d", ("3d",) * 4, {}, "R3D: full 3x3x3 convs"),
-        "r2plus1d": (
-            "r2plus1d",
-            ("r2plus1d",) * 4,
-            {"mid_channels": 45},
-            "R(2+1)D: (2+1)D convs with the M_i parameter-matching rule",
-        ),
-    }
-    for x in (2, 3, 4, 5):
-        n3d = x - 2  # groups 2..x-1 are 3D (group 1 is the stem)
-        mc = tuple("3d" if i < n3d else "2d" for i in range(4))
-        rmc = tuple("2d" if i < n3d else "3d" for i in range(4))
-        out[f"mc{x}"] = ("3d", mc, {}, f"MC{x}: 3D in groups 1-{x - 1}, 2D from group {x}")
-        out[f"rmc{x}"] = ("2d", rmc, {}, f"rMC{x}: 2D in groups 1-{x - 1}, 3D from group {x}")
-    return out
+R2D = "clip as 3L channels at conv1, 2D after"
+F_R2D = "2D convs on every frame"
+R3D = "full 3x3x3 convs"
+R21D = "(2+1)D convs with the M_i parameter-matching rule"
 
-
-for _name, (_stem, _ops, _stem_kw, _desc) in _variants().items():
-    for _bb, _depth in DEPTH.items():
-        register(
-            ModelSpec(
-                name=f"{_name}_{_bb}",
-                family=FAMILY.get(_name, _name.upper()),
-                paper=PAPER,
-                backbone=_bb,
-                operators=_ops,
-                builder=build_video_resnet,
-                temporal_pool="temporal stride 2 in temporal groups 3-5"
-                if any(s == 2 for s in _strides(_ops))
-                else None,
-                default_frames=8,
-                default_size=112,
-                default_classes=400,
-                citation=f"{SRC} Table 1 (architecture), Table 2 (ResNet-18 params)",
-                description=f"{_desc} ({_bb})",
-                kwargs={
-                    "depth": _depth,
-                    "operators": _ops,
-                    "stem": _stem,
-                    "stem_kwargs": _stem_kw,
-                    "stem_pool": False,
-                    "temporal_strides": _strides(_ops),
-                },
-            )
-        )
+# fmt: off
+#    name                      family     depth stem      stage operators       about
+tran("r2d_resnet18",           "R2D",     18,   D2,       (D2, D2, D2, D2),     R2D, clip_as_channels=True)
+tran("r2d_resnet34",           "R2D",     34,   D2,       (D2, D2, D2, D2),     R2D, clip_as_channels=True)
+tran("f_r2d_resnet18",         "f-R2D",   18,   D2,       (D2, D2, D2, D2),     F_R2D)
+tran("f_r2d_resnet34",         "f-R2D",   34,   D2,       (D2, D2, D2, D2),     F_R2D)
+tran("r3d_resnet18",           "R3D",     18,   D3,       (D3, D3, D3, D3),     R3D)
+tran("r3d_resnet34",           "R3D",     34,   D3,       (D3, D3, D3, D3),     R3D)
+tran("r2plus1d_resnet18",      "R(2+1)D", 18,   R21_STEM, (R21, R21, R21, R21), R21D)
+tran("r2plus1d_resnet34",      "R(2+1)D", 34,   R21_STEM, (R21, R21, R21, R21), R21D)
+tran("mc2_resnet18",           "MC2",     18,   D3,       (D2, D2, D2, D2))
+tran("mc2_resnet34",           "MC2",     34,   D3,       (D2, D2, D2, D2))
+tran("mc3_resnet18",           "MC3",     18,   D3,       (D3, D2, D2, D2))
+tran("mc3_resnet34",           "MC3",     34,   D3,       (D3, D2, D2, D2))
+tran("mc4_resnet18",           "MC4",     18,   D3,       (D3, D3, D2, D2))
+tran("mc4_resnet34",           "MC4",     34,   D3,       (D3, D3, D2, D2))
+tran("mc5_resnet18",           "MC5",     18,   D3,       (D3, D3, D3, D2))
+tran("mc5_resnet34",           "MC5",     34,   D3,       (D3, D3, D3, D2))
+tran("rmc2_resnet18",          "rMC2",    18,   D2,       (D3, D3, D3, D3))
+tran("rmc2_resnet34",          "rMC2",    34,   D2,       (D3, D3, D3, D3))
+tran("rmc3_resnet18",          "rMC3",    18,   D2,       (D2, D3, D3, D3))
+tran("rmc3_resnet34",          "rMC3",    34,   D2,       (D2, D3, D3, D3))
+tran("rmc4_resnet18",          "rMC4",    18,   D2,       (D2, D2, D3, D3))
+tran("rmc4_resnet34",          "rMC4",    34,   D2,       (D2, D2, D3, D3))
+tran("rmc5_resnet18",          "rMC5",    18,   D2,       (D2, D2, D2, D3))
+tran("rmc5_resnet34",          "rMC5",    34,   D2,       (D2, D2, D2, D3))
+# fmt: on

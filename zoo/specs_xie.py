@@ -16,84 +16,88 @@ Form: the I3D InceptionV1 of Carreira & Zisserman as in the authors' TF release
   top-heavy: 2D in conv_2c and every block below `{p}`, 3D/sep3D from `{p}` up;
   bottom-heavy: 3D/sep3D below `{p}`, 2D from `{p}` up. The stem conv_1a stays the family's
   3D stem (I3D 7x7x7, S3D 3x7x7) as in s3dg.py, where only first_temporal_kernel_size sets
-  it; `stem_temporal_kernel=1` gives a 2D stem.
+  it; `stem_temporal_kernel=1` gives a 1x7x7 stem.
 - Fast-S3D (Sec. 4.4): top-heavy S3D with the top two blocks (mixed_5b, mixed_5c) separable.
 """
 
 from __future__ import annotations
 
-from stbench.models.inception import BLOCKS, TRANSITIONS, heavy_ops, inception_v1
+from typing import Any
+
+from stbench.models.inception import inception_v1
+from stbench.models.operators import op
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "xie2018"
 SRC = "papers/001_108aa75c7b5a30b7.txt"
 CODE = "tensorflow/models research/slim/nets/s3dg.py"
-S3D_KW = {"op": "sep3d", "temporal_1x1": True, "stem_temporal_kernel": 3}
-I3D_KW = {"op": "3d", "stem_temporal_kernel": 7}
+# s3dg.py's separable conv: temporal conv with a bias and no BN, also on the 1x1 branches
+SEP3D = op("sep3d", temporal_bias=True, temporal_norm=False, temporal_1x1=True)
+I3D = {"stem": op("3d", temporal_kernel=7), "op": "3d"}
+S3D = {"stem": op("3d", temporal_kernel=3), "op": SEP3D}
+TOP, BOTTOM = "top", "bottom"
+XIE = {"paper": PAPER, "backbone": "inception_v1", "plan": inception_v1, "default_frames": 64}
 
 
-def _register(name: str, family: str, ops: tuple[str, ...], kw: dict, cite: str, desc: str):
-    register(
-        ModelSpec(
-            name=name,
-            family=family,
-            paper=PAPER,
-            backbone="inception_v1",
-            operators=("3d" if kw.get("stem_temporal_kernel", 7) > 1 else "2d", *ops),
-            builder=inception_v1,
-            temporal_pool=None,
-            default_frames=64,
-            default_size=224,
-            default_classes=400,
-            citation=f"{SRC} {cite}; {CODE}",
-            description=desc,
-            kwargs={"form": "xie", **kw},
-        )
-    )
+def xie(name: str, family: str, model: dict[str, Any], cite: str, about: str, **kw: Any) -> None:
+    """Register one Xie et al. InceptionV1 (TF form) with stem/operator `model`."""
+    kwargs = {"form": "xie", **model, **kw}
+    cite = f"{SRC} {cite}; {CODE}"
+    register(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **XIE))
 
 
-N = len(BLOCKS) + 1
-_register("xie_i3d", "I3D", ("3d",) * N, I3D_KW, "Sec. 4.1, Table 2 row I3D", "I3D (Fig. 2a)")
-_register(
-    "xie_i2d",
-    "I2D",
-    ("2d",) * N,
-    {"op": "2d", "stem_temporal_kernel": 1},
-    "Sec. 4.1, footnote 4, Table 1/3 row I2D",
-    "I2D (Fig. 2b): all 2D, two temporal max-pools kept",
-)
-_register(
-    "xie_s3d",
-    "S3D",
-    ("sep3d",) * N,
-    S3D_KW,
-    "Sec. 4.4, footnote 5, Table 2 row S3D",
-    "S3D (Fig. 6): separable temporal convs in all 4 branches",
-)
-_register(
-    "xie_s3d_g",
-    "S3D-G",
-    ("sep3d",) * N,
-    {**S3D_KW, "gating": True},
-    "Sec. 4.6, Table 2 row S3D-G",
-    "S3D-G: S3D + spatio-temporal feature gating",
-)
-_register(
-    "xie_fast_s3d",
-    "Fast-S3D",
-    heavy_ops("top", "mixed_5b", "sep3d"),
-    {**S3D_KW, "heavy": "top", "transition": "mixed_5b"},
-    "Sec. 4.4 (43.47 GFLOPS)",
-    "Fast-S3D: top-heavy S3D, separable 3D in mixed_5b/5c only",
-)
-for _heavy in ("top", "bottom"):
-    for _fam, _kw in (("i3d", I3D_KW), ("s3d", S3D_KW)):
-        for _p in TRANSITIONS:
-            _register(
-                f"xie_{_heavy}_heavy_{_fam}_{_p}",
-                f"{_heavy.capitalize()}-Heavy-{_fam.upper()}",
-                heavy_ops(_heavy, _p, _kw["op"]),
-                {**_kw, "heavy": _heavy, "transition": _p},
-                "Sec. 4.2/4.4, Fig. 2c/d, Fig. 4",
-                f"{_heavy.capitalize()}-Heavy-{_fam.upper()}, 2D/3D transition at {_p}",
-            )
+def xie_heavy(name: str, family: str, model: dict[str, Any], heavy: str, transition: str) -> None:
+    """Register one top-/bottom-heavy model switching between 2D and `model` at `transition`."""
+    about = f"{family}, 2D/3D transition at {transition}"
+    cite = "Sec. 4.2/4.4, Fig. 2c/d, Fig. 4"
+    xie(name, family, model, cite, about, heavy=heavy, transition=transition)
+
+
+I2D = {"stem": op("3d", temporal_kernel=1), "op": "2d"}  # TF first_temporal_kernel_size=1
+
+# fmt: off
+#   name            family      model  cite                                      about
+xie("xie_i3d",      "I3D",      I3D,   "Sec. 4.1, Table 2 row I3D",              "I3D (Fig. 2a)")
+xie("xie_i2d",      "I2D",      I2D,   "Sec. 4.1, footnote 4, Table 1/3 row I2D", "I2D (Fig. 2b): all 2D, two temporal max-pools kept")
+xie("xie_s3d",      "S3D",      S3D,   "Sec. 4.4, footnote 5, Table 2 row S3D",  "S3D (Fig. 6): separable temporal convs in all 4 branches")
+xie("xie_s3d_g",    "S3D-G",    S3D,   "Sec. 4.6, Table 2 row S3D-G",            "S3D-G: S3D + spatio-temporal feature gating", gating=True)
+xie("xie_fast_s3d", "Fast-S3D", S3D,   "Sec. 4.4 (43.47 GFLOPS)",                "Fast-S3D: top-heavy S3D, separable 3D in mixed_5b/5c only", heavy=TOP, transition="mixed_5b")
+
+#         name                                  family                model heavy   transition
+xie_heavy("xie_top_heavy_i3d_mixed_3b",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_3b")
+xie_heavy("xie_top_heavy_i3d_mixed_3c",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_3c")
+xie_heavy("xie_top_heavy_i3d_mixed_4b",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_4b")
+xie_heavy("xie_top_heavy_i3d_mixed_4c",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_4c")
+xie_heavy("xie_top_heavy_i3d_mixed_4d",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_4d")
+xie_heavy("xie_top_heavy_i3d_mixed_4e",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_4e")
+xie_heavy("xie_top_heavy_i3d_mixed_4f",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_4f")
+xie_heavy("xie_top_heavy_i3d_mixed_5b",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_5b")
+xie_heavy("xie_top_heavy_i3d_mixed_5c",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_5c")
+xie_heavy("xie_top_heavy_s3d_mixed_3b",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_3b")
+xie_heavy("xie_top_heavy_s3d_mixed_3c",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_3c")
+xie_heavy("xie_top_heavy_s3d_mixed_4b",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_4b")
+xie_heavy("xie_top_heavy_s3d_mixed_4c",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_4c")
+xie_heavy("xie_top_heavy_s3d_mixed_4d",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_4d")
+xie_heavy("xie_top_heavy_s3d_mixed_4e",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_4e")
+xie_heavy("xie_top_heavy_s3d_mixed_4f",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_4f")
+xie_heavy("xie_top_heavy_s3d_mixed_5b",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_5b")
+xie_heavy("xie_top_heavy_s3d_mixed_5c",          "Top-Heavy-S3D",      S3D, TOP,    "mixed_5c")
+xie_heavy("xie_bottom_heavy_i3d_mixed_3b",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_3b")
+xie_heavy("xie_bottom_heavy_i3d_mixed_3c",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_3c")
+xie_heavy("xie_bottom_heavy_i3d_mixed_4b",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_4b")
+xie_heavy("xie_bottom_heavy_i3d_mixed_4c",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_4c")
+xie_heavy("xie_bottom_heavy_i3d_mixed_4d",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_4d")
+xie_heavy("xie_bottom_heavy_i3d_mixed_4e",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_4e")
+xie_heavy("xie_bottom_heavy_i3d_mixed_4f",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_4f")
+xie_heavy("xie_bottom_heavy_i3d_mixed_5b",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_5b")
+xie_heavy("xie_bottom_heavy_i3d_mixed_5c",       "Bottom-Heavy-I3D",   I3D, BOTTOM, "mixed_5c")
+xie_heavy("xie_bottom_heavy_s3d_mixed_3b",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_3b")
+xie_heavy("xie_bottom_heavy_s3d_mixed_3c",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_3c")
+xie_heavy("xie_bottom_heavy_s3d_mixed_4b",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_4b")
+xie_heavy("xie_bottom_heavy_s3d_mixed_4c",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_4c")
+xie_heavy("xie_bottom_heavy_s3d_mixed_4d",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_4d")
+xie_heavy("xie_bottom_heavy_s3d_mixed_4e",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_4e")
+xie_heavy("xie_bottom_heavy_s3d_mixed_4f",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_4f")
+xie_heavy("xie_bottom_heavy_s3d_mixed_5b",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_5b")
+xie_heavy("xie_bottom_heavy_s3d_mixed_5c",       "Bottom-Heavy-S3D",   S3D, BOTTOM, "mixed_5c")
+# fmt: on
