@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
+from stbench.bench.history import NOISY_REL_IQR
 from stbench.plots.data import CostAxis, dataset_label
 
 from stbench.output import Column, Table
@@ -73,6 +74,7 @@ def compare_rows(
         else:
             put(row, "GFLOPs (2 x MACs)", 2 * prof["macs"] / 1e9)
         rows.append(row)
+    noisy: list[str] = []
     for row in rows:
         if store is not None and len(store):
             sub = store[
@@ -88,6 +90,8 @@ def compare_rows(
                     continue
                 for _, r in sub[sub[col].notna()].iterrows():
                     put(row, f"{label} {_combo_label(r)}", float(r[col]))
+                    if col == "latency_ms_median" and r.get("noisy") is True:
+                        noisy.append(f"{row['model']} latency {_combo_label(r)}")
         if records is not None and len(records):
             rec = records[
                 (records["model"] == row["model"])
@@ -108,7 +112,10 @@ def compare_rows(
             a, b = _num(row[col]), _num(first[col])
             # rounded so that float noise (30.199999999999996) never reaches JSON/CSV
             row[f"delta {col}"] = None if a is None or b is None else round(a - b, 9)
-    notes = []
+    notes = [
+        f"noisy: {n} (IQR/median > {NOISY_REL_IQR:g} or timing stopped on its time cap)"
+        for n in noisy
+    ]
     if not any(c.startswith("latency") for c in numeric):
         notes.append("latency/memory: no measurement in the results store at these inputs")
     if not any("(%)" in c for c in numeric):

@@ -157,3 +157,16 @@ def test_compare_deltas_carry_no_float_noise():
     records = RECORDS.assign(value=[30.0, 60.2, 80.0])  # 60.2 - 30.0 == 30.200000000000003
     rows, _ = _rows(records=records)
     assert rows[1]["delta top1 (%) mini_ssv2 clip"] == 30.2
+
+
+def test_compare_names_noisy_latencies(tmp_path, capsys):
+    from stbench.bench.store import KEY_FIELDS, ResultsStore
+
+    store = tmp_path / "s.sqlite"
+    values = ("r3d_resnet18", 8, 112, 1, 400, "cpu", "float32", "contiguous", 0)
+    key = dict(zip(KEY_FIELDS, values, strict=True))
+    with ResultsStore(store) as s:
+        s.add_row({**key, "latency_ms_median": 1269.96, "latency_ms_iqr": 330.0})
+    assert main(["compare", "r3d_resnet18", "--store", str(store), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "noisy: r3d_resnet18 latency" in out and "IQR/median > 0.1" in out
