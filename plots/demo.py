@@ -52,6 +52,8 @@ def collect(
     """Load records, take the static counts they need from the store (counting and storing
     only the missing ones), add the shipped reference rows, join once, build the points and
     every frontier once."""
+    from stbench.bench.static import static_key
+    from stbench.plots.curves import curve_configs, heavy_curves
     from stbench.plots.sources import (
         join,
         load_reference,
@@ -60,19 +62,15 @@ def collect(
         timed_rows,
     )
     from stbench.zoo.records import load_records
-    from stbench.zoo.registry import list_models
+    from stbench.zoo.registry import list_models, list_specs
 
     records = load_records(records_paths, check_zoo_names=False)
-    from stbench.plots.curves import curve_configs, heavy_curves
-
     configs = record_configs(records, names=list_models())
     if not configs:
         raise ValueError("records: no accuracy record names a registered zoo model")
-    configs = list(
-        {
-            (c.model, c.frames, c.size, c.num_classes): c for c in [*configs, *curve_configs()]
-        }.values()
-    )
+    xie = {s.name for s in list_specs() if s.paper == "xie2018"}
+    if any(c.model in xie for c in configs):  # the Xie view: its cost curves too
+        configs = list({static_key(c): c for c in [*configs, *curve_configs()]}.values())
     profiles, notes = store_profiles(store, configs, quiet=quiet)
     if len(notes) > 10:
         notes = [*notes[:10], f"... and {len(notes) - 10} more problems"]

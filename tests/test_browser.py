@@ -11,8 +11,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import pytest

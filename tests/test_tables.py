@@ -128,7 +128,9 @@ def test_frontier_rows_are_in_the_axis_unit():
     assert brief_columns(axis)[3] == "GFLOPs" and all(c in row for c in brief_columns(axis))
     (table,) = frontier_tables(pts, axis)
     text = render(table, "markdown")
-    assert "| GFLOPs |" in text and "| 58.00 | 47.60 |" in text and "003 Table 2" in text  # the source is named
+    assert (
+        "| GFLOPs |" in text and "| 58.00 | 47.60 |" in text and "003 Table 2" in text
+    )  # the source is named
     assert json.loads(render(table, "json"))[0]["source"] == "003 Table 2"
 
 
