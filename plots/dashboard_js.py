@@ -225,7 +225,7 @@ function drawCurves(view, axis) {
   });
   var layout = {title: {text: 'Xie et al. top-/bottom-heavy: ' + col.label + ' against the 2D/3D transition point (cost; accuracy only as a figure in the paper)'},
     xaxis: {title: {text: 'transition point (Inception block where 2D and 3D swap)'}, categoryorder: 'array', categoryarray: ticks},
-    yaxis: {title: {text: col.title}}, legend: {font: {size: 10}}, margin: {t: 50}, hovermode: 'closest'};
+    yaxis: {title: {text: col.label}}, legend: {font: {size: 10}}, margin: {t: 50}, hovermode: 'closest'};
   return Plotly.react(div, traces, layout, {responsive: true, displaylogo: false});
 }
 
@@ -287,7 +287,7 @@ function draw() {
     title: {text: metricLabel(metric) + ' vs ' + axis.label + ' — ' + dsLabel[ds] + (split ? ' ' + split : '') + ', ' + level + ' level (' + pts.length + ' records, ' + fr.length + ' on the frontier)'},
     xaxis: {title: {text: axis.title}, type: logx ? 'log' : 'linear'},
     yaxis: {title: {text: metricLabel(metric) + ', ' + level + ' level, as published'}},
-    hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}, height: Math.max(640, 180 + 19 * traces.length)
+    hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}, height: Math.max(640, 200 + 26 * traces.length)
   };
   $('plot').style.height = layout.height + 'px';
   $('frontier-table').innerHTML = '<b>On the frontier</b><table><tr><th>model</th><th>frames</th><th>' + esc(axis.label) +
