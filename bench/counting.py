@@ -2,10 +2,12 @@
 
 One MAC is one multiply-accumulate (the papers' "FLOPs"); ``flops = 2 * macs``. The
 headline ``macs`` scope is convolutions + linear layers (the IBM table's "Flops" column
-equals ``conv_macs`` at 224x224: the FC layer is excluded). Everything else the forward
-pass does is counted per aten op in ``other`` (matmul/bmm in MACs; pooling, reductions,
-normalisation and elementwise ops in elements touched, one op per element), so the
-scope of every number is explicit.
+equals ``conv_macs`` at 224x224: the FC layer is excluded). Matrix products outside
+``nn.Linear`` (attention, non-local blocks: ``aten.bmm``/``mm``) are MACs of their own
+category, ``matmul_macs``, reported beside conv and linear and included in
+``total_macs`` = conv + linear + matmul. ``other`` holds only element counts (one per
+element touched) of pooling, reductions, normalisation and elementwise ops, per aten op,
+so the scope of every number is explicit.
 
 Counting is done by a ``TorchDispatchMode`` that sees every aten op after
 decomposition, so functional convolutions (``F.conv3d`` outside a module) and
@@ -27,9 +29,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 COUNTER_NAME = "meta"
 SCOPE_CONV_LINEAR = "conv+linear"
 SCOPE_NOTE = (
-    "macs = conv + linear multiply-accumulates (bias adds excluded); other = matmul/bmm "
-    "MACs outside nn.Linear and element counts of pooling/reduction/norm/elementwise ops"
+    "macs = conv + linear multiply-accumulates (bias adds excluded); matmul_macs = matmul/bmm "
+    "MACs outside nn.Linear (attention, non-local); total_macs = macs + matmul_macs; "
+    "other = element counts of pooling/reduction/norm/elementwise ops (not MACs)"
 )
+MAC_CATEGORIES = ("conv", "linear", "matmul")
+# matmul_macs above this share of total_macs is flagged: `macs` then understates the model.
+MATMUL_FLAG_SHARE = 0.02
 
 CONV_OPS = frozenset({"convolution", "_convolution", "convolution_overrideable"})
 MM_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm"})
@@ -63,7 +69,10 @@ class OpRecord:
 
 @dataclass
 class StaticCount:
-    """Params and MACs of one model at one input shape, with the counter and scope."""
+    """Params and MACs of one model at one input shape, with the counter and scope.
+
+    ``macs`` = conv + linear (the papers' convention); ``matmul_macs`` = matrix products
+    outside ``nn.Linear``; ``other`` = element counts per aten op (no MACs in it)."""
 
     params: int
     macs: int
@@ -80,11 +89,35 @@ class StaticCount:
     records: list[OpRecord] = field(default_factory=list, repr=False, compare=False)
     # Elements of the largest tensor any op produced (a lower bound on activation memory).
     largest_activation: int = 0
+    matmul_macs: int = 0
 
     @property
     def flops(self) -> int:
         """FLOPs in the 2-per-MAC convention."""
         return 2 * self.macs
+
+    @property
+    def total_macs(self) -> int:
+        """conv + linear + matmul MACs (``macs`` leaves matmul/bmm outside nn.Linear out)."""
+        return self.macs + self.matmul_macs
+
+    @property
+    def other_elements(self) -> int:
+        """Element counts of pooling, reductions, normalisation and elementwise ops."""
+        return sum(self.other.values())
+
+    def matmul_flag(self, share: float = MATMUL_FLAG_SHARE) -> str | None:
+        """A one-line warning when matmul/bmm MACs are a sizeable share of total_macs."""
+        total = self.total_macs
+        if not total or self.matmul_macs <= share * total:
+            return None
+        ops = sorted({r.op for r in self.records if r.category == "matmul"})
+        return (
+            f"matmul/bmm ({', '.join(f'aten.{o}' for o in ops) or 'matrix products'} outside "
+            f"nn.Linear, e.g. attention or non-local blocks) is {100 * self.matmul_macs / total:.1f}% "
+            f"of total_macs ({self.matmul_macs:,} of {total:,}); macs (conv+linear, the papers' "
+            "convention) leaves it out"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of every field (input_shape as a list)."""
@@ -93,6 +126,7 @@ class StaticCount:
         d["input_shape"] = list(self.input_shape)
         d["output_shape"] = None if self.output_shape is None else list(self.output_shape)
         d["flops"] = self.flops
+        d["total_macs"] = self.total_macs
         return d
 
 
@@ -330,10 +364,11 @@ def summarize(
     """Fold op records into a :class:`StaticCount`."""
     conv = sum(r.value for r in records if r.category == "conv")
     linear = sum(r.value for r in records if r.category == "linear")
+    matmul = sum(r.value for r in records if r.category == "matmul")
     other: dict[str, int] = {}
     by_cat: dict[str, int] = {}
     for r in records:
-        if r.category in ("conv", "linear"):
+        if r.category in MAC_CATEGORIES:
             continue
         other[f"aten.{r.op}"] = other.get(f"aten.{r.op}", 0) + r.value
         by_cat[r.category] = by_cat.get(r.category, 0) + r.value
@@ -357,6 +392,7 @@ def summarize(
         other_by_category=by_cat,
         output_shape=output_shape,
         records=list(records),
+        matmul_macs=matmul,
     )
 
 

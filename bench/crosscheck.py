@@ -520,8 +520,9 @@ def cross_check(
         ref = meta.macs + (meta.by_category.get("matmul", 0) if name == "torch-flop-counter" else 0)
         if name == "torch-flop-counter" and ref != meta.macs and res.macs is not None:
             flags.append(
-                f"torch-flop-counter: its figure is conv+linear+matmul ({res.macs:,}): it cannot "
-                f"separate the {ref - meta.macs:,} matmul/bmm MACs outside nn.Linear"
+                f"torch-flop-counter: its figure ({res.macs:,}) is compared with total_macs "
+                f"(conv+linear+matmul, {ref:,}): it cannot separate the {ref - meta.macs:,} "
+                "matmul/bmm MACs outside nn.Linear"
             )
         if res.macs is not None and abs(res.macs - ref) > tolerance * max(ref, 1):
             flag = f"{name} disagrees with meta by {_pct(res.macs, ref):+.2f}% on "

@@ -100,12 +100,12 @@ def run_profile(
     check_fits(dataclasses.replace(cfg, batch=shape[0]), sc)
     if cfg.num_classes is None and sc.output_shape is not None and len(sc.output_shape) == 2:
         cfg = dataclasses.replace(cfg, num_classes=sc.output_shape[1])
-    row = {**cfg.key_fields(), "input_shape": list(shape), **static_fields(sc), "flags": []}
+    flags = [f for f in (sc.matmul_flag(),) if f]
+    row = {**cfg.key_fields(), "input_shape": list(shape), **static_fields(sc), "flags": flags}
     row["status"] = "ok"
     if len(cfg.counters) > 1:
-        results, row["flags"] = cross_check(
-            model, sc.input_shape, cfg.counters, meta_records=sc.records
-        )
+        results, checked = cross_check(model, sc.input_shape, cfg.counters, meta_records=sc.records)
+        row["flags"] += checked
         row["counters"].update({n: r.to_dict() for n, r in results.items() if n != "meta"})
     if cfg.measures:
         if not _has_weights(model):

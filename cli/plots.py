@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cost axis of the table: macs (GMACs per clip, default), flops (GFLOPs = 2 x MACs), "
         "params (M), latency (ms, median), memory (peak MiB)",
     )
+    _add_per(p)
+    p.add_argument(
+        "--level",
+        choices=("clip", "video", "unspecified"),
+        help="accuracy level (default: a table per level; a frontier never mixes levels)",
+    )
     add_store(p)
     p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
     add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
@@ -50,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("macs", "flops"),
         help="macs (GMACs, default) or flops (GFLOPs = 2 x MACs)",
     )
+    _add_per(c)
     add_store(c)
     add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
     c.set_defaults(func=run_compare)
@@ -85,6 +92,15 @@ def _frontier_outputs(args: argparse.Namespace) -> tuple[str, str | None, Path]:
     return fmt, out, check_writable(dashboard or DEFAULT_DASHBOARD, option=option)
 
 
+def _add_per(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--per",
+        default="clip",
+        choices=("clip", "video"),
+        help="MACs/FLOPs per clip (default) or per video (per clip x the record's clips x crops)",
+    )
+
+
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
     from stbench.plots.dashboard import write_dashboard
@@ -95,8 +111,8 @@ def run_frontier(args: argparse.Namespace) -> int:
     dataset = _dataset(args.dataset)
     quiet = fmt != "table"
     data = collect(store=args.store, reference=not args.no_reference, quiet=quiet)
-    axis = pick_axis(data.axes, args.cost)
-    front = frontier_points(data, axis, dataset=dataset, metric=args.metric)
+    axis = pick_axis(data.axes, args.cost, args.per)
+    front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
     write_dashboard(data, dashboard)
     emit(frontier_tables(front, axis), fmt, out=table_out)
     if not quiet:
@@ -129,9 +145,13 @@ def run_compare(args: argparse.Namespace) -> int:
         store=store,
         records=records,
         profiler=static_lookup(store),
+        per=args.per,
     )
     notes = [*notes, *problems]
-    title = "stbench compare (MACs = multiply-accumulates, conv + linear; deltas vs the first)"
+    title = (
+        "stbench compare (MACs = multiply-accumulates, conv + linear, per clip"
+        f"{'; per video = per clip x views' if args.per == 'video' else ''}; deltas vs the first)"
+    )
     emit(compare_table(rows, notes, title), fmt, out=args.out)
     return 0
 

@@ -218,7 +218,9 @@ def profile_tables(rows: list[dict[str, Any]], units: str = "macs", fmt: str = "
         _macs_column("macs", f"{unit} conv+linear", units),
         _macs_column("conv_macs", f"conv {unit}", units),
         _macs_column("linear_macs", f"linear {unit}", units),
-        Column("other_macs", "other (G elem-ops)", scale=1e9),
+        _macs_column("matmul_macs", f"matmul {unit}", units),
+        _macs_column("total_macs", f"total {unit} conv+linear+matmul", units),
+        Column("other_elements", "other: G elements (pool/norm/elementwise)", scale=1e9),
         *(_macs_column(c, f"{c} {unit}", units, get=_counter(c)) for c in extra),
         *(c for c in TIMED_COLUMNS if rows and c.key in rows[0]),
     ]

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
+from stbench.plots.curves import CURVES_NOTE
 from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
     MACS_NOTE,
@@ -25,17 +26,10 @@ from stbench.plots.data import (
     dataset_order,
     missing_dimensions,
 )
+from stbench.plots.style import backbone_symbol, family_color, family_group
 from stbench.plots.views import VIEWS
 
 from stbench.output import write_atomic
-
-PALETTE = (
-    "#1f77b4 #d62728 #2ca02c #9467bd #ff7f0e #8c564b #e377c2 #17becf #bcbd22 #7f7f7f "
-    "#393b79 #ad494a #637939 #7b4173 #e6550d #3182bd #31a354 #756bb1 #636363 #843c39"
-).split()
-SYMBOLS = (
-    "circle square diamond triangle-up cross x star pentagon hexagon triangle-down hourglass bowtie"
-).split()
 
 
 def _fmt(v: object, digits: int = 2) -> str:
@@ -67,6 +61,8 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
         lines.append(f"published as: {e(str(g('published_name')))}")
     if g("also_published_as"):
         lines.append(f"also published as: {e(str(g('also_published_as')))}")
+    if g("also_sources"):
+        lines.append(f"same run also in: {e(str(g('also_sources')))}")
     spec = [
         f"{k} {e(str(g(c)))}"
         for k, c in (("family", "family"), ("backbone", "backbone"), ("zoo paper", "zoo_paper"))
@@ -86,6 +82,8 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
         v = g(a.column)
         if v is not None:
             lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}")
+    if g("views_how"):
+        lines.append(f"per video: {e(str(g('views_how')))}")
     acc = f"{g('metric')} = {float(row['value']):.2f}% on {e(dataset_label(str(g('dataset'))))}"
     if g("split"):
         acc += f" ({e(str(g('split')))})"
@@ -136,8 +134,9 @@ def build_payload(
     if not isinstance(data, PlotData):
         data = PlotData.from_joined(data, unmatched, notes, metrics)
     points, axes, members = data.points, data.axes, data.members
-    families = sorted(points["family"].unique())
-    backbones = sorted(points["backbone"].unique())
+    curves = list(data.curves)
+    families = sorted({*points["family"].unique(), *(c["family"] for c in curves)})
+    backbones = sorted({*points["backbone"].unique(), *(c["backbone"] for c in curves)})
     cost_cols = sorted({a.column for a in axes})
     rows = []
     for (_, r), m in zip(points.iterrows(), members, strict=True):
@@ -150,6 +149,13 @@ def build_payload(
                 "dataset": str(r["dataset"]),
                 "metric": str(r["metric"]),
                 "level": str(r["level"]),
+                "split": str(r["split"]),
+                "pretraining": str(r.get("pretraining") or "not stated").replace(
+                    "nan", "not stated"
+                ),
+                "modality": str(r.get("modality") or "not stated").replace("nan", "not stated"),
+                "views_known": bool(pd.notna(r.get("views_factor"))),
+                "params": _jsonable(r.get("params")),
                 "value": float(r["value"]),
                 "frames": _jsonable(r.get("frames")),
                 "costs": {c: _jsonable(r[c]) for c in cost_cols if not pd.isna(r[c])},
@@ -178,6 +184,8 @@ def build_payload(
                 "title": a.title,
                 "scale": a.scale,
                 "kind": a.kind,
+                "per": a.per,
+                "video": a.video,
             }
             for a in axes
         ],
@@ -186,8 +194,11 @@ def build_payload(
         "datasets": [{"key": d, "label": dataset_label(d)} for d in datasets],
         "levels": sorted(points["level"].unique()),
         "metrics": metrics,
-        "colors": {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(families)},
-        "symbols": {b: SYMBOLS[i % len(SYMBOLS)] for i, b in enumerate(backbones)},
+        "colors": {f: family_color(f) for f in families},
+        "groups": {f: family_group(f) for f in families},
+        "symbols": {b: backbone_symbol(b) for b in backbones},
+        "curves": curves,
+        "curves_note": CURVES_NOTE,
         "frontiers": data.frontiers,
         "notes": all_notes,
     }

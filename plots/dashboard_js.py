@@ -25,6 +25,9 @@ select { font-size: 13px; }
 #notes ul { margin: 2px 0; padding-left: 18px; }
 #message { display: none; background: #fdecea; border: 1px solid #e5a29b; padding: 16px; margin: 10px 0; font-size: 15px; }
 #viewdesc { font-size: 13px; color: #555; margin: 2px 0 4px; }
+#levelnote { font-size: 13px; background: #eef5ff; border: 1px solid #b8d0f0; padding: 4px 10px; margin: 4px 0; }
+#levelnote .warn { color: #a04000; font-weight: bold; }
+#curves { width: 100%; height: 420px; display: none; }
 #plot { width: 100%; height: 640px; }
 table { border-collapse: collapse; font-size: 13px; margin-top: 8px; }
 td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
@@ -37,14 +40,19 @@ td:first-child, th:first-child { text-align: left; }
 <div id="notes"></div>
 <div id="controls">
   <label>Dataset <select id="sel-dataset"></select></label>
+  <label id="lbl-split">Split <select id="sel-split"></select></label>
   <label>Metric <select id="sel-metric"></select></label>
-  <label>Cost axis <select id="sel-cost"></select></label>
-  <label>View <select id="sel-view"></select></label>
   <label>Accuracy level <select id="sel-level"></select></label>
+  <label>Cost axis <select id="sel-cost"></select></label>
+  <label>Cost per <select id="sel-per"><option value="video">video (clip x views)</option><option value="clip">clip</option></select></label>
+  <label>View <select id="sel-view"></select></label>
   <label><input type="checkbox" id="chk-log" checked> log-scale x</label>
+  <label><input type="checkbox" id="chk-size"> bubble size = params</label>
 </div>
 <div id="viewdesc"></div>
+<div id="levelnote"></div>
 <div id="message"></div>
+<div id="curves"></div>
 <div id="plot"></div>
 <div id="frontier-table"></div>
 <pre id="selftest-result"></pre>
@@ -74,8 +82,10 @@ function fill(sel, items, keep) {
 
 function notes() {
   var n = D.notes.slice();
-  n.push('Cost axes: ' + D.macs_note + '; costs are per clip at the record\'s input (frames x size); ' +
-         'accuracy is as published (see each point\'s level and views).');
+  n.push('Cost axes: ' + D.macs_note + '. Per clip: at the record\'s input (frames x size). Per video: per clip x the ' +
+         'record\'s views (clips x crops of its test protocol); records whose views are not stated have no per-video cost ' +
+         '(open markers per clip, left out per video). Accuracy is as published; a frontier never mixes datasets, splits, ' +
+         'metrics or accuracy levels. Colours are fixed per family (grouped by design), symbols per backbone.');
   $('notes').innerHTML = '<b>About this data</b><ul>' + n.map(function (s) { return '<li>' + esc(s) + '</li>'; }).join('') + '</ul>';
 }
 
@@ -84,29 +94,48 @@ function metricLabel(m) {
   return t || (m + ' (%)');
 }
 
+var LEVEL_ORDER = ['video', 'clip', 'unspecified'];
+function levelCounts() {
+  var ds = $('sel-dataset').value, sp = $('sel-split').value, m = $('sel-metric').value, c = {};
+  D.points.forEach(function (p) { if (p.dataset === ds && p.split === sp && p.metric === m) c[p.level] = (c[p.level] || 0) + 1; });
+  return c;
+}
+
 function refreshMetrics() {
-  var ms = D.metrics[$('sel-dataset').value] || [];
+  var ds = $('sel-dataset').value, splits = {};
+  D.points.forEach(function (p) { if (p.dataset === ds) splits[p.split] = (splits[p.split] || 0) + 1; });
+  var keys = Object.keys(splits).sort(function (a, b) { return splits[b] - splits[a] || (a < b ? -1 : 1); });
+  fill($('sel-split'), keys.map(function (k) { return {key: k, label: (k || 'not stated') + ' (' + splits[k] + ')'}; }), true);
+  $('lbl-split').style.display = keys.length > 1 ? '' : 'none';
+  var ms = D.metrics[ds] || [];
   fill($('sel-metric'), ms.map(function (m) { return {key: m, label: m}; }), true);
+  refreshLevels();
+}
+
+function refreshLevels() {
+  var c = levelCounts();
+  var lv = LEVEL_ORDER.filter(function (l) { return c[l]; }).concat(Object.keys(c).filter(function (l) { return LEVEL_ORDER.indexOf(l) < 0; }));
+  fill($('sel-level'), lv.map(function (l) { return {key: l, label: l + ' (' + c[l] + ')'}; }), true);
 }
 
 function setup() {
   notes();
   fill($('sel-dataset'), D.datasets);
   refreshMetrics();
-  if ((D.metrics[$('sel-dataset').value] || []).indexOf('top1') >= 0) $('sel-metric').value = 'top1';
-  var costs = D.axes.map(function (a) { return {key: a.key, label: a.label}; });
+  if ((D.metrics[$('sel-dataset').value] || []).indexOf('top1') >= 0) { $('sel-metric').value = 'top1'; refreshLevels(); }
+  var costs = D.axes.filter(function (a) { return a.per !== 'video'; }).map(function (a) { return {key: a.key, label: a.label.replace(/ per clip$/, '')}; });
   D.missing_kinds.forEach(function (k) {
     costs.push({key: 'missing-' + k, label: (k === 'latency' ? 'Latency' : 'Peak memory') + ': no measurements', disabled: true});
   });
   fill($('sel-cost'), costs);
   fill($('sel-view'), D.views);
-  fill($('sel-level'), [{key: 'all', label: 'all (clip and video)'}].concat(D.levels.map(function (l) { return {key: l, label: l}; })));
   fromHash();
   $('sel-dataset').addEventListener('change', function () { refreshMetrics(); draw(); });
-  ['sel-metric', 'sel-cost', 'sel-view', 'sel-level', 'chk-log'].forEach(function (id) { $(id).addEventListener('change', draw); });
+  ['sel-split', 'sel-metric'].forEach(function (id) { $(id).addEventListener('change', function () { if (id === 'sel-split') { var keep = $('sel-metric').value; fill($('sel-metric'), (D.metrics[$('sel-dataset').value] || []).map(function (m) { return {key: m, label: m}; })); $('sel-metric').value = keep; } refreshLevels(); draw(); }); });
+  ['sel-cost', 'sel-per', 'sel-view', 'sel-level', 'chk-log', 'chk-size'].forEach(function (id) { $(id).addEventListener('change', draw); });
 }
 
-// A link such as dashboard.html#dataset=ssv1&view=gst&cost=params&log=0 opens that selection.
+// A link such as dashboard.html#dataset=ssv1&view=gst&cost=params&per=clip&log=0 opens that selection.
 function fromHash() {
   location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
     var parts = kv.split('='), k = decodeURIComponent(parts[0]), v = decodeURIComponent(parts[1] || '');
@@ -129,40 +158,106 @@ function message(text) {
 
 function explainEmpty(ds, metric, axis, view, inView) {
   var level = $('sel-level').value;
-  var where = dsLabel[ds] + ' / ' + metric + (level === 'all' ? '' : ' / ' + level + '-level accuracy');
+  var where = dsLabel[ds] + ' / ' + metric + ' / ' + level + '-level accuracy';
   if (!inView.length) {
     var other = {};
-    D.points.forEach(function (p) { if (view.key in p.views && p.metric === metric && (level === 'all' || p.level === level)) other[dsLabel[p.dataset]] = 1; });
+    D.points.forEach(function (p) { if (view.key in p.views && p.metric === metric) other[dsLabel[p.dataset]] = 1; });
     var names = Object.keys(other);
     return 'View "' + view.label + '" has no records on ' + where + '. ' +
       (names.length ? 'It has records on: ' + names.join(', ') + '.' : 'No dataset has records for it.');
   }
-  var why = axis.kind === 'static' ? 'no static profile joined these records' :
+  var why = axis.per === 'video' ? 'no record here states its views (clips x crops), so no per-video cost is known; switch Cost per to clip' :
+    axis.kind === 'static' ? 'no static profile joined these records' :
     'no ' + axis.kind + ' measurement at this device/batch/dtype matches these records (model, frames, size, classes)';
-  return 'No ' + axis.label + ' for the ' + inView.length + ' record(s) of ' + where + ' in view "' + view.label + '": ' + why + '. Pick another cost axis.';
+  return 'No ' + axis.label + ' for the ' + inView.length + ' record(s) of ' + where + ' in view "' + view.label + '": ' + why + '.';
+}
+
+function currentAxis() {
+  var axis = axisByKey[$('sel-cost').value];
+  return ($('sel-per').value === 'video' && axis.video && axisByKey[axis.video]) ? axisByKey[axis.video] : axis;
+}
+
+function mixNote(pts) {
+  var out = [];
+  ['pretraining', 'modality'].forEach(function (k) {
+    var c = {};
+    pts.forEach(function (p) { c[p[k]] = (c[p[k]] || 0) + 1; });
+    var keys = Object.keys(c);
+    if (keys.length > 1) out.push('<span class="warn">Mixed ' + k + ':</span> ' + keys.map(function (v) { return esc(v) + ' (' + c[v] + ')'; }).join(', ') +
+      ' — points trained or tested differently share this frontier; compare them with care.');
+  });
+  return out;
+}
+
+function levelNote(level, axis, inView, pts) {
+  var c = levelCounts(), others = Object.keys(c).filter(function (l) { return l !== level; });
+  var lines = ['Accuracy level: <b>' + esc(level) + '</b> (' + (c[level] || 0) + ' records). ' +
+    (others.length ? 'Also on this dataset and metric: ' + others.map(function (l) { return esc(l) + ' (' + c[l] + ')'; }).join(', ') +
+     ' — choose them under Accuracy level; levels are never mixed on one frontier.' : 'No other level on this dataset and metric.')];
+  lines.push('Cost is <b>per ' + esc(axis.per) + '</b>' + (axis.per === 'video' ? ' (per clip x views = clips x crops of each record\'s test protocol)' : '') + '.');
+  var unknown = inView.filter(function (p) { return !p.views_known; });
+  if (unknown.length) lines.push(unknown.length + ' record(s) state no views: ' + (axis.per === 'video' ? 'not drawn (no per-video cost)' : 'drawn with open markers') +
+    ' (' + unknown.slice(0, 6).map(function (p) { return esc(p.model); }).join(', ') + (unknown.length > 6 ? ', ...' : '') + ').');
+  return lines.concat(mixNote(pts)).join('<br>');
+}
+
+function drawCurves(view, axis) {
+  var div = $('curves');
+  if (view.key !== 'xie' || !D.curves.length) { div.style.display = 'none'; Plotly.purge(div); return Promise.resolve(); }
+  div.style.display = 'block';
+  var col = D.curves.some(function (c) { return c.costs[axis.column] != null; }) && axis.per !== 'video' ? axis : axisByKey.macs || axis;
+  var y = function (c) { return c.costs[col.column] * col.scale; };
+  var ticks = ['3b', '3c', '4b', '4c', '4d', '4e', '4f', '5b', '5c'].map(function (t) { return 'mixed_' + t; });
+  var byFam = {}, traces = [];
+  D.curves.forEach(function (c) { if (c.transition != null && !c.mark && c.costs[col.column] != null) (byFam[c.family] = byFam[c.family] || []).push(c); });
+  Object.keys(byFam).sort().forEach(function (f) {
+    var g = byFam[f].sort(function (a, b) { return a.transition - b.transition; });
+    traces.push({type: 'scatter', mode: 'lines+markers', name: f, x: g.map(function (c) { return ticks[c.transition]; }), y: g.map(y),
+      text: g.map(function (c) { return c.model; }), hoverinfo: 'text+y', meta: 'curve',
+      line: {color: D.colors[f], width: 2}, marker: {color: D.colors[f], symbol: D.symbols[g[0].backbone], size: 8}});
+  });
+  D.curves.filter(function (c) { return c.mark && c.costs[col.column] != null; }).forEach(function (c) {
+    var flat = c.transition == null;
+    traces.push({type: 'scatter', mode: flat ? 'lines' : 'markers+text', name: c.mark + (flat ? ' (no transition)' : ' (' + ticks[c.transition] + ')'),
+      x: flat ? [ticks[0], ticks[ticks.length - 1]] : [ticks[c.transition]], y: flat ? [y(c), y(c)] : [y(c)],
+      text: flat ? null : [c.mark], textposition: 'top center', hoverinfo: 'name+y', meta: 'mark',
+      line: {color: D.colors[c.family], dash: 'dash', width: 1.5}, marker: {color: D.colors[c.family], symbol: 'star-diamond', size: 13, line: {width: 1, color: '#333'}}});
+  });
+  var layout = {title: {text: 'Xie et al. top-/bottom-heavy: ' + col.label + ' against the 2D/3D transition point (cost; accuracy only as a figure in the paper)'},
+    xaxis: {title: {text: 'transition point (Inception block where 2D and 3D swap)'}, categoryorder: 'array', categoryarray: ticks},
+    yaxis: {title: {text: col.label}}, legend: {font: {size: 10}}, margin: {t: 50}, hovermode: 'closest'};
+  return Plotly.react(div, traces, layout, {responsive: true, displaylogo: false});
 }
 
 function draw() {
-  var ds = $('sel-dataset').value, metric = $('sel-metric').value;
-  var axis = axisByKey[$('sel-cost').value], view = viewByKey[$('sel-view').value];
-  var logx = $('chk-log').checked, level = $('sel-level').value;
-  $('viewdesc').textContent = view.description;
-  var inView = D.points.filter(function (p) { return p.dataset === ds && p.metric === metric && (view.key in p.views) && (level === 'all' || p.level === level); });
+  var ds = $('sel-dataset').value, metric = $('sel-metric').value, split = $('sel-split').value;
+  var axis = currentAxis(), view = viewByKey[$('sel-view').value];
+  var logx = $('chk-log').checked, level = $('sel-level').value, bubble = $('chk-size').checked;
+  $('viewdesc').textContent = view.description + (view.key === 'xie' ? ' ' + D.curves_note : '');
+  var curvesDrawn = drawCurves(view, axis);
+  var inView = D.points.filter(function (p) { return p.dataset === ds && p.split === split && p.metric === metric && (view.key in p.views) && p.level === level; });
   var pts = inView.filter(function (p) { return p.costs[axis.column] != null && p.costs[axis.column] > 0 || (!logx && p.costs[axis.column] != null); });
-  if (!pts.length) { window.__drawn = message(explainEmpty(ds, metric, axis, view, inView)); return window.__drawn; }
+  $('levelnote').innerHTML = levelNote(level, axis, inView, pts);
+  if (!pts.length) { window.__drawn = curvesDrawn.then(function () { return message(explainEmpty(ds, metric, axis, view, inView)); }); return window.__drawn; }
   $('message').style.display = 'none';
   $('plot').style.display = 'block';
   var x = function (p) { return p.costs[axis.column] * axis.scale; };
+  var maxParams = Math.max.apply(null, pts.map(function (p) { return p.params || 0; }).concat([1]));
+  var size = function (p) { return bubble && p.params ? 6 + 24 * Math.sqrt(p.params / maxParams) : 10; };
   var groups = {}, traces = [], nseries = 0;
   pts.forEach(function (p) { var k = p.family + ' · ' + p.backbone; (groups[k] = groups[k] || []).push(p); });
-  Object.keys(groups).sort().forEach(function (k) {
-    var g = groups[k];
+  Object.keys(groups).sort(function (a, b) {
+    var ga = D.groups[groups[a][0].family] || '', gb = D.groups[groups[b][0].family] || '';
+    return ga < gb ? -1 : ga > gb ? 1 : (a < b ? -1 : 1);
+  }).forEach(function (k) {
+    var g = groups[k], fam = g[0].family;
     traces.push({
-      type: 'scatter', mode: view.key === 'all' || pts.length > 30 ? 'markers' : 'markers+text', name: k,
-      legendgroup: g[0].family, x: g.map(x), y: g.map(function (p) { return p.value; }),
+      type: 'scatter', mode: view.key === 'all' || pts.length > 30 ? 'markers' : 'markers+text', name: k + ' [' + (D.groups[fam] || '') + ']',
+      legendgroup: fam, x: g.map(x), y: g.map(function (p) { return p.value; }), meta: 'family',
       text: g.map(function (p) { return p.model; }), textposition: 'top center', textfont: {size: 9},
       hovertext: g.map(function (p) { return p.hover; }), hoverinfo: 'text',
-      marker: {size: 10, color: D.colors[g[0].family], symbol: D.symbols[g[0].backbone], line: {width: 1, color: '#333'}}
+      marker: {size: g.map(size), color: D.colors[fam], line: {width: 1, color: '#333'},
+        symbol: g.map(function (p) { return D.symbols[p.backbone] + (p.views_known ? '' : '-open'); })}
     });
   });
   if (view.key !== 'all') {
@@ -176,42 +271,54 @@ function draw() {
       g.sort(function (a, b) { var oa = a.views[view.key][1], ob = b.views[view.key][1];
         return (oa == null || ob == null || oa === ob) ? x(a) - x(b) : oa - ob; });
       traces.push({type: 'scatter', mode: 'lines', name: s, x: g.map(x), y: g.map(function (p) { return p.value; }),
-        line: {width: 1.5, dash: 'dot'}, hoverinfo: 'name', legendgroup: 'series', showlegend: names.length <= 12});
+        line: {width: 1.5, dash: 'dot'}, hoverinfo: 'name', legendgroup: 'series', meta: 'series'});
     });
   }
-  if (view.key !== 'all' && !nseries) {
+  if (view.key !== 'all' && view.key !== 'xie' && !nseries) {
     $('viewdesc').textContent = view.description + ' Here no series has two or more records, so no curve is drawn.';
   }
-  var ids = D.frontiers[ds + '|' + metric + '|' + axis.column + '|' + view.key + '|' + level] || [];
+  var ids = D.frontiers[[ds, split, metric, axis.column, view.key, level].join('|')] || [];
   var byId = {}; D.points.forEach(function (p) { byId[p.id] = p; });
   var fr = ids.map(function (i) { return byId[i]; }).filter(function (p) { return pts.indexOf(p) >= 0; });
   fr.sort(function (a, b) { return x(a) - x(b) || b.value - a.value; });
   traces.push({type: 'scatter', mode: 'lines', name: 'Pareto frontier', x: fr.map(x), y: fr.map(function (p) { return p.value; }),
-    line: {shape: 'hv', color: 'black', width: 2}, hoverinfo: 'skip'});
+    line: {shape: 'hv', color: 'black', width: 2}, hoverinfo: 'skip', meta: 'frontier'});
   var layout = {
-    title: {text: metricLabel(metric) + ' vs ' + axis.label + ' — ' + dsLabel[ds] + (level === 'all' ? '' : ', ' + level + ' level') + ' (' + pts.length + ' records, ' + fr.length + ' on the frontier)'},
+    title: {text: metricLabel(metric) + ' vs ' + axis.label + ' — ' + dsLabel[ds] + (split ? ' ' + split : '') + ', ' + level + ' level (' + pts.length + ' records, ' + fr.length + ' on the frontier)'},
     xaxis: {title: {text: axis.title}, type: logx ? 'log' : 'linear'},
-    yaxis: {title: {text: metricLabel(metric) + ', as published'}},
-    hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}
+    yaxis: {title: {text: metricLabel(metric) + ', ' + level + ' level, as published'}},
+    hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}, height: Math.max(640, 200 + 26 * traces.length)
   };
+  $('plot').style.height = layout.height + 'px';
   $('frontier-table').innerHTML = '<b>On the frontier</b><table><tr><th>model</th><th>frames</th><th>' + esc(axis.label) +
-    '</th><th>' + esc(metric) + ' (%)</th></tr>' + fr.map(function (p) {
+    '</th><th>' + esc(metric) + ' (%, ' + esc(level) + ' level)</th></tr>' + fr.map(function (p) {
       return '<tr><td>' + esc(p.model) + '</td><td>' + esc(p.frames) + '</td><td>' + x(p).toPrecision(4) + '</td><td>' + p.value.toFixed(2) + '</td></tr>';
     }).join('') + '</table>';
-  window.__drawn = Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false});
+  window.__drawn = curvesDrawn.then(function () { return Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false}); });
   return window.__drawn;
 }
 
 function snapshot() {
-  var plot = $('plot');
+  var plot = $('plot'), data = plot.data || [], xs = {};
+  data.forEach(function (t) { if (t.meta === 'family') (t.text || []).forEach(function (m, i) { xs[m] = t.x[i]; }); });
+  var curves = ($('curves').data || []);
   return {
     dataset: $('sel-dataset').value, metric: $('sel-metric').value, cost: $('sel-cost').value,
-    view: $('sel-view').value, level: $('sel-level').value,
-    svg: !!plot.querySelector('.main-svg'),
+    per: $('sel-per').value, view: $('sel-view').value, level: $('sel-level').value,
+    levels: Array.prototype.map.call($('sel-level').options, function (o) { return o.value; }),
+    svg: !!plot.querySelector('.main-svg') && plot.style.display !== 'none',
     points: plot.querySelectorAll('.scatterlayer .point').length,
-    traces: (plot.data || []).length,
+    traces: data.length,
+    x: xs,
+    pairs: data.filter(function (t) { return t.meta === 'family'; }).map(function (t) { return [t.legendgroup, t.marker.color, t.marker.symbol[0].replace('-open', '')]; }),
+    legend_entries: plot.querySelectorAll('.legend .traces').length,
+    curve_traces: curves.filter(function (t) { return t.meta === 'curve'; }).map(function (t) { return t.name; }),
+    curve_marks: curves.filter(function (t) { return t.meta === 'mark'; }).map(function (t) { return t.name; }),
+    curves_visible: $('curves').style.display === 'block',
     xaxis_type: plot.layout && plot.layout.xaxis ? plot.layout.xaxis.type : null,
+    xtitle: plot.layout && plot.layout.xaxis ? plot.layout.xaxis.title.text : null,
     title: plot.layout && plot.layout.title ? plot.layout.title.text : null,
+    levelnote: $('levelnote').textContent,
     message: $('message').style.display === 'block' ? $('message').textContent : null,
     frontier_rows: $('frontier-table').querySelectorAll('tr').length
   };
@@ -229,15 +336,21 @@ function selectOther(id) {
   return false;
 }
 
+function selectValue(id, v) { $(id).value = v; $(id).dispatchEvent(new Event('change')); }
+
 function selftest() {
   var steps = [];
   var step = function (label) { return Promise.resolve(window.__drawn).then(function () { var s = snapshot(); s.step = label; steps.push(s); }); };
   var p = step('initial');
-  ['sel-dataset', 'sel-cost', 'sel-level'].forEach(function (id) {
-    p = p.then(function () { selectOther(id); return step(id); });
-  });
-  p = p.then(function () { $('chk-log').checked = !$('chk-log').checked; $('chk-log').dispatchEvent(new Event('change')); return step('chk-log'); });
-  p = p.then(function () { selectOther('sel-view'); return step('sel-view'); });
+  var act = function (label, f) { p = p.then(function () { f(); return step(label); }); };
+  act('per-clip', function () { selectValue('sel-per', 'clip'); });
+  act('per-video', function () { selectValue('sel-per', 'video'); });
+  act('sel-level', function () { selectOther('sel-level'); });
+  act('sel-cost', function () { selectOther('sel-cost'); });
+  act('chk-log', function () { $('chk-log').checked = !$('chk-log').checked; $('chk-log').dispatchEvent(new Event('change')); });
+  act('chk-size', function () { $('chk-size').checked = true; $('chk-size').dispatchEvent(new Event('change')); });
+  (window.__selftest_extra || []).forEach(function (s) { act(s.label, function () { Object.keys(s.set).forEach(function (k) { selectValue('sel-' + k, s.set[k]); }); }); });
+  act('sel-dataset', function () { selectOther('sel-dataset'); });
   p.catch(function (e) { window.__errors.push('selftest: ' + e); }).then(function () {
     $('selftest-result').textContent = JSON.stringify({errors: window.__errors, steps: steps});
   });
@@ -250,7 +363,7 @@ try {
   window.__errors.push('setup: ' + e);
   message('The dashboard failed to draw: ' + e);
 }
-if (location.hash === '#selftest') selftest();
+if (location.hash.indexOf('#selftest') === 0) { window.__selftest_extra = JSON.parse(decodeURIComponent(location.hash.slice(10) || '[]')); selftest(); }
 })();
 </script>
 </body>

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from stbench.plots.frontier import frontier_ids
+from stbench.plots.runs import one_per_run, views_factor
 from stbench.plots.views import VIEWS, assign_views
 from stbench.zoo.records import COLUMNS as RECORD_COLUMNS
 from stbench.zoo.records import DETAIL_COLUMNS
@@ -26,8 +27,6 @@ RECORD_KEYS = (
     "file",
     "line",
 )
-# Columns that only name or locate a record: rows equal in everything else are one figure.
-NAMING_COLUMNS = ("published_name", "variant", "source", "file", "line")
 DATASET_LABELS = {
     "kinetics400": "Kinetics-400",
     "kinetics-400": "Kinetics-400",
@@ -49,11 +48,14 @@ DATASET_LABELS = {
 # Shown first in selectors and in the demo, in this order.
 MAIN_DATASETS = ("kinetics400", "mini_kinetics", "ssv1", "ssv2", "mini_ssv2")
 MACS_NOTE = "1 MAC = 1 multiply-add, conv + linear layers; FLOPs = 2 x MACs"
+VIEWS_NOTE = "x views = clips x crops of the record's test protocol"
 
 
 @dataclass(frozen=True)
 class CostAxis:
-    """One selectable x axis: the point column, its label and its axis title (with units)."""
+    """One selectable x axis: the point column, its label and its axis title (with units);
+    ``per`` says what one unit of cost covers (clip, video, batch, model) and ``video`` names
+    the per-video twin of a per-clip axis."""
 
     key: str
     column: str
@@ -61,6 +63,43 @@ class CostAxis:
     title: str
     scale: float = 1.0
     kind: str = "static"
+    per: str = "clip"
+    video: str = ""
+
+
+def static_axes(base: pd.DataFrame) -> list[CostAxis]:
+    """MACs and FLOPs per clip and per video, params: the static cost axes with data."""
+    axes: list[CostAxis] = []
+    if "macs" in base.columns and base["macs"].notna().any():
+        for key, unit, scale, how in (
+            ("macs", "GMACs", 1e-9, MACS_NOTE),
+            ("flops", "GFLOPs", 2e-9, "= 2 x GMACs"),
+        ):
+            axes.append(
+                CostAxis(
+                    key,
+                    "macs",
+                    f"{unit} per clip",
+                    f"{unit} per clip ({how})",
+                    scale,
+                    video=f"{key}_video",
+                )
+            )
+            axes.append(
+                CostAxis(
+                    f"{key}_video",
+                    "macs_video",
+                    f"{unit} per video",
+                    f"{unit} per video (per clip {VIEWS_NOTE}; {how})",
+                    scale,
+                    per="video",
+                )
+            )
+    if "params" in base.columns and base["params"].notna().any():
+        axes.append(
+            CostAxis("params", "params", "Params (M)", "Parameters (millions)", 1e-6, per="model")
+        )
+    return axes
 
 
 def dataset_label(name: str) -> str:
@@ -145,7 +184,6 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
     keys = [k for k in RECORD_KEYS if k in df.columns]
     df["_rid"] = df.groupby(keys, dropna=False, sort=False).ngroup()
     base = df.drop_duplicates("_rid").set_index("_rid")[keys].copy()
-    axes: list[CostAxis] = []
     for col in ("macs", "params"):
         if col in df.columns:
             sub = df[df[col].notna()]
@@ -153,11 +191,12 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
                 sub = sub.assign(_b1=sub["batch"] != 1).sort_values("_b1", kind="stable")
             got = sub.groupby("_rid")[col].first()
             base[col] = got.astype(float)
-    if "macs" in base.columns and base["macs"].notna().any():
-        axes.append(CostAxis("macs", "macs", "GMACs", f"GMACs per clip ({MACS_NOTE})", 1e-9))
-        axes.append(CostAxis("flops", "macs", "GFLOPs", "GFLOPs per clip (= 2 x GMACs)", 2e-9))
-    if "params" in base.columns and base["params"].notna().any():
-        axes.append(CostAxis("params", "params", "Params (M)", "Parameters (millions)", 1e-6))
+    factors = [views_factor(r) for r in base.to_dict("records")]
+    base["views_factor"] = [f for f, _ in factors]
+    base["views_how"] = [h for _, h in factors]
+    if "macs" in base.columns:
+        base["macs_video"] = base["macs"] * base["views_factor"]
+    axes = static_axes(base)
     timed = [
         ("latency", "latency_ms_median", "Latency (ms)", "Median latency per batch (ms)"),
         ("memory", "peak_mem_mib", "Peak memory (MiB)", "Peak memory (MiB)"),
@@ -175,7 +214,14 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             base[column] = got
             where = _where(combo)
             axes.append(
-                CostAxis(column, column, f"{label} @ {where}", f"{title} @ {where}", kind=kind)
+                CostAxis(
+                    column,
+                    column,
+                    f"{label} @ {where}",
+                    f"{title} @ {where}",
+                    kind=kind,
+                    per="batch",
+                )
             )
     spec = _spec_columns(base["model"])
     if "paper" in spec.columns:
@@ -196,27 +242,7 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
         base[col] = base[col].fillna("").astype(str)
     base["value"] = pd.to_numeric(base["value"], errors="coerce")
     base = base[np.isfinite(base["value"].to_numpy(dtype=float))]
-    return merge_republished(base.reset_index(drop=True)), axes
-
-
-def merge_republished(points: pd.DataFrame) -> pd.DataFrame:
-    """Collapse records that repeat the same figure for the same configuration (e.g. one
-    table row listed under two names) into the first one, listing the other names."""
-    same = [c for c in points.columns if c not in NAMING_COLUMNS]
-    if points.empty:
-        return points.assign(also_published_as="")
-    key = pd.util.hash_pandas_object(points[same].astype(object), index=False)
-    first = ~key.duplicated()
-    names = (
-        points.groupby(key, sort=False)["published_name"] if "published_name" in points else None
-    )
-    out = points[first].copy()
-    if names is not None:
-        others = names.agg(lambda s: "; ".join(dict.fromkeys(str(v) for v in s.iloc[1:])))
-        out["also_published_as"] = key[first].map(others).fillna("").to_numpy()
-    else:
-        out["also_published_as"] = ""
-    return out.reset_index(drop=True)
+    return one_per_run(base.reset_index(drop=True)).reset_index(drop=True), axes
 
 
 def missing_dimensions(axes: list[CostAxis]) -> list[str]:
@@ -250,6 +276,7 @@ class PlotData:
     points: pd.DataFrame
     axes: list[CostAxis]
     notes: list[str] = field(default_factory=list)
+    curves: list[dict] = field(default_factory=list)
     members: list[dict[str, list]] = field(init=False)
     frontiers: dict[str, list[int]] = field(init=False)
 
@@ -259,6 +286,7 @@ class PlotData:
         pts["label"] = pts["model"].astype(str)
         level = pts["level"] if "level" in pts.columns else pd.Series("", index=pts.index)
         pts["level"] = level.fillna("").replace("", "unspecified").astype(str)
+        pts["split"] = pts["split"].fillna("").astype(str) if "split" in pts else ""
         self.points = pts
         self.members = assign_views(pts)
         subsets = {v.key: [i for i, m in enumerate(self.members) if v.key in m] for v in VIEWS}
@@ -272,6 +300,7 @@ class PlotData:
         unmatched: pd.DataFrame | None = None,
         notes: Iterable[str] = (),
         metrics: Sequence[str] = ("top1", "top5"),
+        curves: Sequence[dict] = (),
     ) -> PlotData:
         """Points and axes of the joined rows (``metrics`` only); ValueError if none."""
         if joined is None or len(joined) == 0:
@@ -286,4 +315,4 @@ class PlotData:
         if not axes:
             raise ValueError("dashboard: nothing to plot: no cost (MACs, params, latency, memory)")
         unmatched = pd.DataFrame() if unmatched is None else unmatched
-        return cls(joined, unmatched, points, axes, list(notes))
+        return cls(joined, unmatched, points, axes, list(notes), list(curves))

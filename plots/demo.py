@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from stbench.plots.data import MAIN_DATASETS, CostAxis, PlotData
+from stbench.plots.frontier import frontier_key
 
 __all__ = [
     "MAIN_DATASETS",
@@ -51,6 +52,8 @@ def collect(
     """Load records, take the static counts they need from the store (counting and storing
     only the missing ones), add the shipped reference rows, join once, build the points and
     every frontier once."""
+    from stbench.bench.static import static_key
+    from stbench.plots.curves import curve_configs, heavy_curves
     from stbench.plots.sources import (
         join,
         load_reference,
@@ -59,12 +62,15 @@ def collect(
         timed_rows,
     )
     from stbench.zoo.records import load_records
-    from stbench.zoo.registry import list_models
+    from stbench.zoo.registry import list_models, list_specs
 
     records = load_records(records_paths, check_zoo_names=False)
     configs = record_configs(records, names=list_models())
     if not configs:
         raise ValueError("records: no accuracy record names a registered zoo model")
+    xie = {s.name for s in list_specs() if s.paper == "xie2018"}
+    if any(c.model in xie for c in configs):  # the Xie view: its cost curves too
+        configs = list({static_key(c): c for c in [*configs, *curve_configs()]}.values())
     profiles, notes = store_profiles(store, configs, quiet=quiet)
     if len(notes) > 10:
         notes = [*notes[:10], f"... and {len(notes) - 10} more problems"]
@@ -77,11 +83,26 @@ def collect(
     joined, unmatched = join(profiles, records) if len(profiles) else (profiles, records)
     if len(joined) == 0:
         raise ValueError("no accuracy record joined a profile: nothing to show")
-    return PlotData.from_joined(joined, unmatched, notes)
+    return PlotData.from_joined(joined, unmatched, notes, curves=heavy_curves(profiles))
 
 
-def pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
-    """The cost axis for `--cost` (macs|flops|params|latency|memory); ValueError if absent."""
+def pick_axis(axes: Sequence[CostAxis], cost: str, per: str = "clip") -> CostAxis:
+    """The cost axis for `--cost` (macs|flops|params|latency|memory), per clip or (MACs and
+    FLOPs) per video; ValueError if absent."""
+    if per not in ("clip", "video"):
+        raise ValueError(f"--per: got {per!r}; allowed: clip, video")
+    axis = _pick_axis(axes, cost)
+    if per == "video":
+        twin = [a for a in axes if a.key == axis.video]
+        if not twin:
+            raise ValueError(
+                f"--per video: the {cost} axis has no per-video form; allowed: macs, flops"
+            )
+        return twin[0]
+    return axis
+
+
+def _pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
     for a in axes:
         if a.key == cost:
             return a
@@ -97,10 +118,16 @@ def pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
 
 
 def frontier_points(
-    data: PlotData, axis: CostAxis, *, dataset: str | None, metric: str
+    data: PlotData,
+    axis: CostAxis,
+    *,
+    dataset: str | None,
+    metric: str,
+    level: str | None = None,
 ) -> pd.DataFrame:
-    """Frontier rows of one metric and cost axis (every model and level), for one dataset
-    or all of them, cheapest first; read from the run's frontiers, never recomputed."""
+    """Frontier rows of one metric and cost axis, one frontier per (dataset, split, level)
+    (one ``level`` or all), for one dataset or all of them, cheapest first; read from the
+    run's frontiers, never recomputed."""
     points = data.points
     sel = points[points["metric"] == metric]
     if dataset is not None:
@@ -113,10 +140,15 @@ def frontier_points(
             )
     if sel.empty:
         raise ValueError(f"--metric {metric}: no record with this metric joined a profile")
+    if level is not None and not (sel["level"] == level).any():
+        have = ", ".join(sorted(sel["level"].unique()))
+        raise ValueError(f"--level {level}: no {metric} record at this level; levels: {have}")
+    groups = sel[["dataset", "split", "level"]].fillna("").astype(str).drop_duplicates()
     ids = [
         i
-        for ds in sorted(sel["dataset"].unique())
-        for i in data.frontiers.get(f"{ds}|{metric}|{axis.column}|all|all", [])
+        for ds, sp, lev in sorted(map(tuple, groups.to_numpy()))
+        if level is None or lev == level
+        for i in data.frontiers.get(frontier_key(ds, sp, metric, axis.column, "all", lev), [])
     ]
     if not ids:
         raise ValueError(f"--cost {axis.key}: none of the selected records has a {axis.label}")

@@ -120,16 +120,19 @@ def frontier_ids(
     columns: Sequence[str],
     subsets: Mapping[str, Sequence[int]],
     *,
-    level: str = "level",
+    protocol: Sequence[str] = ("split", "level"),
 ) -> dict[str, list[int]]:
     """Every frontier, once: the ``_id``s on the frontier of each
-    ``'dataset|metric|cost column|subset|level'``, in `pareto_frontier`'s order (cost, then
-    accuracy descending, then ``label``), where a subset is a list of point positions and
-    the level is ``all`` (every level together) or one level. Rows without the cost or
-    the accuracy are left out, as `pareto_frontier` leaves them out."""
+    ``'dataset|split|metric|cost column|subset|level'`` (see `frontier_key`), in
+    `pareto_frontier`'s order (cost, then accuracy descending, then ``label``), where a
+    subset is a list of point positions. A frontier never mixes splits or accuracy levels.
+    Rows without the cost or the accuracy are left out, as `pareto_frontier` leaves them out."""
     dataset = points["dataset"].astype(str).to_numpy()
     metric = points["metric"].astype(str).to_numpy()
-    levels = points[level].astype(str).to_numpy()
+    split, levels = (
+        points[c].fillna("").astype(str).to_numpy() if c in points.columns else [""] * len(points)
+        for c in protocol
+    )
     labels = points["label"].astype(str).to_numpy()
     ids = points["_id"].to_numpy()
     acc = pd.to_numeric(points["value"], errors="coerce").to_numpy(dtype=float)
@@ -138,14 +141,18 @@ def frontier_ids(
         cost = pd.to_numeric(points[col], errors="coerce").to_numpy(dtype=float)
         valid = np.isfinite(cost) & np.isfinite(acc)
         for name, positions in subsets.items():
-            groups: dict[tuple[str, str, str], list[int]] = {}
+            groups: dict[tuple[str, str, str, str], list[int]] = {}
             for i in positions:
                 if valid[i]:
-                    for lev in ("all", levels[i]):
-                        groups.setdefault((dataset[i], metric[i], lev), []).append(i)
-            for (ds, met, lev), members in sorted(groups.items()):
+                    groups.setdefault((dataset[i], split[i], metric[i], levels[i]), []).append(i)
+            for (ds, sp, met, lev), members in sorted(groups.items()):
                 idx = np.asarray(members)
                 on = idx[pareto_mask(cost[idx], acc[idx])]
                 on = sorted(on, key=lambda i: (cost[i], -acc[i], labels[i]))
-                out[f"{ds}|{met}|{col}|{name}|{lev}"] = [int(ids[i]) for i in on]
+                out[frontier_key(ds, sp, met, col, name, lev)] = [int(ids[i]) for i in on]
     return out
+
+
+def frontier_key(dataset: str, split: str, metric: str, column: str, view: str, level: str) -> str:
+    """The key of one frontier in `frontier_ids`' result."""
+    return "|".join((dataset, split, metric, column, view, level))

@@ -36,15 +36,21 @@ def compare_rows(
     store: pd.DataFrame | None = None,
     records: pd.DataFrame | None = None,
     profiler: Profiler | None = None,
+    per: str = "clip",
 ) -> tuple[list[dict], list[str]]:
-    """One row per model (params, GMACs/GFLOPs, latency, memory, accuracy) and the numeric
-    columns, each named with its unit; `delta <col>` fields hold the difference to the first."""
+    """One row per model (params, GMACs/GFLOPs per clip, latency, memory, accuracy; with
+    ``per='video'`` also the cost per video of each accuracy figure) and notes naming each
+    figure's source; `delta <col>` fields hold the difference to the first. Records are
+    picked by `plots.runs.one_per_run`, the rule the frontier uses."""
     from stbench.zoo.registry import get_spec
 
     if not names:
         raise ValueError("compare: give at least one model name")
     if units not in ("macs", "flops"):
         raise ValueError(f"--units: got {units!r}; allowed: macs, flops")
+    if per not in ("clip", "video"):
+        raise ValueError(f"--per: got {per!r}; allowed: clip, video")
+    sources: list[str] = []
     if profiler is None:
         from stbench.plots.sources import static_profile as profiler
     rows: list[dict] = []
@@ -69,10 +75,11 @@ def compare_rows(
             "classes": spec.default_classes,
         }
         put(row, "params (M)", prof["params"] / 1e6)
+        row["_macs"] = prof["macs"]
         if units == "macs":
-            put(row, "GMACs", prof["macs"] / 1e9)
+            put(row, "GMACs per clip", prof["macs"] / 1e9)
         else:
-            put(row, "GFLOPs (2 x MACs)", 2 * prof["macs"] / 1e9)
+            put(row, "GFLOPs per clip (2 x MACs)", 2 * prof["macs"] / 1e9)
         rows.append(row)
     noisy: list[str] = []
     for row in rows:
@@ -93,16 +100,11 @@ def compare_rows(
                     if col == "latency_ms_median" and r.get("noisy") is True:
                         noisy.append(f"{row['model']} latency {_combo_label(r)}")
         if records is not None and len(records):
-            rec = records[
-                (records["model"] == row["model"])
-                & (pd.to_numeric(records["frames"]) == row["frames"])
-                & (pd.to_numeric(records["input_size"]) == row["size (px)"])
-                & (records["metric"].isin(("top1", "top5")))
-            ]
-            for _, r in rec.iterrows():
-                col = f"{r['metric']} (%) {r['dataset']} {r['level']}"
-                if col not in row:  # first record of a (metric, dataset, level) wins
-                    put(row, col, float(r["value"]))
+            for col, value, cost, source in _accuracy_cells(row, records, per, units):
+                put(row, col, value)
+                if cost is not None:
+                    put(row, cost[0], cost[1])
+                sources.append(f"{row['model']} {col}: {source}")
     for col in numeric:
         for row in rows:
             row.setdefault(col, None)
@@ -112,7 +114,10 @@ def compare_rows(
             a, b = _num(row[col]), _num(first[col])
             # rounded so that float noise (30.199999999999996) never reaches JSON/CSV
             row[f"delta {col}"] = None if a is None or b is None else round(a - b, 9)
-    notes = [
+    for row in rows:
+        row.pop("_macs", None)
+    notes = [f"source of {s}" for s in sources]
+    notes += [
         f"noisy: {n} (IQR/median > {NOISY_REL_IQR:g} or timing stopped on its time cap)"
         for n in noisy
     ]
@@ -121,6 +126,39 @@ def compare_rows(
     if not any("(%)" in c for c in numeric):
         notes.append("accuracy: no published record at these frames and input size")
     return rows, notes
+
+
+def _accuracy_cells(
+    row: dict, records: pd.DataFrame, per: str, units: str
+) -> list[tuple[str, float, tuple[str, float | None] | None, str]]:
+    """(column, accuracy, (per-video cost column, value) or None, source) of each top-1/5
+    record of the row's model, frames and size, one per run (`one_per_run`)."""
+    from stbench.plots.runs import one_per_run, views_factor
+
+    rec = records[
+        (records["model"] == row["model"])
+        & (pd.to_numeric(records["frames"]) == row["frames"])
+        & (pd.to_numeric(records["input_size"]) == row["size (px)"])
+        & (records["metric"].isin(("top1", "top5")))
+    ]
+    rec = one_per_run(rec.rename(columns={"input_size": "size"}))
+    cells = []
+    unit, scale = ("GMACs", 1e-9) if units == "macs" else ("GFLOPs", 2e-9)
+    for r in rec.to_dict("records"):
+        extra = " ".join(str(r.get(k) or "") for k in ("views", "protocol") if r.get(k))
+        col = f"{r['metric']} (%) {r['dataset']} {r['level']}" + (f" {extra}" if extra else "")
+        if col in row:
+            continue
+        source = str(r.get("source", ""))
+        if r.get("also_sources"):
+            source += f" (same run also in: {r['also_sources']})"
+        cost = None
+        if per == "video":
+            factor, how = views_factor(r)
+            value = None if factor != factor else row["_macs"] * factor * scale
+            cost = (f"{unit} per video ({how}) for {col}", value)
+        cells.append((col, float(r["value"]), cost, source))
+    return cells
 
 
 def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
@@ -136,9 +174,12 @@ def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
                 "size (px)": int(r["size"]) if _num(r.get("size")) is not None else None,
                 axis.label: float(r[axis.column]) * axis.scale,
                 "accuracy (%)": float(r["value"]),
+                "split": str(r.get("split", "")),
                 "level": str(r.get("level", "")),
                 "views": str(r.get("views", "")),
+                "views factor": _num(r.get("views_factor")),
                 "source": str(r.get("source", "")),
+                "also sources": str(r.get("also_sources", "")),
             }
         )
     return out
@@ -176,17 +217,25 @@ def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
     CSV/JSON."""
     two = (axis.label, "accuracy (%)")
     cols = [Column(c, digits=2 if c in two else None) for c in brief_columns(axis)]
+    keys = ["dataset", "split", "metric", "level"]
+    front = front.assign(split=front.get("split", "")).fillna({"split": ""})
     return [
-        Table(frontier_rows(grp, axis), cols, title=dataset_title(ds, m, axis))
-        for (ds, m), grp in front.groupby(["dataset", "metric"], sort=True)
+        Table(frontier_rows(grp, axis), cols, title=dataset_title(ds, m, axis, sp, lev))
+        for (ds, sp, m, lev), grp in front.groupby(keys, sort=True)
     ]
 
 
 def brief_columns(axis: CostAxis) -> list[str]:
     """The frontier columns rich shows (JSON/CSV carry every field, dataset and source too)."""
-    return ["model", "frames", "size (px)", axis.label, "accuracy (%)", "level", "views"]
+    return ["model", "frames", "size (px)", axis.label, "accuracy (%)", "views", "source"]
 
 
-def dataset_title(dataset: str, metric: str, axis: CostAxis) -> str:
-    """Title of one frontier table."""
-    return f"Pareto frontier: {dataset_label(dataset)} ({dataset}), {metric} (%) vs {axis.label}"
+def dataset_title(
+    dataset: str, metric: str, axis: CostAxis, split: str = "", level: str = ""
+) -> str:
+    """Title of one frontier table: dataset, split, accuracy level, metric and cost axis."""
+    where = ", ".join(x for x in (split and f"{split} split", level and f"{level}-level") if x)
+    return (
+        f"Pareto frontier: {dataset_label(dataset)} ({dataset}{', ' + where if where else ''}), "
+        f"{metric} (%) vs {axis.label}"
+    )

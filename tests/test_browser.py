@@ -12,14 +12,19 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
 from stbench.plots.dashboard import build_payload, render_html
+from stbench.plots.data import PlotData
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+TRAN = "r2d f_r2d mc2 mc3 mc4 mc5 rmc2 rmc3 rmc4 rmc5 r3d r2plus1d".split()
 
 
 def _joined() -> pd.DataFrame:
@@ -33,25 +38,60 @@ def _joined() -> pd.DataFrame:
         ("gst_a1_4_resnet50", "GST", "ssv1", 8, 29e9, 21e6, 47.6),
         ("gst_a1_8_resnet50", "GST", "ssv1", 8, 27e9, 21e6, 46.7),
     ]
+    pts += [
+        (f"{m}_resnet18", "", "kinetics400", 8, (10 + i) * 1e9, 11e6, 50.0 + i)
+        for i, m in enumerate(TRAN)
+    ]
     rows = [
         dict(
-            base,
-            model=m,
-            family=f,
-            backbone=m.split("_")[-1],
-            dataset=d,
-            frames=t,
-            macs=c,
-            params=p,
-            value=v,
+            base, model=m, backbone=m.split("_")[-1], dataset=d, frames=t, macs=c, params=p, value=v
         )
+        | ({"family": f} if f else {})
         for m, f, d, t, c, p, v in pts
     ]
-    rows.append(dict(rows[-2], level="video", views="2x1", value=48.3))
-    return pd.DataFrame(rows)
+    # video level: 10 clips x 3 crops (the per-video cost is 30 x the clip's), and one
+    # record whose views are not stated (marked, no per-video cost)
+    rows.append(dict(rows[1], level="video", views="10x3", value=74.0))
+    rows.append(dict(rows[0], level="video", views="", value=70.0, source="no views"))
+    rows.append(dict(rows[-4], level="video", views="2x1", value=48.3))
+    for r in rows[6:18]:
+        rows.append(dict(r, level="video", views="10x1", value=r["value"] + 8))
+    return pd.DataFrame(rows).drop(columns=[]).assign(family=lambda d: d.get("family"))
 
 
-def _selftest(page: str, tmp: Path) -> dict:
+CURVES = [
+    {
+        "model": f"xie_{h}_heavy_{k}_mixed_{b}",
+        "family": f"{h.title()}-Heavy-{k.upper()}",
+        "backbone": "inception_v1",
+        "transition": t,
+        "mark": "",
+        "costs": {"macs": (10 + t) * 1e9},
+    }
+    for h in ("top", "bottom")
+    for k in ("i3d", "s3d")
+    for t, b in enumerate(("3b", "3c", "4b"))
+] + [
+    {
+        "model": "xie_i3d",
+        "family": "I3D",
+        "backbone": "inception_v1",
+        "transition": None,
+        "mark": "I3D",
+        "costs": {"macs": 108e9},
+    },
+    {
+        "model": "xie_fast_s3d",
+        "family": "Fast-S3D",
+        "backbone": "inception_v1",
+        "transition": 7,
+        "mark": "Fast-S3D",
+        "costs": {"macs": 43e9},
+    },
+]
+
+
+def _selftest(page: str, tmp: Path, extra: list | None = None) -> dict:
     path = tmp / "dashboard.html"
     path.write_text(page, encoding="utf-8")
     with tempfile.TemporaryDirectory() as profile:
@@ -66,7 +106,7 @@ def _selftest(page: str, tmp: Path) -> dict:
             f"--user-data-dir={profile}",
             "--virtual-time-budget=10000",
             "--dump-dom",
-            f"{path.as_uri()}#selftest",
+            f"{path.as_uri()}#selftest={quote(json.dumps(extra or []))}",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     m = re.search(r'<pre id="selftest-result">(.*?)</pre>', proc.stdout, re.S)
@@ -77,27 +117,58 @@ def _selftest(page: str, tmp: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return render_html(build_payload(_joined()))
+    return render_html(build_payload(PlotData.from_joined(_joined(), curves=CURVES)))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
 def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
-    res = _selftest(page, tmp_path)
+    extra = [
+        {"label": "view-tran", "set": {"view": "tran", "level": "clip"}},
+        {"label": "view-xie", "set": {"view": "xie"}},
+    ]
+    res = _selftest(page, tmp_path, extra)
     assert res["errors"] == []
     steps = {s["step"]: s for s in res["steps"]}
-    first = steps["initial"]
+    first = steps["initial"]  # one level, per-video cost, a note naming the other levels
     assert first["svg"] and first["dataset"] == "kinetics400" and first["cost"] == "macs"
-    assert first["points"] == 4 and first["frontier_rows"] == 1 + 2  # header + tsn_resnet18, tam
-    assert "GMACs" in first["title"] and first["xaxis_type"] == "log"
-    ds = steps["sel-dataset"]
-    assert ds["dataset"] == "ssv1" and ds["points"] == 3 and "Something-Something V1" in ds["title"]
-    cost = steps["sel-cost"]
-    assert cost["cost"] == "flops" and "GFLOPs" in cost["title"]
-    level = steps["sel-level"]  # clip-level accuracy only: the 2-clip video record goes
-    assert level["level"] == "clip" and level["points"] == 2 and "clip level" in level["title"]
+    assert (
+        first["level"] == "video"
+        and first["per"] == "video"
+        and first["levels"] == ["video", "clip"]
+    )
+    assert "GMACs per video" in first["xtitle"] and "video level" in first["title"]
+    assert "Also on this dataset and metric: clip" in first["levelnote"]
+    assert "1 record(s) state no views: not drawn" in first["levelnote"]
+    assert "tsn_resnet50" not in first["x"]  # views not stated: no per-video cost, not guessed
+    clip, video = steps["per-clip"], steps["per-video"]
+    assert "GMACs per clip" in clip["xtitle"] and "tsn_resnet50" in clip["x"]
+    assert video["x"]["i3d_resnet50"] == pytest.approx(30 * clip["x"]["i3d_resnet50"])  # 10x3
+    assert video["x"]["r2d_resnet18"] == pytest.approx(10 * clip["x"]["r2d_resnet18"])  # 10x1
+    for name in ("initial", "per-clip", "view-tran"):
+        owners: dict = {}
+        for fam, colour, symbol in steps[name]["pairs"]:
+            owners.setdefault((colour, symbol), set()).add(fam)
+        assert all(len(f) == 1 for f in owners.values()), (name, owners)
+    tran = steps["view-tran"]
+    assert {f for f, _, _ in tran["pairs"]} >= {"MC2", "rMC4", "MC3", "rMC5", "R2D", "R3D"}
+    assert tran["legend_entries"] == tran["traces"]  # legends never hide entries
+    level = steps["sel-level"]
+    assert level["level"] == "clip" and "clip level" in level["title"]
+    assert "Also on this dataset and metric: video" in level["levelnote"]
+    assert steps["sel-cost"]["cost"] == "flops" and "GFLOPs" in steps["sel-cost"]["title"]
     assert steps["chk-log"]["xaxis_type"] == "linear" and steps["chk-log"]["svg"]
-    view = steps["sel-view"]  # ssv1 has no Xie et al. records: a message, never an empty plot
-    assert view["view"] == "xie" and not view["svg"] and "has no records on" in view["message"]
+    xie = steps["view-xie"]  # four cost curves over the transition point, references marked
+    assert xie["curves_visible"] and len(xie["curve_traces"]) == 4
+    assert set(xie["curve_traces"]) == {
+        "Top-Heavy-I3D",
+        "Top-Heavy-S3D",
+        "Bottom-Heavy-I3D",
+        "Bottom-Heavy-S3D",
+    }
+    assert any(m.startswith("I3D") for m in xie["curve_marks"])
+    assert any(m.startswith("Fast-S3D") for m in xie["curve_marks"])
+    ds = steps["sel-dataset"]
+    assert ds["dataset"] == "ssv1" and "Something-Something V1" in (ds["title"] or ds["message"])
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")

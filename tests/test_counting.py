@@ -133,12 +133,41 @@ class NonLocalMatmul(nn.Module):
         return torch.bmm(f.transpose(1, 2), f)
 
 
-def test_matmul_outside_linear_is_other_not_macs():
+def test_matmul_outside_linear_is_its_own_mac_category():
     sc = static_count(NonLocalMatmul(), (2, 4, 2, 3, 3))
     n = 2 * 3 * 3
     assert sc.macs == 0
-    assert sc.other["aten.bmm"] == 2 * n * 4 * n
-    assert sc.other_by_category["matmul"] == 2 * n * 4 * n
+    assert sc.matmul_macs == 2 * n * 4 * n
+    assert sc.total_macs == sc.macs + sc.matmul_macs
+    assert "aten.bmm" not in sc.other and "matmul" not in sc.other_by_category
+    assert "aten.bmm" in sc.matmul_flag()
+
+
+def test_attention_in_a_user_model_is_matmul_and_flagged():
+    class Attn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv3d(3, 16, 1)
+            self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            f = self.conv(x).flatten(2).transpose(1, 2)
+            return self.attn(f, f, f, need_weights=False)[0]
+
+    sc = static_count(Attn(), (1, 3, 4, 8, 8))
+    tokens, dim = 4 * 8 * 8, 16
+    scores = 2 * tokens * tokens * dim  # q @ k^T and attn @ v, over the heads
+    # nn.MultiheadAttention runs its packed q/k/v and output projections as functional
+    # matrix products inside itself, not through an nn.Linear module: matmul too.
+    projections = tokens * dim * 3 * dim + tokens * dim * dim
+    assert sc.matmul_macs == scores + projections
+    assert sc.linear_macs == 0 and sc.matmul_flag() is not None
+    assert set(sc.other_by_category) <= {"pool", "norm", "elementwise"}
+
+
+def test_no_matmul_no_flag():
+    sc = static_count(nn.Conv3d(3, 4, 1), (1, 3, 2, 4, 4))
+    assert sc.matmul_macs == 0 and sc.total_macs == sc.macs and sc.matmul_flag() is None
 
 
 def test_impossible_shape_names_input_shape():

@@ -61,23 +61,24 @@ def _models(payload, key):
 
 def test_payload_frontiers_per_dataset_metric_cost_and_view():
     p = build_payload(sample_joined())
-    assert sorted(_models(p, "kinetics400|top1|macs|all|all")) == [
+    assert sorted(_models(p, "kinetics400|val|top1|macs|all|clip")) == [
         ("tam_resnet50", 8),
         ("tsn_resnet18", 8),
         ("tsn_resnet18", 16),
         ("tsn_resnet18_tp", 8),
     ]
-    assert _models(p, "kinetics400|top1|latency|cuda|1|float32|||all|all") == [
+    assert _models(p, "kinetics400|val|top1|latency|cuda|1|float32|||all|clip") == [
         ("tsn_resnet50", 8),
         ("i3d_resnet50", 8),
     ]
-    assert [m for m, _ in _models(p, "ssv1|top1|macs|gst|all")] == [
+    assert [m for m, _ in _models(p, "ssv1|val|top1|macs|gst|clip")] == [
         "gst_a1_8_resnet50",
         "gst_a1_4_resnet50",
     ]
     assert [d["key"] for d in p["datasets"]] == ["kinetics400", "ssv1", "mini_ssv2"]
     keys = [a["key"] for a in p["axes"]]
-    assert keys[:3] == ["macs", "flops", "params"] and "latency|cuda|1|float32||" in keys
+    assert keys[:5] == ["macs", "macs_video", "flops", "flops_video", "params"]
+    assert "latency|cuda|1|float32||" in keys
     assert p["missing_kinds"] == []
 
 
@@ -112,7 +113,9 @@ def test_hover_has_configuration_costs_and_source():
         "i3d_resnet50",
         "8 frames x 224² px",
         "400 classes",
-        "GMACs: 33",
+        "GMACs per clip: 33",
+        "GMACs per video: 33",
+        "per video: 1 clips x 1 crops",
         "Latency",
         "source: paper.txt Table 1",
     ):
@@ -125,6 +128,39 @@ def test_republished_figures_collapse_into_one_point():
     points, _ = build_points(pd.concat([df, dup], ignore_index=True))
     i3d = points[(points["model"] == "i3d_resnet50") & (points["dataset"] == "kinetics400")]
     assert len(i3d) == 1 and i3d["also_published_as"].iloc[0] == "I3D-R50-again"
+    assert "other table" in i3d["also_sources"].iloc[0]
+
+
+def test_a_rounded_copy_of_a_run_is_one_point_keeping_the_precise_figure():
+    df = sample_joined(latency=False)
+    first = df.iloc[[0]]
+    rounded = first.assign(value=round(float(first["value"].iloc[0]) + 0.04, 1), source="Chen")
+    precise = first.assign(value=float(first["value"].iloc[0]) + 0.0378, source="IBM")
+    other = first.assign(value=float(first["value"].iloc[0]) + 1.0, source="another run")
+    points, _ = build_points(pd.concat([rounded, precise, other], ignore_index=True))
+    assert sorted(points["source"]) == ["IBM", "another run"]
+    kept = points[points["source"] == "IBM"]
+    assert "Chen" in kept["also_sources"].iloc[0]
+
+
+def test_per_video_cost_is_clip_cost_times_views_and_unknown_views_are_marked():
+    df = sample_joined(latency=False).iloc[:3].copy()
+    df["views"] = ["10x3", "", "1x1"]
+    df["level"] = ["video", "video", "clip"]
+    points, axes = build_points(df)
+    assert {a.key: a.per for a in axes}["macs_video"] == "video"
+    by = points.set_index("views")
+    assert by.loc["10x3", "macs_video"] == 30 * by.loc["10x3", "macs"]
+    assert pd.isna(by.loc["", "macs_video"]) and "not stated" in by.loc["", "views_how"]
+    assert by.loc["1x1", "macs_video"] == by.loc["1x1", "macs"]
+
+
+def test_xie_all_frames_scale_by_the_stated_video_length_only():
+    from stbench.plots.runs import views_factor
+
+    row = {"views": "1x1", "protocol": "all_frames_center_crop", "frames": 64}
+    assert views_factor({**row, "dataset": "mini_kinetics_200"})[0] == 250 / 64
+    assert pd.isna(views_factor({**row, "dataset": "kinetics400"})[0])
 
 
 def test_views_series():
@@ -211,7 +247,7 @@ def test_frontier_cli_json_and_dashboard(tmp_path, capsys, fake_collect):
         ("tsn_resnet18", 16),
         ("tam_resnet50", 8),
     ]
-    assert rows[0]["GMACs"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
+    assert rows[0]["GMACs per clip"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
     assert out.exists()
 
 
@@ -256,7 +292,10 @@ def test_frontier_cli_no_latency_measurements(tmp_path, capsys, monkeypatch):
 def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_collect):
     assert main(["demo", "--out-dir", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "Pareto frontier: Kinetics-400 (kinetics400), top1 (%) vs GMACs" in out
+    assert (
+        "Pareto frontier: Kinetics-400 (kinetics400, val split, clip-level), top1 (%) vs GMACs per clip"
+        in out
+    )
     assert "no joined records for mini_kinetics, ssv2" in out
     assert (tmp_path / "out" / "dashboard.html").stat().st_size > 3_000_000
     rows = (tmp_path / "out" / "frontiers.csv").read_text().splitlines()

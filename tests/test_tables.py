@@ -59,18 +59,18 @@ def _rows(**kw):
 def test_compare_rows_units_and_deltas():
     rows, notes = _rows()
     tsn, i3d = rows
-    assert tsn["params (M)"] == 24.0 and i3d["GMACs"] == 60.0
-    assert i3d["delta GMACs"] == pytest.approx(27.0) and tsn["delta GMACs"] == 0.0
+    assert tsn["params (M)"] == 24.0 and i3d["GMACs per clip"] == 60.0
+    assert i3d["delta GMACs per clip"] == pytest.approx(27.0) and tsn["delta GMACs per clip"] == 0.0
     assert i3d["latency (ms) cuda b1 float32"] == 9.5  # the 16-frame row is not mixed in
     assert i3d["delta latency (ms) cuda b1 float32"] == pytest.approx(4.5)
     assert i3d["top1 (%) mini_ssv2 clip"] == 52.5 and i3d["delta top1 (%) mini_ssv2 clip"] == 22.5
     assert tsn["top5 (%) mini_ssv2 clip"] is None and i3d["delta top5 (%) mini_ssv2 clip"] is None
-    assert notes == []
+    assert [n for n in notes if not n.startswith("source of ")] == []
 
 
 def test_compare_rows_flops_and_missing_data_notes():
     rows, notes = _rows(units="flops", store=None, records=None, frames=16)
-    assert rows[1]["GFLOPs (2 x MACs)"] == 240.0 and "GMACs" not in rows[1]
+    assert rows[1]["GFLOPs per clip (2 x MACs)"] == 240.0 and "GMACs per clip" not in rows[1]
     assert any("latency/memory: no measurement" in n for n in notes)
     assert any("accuracy: no published record" in n for n in notes)
 
@@ -92,10 +92,10 @@ def test_compare_rows_bad_input(kw, match):
 def test_compare_table_formats():
     rows, _ = _rows()
     table = compare_table(rows, ["n1"], title="t")
-    assert json.loads(render(table, "json"))[1]["delta GMACs"] == pytest.approx(27.0)
+    assert json.loads(render(table, "json"))[1]["delta GMACs per clip"] == pytest.approx(27.0)
     got = list(csv.DictReader(io.StringIO(render(table, "csv"))))
-    assert got[1]["model"] == "i3d_resnet50" and float(got[1]["GMACs"]) == 60.0
-    assert "delta GMACs" in got[1]  # machine formats carry the deltas as fields
+    assert got[1]["model"] == "i3d_resnet50" and float(got[1]["GMACs per clip"]) == 60.0
+    assert "delta GMACs per clip" in got[1]  # machine formats carry the deltas as fields
     text = render(table, "table")
     for needle in ("params (M)", "GMACs", "60.00 (+27.00)", "note: n1", "latency (ms)"):
         assert needle in text
@@ -128,7 +128,9 @@ def test_frontier_rows_are_in_the_axis_unit():
     assert brief_columns(axis)[3] == "GFLOPs" and all(c in row for c in brief_columns(axis))
     (table,) = frontier_tables(pts, axis)
     text = render(table, "markdown")
-    assert "| GFLOPs |" in text and "| 58.00 | 47.60 |" in text and "003 Table 2" not in text
+    assert (
+        "| GFLOPs |" in text and "| 58.00 | 47.60 |" in text and "003 Table 2" in text
+    )  # the source is named
     assert json.loads(render(table, "json"))[0]["source"] == "003 Table 2"
 
 
@@ -139,8 +141,8 @@ def test_compare_cli_json_with_real_counts(tmp_path, monkeypatch, capsys):
     assert main(argv) == 0
     tsn, tsm = json.loads(capsys.readouterr().out)
     assert tsn["frames"] == 8 and tsn["size (px)"] == 224
-    assert 30 < tsn["GMACs"] < 35  # ResNet-50 TSN, 8 x 224²: about 33 GMACs
-    assert tsm["delta GMACs"] == pytest.approx(0.0, abs=0.01)  # a shift costs no MACs
+    assert 30 < tsn["GMACs per clip"] < 35  # ResNet-50 TSN, 8 x 224²: about 33 GMACs
+    assert tsm["delta GMACs per clip"] == pytest.approx(0.0, abs=0.01)  # a shift costs no MACs
     assert any(k.startswith("top1 (%)") for k in tsn)  # published accuracy is joined
 
 
@@ -170,3 +172,27 @@ def test_compare_names_noisy_latencies(tmp_path, capsys):
     assert main(["compare", "r3d_resnet18", "--store", str(store), "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert "noisy: r3d_resnet18 latency" in out and "IQR/median > 0.1" in out
+
+
+def test_compare_per_video_and_one_record_per_run_with_its_source():
+    records = pd.DataFrame(
+        {
+            "model": ["i3d_resnet50"] * 3,
+            "frames": [8] * 3,
+            "input_size": [224] * 3,
+            "metric": ["top1"] * 3,
+            "dataset": ["kinetics400"] * 3,
+            "level": ["video", "video", "video"],
+            "views": ["10x3", "10x3", "10x3"],
+            "paper": ["chen2021", "ibm", "ibm"],
+            "value": [65.4, 65.4378, 65.4378],
+            "source": ["Chen Table 5", "IBM copy 1", "IBM copy 2"],
+        }
+    )
+    rows, notes = _rows(records=records, per="video")
+    col = "top1 (%) kinetics400 video 10x3"
+    assert rows[1][col] == 65.4378  # the most precise figure of one run
+    assert rows[1][f"GMACs per video (10 clips x 3 crops) for {col}"] == 60.0 * 30
+    src = [n for n in notes if n.startswith("source of i3d_resnet50")]
+    assert len(src) == 1 and "IBM copy 1" in src[0] and "Chen Table 5" in src[0]
+    assert "IBM copy 2" in src[0]

@@ -1,0 +1,93 @@
+"""Fixed marker style per family and backbone, the same whatever subset a view shows.
+
+Each zoo family has one colour, grouped by design (2D, 3D and mixed 3D, (2+1)D, separable
+3D, temporal modules, grouped); each backbone has one marker symbol. Colours are unique
+across families and at least `MIN_DISTANCE` apart (RGB) between families of one paper, so
+families compared in one figure never look alike. A family outside this table (a user's
+model) gets a colour from `EXTRA` by a stable hash of its name and is named as unlisted.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+# family: (design group, colour)
+FAMILY_STYLE: dict[str, tuple[str, str]] = {
+    "TSN": ("2D", "#1f77b4"),
+    "TSN+Avg": ("2D", "#9ecae1"),
+    "TSN+Max": ("2D", "#08306b"),
+    "R2D": ("2D", "#17becf"),
+    "f-R2D": ("2D", "#0e6e6e"),
+    "C2D": ("2D", "#525252"),
+    "I2D": ("2D", "#969696"),
+    "I3D": ("3D", "#d62728"),
+    "R3D": ("3D", "#8c564b"),
+    "C3D": ("3D", "#f16913"),
+    "SlowFast": ("3D", "#ff7f0e"),
+    "NLN": ("3D", "#dfc27d"),
+    "MC2": ("3D (mixed)", "#fdae6b"),
+    "MC3": ("3D (mixed)", "#e6550d"),
+    "MC4": ("3D (mixed)", "#a63603"),
+    "MC5": ("3D (mixed)", "#ffd92f"),
+    "rMC2": ("3D (mixed)", "#c994c7"),
+    "rMC3": ("3D (mixed)", "#756bb1"),
+    "rMC4": ("3D (mixed)", "#dd1c77"),
+    "rMC5": ("3D (mixed)", "#49006a"),
+    "Top-Heavy-I3D": ("3D (mixed)", "#fb6a4a"),
+    "Bottom-Heavy-I3D": ("3D (mixed)", "#67000d"),
+    "R(2+1)D": ("(2+1)D", "#bcbd22"),
+    "P3D": ("(2+1)D", "#808000"),
+    "S3D": ("separable", "#2ca02c"),
+    "S3D-G": ("separable", "#b8e186"),
+    "Fast-S3D": ("separable", "#1b9e77"),
+    "Top-Heavy-S3D": ("separable", "#66c2a5"),
+    "Bottom-Heavy-S3D": ("separable", "#00441b"),
+    "TAM": ("temporal modules", "#9467bd"),
+    "TSM": ("temporal modules", "#e377c2"),
+    "GST": ("grouped", "#000000"),
+}
+BACKBONE_SYMBOL: dict[str, str] = {
+    "resnet18": "circle",
+    "resnet34": "square",
+    "resnet50": "diamond",
+    "resnet101": "triangle-up",
+    "inception_v1": "star",
+}
+EXTRA = "#4d4d4d #a6761d #e7298a #66a61e #7570b3 #d95f02 #1b7837 #762a83".split()
+EXTRA_SYMBOLS = "cross x pentagon hexagon triangle-down hourglass bowtie".split()
+MIN_DISTANCE = 60.0
+
+
+def _stable(name: str, choices: list[str]) -> str:
+    return choices[zlib.crc32(name.encode()) % len(choices)]
+
+
+def family_color(family: str) -> str:
+    """The family's fixed colour (a stable fallback for families outside the table)."""
+    got = FAMILY_STYLE.get(family)
+    return got[1] if got else _stable(family, EXTRA)
+
+
+def family_group(family: str) -> str:
+    """The family's design group (2D, 3D, 3D (mixed), (2+1)D, separable, ...)."""
+    got = FAMILY_STYLE.get(family)
+    return got[0] if got else "unlisted"
+
+
+def backbone_symbol(backbone: str) -> str:
+    """The backbone's fixed marker symbol (a stable fallback for other backbones)."""
+    return BACKBONE_SYMBOL.get(backbone) or _stable(backbone, EXTRA_SYMBOLS)
+
+
+def rgb_distance(a: str, b: str) -> float:
+    """Euclidean distance of two #rrggbb colours in RGB (0..441)."""
+    ca, cb = (tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in (a, b))
+    return sum((x - y) ** 2 for x, y in zip(ca, cb, strict=True)) ** 0.5
+
+
+def legend_markdown() -> str:
+    """The colour table as Markdown (group, family, colour) plus the backbone symbols."""
+    rows = [f"| {g} | {f} | `{c}` |" for f, (g, c) in FAMILY_STYLE.items()]
+    syms = ", ".join(f"{b}: {s}" for b, s in BACKBONE_SYMBOL.items())
+    head = "| design | family | colour |\n|---|---|---|\n"
+    return head + "\n".join(rows) + f"\n\nSymbols per backbone: {syms}.\n"
