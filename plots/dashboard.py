@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
+from stbench.bench.history import NOISY_REL_IQR
 from stbench.plots.curves import CURVES_NOTE
 from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
@@ -81,7 +82,9 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
     for a in axes:
         v = g(a.column)
         if v is not None:
-            lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}")
+            noisy = a.kind == "latency" and g("noisy|" + a.column.partition("|")[2]) is True
+            mark = f" (noisy: IQR/median > {NOISY_REL_IQR:g} or time cap)" if noisy else ""
+            lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}{mark}")
     if g("views_how"):
         lines.append(f"per video: {e(str(g('views_how')))}")
     acc = f"{g('metric')} = {float(row['value']):.2f}% on {e(dataset_label(str(g('dataset'))))}"

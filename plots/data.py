@@ -212,6 +212,9 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             got = sub[combos == combo].groupby("_rid")[col].first().astype(float)
             column = f"{kind}|{combo}"
             base[column] = got
+            if kind == "latency" and "noisy" in sub.columns:  # shown in the hover
+                noisy = sub[combos == combo].groupby("_rid")["noisy"].first()
+                base[f"noisy|{combo}"] = noisy.map(lambda v: v is True or v == 1)
             where = _where(combo)
             axes.append(
                 CostAxis(

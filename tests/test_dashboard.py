@@ -345,3 +345,12 @@ def test_store_latency_rows_reach_the_dashboard_axes(tmp_path):
     assert points[lat.column].iloc[0] == 7.5 and points["macs"].iloc[0] == 33e9
     with pytest.raises(ValueError, match="--store: no results store"):
         load_store(tmp_path / "missing.sqlite")
+
+
+def test_hover_marks_a_noisy_latency():
+    joined = sample_joined()
+    joined["noisy"] = joined["model"].map({"i3d_resnet50": True}).fillna(False)
+    p = build_payload(joined)
+    hovers = {x["model"]: x["hover"] for x in p["points"] if "Latency" in x["hover"]}
+    assert "(noisy: IQR/median > 0.1 or time cap)" in hovers["i3d_resnet50"]
+    assert "noisy" not in hovers["tsn_resnet50"]
