@@ -16,8 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from stbench.bench.memsim import memory_report
-from stbench.bench.trace import trace_forward
+from stbench.bench.memsim import memory_report, round_block
+from stbench.bench.trace import (
+    make_input,
+    trace_forward,
+    trace_training_step,
+    training_step,
+    warm_optimizer,
+)
 from torch import nn
 from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -56,26 +62,42 @@ class LiveBytes(TorchDispatchMode):
         return out
 
 
-def measure_live_peak(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
-    """Measured peak of one real CPU inference forward: weights + input + live activations."""
-    x = torch.randn(input_shape)
-    held = {
-        t.untyped_storage()._cdata: t.untyped_storage().nbytes()
-        for t in (*model.parameters(), *model.buffers(), x)
-    }
-    model.eval()
-    with torch.no_grad(), LiveBytes(set(held)) as live:
-        model(x)
-    return {
-        "peak_bytes": sum(held.values()) + live.peak,
-        "activation_bytes": live.peak,
-    }
+def measure_live_peak(
+    model: nn.Module, input_shape: tuple[int, ...], *, train: bool = False, optimizer: str = "sgd"
+) -> dict[str, int]:
+    """Measured peak of one real CPU pass: an inference forward (``no_grad``) or, with
+    ``train``, one training step. ``transient_bytes`` is what the pass adds on top of the
+    tensors kept across passes (weights, optimizer state, input)."""
+    x = make_input(input_shape, torch.device("cpu"))
+    kept = [*model.parameters(), *model.buffers(), x]
+    opt = warm_optimizer(model, optimizer) if train else None
+    if opt is not None:
+        kept += [t for st in opt.state.values() for t in st.values() if torch.is_tensor(t)]
+    held = {t.untyped_storage()._cdata: t.untyped_storage().nbytes() for t in kept}
+    was_training = model.training
+    model.train(train)
+    try:
+        with LiveBytes(set(held)) as live:
+            if opt is not None:
+                training_step(model, x, opt)
+            else:
+                with torch.no_grad():
+                    model(x)
+    finally:
+        model.train(was_training)
+    return {"peak_bytes": sum(held.values()) + live.peak, "transient_bytes": live.peak}
 
 
 def check_memory(
-    name: str, *, batch: int = 2, size: int = 64, frames: int | None = None
+    name: str,
+    *,
+    batch: int = 2,
+    size: int = 64,
+    frames: int | None = None,
+    train: bool = False,
+    optimizer: str = "sgd",
 ) -> dict[str, Any]:
-    """Predicted (meta) vs measured (real CPU, live tensors) inference peak of a zoo model."""
+    """Predicted (meta) vs measured (real CPU, live tensors) peak of a zoo model's pass."""
     from stbench.bench.profile import build_zoo_model
     from stbench.zoo import get_spec
 
@@ -83,18 +105,23 @@ def check_memory(
     frames = spec.default_frames if frames is None else frames
     shape = (batch, 3, frames, size, size)
     model = build_zoo_model(spec.name, frames=frames, num_classes=spec.default_classes)
-    predicted = memory_report(trace_forward(model, shape))
+    if train:
+        trace = trace_training_step(model, shape, optimizer=optimizer)
+    else:
+        trace = trace_forward(model, shape)
+    predicted = memory_report(trace)["peak_bytes"]
+    kept = sum(round_block(s.nbytes) for s in trace.storages.values() if s.created < 0)
     model.to_empty(device="cpu")  # real storage; values change no shape and no lifetime
-    measured = measure_live_peak(model, shape)
-    act = predicted["activation_bytes_at_peak"]
+    measured = measure_live_peak(model, shape, train=train, optimizer=optimizer)
     return {
         "model": spec.name,
         "family": spec.family,
+        "pass": f"training step ({optimizer})" if train else "inference",
         "input_shape": list(shape),
-        "predicted_bytes": predicted["peak_bytes"],
+        "predicted_bytes": predicted,
         "measured_bytes": measured["peak_bytes"],
-        "error": predicted["peak_bytes"] / measured["peak_bytes"] - 1,
-        "predicted_activation_bytes": act,
-        "measured_activation_bytes": measured["activation_bytes"],
-        "activation_error": act / max(measured["activation_bytes"], 1) - 1,
+        "error": predicted / measured["peak_bytes"] - 1,
+        "predicted_transient_bytes": predicted - kept,
+        "measured_transient_bytes": measured["transient_bytes"],
+        "transient_error": (predicted - kept) / max(measured["transient_bytes"], 1) - 1,
     }

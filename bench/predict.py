@@ -56,7 +56,8 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _traced(name: str, what: str, run: Any) -> Trace:
+def run_traced(name: str, what: str, run: Any) -> Trace:
+    """``run()``, with a failure inside the model turned into a one-line ValueError."""
     try:
         return run()
     except ValueError:
@@ -122,7 +123,7 @@ def predict(
     shape = (batch, 3, frames, size, size)
     options = {"cuda_graphs": cuda_graphs}
     model = build_zoo_model(spec.name, frames=frames, num_classes=num_classes)
-    fwd = _traced(spec.name, "forward", lambda: trace_forward(model, shape, dtype=dtype))
+    fwd = run_traced(spec.name, "forward", lambda: trace_forward(model, shape, dtype=dtype))
     total = summarize_ops(fwd.ops, device, dtype, **options)
     memory = memory_report(fwd)
     row: dict[str, Any] = {
@@ -168,7 +169,7 @@ def predict(
     if per_stage:
         row.update(_per_group(fwd, device, options, spec))
     if train:
-        step = _traced(
+        step = run_traced(
             spec.name,
             "training step",
             lambda: trace_training_step(model, shape, dtype=dtype, optimizer=optimizer),
@@ -186,6 +187,7 @@ def predict(
             train_memory=tmem,
             train_latency_bound_ms=ttotal["latency_bound_ms"],
             train_limiter=ttotal["limiter"],
+            train_phases=breakdown(step.ops, device, dtype, lambda o: o.phase, **options),
         )
         if per_stage:
             row["train_per_stage"] = _per_group(step, device, options, spec)["per_stage"]

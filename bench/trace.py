@@ -399,24 +399,6 @@ def check_trace_dtype(dtype: str) -> torch.dtype:
 # ------------------------------------------------------------------ running a pass
 
 
-def _hold_model(tracer: Tracer, model: nn.Module) -> None:
-    for p in model.parameters():
-        tracer.hold(p, "parameter")
-    for b in model.buffers():
-        tracer.hold(b, "buffer")
-
-
-def _finish(tracer: Tracer, shape: tuple[int, ...], dtype: str, training: bool) -> Trace:
-    tracer.book.closed = True
-    phases: dict[str, tuple[int, int]] = {}
-    for op in tracer.ops:
-        start, _ = phases.get(op.phase, (op.index, 0))
-        phases[op.phase] = (start, op.index + 1)
-    trace = Trace(tracer.ops, tracer.book.storages, shape, dtype, training, phases=phases)
-    _label_autocast_weights(trace)
-    return trace
-
-
 def _on(model: nn.Module, device: torch.device) -> None:
     for t in (*model.parameters(), *model.buffers()):
         if t.device != device:
@@ -426,31 +408,11 @@ def _on(model: nn.Module, device: torch.device) -> None:
             )
 
 
-def trace_forward(
-    model: nn.Module,
-    input_shape: Sequence[int],
-    *,
-    dtype: str = "float32",
-    device: str | torch.device = "meta",
-) -> Trace:
-    """Trace one inference forward (eval mode, ``no_grad``) of ``model`` at ``input_shape``."""
-    shape = check_input_shape(input_shape)
-    dev = torch.device(device)
-    _on(model, dev)
-    precision = _precision(dtype)
-    was_training = model.training
-    model.eval()
-    tracer = Tracer(model, dev)
-    x = torch.randn(shape, device=dev) if dev.type != "meta" else torch.empty(shape, device=dev)
-    try:
-        _hold_model(tracer, model)
-        tracer.hold(x, "input")
-        with torch.no_grad(), tracer.modules, tracer, precision():
-            out = model(x)
-        del out
-    finally:
-        model.train(was_training)
-    return _finish(tracer, shape, dtype, training=False)
+def make_input(shape: Sequence[int], device: torch.device) -> torch.Tensor:
+    """The pass's input clip: random on a real device, storage only on ``meta``."""
+    if device.type == "meta":
+        return torch.empty(tuple(shape), device=device)
+    return torch.randn(tuple(shape), device=device)
 
 
 def make_optimizer(name: str, params: Sequence[torch.Tensor]) -> torch.optim.Optimizer:
@@ -462,6 +424,107 @@ def make_optimizer(name: str, params: Sequence[torch.Tensor]) -> torch.optim.Opt
     raise ValueError(f"optimizer: got {name!r}; allowed: {', '.join(OPTIMIZERS)}")
 
 
+def warm_optimizer(model: nn.Module, name: str) -> torch.optim.Optimizer:
+    """``name``'s optimizer over the trainable parameters, its state created by one step on
+    zero gradients (the state of every later step; weight decay moves the weights a little)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = make_optimizer(name, params)
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return opt
+
+
+def training_step(
+    model: nn.Module,
+    x: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    *,
+    dtype: str = "float32",
+    tracer: Tracer | None = None,
+) -> None:
+    """Forward and cross-entropy (under the dtype's autocast), backward, optimizer step and
+    ``zero_grad(set_to_none=True)``; phases and gradients labelled on ``tracer`` if given."""
+    phase = tracer.in_phase if tracer is not None else (lambda _name: ExitStack())
+    with _precision(dtype)():
+        out = model(x)
+        loss = F.cross_entropy(out, torch.zeros(x.shape[0], dtype=torch.long, device=x.device))
+    del out
+    with phase("backward"):
+        loss.backward()
+    if tracer is not None:
+        for group in opt.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and (sid := tracer.book.sid(p.grad)) is not None:
+                    tracer.book.storages[sid].category = "gradient"
+    with phase("optimizer"):
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+
+@contextmanager
+def _tracing(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    device: str | torch.device,
+    dtype: str,
+    optimizer: str | None,
+) -> Iterator[tuple[Tracer, torch.Tensor, torch.optim.Optimizer | None]]:
+    """Check the request, set the model's mode, register what exists before the pass."""
+    shape = check_input_shape(input_shape)
+    dev = torch.device(device)
+    _on(model, dev)
+    check_trace_dtype(dtype)
+    opt = warm_optimizer(model, optimizer) if optimizer is not None else None
+    was_training = model.training
+    model.train(opt is not None)
+    tracer = Tracer(model, dev)
+    x = make_input(shape, dev)
+    try:
+        for p in model.parameters():
+            tracer.hold(p, "parameter")
+        for b in model.buffers():
+            tracer.hold(b, "buffer")
+        states = opt.state.values() if opt is not None else ()
+        for t in (t for state in states for t in state.values()):
+            if tracer.book.tracks(t):
+                tracer.hold(t, "optimizer_state")
+        tracer.hold(x, "input")
+        yield tracer, x, opt
+    finally:
+        model.train(was_training)
+        if opt is not None:
+            opt.zero_grad(set_to_none=True)
+
+
+def _finish(tracer: Tracer, x: torch.Tensor, dtype: str, optimizer: str | None) -> Trace:
+    tracer.book.closed = True
+    phases: dict[str, tuple[int, int]] = {}
+    for op in tracer.ops:
+        start, _ = phases.get(op.phase, (op.index, 0))
+        phases[op.phase] = (start, op.index + 1)
+    shape = tuple(x.shape)
+    trace = Trace(tracer.ops, tracer.book.storages, shape, dtype, optimizer is not None, optimizer)
+    trace.phases = phases
+    _label_autocast_weights(trace)
+    return trace
+
+
+def trace_forward(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    dtype: str = "float32",
+    device: str | torch.device = "meta",
+) -> Trace:
+    """Trace one inference forward (eval mode, ``no_grad``) of ``model`` at ``input_shape``."""
+    with _tracing(model, input_shape, device, dtype, None) as (tracer, x, _):
+        with torch.no_grad(), tracer.modules, tracer, _precision(dtype)():
+            model(x)
+        return _finish(tracer, x, dtype, None)
+
+
 def trace_training_step(
     model: nn.Module,
     input_shape: Sequence[int],
@@ -470,54 +533,15 @@ def trace_training_step(
     optimizer: str = "sgd",
     device: str | torch.device = "meta",
 ) -> Trace:
-    """Trace one steady-state training step: forward, cross-entropy, backward, optimizer step.
+    """Trace one steady-state training step (see :func:`training_step`).
 
     The optimizer's state exists before the step (as from the second step on); gradients are
     created by the backward and dropped by ``zero_grad(set_to_none=True)`` after the step.
     """
-    shape = check_input_shape(input_shape)
-    dev = torch.device(device)
-    _on(model, dev)
-    precision = _precision(dtype)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = make_optimizer(optimizer, params)
-    for p in params:  # one step on zero gradients creates the optimizer state
-        p.grad = torch.zeros_like(p)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    was_training = model.training
-    model.train()
-    tracer = Tracer(model, dev)
-    x = torch.randn(shape, device=dev) if dev.type != "meta" else torch.empty(shape, device=dev)
-    try:
-        _hold_model(tracer, model)
-        for state in opt.state.values():
-            for t in state.values():
-                if tracer.book.tracks(t):
-                    tracer.hold(t, "optimizer_state")
-        tracer.hold(x, "input")
+    with _tracing(model, input_shape, device, dtype, optimizer) as (tracer, x, opt):
         with tracer.modules, tracer:
-            with precision():
-                out = model(x)
-                target = torch.zeros(shape[0], dtype=torch.long, device=dev)
-                loss = F.cross_entropy(out, target)
-            del out
-            with tracer.in_phase("backward"):
-                loss.backward()
-            for p in params:
-                if p.grad is not None and (sid := tracer.book.sid(p.grad)) is not None:
-                    tracer.book.storages[sid].category = "gradient"
-            with tracer.in_phase("optimizer"):
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-            del loss
-    finally:
-        model.train(was_training)
-        for p in params:
-            p.grad = None
-    trace = _finish(tracer, shape, dtype, training=True)
-    trace.optimizer = optimizer
-    return trace
+            training_step(model, x, opt, dtype=dtype, tracer=tracer)
+        return _finish(tracer, x, dtype, optimizer)
 
 
 def _label_autocast_weights(trace: Trace) -> None:

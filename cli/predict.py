@@ -9,19 +9,19 @@ from typing import Any
 FORMATS = ("table", "json")
 
 
+DESCRIPTION = (
+    "Trace zoo models on the meta device (no data, no compute) and predict, for a GPU of the "
+    "device table: peak memory (tensor lifetimes, 512 B allocator blocks) and a roofline "
+    "latency lower bound (max(FLOPs/peak, bytes/bandwidth) per kernel plus launch overhead). "
+    "Predictions, never measurements. MACs are per clip; bytes, kernels, memory and latency "
+    "are per pass over the whole batch."
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `predict` subcommand."""
-    p = sub.add_parser(
-        "predict",
-        help="predicted GPU peak memory and latency lower bound (no GPU needed)",
-        description=(
-            "Trace zoo models on the meta device (no data, no compute) and predict, for a GPU "
-            "of the device table: peak memory (tensor lifetimes, 512 B allocator blocks) and a "
-            "roofline latency lower bound (max(FLOPs/peak, bytes/bandwidth) per kernel plus "
-            "launch overhead). Predictions, never measurements. MACs are per clip; bytes, "
-            "kernels, memory and latency are per pass over the whole batch."
-        ),
-    )
+    help_ = "predicted GPU peak memory and latency lower bound (no GPU needed)"
+    p = sub.add_parser("predict", help=help_, description=DESCRIPTION)
     p.add_argument("names", nargs="*", metavar="PATTERN", help="zoo model names or patterns")
     p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
     p.add_argument("--batch", metavar="N", default="1", help="batch size (default 1)")
@@ -44,23 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _int(name: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name}: got {text!r}; allowed: an integer >= 1") from None
-    if value < 1:
-        raise ValueError(f"{name}: got {value}; allowed: an integer >= 1")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     """Predict every named model and print a table or JSON lines."""
     from stbench.bench.devices import devices
     from stbench.bench.predict import check_request, predict
-    from stbench.cli.profile import expand_names
+    from stbench.cli.profile import _int_opt, expand_names
 
     if args.list_gpus:
         print_devices(list(devices().values()), as_json=args.format == "json")
@@ -73,11 +61,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("names: got nothing; allowed: zoo model names or patterns")
     opts: dict[str, Any] = {
         "gpu": args.gpu,
-        "batch": _int("batch", args.batch),
+        "batch": _int_opt("batch", args.batch),
         "dtype": args.dtype,
-        "frames": _int("frames", args.frames),
-        "size": _int("size", args.size),
-        "num_classes": _int("classes", args.classes),
+        "frames": _int_opt("frames", args.frames),
+        "size": _int_opt("size", args.size),
+        "num_classes": _int_opt("classes", args.classes),
         "train": args.train,
         "optimizer": args.optimizer,
         "cuda_graphs": args.cuda_graphs,
