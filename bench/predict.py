@@ -179,7 +179,7 @@ def predict(
         row.update(
             optimizer=optimizer,
             train_macs=_conv_linear_macs(step.ops) // batch,
-            train_flops=ttotal["flops"],
+            train_flops=2 * _conv_linear_macs(step.ops) // batch,
             train_bytes_moved=ttotal["bytes_moved"],
             train_kernels=ttotal["kernels"],
             train_peak_memory_bytes=tmem["peak_bytes"],

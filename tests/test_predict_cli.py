@@ -58,6 +58,7 @@ def test_json_fields_and_key(capsys):
 def test_train_fields(capsys):
     (r,) = run_json(capsys, MODEL, "--gpu", "a100", "--train", "--optimizer", "adamw", *SMALL)
     assert {"train_macs", "train_peak_memory_bytes", "train_latency_bound_ms"} <= set(r)
+    assert r["train_flops"] == 2 * r["train_macs"]
     # backward: grad_weight for every conv, grad_input for all but the stem conv
     assert 2 * r["macs"] < r["train_macs"] < 3 * r["macs"]
     mem = r["train_memory"]
