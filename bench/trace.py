@@ -233,6 +233,25 @@ def _classify(func: Any, args: Sequence[Any], out: Any, mod: nn.Module) -> tuple
     return DATA_MOVEMENT, DATA_MOVEMENT, 0
 
 
+def _dense_like_kernels(op: str, out: Any) -> Any:
+    """Batch-norm outputs in the layout the CPU and CUDA kernels give them.
+
+    Those kernels allocate outputs in the input's suggested memory format (contiguous
+    unless channels-last), while the meta kernels keep the input's strides; a strided BN
+    output would let the next per-frame reshape be a view where a real run copies.
+    """
+    if "batch_norm" not in op or not isinstance(out, (tuple, list)):
+        return out
+    first = out[0]
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+    if not isinstance(first, torch.Tensor) or first.is_contiguous():
+        return out
+    if first.dim() in formats and first.is_contiguous(memory_format=formats[first.dim()]):
+        return out
+    dense = torch.empty(first.shape, dtype=first.dtype, device=first.device)
+    return type(out)([dense, *out[1:]])
+
+
 class Tracer(TorchDispatchMode):
     """Dispatch mode recording a :class:`TraceOp` per aten op touching ``device`` tensors."""
 
@@ -261,6 +280,8 @@ class Tracer(TorchDispatchMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         book = self.book
+        if book.device.type == "meta":
+            out = _dense_like_kernels(func.overloadpacket.__name__, out)
         inputs = [t for t in tree_flatten((args, kwargs))[0] if book.tracks(t)]
         outputs = [t for t in tree_flatten(out)[0] if book.tracks(t)]
         if not inputs and not outputs:

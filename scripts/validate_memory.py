@@ -6,7 +6,7 @@ the CPU, live tensor storages tracked through C++ weak references (``bench.memch
 ``transient`` is the peak minus what stays across passes (weights, optimizer state, input).
 
     .venv/bin/python scripts/validate_memory.py                  # inference, batch 2, 64 px
-    .venv/bin/python scripts/validate_memory.py 'r3d_*' --train --optimizer adamw --size 32
+    .venv/bin/python scripts/validate_memory.py 'r3d_*' tsm_resnet50 --train --optimizer adamw
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     from stbench.zoo import list_models
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("pattern", nargs="?", default="*", help="zoo name pattern (default: all)")
+    p.add_argument("patterns", nargs="*", default=["*"], help="zoo names or patterns (all)")
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--train", action="store_true", help="one training step instead")
     p.add_argument("--optimizer", default="sgd")
     args = p.parse_args(argv)
-    names = list_models(args.pattern)
+    names = sorted({n for pattern in args.patterns for n in list_models(pattern)})
     if not names:
-        print(f"validate_memory: error: pattern: no zoo model matches {args.pattern!r}")
+        print(f"validate_memory: error: patterns: no zoo model matches {args.patterns}")
         return 2
     start = time.perf_counter()
     print(

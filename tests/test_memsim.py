@@ -5,6 +5,7 @@ import pytest
 import torch
 from stbench.bench.memcheck import check_memory
 from stbench.bench.memsim import Interval, intervals, memory_report, round_block, simulate
+from stbench.bench.profile import build_zoo_model
 from stbench.bench.trace import Storage, Trace, TraceOp, trace_training_step
 from torch import nn
 
@@ -99,15 +100,34 @@ SUBSET = [
 ]
 
 
+# The issue asks for 10%; the model reaches a fraction of a percent (allocator rounding), so
+# the tests hold it to 2% and a lifetime or layout regression shows.
+TOLERANCE = 0.02
+
+
 @pytest.mark.parametrize("name", SUBSET)
 def test_predicted_inference_peak_matches_real_cpu_live_tensors(name):
     r = check_memory(name, batch=2, size=32)
-    assert abs(r["error"]) < 0.10, r
-    assert abs(r["transient_error"]) < 0.10, r  # the activations alone, without weights
+    assert abs(r["error"]) < TOLERANCE, r
+    assert abs(r["transient_error"]) < TOLERANCE, r  # the activations alone, without weights
 
 
-@pytest.mark.parametrize("name", ["r2d_resnet18", "tsm_resnet50"])
+@pytest.mark.parametrize("name", ["r2d_resnet18", "tsm_resnet50", "mc3_resnet18"])
 def test_predicted_training_peak_matches_real_cpu_live_tensors(name):
     r = check_memory(name, batch=2, size=32, train=True, optimizer="sgd")
-    assert abs(r["error"]) < 0.10, r
-    assert abs(r["transient_error"]) < 0.10, r
+    assert abs(r["error"]) < TOLERANCE, r
+    assert abs(r["transient_error"]) < TOLERANCE, r
+
+
+def test_meta_training_step_runs_the_ops_of_a_real_one():
+    # MC3: 3-D stage then per-frame 2-D stages. CPU and CUDA batch norms return contiguous
+    # outputs where meta keeps the input's strides; unless the tracer corrects that, the
+    # next per-frame reshape is a view on meta and a copy for real.
+    model = build_zoo_model("mc3_resnet18", frames=8, num_classes=10)
+    meta = trace_training_step(model, (2, 3, 8, 32, 32))
+    model.to_empty(device="cpu")
+    real = trace_training_step(model, (2, 3, 8, 32, 32), device="cpu")
+    ops = [[o.op for o in t.ops if o.phase != "optimizer"] for t in (meta, real)]
+    assert ops[0] == ops[1]
+    sizes = [[s.nbytes for s in t.storages.values() if s.created >= 0] for t in (meta, real)]
+    assert sizes[0][: len(sizes[1])] == sizes[1][: len(sizes[0])]
