@@ -12,14 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from stbench.cli import list_models, plots, profile, records, reproduce, store, sweep
+from stbench.cli import list_models, plots, predict, profile, records, reproduce, store, sweep
 
 from stbench.errors import UserError
 
 __all__ = ["UserError", "build_parser", "main"]
 
 # Order here is the order in `stbench --help`.
-COMMAND_MODULES = (list_models, profile, sweep, store, records, reproduce, plots)
+COMMAND_MODULES = (list_models, profile, predict, sweep, store, records, reproduce, plots)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,184 @@
+"""`stbench predict`: GPU memory and a latency lower bound of zoo models, traced without a GPU."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from stbench.cli.options import add_output, command, output_format
+
+from stbench.output import Column, Table
+
+DESCRIPTION = (
+    "Trace zoo models on the meta device (no data, no compute) and predict, for a GPU of the "
+    "device table: peak memory (tensor lifetimes, 512 B allocator blocks) and a roofline "
+    "latency lower bound (max(FLOPs/peak, bytes/bandwidth) per kernel plus launch overhead). "
+    "Predictions, never measurements. MACs are per clip; bytes, kernels, memory and latency "
+    "are per pass over the whole batch."
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `predict` subcommand."""
+    help_ = "predicted GPU peak memory and latency lower bound (no GPU needed)"
+    p = command(sub, "predict", help_, DESCRIPTION)
+    p.add_argument("names", nargs="*", metavar="PATTERN", help="zoo model names or patterns")
+    p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
+    p.add_argument("--batch", metavar="N", default="1", help="batch size (default 1)")
+    p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (autocast)")
+    p.add_argument("--frames", metavar="T", help="clip length T (default: the model's spec)")
+    p.add_argument("--size", metavar="S", help="spatial size S x S (default: the spec's)")
+    p.add_argument("--classes", metavar="C", help="number of classes (default: the spec's)")
+    p.add_argument("--train", action="store_true", help="also predict one training step")
+    p.add_argument(
+        "--optimizer", default="sgd", help="training optimizer state: sgd (momentum) or adamw"
+    )
+    p.add_argument(
+        "--cuda-graphs", action="store_true", help="no per-kernel launch overhead (CUDA graphs)"
+    )
+    p.add_argument(
+        "--per-stage", action="store_true", help="per-stage breakdown with MACs per byte"
+    )
+    p.add_argument("--list-gpus", action="store_true", help="print the device table and exit")
+    add_output(p, what="the predictions (csv/json: every field of every row)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict every named model and print or write the tables."""
+    from stbench.bench.devices import devices
+    from stbench.bench.predict import check_request, predict
+    from stbench.cli.profile import _int_opt, expand_names
+
+    from stbench.output import check_writable, emit
+
+    fmt = output_format(args)
+    if args.out:
+        check_writable(args.out)
+    if args.list_gpus:
+        emit(device_table(list(devices().values())), fmt, out=args.out)
+        return 0
+    if not args.gpu:
+        raise ValueError(f"--gpu: got nothing; allowed: {', '.join(devices())}")
+    if not args.names:
+        raise ValueError("names: got nothing; allowed: zoo model names or patterns")
+    opts: dict[str, Any] = {
+        "gpu": args.gpu,
+        "batch": _int_opt("batch", args.batch),
+        "dtype": args.dtype,
+        "frames": _int_opt("frames", args.frames),
+        "size": _int_opt("size", args.size),
+        "num_classes": _int_opt("classes", args.classes),
+        "train": args.train,
+        "optimizer": args.optimizer,
+        "cuda_graphs": args.cuda_graphs,
+        "per_stage": args.per_stage,
+    }
+    check_request(opts["gpu"], opts["dtype"], opts["batch"], opts["optimizer"])
+    rows = [predict(name, **opts) for name in expand_names(args.names)]
+    emit(prediction_tables(rows, fmt), fmt, out=args.out)
+    return 0
+
+
+def _mib(row: dict[str, Any], key: str) -> float:
+    return row[key] / 2**20
+
+
+def prediction_tables(rows: list[dict[str, Any]], fmt: str = "table") -> list[Table]:
+    """The predictions table (labelled PREDICTED, latency a lower bound) and, for people, a
+    per-stage table of each row that carries one (CSV/JSON carry per_stage in the rows)."""
+    first = rows[0]
+    graphs = (
+        "CUDA graphs: no launch overhead"
+        if first["cuda_graphs"]
+        else f"+{first['launch_overhead_us']:g} us per kernel launch"
+    )
+    title = (
+        f"stbench predict: PREDICTED for {first['gpu_label']}, {first['dtype']} "
+        f"(no measurement; latency is a lower bound, {graphs})"
+    )
+    cols = [
+        Column("model"),
+        Column("frames", "T"),
+        Column("size", "size (px)"),
+        Column("batch"),
+        Column("macs", "GMACs/clip", scale=1e9),
+        Column("bytes_moved", "GB moved", scale=1e9),
+        Column("arithmetic_intensity", "MACs/byte", digits=1),
+        Column("kernels"),
+        Column(
+            "peak_memory_bytes",
+            "peak mem (MiB)",
+            get=lambda r: _mib(r, "peak_memory_bytes"),
+            digits=0,
+        ),
+        Column("fits", get=lambda r: "yes" if r["fits"] else "NO"),
+        Column("latency_bound_ms", "bound (ms)", digits=3),
+        Column("limiter", "limited by"),
+    ]
+    if "train_peak_memory_bytes" in first:
+        cols += [
+            Column(
+                "train_peak_memory_bytes",
+                f"train peak (MiB, {first['optimizer']})",
+                get=lambda r: _mib(r, "train_peak_memory_bytes"),
+                digits=0,
+            ),
+            Column("train_latency_bound_ms", "train bound (ms)", digits=3),
+        ]
+    notes = [f"not modelled: {first['not_modelled']}"]
+    tables = [Table(rows, cols, title=title, notes=notes, first=["model", "frames", "size"])]
+    if fmt in ("table", "markdown"):
+        tables += [_stage_table(r) for r in rows if "per_stage" in r]
+    return tables
+
+
+def _stage_table(row: dict[str, Any]) -> Table:
+    total = max(row["latency_bound_ms"], 1e-12)
+    stages = [
+        {"stage": name, **s, "share": 100 * s["latency_bound_ms"] / total}
+        for name, s in row["per_stage"].items()
+    ]
+    cols = [
+        Column("stage"),
+        Column("operator"),
+        Column("macs", "GMACs", scale=1e9),
+        Column("bytes_moved", "MB moved", scale=1e6, digits=1),
+        Column("arithmetic_intensity", "MACs/byte", digits=1),
+        Column("kernels"),
+        Column("latency_bound_ms", "bound (ms)", digits=3),
+        Column("share", "share (%)", digits=1),
+        Column("limiter", "limited by"),
+    ]
+    return Table(
+        stages, cols, title=f"{row['model']}: per stage (batch {row['batch']}, {row['gpu']})"
+    )
+
+
+def device_table(table: list[Any]) -> Table:
+    """The device table: dense peaks (TFLOPS), bandwidth, memory and the source of each row."""
+    rows = []
+    for d in table:
+        peaks = {p: d.peak(p) for p in ("fp32", "tf32", "bf16", "fp16")}
+        rows.append(
+            {
+                "name": d.name,
+                "gpu": d.label,
+                **{f"{p}_tflops": None if v is None else v / 1e12 for p, v in peaks.items()},
+                "bandwidth_gb_s": d.bandwidth / 1e9,
+                "memory_gib": d.memory_bytes / 2**30,
+                "source": d.source,
+            }
+        )
+    cols = [
+        Column("name"),
+        Column("gpu", "GPU"),
+        *(
+            Column(f"{p}_tflops", f"{p.upper()} (TFLOPS)", digits=1)
+            for p in ("fp32", "tf32", "bf16", "fp16")
+        ),
+        Column("bandwidth_gb_s", "bandwidth (GB/s)", digits=0),
+        Column("memory_gib", "memory (GiB)", digits=0),
+        Column("source"),
+    ]
+    return Table(rows, cols, title="stbench device table (dense peaks)")
