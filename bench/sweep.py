@@ -55,11 +55,8 @@ class Task:
     throughput_batch: int | None = None
     counters: tuple[str, ...] = ("meta",)
     profiler: str = DEFAULT_PROFILER
-    warmup_s: float | None = None
-    min_iters: int | None = None
-    max_iters: int | None = None
-    max_time_s: float | None = None
-    threads: int | None = None
+    # timing-protocol overrides and threads, as (ProfileConfig field, value) pairs
+    protocol: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         for f in ("frames", "size", "batch", "num_classes"):
@@ -70,6 +67,8 @@ class Task:
         if tb is not None and (isinstance(tb, bool) or not isinstance(tb, int) or tb < 1):
             raise ValueError(f"task: throughput_batch must be an integer >= 1, got {tb!r}")
         object.__setattr__(self, "counters", tuple(self.counters))
+        pairs = self.protocol.items() if isinstance(self.protocol, Mapping) else self.protocol
+        object.__setattr__(self, "protocol", tuple(sorted((str(k), v) for k, v in pairs)))
 
     def config(self) -> ProfileConfig:
         """The profile configuration this task runs (its key is the store key)."""
@@ -87,8 +86,16 @@ class Task:
             timing=self.time,
             memory=self.memory,
             throughput_batch=self.throughput_batch,
-            **{f: getattr(self, f) for f in (*PROTOCOL_FIELDS, "threads")},
+            **self._protocol_fields(),
         )
+
+    def _protocol_fields(self) -> dict[str, Any]:
+        fields = dict(self.protocol)
+        allowed = (*PROTOCOL_FIELDS, "threads")
+        unknown = sorted(set(fields) - set(allowed))
+        if unknown:
+            raise ValueError(f"protocol: unknown {unknown}; allowed: {', '.join(allowed)}")
+        return fields
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -112,6 +119,7 @@ class Task:
         """JSON-able dict of every field plus the task_id."""
         d = dataclasses.asdict(self)
         d["counters"] = list(self.counters)
+        d["protocol"] = dict(self.protocol)
         d["task_id"] = self.task_id
         return d
 
@@ -200,7 +208,7 @@ def build_tasks(
         "throughput_batch": throughput_batch,
         "counters": tuple(counters),
         "profiler": profiler,
-        **protocol,
+        "protocol": tuple(sorted(protocol.items())),
     }
     names: list[str] = []
     for pat in (p.strip() for p in pattern.split(",")):

@@ -15,6 +15,14 @@ def command(
     return sub.add_parser(name, help=summary, description=description or summary)
 
 
+def add_input(p: argparse.ArgumentParser, batch_help: str = "batch size (default 1)") -> None:
+    """Add --frames, --size, --batch and --classes (checked later, one line naming each)."""
+    p.add_argument("--frames", metavar="T", help="clip length T (default: the model's spec)")
+    p.add_argument("--size", metavar="S", help="spatial size S (S x S; default: the spec's)")
+    p.add_argument("--batch", metavar="B", default="1", help=batch_help)
+    p.add_argument("--classes", metavar="C", help="number of classes (default: the spec's)")
+
+
 def add_store(p: argparse.ArgumentParser, summary: str = STORE_HELP) -> None:
     """Add --store PATH."""
     p.add_argument("--store", metavar="PATH", help=summary)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from stbench.cli.options import add_output, command, output_format
+from stbench.cli.options import add_input, add_output, command, output_format
 
 from stbench.output import Column, Table
 
@@ -24,11 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "predict", help_, DESCRIPTION)
     p.add_argument("names", nargs="*", metavar="PATTERN", help="zoo model names or patterns")
     p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
-    p.add_argument("--batch", metavar="N", default="1", help="batch size (default 1)")
+    add_input(p)
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (autocast)")
-    p.add_argument("--frames", metavar="T", help="clip length T (default: the model's spec)")
-    p.add_argument("--size", metavar="S", help="spatial size S x S (default: the spec's)")
-    p.add_argument("--classes", metavar="C", help="number of classes (default: the spec's)")
     p.add_argument("--train", action="store_true", help="also predict one training step")
     p.add_argument(
         "--optimizer", default="sgd", help="training optimizer state: sgd (momentum) or adamw"

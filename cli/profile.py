@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from stbench.cli.options import (
+    add_input,
     add_output,
     add_protocol,
     add_store,
@@ -31,10 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     summary = "params, MACs/FLOPs, counter cross-checks, latency and memory of zoo models"
     p = command(sub, "profile", summary, DESCRIPTION)
     p.add_argument("names", nargs="+", metavar="NAME", help="zoo model names or shell patterns")
-    p.add_argument("--frames", metavar="T", help="clip length T (default: the model's spec)")
-    p.add_argument("--size", metavar="S", help="spatial size S (S x S; default: the spec's)")
-    p.add_argument("--batch", metavar="B", default="1", help="batch size for timing (default 1)")
-    p.add_argument("--classes", metavar="C", help="number of classes (default: the spec's)")
+    add_input(p, "batch size for timing (default 1)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument(
         "--dtype",
