@@ -11,6 +11,7 @@ poison the tasks after it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -23,11 +24,14 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.store import KEY_FIELDS, ResultsStore
+
+if TYPE_CHECKING:
+    from stbench.bench.executors import Executor
 
 DEFAULT_PROFILER = "stbench.bench.profiler:profile"
 MAX_ATTEMPTS = 3  # failed attempts of one key before a sweep stops retrying it
@@ -505,6 +509,7 @@ def run_sweep(
     timeout_s: float | None = None,
     progress: bool = True,
     env: Mapping[str, Any] | None = None,
+    executor: Executor | None = None,
     **task_options: Any,
 ) -> SweepSummary:
     """Run every task the store does not answer yet, committing each row as it completes.
@@ -516,8 +521,11 @@ def run_sweep(
     them). Each task is claimed in the store first, so concurrent sweeps on one store
     share the work. `isolate=None` isolates only tasks that run real forwards or use a GPU
     (`needs_isolation`); isolated children die with the sweep. KeyboardInterrupt stops
-    after the last committed row, and a later sweep resumes from there.
+    after the last committed row, and a later sweep resumes from there. `executor` runs
+    the admitted tasks (default: `LocalExecutor` in this process); this driver stays the
+    only writer of the store.
     """
+    from stbench.bench.executors import Hooks, LocalExecutor
     from stbench.bench.store import default_owner
 
     if tasks is None:
@@ -540,6 +548,9 @@ def run_sweep(
             return summary
         if isolate is None:  # auto: a process per task only where a device state can break
             isolate = any(needs_isolation(t) for t in todo)
+        if executor is None:
+            executor = LocalExecutor(isolate=isolate, timeout_s=timeout_s)
+        executor.prepare(todo)
         with _progress(progress) as bar:
             job = bar.add_task("checking inputs", total=len(todo))
             counts = validate_inputs(todo, on_done=lambda: bar.advance(job))
@@ -557,6 +568,7 @@ def run_sweep(
                 "retry": retry,
                 "retry_failed": retry_failed,
                 "timeout_s": timeout_s,
+                "executor": executor.name,
                 "tasks": len(tasks),
                 "task_options": {
                     k: v
@@ -566,30 +578,41 @@ def run_sweep(
             }
             summary.run_id = db.start_run(env, flags, source="stbench")
             bar.reset(job, total=len(todo), description="")
-            for task in todo:
-                bar.update(job, description=task.task_id)
+            held: set[tuple] = set()
+
+            def admit(task: Task) -> bool:
                 if not claim_task(db, task, owner, lease_s):
                     summary.claimed_elsewhere += 1
-                    bar.advance(job)
-                    continue
-                try:
-                    if task_state(db, task, retry=retry, retry_failed=retry_failed) != "todo":
-                        summary.skipped += 1  # another sweep finished it meanwhile
-                        continue
-                    if isolate:
-                        renew = lambda t=task: db.claim(t.key, owner, lease_s)  # noqa: E731
-                        row = run_isolated(task, timeout_s=timeout_s, heartbeat=renew)
-                    else:
-                        row = run_task(task, counts.get(task.config().static().key))
-                    db.add_row(row, run_id=summary.run_id, release=owner)
-                finally:
+                elif task_state(db, task, retry=retry, retry_failed=retry_failed) != "todo":
                     db.release(task.key, owner)
-                    bar.advance(job)
-                summary.ran += 1
-                summary.rows.append(row)
-                if row.get("status") == "failed":
-                    summary.failed += 1
-                    bar.console.print(f"failed {task.task_id}: {row.get('error')}", markup=False)
+                    summary.skipped += 1  # another sweep finished it meanwhile
+                else:
+                    held.add(task.key)
+                    return True
+                bar.advance(job)
+                return False
+
+            hooks = Hooks(
+                admit=admit,
+                renew=lambda t: db.claim(t.key, owner, lease_s),
+                static=counts,
+                note=lambda text: bar.update(job, description=text),
+            )
+            try:
+                with contextlib.closing(executor.run(todo, hooks)) as results:
+                    for task, row in results:
+                        db.add_row(row, run_id=summary.run_id, release=owner)
+                        held.discard(task.key)
+                        bar.advance(job)
+                        summary.ran += 1
+                        summary.rows.append(row)
+                        if row.get("status") == "failed":
+                            summary.failed += 1
+                            msg = f"failed {task.task_id}: {row.get('error')}"
+                            bar.console.print(msg, markup=False)
+            finally:
+                for key in held:
+                    db.release(key, owner)
     finally:
         if own_store:
             db.close()
