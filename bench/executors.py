@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -71,11 +72,15 @@ class Executor(Protocol):
 
 
 def placement(task: Task) -> dict[str, Any]:
-    """Where this process runs `task`: host name, and the visible GPU ids for a CUDA task."""
-    gpu = None
+    """Where this process ran `task`: host name, and for a CUDA task the GPU ids it saw
+    (`CUDA_VISIBLE_DEVICES`) and, when this process initialised CUDA, the GPU's name."""
+    where: dict[str, Any] = {"run_node": platform.node(), "run_gpu": None}
     if task.device.startswith("cuda"):
-        gpu = os.environ.get("CUDA_VISIBLE_DEVICES") or task.device
-    return {"run_node": platform.node(), "run_gpu": gpu}
+        where["run_gpu"] = os.environ.get("CUDA_VISIBLE_DEVICES") or task.device
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_initialized():
+            where["run_gpu_name"] = torch.cuda.get_device_name(torch.device(task.device))
+    return where
 
 
 class LocalExecutor:
@@ -187,10 +192,10 @@ class RayExecutor:
     def connect(self) -> None:
         """Join the cluster at `address` (or start a local one); one-line ValueError if not."""
         ray = self.ray
-        if ray.is_initialized():
-            return
         if self.address:
             check_reachable(self.address)
+        if ray.is_initialized():
+            return
         try:
             ray.init(
                 address=self.address,

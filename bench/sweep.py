@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig
+from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig, device_name
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.store import KEY_FIELDS, ResultsStore
 
@@ -178,13 +178,15 @@ def build_tasks(
     throughput_batch: int | None = None,
     counters: Sequence[str] = ("meta",),
     profiler: str = DEFAULT_PROFILER,
+    device_here: bool = True,
     **protocol: Any,
 ) -> list[Task]:
     """Every (model matching `pattern`, frames, size, batch); None = the spec's default.
 
     `pattern` is a shell-style name pattern; several may be joined by commas. `protocol`:
     timing-protocol overrides and threads (`ProfileConfig` fields). Every task's
-    configuration is validated here, with `profile`'s messages.
+    configuration is validated here, with `profile`'s messages. `device_here=False`: the
+    tasks run elsewhere (a Ray cluster), so a CUDA device need not exist on this machine.
     """
     from stbench.bench.timing import check_device
     from stbench.zoo import get_spec, list_models
@@ -195,7 +197,7 @@ def build_tasks(
     if num_classes is not None:
         _positive_ints("classes", [num_classes])
     options = {
-        "device": check_device(device),
+        "device": check_device(device) if device_here else device_name(device),
         "dtype": check_dtype(dtype),
         "channels_last": channels_last,
         "compile": compile,
@@ -273,10 +275,13 @@ def run_task(task: Task, static: Any = None) -> dict[str, Any]:
     return {**dict(row), **task.stub(), "status": "ok", "error": None}
 
 
-def validate_inputs(tasks: Sequence[Task], on_done: Callable[[], None] | None = None) -> dict:
+def validate_inputs(
+    tasks: Sequence[Task], on_done: Callable[[], None] | None = None, *, fits_here: bool = True
+) -> dict:
     """Count every distinct (model, frames, size, classes) of zoo tasks on meta before any
     runs, so a model that refuses its input stops the sweep with `profile`'s one-line error
-    (naming the model) and nothing stored; returns the counts by static key for reuse."""
+    (naming the model) and nothing stored; returns the counts by static key for reuse.
+    `fits_here=False`: tasks run on other machines, which check their own free memory."""
     from stbench.bench.fit import check_fits
     from stbench.bench.static import count_static
 
@@ -295,6 +300,8 @@ def validate_inputs(tasks: Sequence[Task], on_done: Callable[[], None] | None = 
                 ) from None
             if on_done:
                 on_done()
+        if not fits_here:
+            continue
         try:
             check_fits(cfg, counts[key])
         except ValueError as exc:
@@ -553,11 +560,12 @@ def run_sweep(
         executor.prepare(todo)
         with _progress(progress) as bar:
             job = bar.add_task("checking inputs", total=len(todo))
-            counts = validate_inputs(todo, on_done=lambda: bar.advance(job))
+            here = executor.name == "local"
+            counts = validate_inputs(todo, on_done=lambda: bar.advance(job), fits_here=here)
             if env is None:
                 from stbench.bench.environment import collect_environment
 
-                cuda_here = not isolate and any(t.device.startswith("cuda") for t in todo)
+                cuda_here = here and not isolate and any(t.device.startswith("cuda") for t in todo)
                 env = collect_environment(init_cuda=cuda_here)
             flags = {
                 "pattern": pattern,

@@ -157,7 +157,13 @@ def _tasks(args: argparse.Namespace) -> list:
     elif args.pattern:
         options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
         tasks = build_tasks(
-            args.pattern, args.frames, args.sizes, args.batches, num_classes=args.classes, **options
+            args.pattern,
+            args.frames,
+            args.sizes,
+            args.batches,
+            num_classes=args.classes,
+            device_here=args.executor == "local",
+            **options,
         )
     else:
         raise UserError("give a model name PATTERN or --task JSON")
