@@ -40,6 +40,8 @@ def fake_profile(model, *, frames, size, **kw):
         os.kill(os.getpid(), signal.SIGKILL)
     if model.startswith("slow"):
         time.sleep(0.4)
+    if model == "hangs":
+        time.sleep(60)
     if model.startswith("gpu"):  # hold the GPU until both GPU tasks run at once
         deadline = time.monotonic() + 30
         while len(list(logs.glob("gpu*.attempts"))) < 2 and time.monotonic() < deadline:
@@ -100,12 +102,14 @@ def test_static_sweep_gives_the_local_executor_rows(cluster, tmp_path):
 
 
 def test_a_task_that_kills_its_worker_is_retried_then_a_failure_row(cluster, logs, tmp_path):
+    fine = [f"fine{i}" for i in range(9)]
     with ResultsStore(tmp_path / "s.sqlite") as db:
-        s = ray_sweep(db, fake("fine", "kills"))
-        assert (s.ran, s.failed) == (2, 1)
+        s = ray_sweep(db, fake(*fine, "kills"))  # 10 cheap tasks: chunks of 2
+        assert (s.ran, s.failed) == (10, 1)
         failed = db.get(fake("kills")[0].key)
     attempts = (logs / "kills.attempts").read_text().split()
-    assert len(attempts) == RAY_RETRIES + 1 and len(set(attempts)) == RAY_RETRIES + 1
+    runs = 2 * (RAY_RETRIES + 1)  # its chunk ran (and died) 3 times, then it alone 3 times
+    assert len(attempts) == len(set(attempts)) == runs
     assert failed["status"] == "failed" and failed["error_type"] == "WorkerCrashedError"
     assert failed["error"].startswith(f"Ray worker died (ran {RAY_RETRIES + 1} times): ")
 
@@ -118,6 +122,21 @@ def test_gpu_tasks_get_one_gpu_each_in_their_own_worker(cluster, logs, tmp_path)
     assert all(r["seen_gpu"] == r["run_gpu"] for r in s.rows)
     pids = {(logs / f"{m}.attempts").read_text() for m in ("gpu_a", "gpu_b")}
     assert len(pids) == 2
+
+
+def test_a_measuring_task_past_its_timeout_is_killed_and_a_failure_row(cluster, logs, tmp_path):
+    with ResultsStore(tmp_path / "s.sqlite") as db:
+        start = time.monotonic()
+        s = run_sweep(
+            tasks=fake("hangs", time=True),
+            store=db,
+            progress=False,
+            env=ENV,
+            executor=RayExecutor(timeout_s=2),
+        )
+        assert time.monotonic() - start < 30
+        assert s.failures[0]["error"] == "timed out after 2 s"
+        assert db.claims() == []
 
 
 def test_gpu_tasks_on_a_cluster_without_that_resource_are_refused_before_running(cluster):
