@@ -196,13 +196,11 @@ class RayExecutor:
             check_reachable(self.address)
         if ray.is_initialized():
             return
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if not self.address and "RAY_ADDRESS" not in os.environ:  # a new local Ray
+            options["_system_config"] = {"task_oom_retries": 0}  # out of memory is a result
         try:
-            ray.init(
-                address=self.address,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level="ERROR",
-            )
+            ray.init(address=self.address, logging_level="ERROR", **options)
         except Exception as exc:  # noqa: BLE001 - any failure to join is one line for the user
             where = self.address or "a new local cluster"
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -302,6 +300,7 @@ class RayExecutor:
                     for unit in inflight.values():
                         for t in unit.tasks:
                             hooks.renew(t)
+            self._note(hooks, 0)
         finally:
             for ref in inflight:
                 ray.cancel(ref, force=True)
