@@ -151,6 +151,13 @@ class _Unit:
     admitted: bool = False
     submitted_at: float = 0.0
 
+    @property
+    def kind(self) -> str:
+        """ "gpu" or "cpu" (one isolated task), or "chunk" (cheap tasks sharing a worker)."""
+        if not self.isolated:
+            return "chunk"
+        return "gpu" if self.tasks[0].device.startswith("cuda") else "cpu"
+
 
 class RayExecutor:
     """Each task a Ray task: GPU tasks `num_gpus=1`, timed CPU tasks a stated `num_cpus`,
@@ -249,12 +256,16 @@ class RayExecutor:
             opts["resources"] = extra
         return opts
 
-    def slots(self, isolated: bool) -> int:
-        """How many units may be in flight: the cluster's room for them (twice for chunks)."""
+    def slots(self, kind: str, tasks: Sequence[Task] = ()) -> int:
+        """How many units of a kind ("gpu", "cpu": isolated; "chunk") may be in flight: the
+        cluster's room for them (twice that for chunks, to keep workers busy)."""
         total = self.ray.cluster_resources()
-        if not isolated:
+        if kind == "gpu":
+            return max(1, int(total.get(self.gpu_resource, 1)))
+        if kind == "chunk":
             return max(2, 2 * int(total.get("CPU", 1)))
-        return max(1, int(total.get("CPU", 1) // (self.cpus_per_task or 1)))
+        need = max((self.cpus(t) for t in tasks), default=1.0)
+        return max(1, int(total.get("CPU", 1) // need))
 
     def units(self, tasks: Sequence[Task]) -> list[_Unit]:
         """Isolated tasks one per unit; the cheap rest in chunks (about 4 per CPU slot)."""
@@ -263,7 +274,7 @@ class RayExecutor:
         cheap = [t for t, a in zip(tasks, alone, strict=True) if not a]
         if not cheap:
             return heavy
-        per = max(1, min(CHUNK_MAX, math.ceil(len(cheap) / (2 * self.slots(False)))))
+        per = max(1, min(CHUNK_MAX, math.ceil(len(cheap) / (2 * self.slots("chunk")))))
         return [_Unit(cheap[i : i + per], False) for i in range(0, len(cheap), per)] + heavy
 
     # -- running
@@ -275,7 +286,7 @@ class RayExecutor:
         remote = {True: ray.remote(max_calls=1)(run_chunk), False: ray.remote(run_chunk)}
         pending = collections.deque(self.units(tasks))
         inflight: dict[Any, _Unit] = {}
-        room = {True: self.slots(True), False: self.slots(False)}
+        room = {kind: self.slots(kind, tasks) for kind in ("gpu", "cpu", "chunk")}
         beat = time.monotonic()
         try:
             while pending or inflight:
@@ -309,14 +320,14 @@ class RayExecutor:
         self, pending: collections.deque, inflight: dict, room: dict, hooks: Hooks
     ) -> Iterator[_Unit]:
         """The next units that fit, admitted (claimed) by the driver just before submission."""
-        busy = collections.Counter(u.isolated for u in inflight.values())
-        while pending and busy[pending[0].isolated] < room[pending[0].isolated]:
+        busy = collections.Counter(u.kind for u in inflight.values())
+        while pending and busy[pending[0].kind] < room[pending[0].kind]:
             unit = pending.popleft()
             if not unit.admitted:
                 unit.tasks = [t for t in unit.tasks if hooks.admit(t)]
                 unit.admitted = True
             if unit.tasks:
-                busy[unit.isolated] += 1
+                busy[unit.kind] += 1
                 yield unit
 
     def _collect(self, ref: Any, unit: _Unit, pending: collections.deque) -> Iterator:

@@ -144,6 +144,13 @@ def test_gpu_tasks_on_a_cluster_without_that_resource_are_refused_before_running
         RayExecutor(gpu_resource="H100").prepare(fake("a", "b", device="cuda"))
 
 
+def test_in_flight_room_follows_the_cluster_resources(cluster):
+    ex = RayExecutor()  # the module's Ray: 2 CPUs, 2 GPUs
+    assert (ex.slots("gpu"), ex.slots("cpu"), ex.slots("chunk")) == (2, 2, 4)
+    assert ex.slots("cpu", fake("a", threads=2)) == 1  # a 2-thread timing takes both CPUs
+    assert [len(u.tasks) for u in ex.units(fake(*"abcdefghij"))] == [2] * 5
+
+
 def test_killed_driver_resumes_without_losing_or_duplicating_rows(cluster, logs, tmp_path):
     """SIGKILL a CLI driver mid-sweep, run it again: every task stored exactly once."""
     path = tmp_path / "s.sqlite"
