@@ -165,8 +165,9 @@ class RayExecutor:
 
     A worker that dies is retried `RAY_RETRIES` times, then its tasks get failure rows;
     out-of-memory is a row and never retried. `timeout_s` counts from submission; at most
-    as many isolated tasks are in flight as the cluster has slots for, so they start at
-    once. `isolate_all`: every task in its own worker. `gpu_resource` names the resource a CUDA task asks for ("GPU" means `num_gpus`);
+    as many isolated tasks are in flight as the cluster has room for, so they start at
+    once. `isolate_all`: every task in its own worker. `gpu_resource` names the resource a
+    CUDA task asks for ("GPU" means `num_gpus`, which sets `CUDA_VISIBLE_DEVICES`);
     `resources` are extra custom resources every measuring task asks for (pin GPU types,
     e.g. `{"accelerator_type:H100": 0.001}`). Connects to `address` (None: an already
     initialised Ray, else a new local one that `close` shuts down).
