@@ -39,7 +39,7 @@ def fake_profile(model, *, frames, size, **kw):
     if model == "kills":
         os.kill(os.getpid(), signal.SIGKILL)
     if model.startswith("slow"):
-        time.sleep(0.4)
+        time.sleep(0.8)
     if model == "hangs":
         time.sleep(60)
     if model.startswith("gpu"):  # hold the GPU until both GPU tasks run at once
