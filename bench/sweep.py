@@ -11,6 +11,7 @@ poison the tasks after it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -23,11 +24,14 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig
+from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig, device_name
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.store import KEY_FIELDS, ResultsStore
+
+if TYPE_CHECKING:
+    from stbench.bench.executors import Executor
 
 DEFAULT_PROFILER = "stbench.bench.profiler:profile"
 MAX_ATTEMPTS = 3  # failed attempts of one key before a sweep stops retrying it
@@ -88,6 +92,11 @@ class Task:
             throughput_batch=self.throughput_batch,
             **self._protocol_fields(),
         )
+
+    @property
+    def threads(self) -> int | None:
+        """The intra-op threads the task measures with (None: torch's default)."""
+        return dict(self.protocol).get("threads")
 
     def _protocol_fields(self) -> dict[str, Any]:
         fields = dict(self.protocol)
@@ -182,13 +191,15 @@ def build_tasks(
     throughput_batch: int | None = None,
     counters: Sequence[str] = ("meta",),
     profiler: str = DEFAULT_PROFILER,
+    device_here: bool = True,
     **protocol: Any,
 ) -> list[Task]:
     """Every (model matching `pattern`, frames, size, batch); None = the spec's default.
 
     `pattern` is a shell-style name pattern; several may be joined by commas. `protocol`:
     timing-protocol overrides and threads (`ProfileConfig` fields). Every task's
-    configuration is validated here, with `profile`'s messages.
+    configuration is validated here, with `profile`'s messages. `device_here=False`: the
+    tasks run elsewhere (a Ray cluster), so a CUDA device need not exist on this machine.
     """
     from stbench.bench.timing import check_device
     from stbench.zoo import get_spec, list_models
@@ -199,7 +210,7 @@ def build_tasks(
     if num_classes is not None:
         _positive_ints("classes", [num_classes])
     options = {
-        "device": check_device(device),
+        "device": check_device(device) if device_here else device_name(device),
         "dtype": check_dtype(dtype),
         "channels_last": channels_last,
         "compile": compile,
@@ -277,10 +288,13 @@ def run_task(task: Task, static: Any = None) -> dict[str, Any]:
     return {**dict(row), **task.stub(), "status": "ok", "error": None}
 
 
-def validate_inputs(tasks: Sequence[Task], on_done: Callable[[], None] | None = None) -> dict:
+def validate_inputs(
+    tasks: Sequence[Task], on_done: Callable[[], None] | None = None, *, fits_here: bool = True
+) -> dict:
     """Count every distinct (model, frames, size, classes) of zoo tasks on meta before any
     runs, so a model that refuses its input stops the sweep with `profile`'s one-line error
-    (naming the model) and nothing stored; returns the counts by static key for reuse."""
+    (naming the model) and nothing stored; returns the counts by static key for reuse.
+    `fits_here=False`: tasks run on other machines, which check their own free memory."""
     from stbench.bench.fit import check_fits
     from stbench.bench.static import count_static
 
@@ -299,6 +313,8 @@ def validate_inputs(tasks: Sequence[Task], on_done: Callable[[], None] | None = 
                 ) from None
             if on_done:
                 on_done()
+        if not fits_here:
+            continue
         try:
             check_fits(cfg, counts[key])
         except ValueError as exc:
@@ -513,6 +529,7 @@ def run_sweep(
     timeout_s: float | None = None,
     progress: bool = True,
     env: Mapping[str, Any] | None = None,
+    executor: Executor | None = None,
     **task_options: Any,
 ) -> SweepSummary:
     """Run every task the store does not answer yet, committing each row as it completes.
@@ -524,8 +541,11 @@ def run_sweep(
     them). Each task is claimed in the store first, so concurrent sweeps on one store
     share the work. `isolate=None` isolates only tasks that run real forwards or use a GPU
     (`needs_isolation`); isolated children die with the sweep. KeyboardInterrupt stops
-    after the last committed row, and a later sweep resumes from there.
+    after the last committed row, and a later sweep resumes from there. `executor` runs
+    the admitted tasks (default: `LocalExecutor` in this process); this driver stays the
+    only writer of the store.
     """
+    from stbench.bench.executors import Hooks, LocalExecutor
     from stbench.bench.store import default_owner
 
     if tasks is None:
@@ -548,13 +568,17 @@ def run_sweep(
             return summary
         if isolate is None:  # auto: a process per task only where a device state can break
             isolate = any(needs_isolation(t) for t in todo)
+        if executor is None:
+            executor = LocalExecutor(isolate=isolate, timeout_s=timeout_s)
+        executor.prepare(todo)
         with _progress(progress) as bar:
             job = bar.add_task("checking inputs", total=len(todo))
-            counts = validate_inputs(todo, on_done=lambda: bar.advance(job))
+            here = executor.name == "local"
+            counts = validate_inputs(todo, on_done=lambda: bar.advance(job), fits_here=here)
             if env is None:
                 from stbench.bench.environment import collect_environment
 
-                cuda_here = not isolate and any(t.device.startswith("cuda") for t in todo)
+                cuda_here = here and not isolate and any(t.device.startswith("cuda") for t in todo)
                 env = collect_environment(init_cuda=cuda_here)
             flags = {
                 "pattern": pattern,
@@ -565,6 +589,7 @@ def run_sweep(
                 "retry": retry,
                 "retry_failed": retry_failed,
                 "timeout_s": timeout_s,
+                "executor": executor.name,
                 "tasks": len(tasks),
                 "task_options": {
                     k: v
@@ -574,30 +599,41 @@ def run_sweep(
             }
             summary.run_id = db.start_run(env, flags, source="stbench")
             bar.reset(job, total=len(todo), description="")
-            for task in todo:
-                bar.update(job, description=task.task_id)
+            held: set[tuple] = set()
+
+            def admit(task: Task) -> bool:
                 if not claim_task(db, task, owner, lease_s):
                     summary.claimed_elsewhere += 1
-                    bar.advance(job)
-                    continue
-                try:
-                    if task_state(db, task, retry=retry, retry_failed=retry_failed) != "todo":
-                        summary.skipped += 1  # another sweep finished it meanwhile
-                        continue
-                    if isolate:
-                        renew = lambda t=task: db.claim(t.key, owner, lease_s)  # noqa: E731
-                        row = run_isolated(task, timeout_s=timeout_s, heartbeat=renew)
-                    else:
-                        row = run_task(task, counts.get(task.config().static().key))
-                    db.add_row(row, run_id=summary.run_id, release=owner)
-                finally:
+                elif task_state(db, task, retry=retry, retry_failed=retry_failed) != "todo":
                     db.release(task.key, owner)
-                    bar.advance(job)
-                summary.ran += 1
-                summary.rows.append(row)
-                if row.get("status") == "failed":
-                    summary.failed += 1
-                    bar.console.print(f"failed {task.task_id}: {row.get('error')}", markup=False)
+                    summary.skipped += 1  # another sweep finished it meanwhile
+                else:
+                    held.add(task.key)
+                    return True
+                bar.advance(job)
+                return False
+
+            hooks = Hooks(
+                admit=admit,
+                renew=lambda t: db.claim(t.key, owner, lease_s),
+                static=counts,
+                note=lambda text: bar.update(job, description=text),
+            )
+            try:
+                with contextlib.closing(executor.run(todo, hooks)) as results:
+                    for task, row in results:
+                        db.add_row(row, run_id=summary.run_id, release=owner)
+                        held.discard(task.key)
+                        bar.advance(job)
+                        summary.ran += 1
+                        summary.rows.append(row)
+                        if row.get("status") == "failed":
+                            summary.failed += 1
+                            msg = f"failed {task.task_id}: {row.get('error')}"
+                            bar.console.print(msg, markup=False)
+            finally:
+                for key in held:
+                    db.release(key, owner)
     finally:
         if own_store:
             db.close()

@@ -87,7 +87,65 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--shard", help="run only shard I/N of the tasks (stable hash of task ids)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_executor(p)
     p.set_defaults(func=run)
+
+
+def add_executor(p: argparse.ArgumentParser) -> None:
+    """Add --executor, --address, --ray-cpus and --ray-resource."""
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where tasks run: this machine one after another (local, default) or a Ray "
+        "cluster, each task in its own worker (ray; needs pip install 'stbench[ray]')",
+    )
+    p.add_argument(
+        "--address",
+        help="Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto (default: a new "
+        "local Ray on this machine)",
+    )
+    p.add_argument(
+        "--ray-cpus",
+        type=float,
+        help="CPUs each timed CPU task reserves on Ray (default: --threads, else 1)",
+    )
+    p.add_argument(
+        "--ray-resource",
+        action="append",
+        default=[],
+        metavar="NAME=AMOUNT",
+        help="custom Ray resource every measuring task asks for, e.g. "
+        "accelerator_type:H100=0.001 to pin a GPU type (repeatable)",
+    )
+
+
+def _executor(args: argparse.Namespace) -> object | None:
+    """The executor the flags ask for (None: run_sweep's local default)."""
+    if args.executor == "local":
+        if args.address or args.ray_cpus or args.ray_resource:
+            raise UserError("--address/--ray-cpus/--ray-resource: only with --executor ray")
+        return None
+    from stbench.bench.executors import RayExecutor
+
+    if args.ray_cpus is not None and not args.ray_cpus > 0:
+        raise UserError(f"--ray-cpus: got {args.ray_cpus:g}; allowed: a number > 0")
+    resources = {}
+    for item in args.ray_resource:
+        name, _, amount = item.rpartition("=")
+        try:
+            resources[name] = float(amount)
+        except ValueError:
+            name = ""
+        if not name or resources[name] <= 0:
+            raise UserError(f"--ray-resource: got {item!r}; allowed: NAME=AMOUNT, AMOUNT > 0")
+    return RayExecutor(
+        args.address,
+        isolate_all=bool(args.isolate),
+        timeout_s=args.timeout,
+        cpus_per_task=args.ray_cpus,
+        resources=resources,
+    )
 
 
 def _tasks(args: argparse.Namespace) -> list:
@@ -99,7 +157,13 @@ def _tasks(args: argparse.Namespace) -> list:
     elif args.pattern:
         options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
         tasks = build_tasks(
-            args.pattern, args.frames, args.sizes, args.batches, num_classes=args.classes, **options
+            args.pattern,
+            args.frames,
+            args.sizes,
+            args.batches,
+            num_classes=args.classes,
+            device_here=args.executor == "local",
+            **options,
         )
     else:
         raise UserError("give a model name PATTERN or --task JSON")
@@ -124,21 +188,27 @@ def run(args: argparse.Namespace) -> int:
         for t in tasks:
             print(t.to_json())
         return 0
-    with ResultsStore(args.store) as store:
-        summary = run_sweep(
-            args.pattern,
-            args.frames,
-            args.sizes,
-            args.batches,
-            tasks=tasks,
-            store=store,
-            isolate=args.isolate,
-            retry=not args.no_retry,
-            retry_failed=args.retry_failed,
-            timeout_s=args.timeout,
-            progress=not args.no_progress,
-        )
-        path = store.path
+    executor = _executor(args)
+    try:
+        with ResultsStore(args.store) as store:
+            summary = run_sweep(
+                args.pattern,
+                args.frames,
+                args.sizes,
+                args.batches,
+                tasks=tasks,
+                store=store,
+                isolate=args.isolate,
+                retry=not args.no_retry,
+                retry_failed=args.retry_failed,
+                timeout_s=args.timeout,
+                progress=not args.no_progress,
+                executor=executor,
+            )
+            path = store.path
+    finally:
+        if executor is not None:
+            executor.close()
     print(summary_line(summary, path))
     for row in summary.failures:
         print(f"  failed {row.get('task_id')}: {row.get('error')}")

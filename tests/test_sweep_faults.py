@@ -127,3 +127,31 @@ def test_protocol_options_reach_the_row(capsys):
     assert main([*argv, "--threads", "1", "--max-iters", "2", "--min-iters", "2"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["threads"] == 1
+
+
+def test_ray_executor_without_ray_is_one_line_naming_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    argv = ["sweep", "r3d_resnet18", "--store", str(tmp_path / "s.sqlite"), "--executor", "ray"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "stbench sweep: error: --executor ray: Ray is not installed; "
+        "install it with: pip install 'stbench[ray]'\n"
+    )
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--address", "h:1"], "--address/--ray-cpus/--ray-resource: only with --executor ray"),
+        (["--executor", "ray", "--ray-resource", "h100"], "--ray-resource: got 'h100'"),
+        (["--executor", "ray", "--ray-cpus", "0"], "--ray-cpus: got 0; allowed: a number > 0"),
+    ],
+)
+def test_bad_executor_flags_are_one_line(tmp_path, capsys, flags, message):
+    argv = ["sweep", "r3d_resnet18", "--store", str(tmp_path / "s.sqlite"), *flags]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
