@@ -119,6 +119,10 @@ def group_of(field: str) -> Group | None:
     return next((g for g in GROUPS if g.owns(field)), None)
 
 
+# Fewer timed iterations than this give no usable spread: the row is marked noisy.
+MIN_TIMED_ITERS = 5
+
+
 def noisy_reason(row: Mapping[str, Any]) -> str | None:
     """Why a timed row is noisy (relative IQR above NOISY_REL_IQR, or time cap), else None."""
     median, iqr = row.get("latency_ms_median"), row.get("latency_ms_iqr")
@@ -132,6 +136,11 @@ def noisy_reason(row: Mapping[str, Any]) -> str | None:
         reasons.append(f"relative IQR {rel:.2f} > {NOISY_REL_IQR:.2f}")
     if row.get("stop_reason") == "max_time":
         reasons.append("timing stopped on its time cap (stop_reason max_time)")
+    if row.get("warmup_stable") is False:
+        reasons.append("warm-up never stabilised")
+    iters = row.get("iterations")
+    if isinstance(iters, int) and iters < MIN_TIMED_ITERS:
+        reasons.append(f"only {iters} timed iteration(s) (< {MIN_TIMED_ITERS})")
     return "; ".join(reasons) or None
 
 

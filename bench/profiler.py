@@ -20,6 +20,7 @@ from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
 from stbench.bench.counting import StaticCount, check_input_shape
 from stbench.bench.crosscheck import cross_check
 from stbench.bench.fit import check_fits, out_of_memory
+from stbench.bench.history import with_noise
 from stbench.bench.memory import measure_peak_memory
 from stbench.bench.static import build_model, build_zoo_model, count_static, static_fields
 from stbench.bench.timing import (
@@ -111,6 +112,7 @@ def run_profile(
         if not _has_weights(model):
             raise ValueError(f"model: {cfg.model} has meta weights; give a module with real ones")
         row.update(measure(prepare(model, **cfg.prepare_options()), cfg, shape))
+        row = with_noise(row)
     return row
 
 

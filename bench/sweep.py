@@ -448,7 +448,10 @@ def task_state(
             "peak_mem_mib": task.memory,
             "throughput_clips_per_s": task.throughput_batch is not None,
         }
-        if all(row.get(field) is not None for field, asked in wanted.items() if asked):
+        counted = set(row.get("counters") or ("meta",))
+        crosschecked = set(task.config().counters) <= counted
+        measured = all(row.get(field) is not None for field, asked in wanted.items() if asked)
+        if measured and crosschecked:
             return "done"
     failed = row.get("failed_attempts") or (1 if row["status"] == "failed" else 0)
     if failed == 0 or retry_failed:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from stbench.cli import list_models, plots, predict, profile, records, reproduce, store, sweep
+from stbench.cli.options import OneLineParser
 
 from stbench.errors import UserError
 
@@ -24,14 +25,14 @@ COMMAND_MODULES = (list_models, profile, predict, sweep, store, records, reprodu
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="stbench",
         description=(
             "FLOPs and speed-accuracy benchmarking for video action-recognition CNNs. "
             "MACs are multiply-accumulates (1 multiply-add = 1 MAC); FLOPs = 2 x MACs."
         ),
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for module in COMMAND_MODULES:
         module.register(sub)
     return parser

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 STORE_HELP = "results store (default: $STBENCH_STORE or results/stbench.sqlite)"
 LEGACY_FLAGS = ("json", "csv", "markdown")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (`stbench CMD: error: ...`), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the error and where to read the usage, then exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def command(

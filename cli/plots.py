@@ -115,8 +115,7 @@ def run_frontier(args: argparse.Namespace) -> int:
     front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
     write_dashboard(data, dashboard)
     emit(frontier_tables(front, axis), fmt, out=table_out)
-    if not quiet:
-        print(f"dashboard: {dashboard}", file=sys.stderr)
+    print(f"dashboard: {dashboard}", file=sys.stderr)  # stderr: stdout stays the table
     return 0
 
 

@@ -42,6 +42,19 @@ def check_writable(path: str | Path) -> Path:
     return p
 
 
+DIAGNOSTIC_PROTOCOLS = ("reversed",)  # protocol words of figures that are not an accuracy
+
+
+def split_diagnostic(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(records to draw, diagnostic records): time-reversed test clips are a probe of
+    temporal modelling, not a model's accuracy, so they never join a frontier."""
+    if "protocol" not in records.columns or records.empty:
+        return records, records.iloc[0:0]
+    text = records["protocol"].fillna("").astype(str)
+    mask = text.str.contains("|".join(DIAGNOSTIC_PROTOCOLS))
+    return records[~mask].reset_index(drop=True), records[mask].reset_index(drop=True)
+
+
 def collect(
     *,
     store: str | Path | None = None,
@@ -65,6 +78,7 @@ def collect(
     from stbench.zoo.registry import list_models, list_specs
 
     records = load_records(records_paths, check_zoo_names=False)
+    records, diagnostic = split_diagnostic(records)
     configs = record_configs(records, names=list_models())
     if not configs:
         raise ValueError("records: no accuracy record names a registered zoo model")
@@ -80,6 +94,12 @@ def collect(
         notes.extend(ref_notes)
         parts.append(timed_rows(ref))
     profiles = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    if len(diagnostic):
+        notes.append(
+            f"{len(diagnostic)} record(s) measured on time-reversed test clips (a diagnostic "
+            "of temporal modelling, e.g. Xie et al. Table 1) are not drawn: they are no "
+            "model's accuracy"
+        )
     joined, unmatched = join(profiles, records) if len(profiles) else (profiles, records)
     if len(joined) == 0:
         raise ValueError("no accuracy record joined a profile: nothing to show")
@@ -113,7 +133,10 @@ def _pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
     raise ValueError(
         f"--cost {cost}: no {cost} measurements for any joined record "
         "(no timed rows in the results store and no shipped reference GPU results); "
-        f"available: {', '.join(sorted({a.key if a.kind == 'static' else a.kind for a in axes}))}"
+        "available: "
+        + ", ".join(
+            sorted({a.key.removesuffix("_video") if a.kind == "static" else a.kind for a in axes})
+        )
     )
 
 

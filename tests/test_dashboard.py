@@ -221,7 +221,7 @@ def test_unwritable_or_wrong_output(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ValueError, match="cannot write"):
         write_dashboard(sample_joined(), blocker / "d.html")
-    with pytest.raises(ValueError, match="expected an .html file"):
+    with pytest.raises(ValueError, match="^--dashboard: expected an .html file"):
         write_dashboard(sample_joined(), tmp_path / "d.png")
 
 
@@ -354,3 +354,14 @@ def test_hover_marks_a_noisy_latency():
     hovers = {x["model"]: x["hover"] for x in p["points"] if "Latency" in x["hover"]}
     assert "(noisy: IQR/median > 0.1 or time cap)" in hovers["i3d_resnet50"]
     assert "noisy" not in hovers["tsn_resnet50"]
+
+
+def test_time_reversed_records_are_diagnostics_not_drawn():
+    from stbench.plots.demo import split_diagnostic
+
+    records = pd.DataFrame(
+        {"model": ["xie_i2d", "xie_i2d"], "protocol": ["all_frames", "all_frames_reversed_at_test"]}
+    )
+    drawn, diagnostic = split_diagnostic(records)
+    assert list(drawn["protocol"]) == ["all_frames"]
+    assert list(diagnostic["protocol"]) == ["all_frames_reversed_at_test"]

@@ -155,3 +155,31 @@ def test_bad_executor_flags_are_one_line(tmp_path, capsys, flags, message):
     argv = ["sweep", "r3d_resnet18", "--store", str(tmp_path / "s.sqlite"), *flags]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_cross_check_the_store_lacks_is_still_to_do(tmp_path):
+    from stbench.bench.sweep import task_state
+
+    store = ResultsStore(tmp_path / "s.sqlite")
+    (meta,) = [Task("r3d_resnet18", 8, 32)]
+    (checked,) = [Task("r3d_resnet18", 8, 32, counters=("meta", "fvcore"))]
+    store.add_row({**meta.stub(), "params": 1, "macs": 2, "counters": {"meta": {"macs": 2}}})
+    assert task_state(store, meta) == "done"
+    assert task_state(store, checked) == "todo"
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "r3d_resnet18", "--frames", "8,16"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("stbench sweep: error: argument --frames: invalid int value")
+
+
+def test_short_or_unstable_timings_are_noisy():
+    from stbench.bench.history import noisy_reason
+
+    stable = {"latency_ms_median": 10.0, "latency_ms_iqr": 0.1, "iterations": 20}
+    assert noisy_reason(stable) is None
+    assert "only 1 timed iteration" in noisy_reason({**stable, "iterations": 1})
+    assert "warm-up never stabilised" in noisy_reason({**stable, "warmup_stable": False})
