@@ -292,7 +292,7 @@ function draw() {
   $('plot').style.height = layout.height + 'px';
   $('frontier-table').innerHTML = '<b>On the frontier</b><table><tr><th>model</th><th>frames</th><th>' + esc(axis.label) +
     '</th><th>' + esc(metric) + ' (%, ' + esc(level) + ' level)</th></tr>' + fr.map(function (p) {
-      return '<tr><td>' + esc(p.model) + '</td><td>' + esc(p.frames) + '</td><td>' + x(p).toPrecision(4) + '</td><td>' + p.value.toFixed(2) + '</td></tr>';
+      return '<tr><td>' + esc(p.model) + '</td><td>' + esc(p.frames) + '</td><td>' + x(p).toLocaleString('en-US', {maximumFractionDigits: 2}) + '</td><td>' + p.value.toFixed(2) + '</td></tr>';
     }).join('') + '</table>';
   window.__drawn = curvesDrawn.then(function () { return Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false}); });
   return window.__drawn;

@@ -257,10 +257,13 @@ def missing_dimensions(axes: list[CostAxis]) -> list[str]:
         "bench/reference/; add some with `stbench sweep ... --time --memory` "
         "(on a GPU: also `--device cuda`)"
     )
-    if "latency" not in kinds:
-        notes.append(f"Latency: no measurements ({hint}).")
-    if "memory" not in kinds:
-        notes.append(f"Peak memory: no measurements ({hint}).")
+    missing = [
+        name
+        for kind, name in (("latency", "latency"), ("memory", "peak memory"))
+        if kind not in kinds
+    ]
+    if missing:
+        notes.append(f"No {' or '.join(missing)} measurements: {hint}.")
     if "macs" not in kinds:
         notes.append("MACs: no static profile joined any record (run `stbench profile`).")
     if "params" not in kinds:

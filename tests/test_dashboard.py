@@ -93,7 +93,7 @@ def test_axis_titles_carry_units_and_the_macs_convention():
 def test_missing_latency_is_said_not_hidden():
     p = build_payload(sample_joined(latency=False))
     assert p["missing_kinds"] == ["latency", "memory"]
-    assert any(n.startswith("Latency: no measurements") for n in p["notes"])
+    assert any(n.startswith("No latency or peak memory measurements") for n in p["notes"])
     assert any("bench/reference/" in n for n in p["notes"])
 
 
