@@ -696,6 +696,8 @@ class ResultsStore:
         from the union of the histories, so the order of merges does not matter and merging
         a file twice changes nothing.
         """
+        if not Path(other).exists():
+            raise StoreError(f"merge source: no results store at {other}")
         with ResultsStore(other, readonly=True, timeout=self.timeout) as src:
             runs = src.runs()
             entries = src._raw_history()
