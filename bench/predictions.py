@@ -17,6 +17,7 @@ from stbench.bench.devices import device_for_cuda_name
 from stbench.bench.store import ResultsStore
 
 MIB = 2**20
+FEW = 8  # fewer configurations than this are predicted in this process (no pool start-up)
 
 
 @dataclasses.dataclass
@@ -79,7 +80,7 @@ def predict_sweep(
 
     Configurations already predicted by this predictor are skipped unless `redo`; a model
     that cannot be traced is a failure (one line each), the others are stored as they come.
-    `jobs > 1` predicts in that many processes.
+    `jobs > 1` predicts in that many processes (from `FEW` configurations on).
     """
     import time
 
@@ -99,7 +100,7 @@ def predict_sweep(
         seen.add(key)
         check_request(gpu, t.dtype, t.batch)
         todo.append((t.model, _options(t, device.name)))
-    if jobs > 1 and len(todo) > 1:
+    if jobs > 1 and len(todo) >= FEW:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:

@@ -28,7 +28,7 @@ from stbench.plots.data import (
     missing_dimensions,
 )
 from stbench.plots.style import backbone_symbol, family_color, family_group
-from stbench.plots.views import VIEWS
+from stbench.plots.views import VIEWS, View
 
 from stbench.output import write_atomic
 
@@ -124,6 +124,24 @@ def _jsonable(v: object) -> object:
     return v
 
 
+FLOPS_LATENCY = View(
+    "flops_latency",
+    "FLOPs vs latency (predicted)",
+    "Per model and input: GMACs per clip against the predicted latency lower bound, coloured "
+    "by family; the marker says what bounds it (circle: compute, square: memory traffic, "
+    "diamond: kernel launches). Points above the others at equal GMACs are the designs "
+    "(channel shifts, grouped or separable convolutions) whose FLOPs understate their time. "
+    "Accuracy is not shown here.",
+    lambda row: None,
+)
+
+
+def cost_views(axes: Sequence[CostAxis]) -> list[View]:
+    """Views of cost against cost, where their axes exist (FLOPs vs predicted latency)."""
+    kinds = {a.kind for a in axes} | {a.key for a in axes}
+    return [FLOPS_LATENCY] if {"macs", "predicted_latency"} <= kinds else []
+
+
 def build_payload(
     data: PlotData | pd.DataFrame,
     *,
@@ -161,6 +179,9 @@ def build_payload(
                 "params": _jsonable(r.get("params")),
                 "value": float(r["value"]),
                 "frames": _jsonable(r.get("frames")),
+                "size": _jsonable(r.get("size")),
+                "limiter": _jsonable(r.get("predicted_limiter")),
+                "intensity": _jsonable(r.get("predicted_intensity")),
                 "costs": {c: _jsonable(r[c]) for c in cost_cols if not pd.isna(r[c])},
                 "views": m,
                 "hover": _hover(r, axes),
@@ -193,7 +214,10 @@ def build_payload(
             for a in axes
         ],
         "missing_kinds": [k for k in ("latency", "memory") if k not in {a.kind for a in axes}],
-        "views": [{"key": v.key, "label": v.label, "description": v.description} for v in VIEWS],
+        "views": [
+            {"key": v.key, "label": v.label, "description": v.description}
+            for v in (*VIEWS, *cost_views(axes))
+        ],
         "datasets": [{"key": d, "label": dataset_label(d)} for d in datasets],
         "levels": sorted(points["level"].unique()),
         "metrics": metrics,
