@@ -85,6 +85,7 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
             noisy = a.kind == "latency" and g("noisy|" + a.column.partition("|")[2]) is True
             mark = f" (noisy: IQR/median > {NOISY_REL_IQR:g} or time cap)" if noisy else ""
             lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}{mark}")
+    lines.extend(e(t) for t in predicted_vs_measured(row, axes))
     if g("views_how"):
         lines.append(f"per video: {e(str(g('views_how')))}")
     acc = f"{g('metric')} = {float(row['value']):.2f}% on {e(dataset_label(str(g('dataset'))))}"
@@ -103,6 +104,32 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
         src += f" [{e(str(g('paper')))}]"
     lines.append(src)
     return "<br>".join(lines)
+
+
+def predicted_vs_measured(row: pd.Series, axes: Sequence[CostAxis]) -> list[str]:
+    """'measured / predicted' lines where a point has a prediction and a measurement of the
+    same configuration: CUDA, batch 1, float32, on the predicted GPU."""
+    from stbench.bench.devices import device_for_cuda_name
+
+    gpu = row.get("predicted_gpu")
+    if not _present(gpu):
+        return []
+    out = []
+    for a in axes:
+        dev, batch, dtype, opts, name = (a.column.split("|", 1)[-1].split("|") + [""] * 5)[:5]
+        batch = batch.removesuffix(".0")
+        found = device_for_cuda_name(name) if a.kind in ("latency", "memory") else None
+        if found is None or (dev, dtype, opts) != ("cuda", "float32", "") or batch != "1":
+            continue
+        if found.label.replace("NVIDIA ", "") != gpu:
+            continue
+        predicted = row.get(f"predicted_{'latency_ms' if a.kind == 'latency' else 'peak_mib'}")
+        measured = row.get(a.column)
+        if _present(predicted) and _present(measured) and float(predicted) > 0:
+            what = "latency / its lower bound" if a.kind == "latency" else "peak memory"
+            ratio = float(measured) / float(predicted)
+            out.append(f"measured / predicted {what} on {gpu}: {ratio:.2f}")
+    return out
 
 
 def _unmatched_note(unmatched: pd.DataFrame) -> str:

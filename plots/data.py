@@ -273,7 +273,7 @@ def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
         return []
     gpu = str(df["predicted_gpu"].dropna().iloc[0])
     axes = []
-    for col in ("predicted_intensity", "predicted_limiter"):
+    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu"):
         if col in df.columns:
             base[col] = df.groupby("_rid")[col].first()
     for col, label, title in PREDICTED_AXES:

@@ -63,3 +63,25 @@ def test_predicted_axes_and_the_flops_latency_view():
     plain = build_payload(PlotData.from_joined(_joined(False)))
     assert "flops_latency" not in [v["key"] for v in plain["views"]]
     assert not any(a["key"].startswith("predicted") for a in plain["axes"])
+
+
+def test_hover_shows_measured_over_predicted_where_both_exist():
+    joined = _joined(True)
+    measured = joined.iloc[[0]].assign(
+        device="cuda",
+        batch=1,
+        dtype="float32",
+        latency_ms_median=1.5,
+        peak_mem_mib=110.0,
+        run_gpu_name="NVIDIA H100 80GB HBM3",
+        macs=None,
+        params=None,
+    )
+    data = PlotData.from_joined(pd.concat([joined, measured], ignore_index=True))
+    hover = {p["model"]: p["hover"] for p in build_payload(data)["points"]}
+    assert (
+        "measured / predicted latency / its lower bound on H100 SXM5 80GB: 3.00"
+        in hover["tsn_resnet18"]
+    )
+    assert "measured / predicted peak memory on H100 SXM5 80GB: 1.10" in hover["tsn_resnet18"]
+    assert "measured / predicted" not in hover["tam_resnet18"]
