@@ -254,14 +254,14 @@ PREDICTED_AXES = (
     (
         "predicted_latency_ms",
         "Latency (ms), predicted, {gpu}, lower bound",
-        "Latency per clip (ms), predicted for {gpu} at batch 1, float32: a roofline lower "
-        "bound (stbench predict), not a measurement",
+        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, the model's own "
+        "class count: a roofline lower bound (stbench predict), not a measurement",
     ),
     (
         "predicted_peak_mib",
         "Peak memory (MiB), predicted peak, {gpu}",
-        "Peak memory per clip (MiB), predicted peak for {gpu} at batch 1, float32 "
-        "(tensor lifetimes; stbench predict), not a measurement",
+        "Peak memory per clip (MiB), predicted peak for {gpu} at batch 1, float32, the "
+        "model's own class count (tensor lifetimes; stbench predict), not a measurement",
     ),
 )
 

@@ -19,7 +19,7 @@ def test_predictions_are_stored_once_and_reused(tmp_path, monkeypatch):
     got, notes = store_predictions(store, CONFIGS)
     assert notes == [] and len(got) == 1
     (row,) = got.to_dict("records")
-    want = predict("tsn_resnet18", gpu="h100_sxm", frames=4, size=32, num_classes=400)
+    want = predict("tsn_resnet18", gpu="h100_sxm", frames=4, size=32)  # its own classes
     assert row["predicted_peak_mib"] == pytest.approx(want["peak_memory_bytes"] / 2**20)
     assert row["predicted_latency_ms"] == pytest.approx(want["latency_bound_ms"])
     assert row["predicted_gpu"] == "H100 SXM5 80GB" and row["predicted_limiter"]
@@ -38,7 +38,7 @@ def _joined(predicted: bool) -> pd.DataFrame:
         ]
     )
     if predicted:
-        pred = profiles[["model", "frames", "size", "num_classes"]].assign(
+        pred = profiles[["model", "frames", "size"]].assign(
             predicted_latency_ms=[0.5, 0.9],
             predicted_peak_mib=[100.0, 120.0],
             predicted_intensity=[30.0, 20.0],
