@@ -8,9 +8,10 @@ run's ``gpu_name``), which ``bench.devices.device_for_cuda_name`` maps to a devi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from stbench.bench.devices import device_for_cuda_name
@@ -100,21 +101,21 @@ def predict_sweep(
         seen.add(key)
         check_request(gpu, t.dtype, t.batch)
         todo.append((t.model, _options(t, device.name)))
-    if jobs > 1 and len(todo) >= FEW:
-        from concurrent.futures import ProcessPoolExecutor
+    with contextlib.ExitStack() as stack:
+        results: Iterable[tuple[str, dict[str, Any] | str]] = map(_predict_one, todo)
+        if jobs > 1 and len(todo) >= FEW:
+            from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_predict_one, todo, chunksize=4))
-    else:
-        results = [_predict_one(item) for item in todo]
-    for name, out in results:
-        if isinstance(out, str):
-            summary.failures.append((name, out))
-            continue
-        store.add_predictions([out])
-        summary.ran += 1
-        if on_row is not None:
-            on_row(name)
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))
+            results = pool.map(_predict_one, todo, chunksize=4)
+        for name, out in results:  # stored as they come: an interrupted sweep keeps them
+            if isinstance(out, str):
+                summary.failures.append((name, out))
+                continue
+            store.add_predictions([out])
+            summary.ran += 1
+            if on_row is not None:
+                on_row(name)
     summary.seconds = time.perf_counter() - start
     return summary
 

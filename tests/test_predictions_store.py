@@ -155,3 +155,15 @@ def test_predict_store_and_sweep_predict(tmp_path, capsys):
         assert len(s.predictions(device="predicted:t4")) == 3 and s.rows() == []
     assert main([*sweep, "--predict", "t4", "--jobs", "0"]) == 2
     assert "--jobs: got 0" in capsys.readouterr().err
+
+
+def test_predict_sweep_in_processes_stores_each_once(tmp_path, monkeypatch):
+    from stbench.bench import predictions
+    from stbench.bench.sweep import build_tasks
+
+    monkeypatch.setattr(predictions, "FEW", 2)
+    tasks = build_tasks("r3d_resnet18", [8], [32, 48])
+    with ResultsStore(tmp_path / "s.sqlite") as s:
+        done = predictions.predict_sweep([*tasks, tasks[0]], s, "l4", jobs=2)
+        assert (done.ran, done.skipped, done.failures) == (2, 1, [])
+        assert sorted(r["size"] for r in s.predictions(gpu="l4")) == [32, 48]
