@@ -259,7 +259,7 @@ function drawCostView(view) {
         symbol: g.map(function (p) { return LIMITER_SYMBOL[p.limiter] || 'circle-open'; })}};
   });
   var layout = {title: {text: 'GMACs per clip vs ' + lat.label + ' (' + n + ' model inputs)'},
-    xaxis: {title: {text: macs.title}, type: 'log'}, yaxis: {title: {text: lat.title}, type: 'log'},
+    xaxis: {title: {text: macs.title}, type: 'log'}, yaxis: {title: {text: lat.label}, type: 'log'},
     hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}, height: 640};
   $('plot').style.height = '640px';
   $('frontier-table').innerHTML = '';
