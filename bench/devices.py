@@ -71,3 +71,26 @@ def get_device(name: str) -> Device:
     if key not in table:
         raise ValueError(f"gpu: got {name!r}; allowed: {', '.join(table)}")
     return table[key]
+
+
+# What `torch.cuda.get_device_name` reports for each row's GPU (PCIe and other memory
+# variants have other peaks and bandwidths, so they match none).
+CUDA_NAME_PATTERNS = {
+    "h100_sxm": r"\bH100\b.*(SXM|HBM3\b)",
+    "h200": r"\bH200\b",
+    "a100_80gb": r"\bA100\b.*SXM.*80GB",
+    "l4": r"\bL4\b",
+    "t4": r"\bT4\b",
+    "v100_sxm2": r"\bV100\b.*SXM2.*32GB",
+}
+
+
+def device_for_cuda_name(cuda_name: str) -> Device | None:
+    """The device-table row of a GPU by the name CUDA reports, or None when none matches."""
+    import re
+
+    table = devices()
+    for name, pattern in CUDA_NAME_PATTERNS.items():
+        if name in table and re.search(pattern, cuda_name or "", re.IGNORECASE):
+            return table[name]
+    return None

@@ -1,6 +1,10 @@
 """Will it fit: a lower bound on a measurement's memory, the memory the device has free,
 and out-of-memory errors turned into one-line results.
 
+On CUDA a zoo model's peak is predicted instead (meta-device trace replayed by
+``bench.memsim``): a configuration predicted not to fit in the free memory is refused, and
+throughput starts at the largest batch predicted to stay under ``HEADROOM`` of the device.
+
 The bound is deliberately loose (weights plus the largest single tensor one op produces,
 at the run's batch and dtype) so that it only refuses configurations that clearly cannot
 run; anything closer is left to the measurement, whose out-of-memory error is caught and
@@ -10,6 +14,7 @@ stored as a failure with the size it asked for.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,6 +23,7 @@ if TYPE_CHECKING:
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 GIB = 1024**3
+HEADROOM = 0.9  # throughput batches stay under this share of the device's memory
 _ASKED = re.compile(r"(?:tried to allocate|allocate)\s+([\d.]+)\s*(bytes|[KMGT]i?B)", re.I)
 _UNITS = {"bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
 _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -43,16 +49,83 @@ def available_memory(device: str) -> int | None:
     return None
 
 
+def device_memory(device: str) -> int | None:
+    """Total bytes of a CUDA device (None elsewhere)."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    return int(torch.cuda.mem_get_info(torch.device(device))[1])
+
+
+def predicted_peak(cfg: ProfileConfig, batch: int) -> int | None:
+    """Predicted peak memory (bytes) of one forward of zoo model `cfg.model` at `batch`
+    (meta-device trace, ``bench.memsim``); None for a model outside the zoo."""
+    from stbench.bench.memsim import memory_report
+    from stbench.bench.static import build_zoo_model
+    from stbench.bench.trace import trace_forward
+    from stbench.zoo import get_spec, list_models
+
+    if cfg.frames is None or cfg.size is None or cfg.model not in list_models():
+        return None
+    classes = cfg.num_classes or get_spec(cfg.model).default_classes
+    model = build_zoo_model(cfg.model, frames=cfg.frames, num_classes=classes)
+    shape = (batch, 3, cfg.frames, cfg.size, cfg.size)
+    return int(memory_report(trace_forward(model, shape, dtype=cfg.dtype))["peak_bytes"])
+
+
+def largest_batch(peak_at: Callable[[int], int], limit: int, most: int) -> int:
+    """The largest batch <= `most` whose predicted peak `peak_at(batch)` is <= `limit`
+    (0 when not even batch 1 fits): a line through batches 1 and 2, checked, else bisected."""
+    p1 = peak_at(1)
+    if p1 > limit:
+        return 0
+    if most <= 1:
+        return 1
+    slope = max(peak_at(2) - p1, 1)
+    guess = int(min(most, 1 + (limit - p1) // slope))
+    if peak_at(guess) <= limit:
+        return guess
+    low, high = 1, guess  # the peak grew faster than the line: bisect (fits, does not)
+    for _ in range(10):
+        if high - low <= 1:
+            break
+        mid = (low + high) // 2
+        low, high = (mid, high) if peak_at(mid) <= limit else (low, mid)
+    return low
+
+
+def throughput_start(cfg: ProfileConfig, requested: int) -> tuple[int, int | None]:
+    """(starting batch, largest batch up to `requested` predicted under HEADROOM of the
+    device's memory) of a CUDA throughput measurement; elsewhere, or outside the zoo,
+    (requested, None)."""
+    total = device_memory(cfg.device)
+    if total is None or predicted_peak(cfg, 1) is None:
+        return requested, None
+    best = largest_batch(lambda b: predicted_peak(cfg, b) or 0, int(HEADROOM * total), requested)
+    return max(1, min(requested, best)), best
+
+
 def memory_lower_bound(cfg: ProfileConfig, sc: StaticCount) -> int:
     """Bytes a forward of `cfg` needs at least: fp32 weights + its largest activation."""
     return 4 * sc.params + cfg.batch * sc.largest_activation * DTYPE_BYTES[cfg.dtype]
 
 
 def check_fits(cfg: ProfileConfig, sc: StaticCount, available: int | None = None) -> None:
-    """Refuse (one-line ValueError) a measurement whose lower bound exceeds free memory."""
+    """Refuse (one-line ValueError) a measurement that will not fit in free memory: on CUDA
+    when its predicted peak exceeds it, elsewhere when its lower bound does."""
     if not cfg.measures:
         return
     free = available_memory(cfg.device) if available is None else available
+    if free is not None and cfg.device.startswith("cuda"):
+        peak = predicted_peak(cfg, cfg.batch)
+        if peak is not None and peak > free:
+            shape = "x".join(map(str, cfg.input_shape))
+            raise ValueError(
+                f"--size/--batch: {cfg.model} at {shape} is predicted to need "
+                f"{peak / GIB:,.2f} GiB at peak (stbench predict) but {cfg.device} has "
+                f"{free / GIB:,.2f} GiB free; allowed: a smaller --size, --frames or --batch"
+            )
     need = memory_lower_bound(cfg, sc)
     if free is None or need <= free:
         return

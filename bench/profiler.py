@@ -19,7 +19,7 @@ import torch
 from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
 from stbench.bench.counting import StaticCount, check_input_shape
 from stbench.bench.crosscheck import cross_check
-from stbench.bench.fit import check_fits, out_of_memory
+from stbench.bench.fit import check_fits, out_of_memory, throughput_start
 from stbench.bench.history import with_noise
 from stbench.bench.memory import measure_peak_memory
 from stbench.bench.static import build_model, build_zoo_model, count_static, static_fields
@@ -62,10 +62,16 @@ def measure(prep: Prepared, cfg: ProfileConfig, shape: tuple[int, ...]) -> dict[
         steps.append(("timing", lambda: measure_latency(prep, shape, **protocol)))
     if cfg.throughput_batch is not None:
         clip = (1, *shape[1:])
+        start, most = throughput_start(cfg, cfg.throughput_batch)
+        if most is not None:
+            out["throughput_batch_predicted_max"] = most
         steps.append(
             (
                 "throughput",
-                lambda: measure_throughput(prep, clip, batch=cfg.throughput_batch, **protocol),
+                lambda: {
+                    **measure_throughput(prep, clip, batch=start, **protocol),
+                    "throughput_batch_requested": cfg.throughput_batch,
+                },
             )
         )
     if cfg.memory:

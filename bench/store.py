@@ -223,7 +223,7 @@ class ResultsStore:
             conn = self._connect(target, uri)
             try:
                 version = self._check(conn)
-                if version == 0 and not self.readonly:
+                if version in (0, 2) and not self.readonly:
                     self._create(conn)
             except BaseException:
                 conn.close()
@@ -251,18 +251,22 @@ class ResultsStore:
             version = schema.schema_version(conn, self.path)
         except ValueError as exc:
             raise StoreError(str(exc)) from None
-        if version not in (0, 1, SCHEMA_VERSION):
+        if version not in (0, 1, 2, SCHEMA_VERSION):
             raise StoreError(
                 f"store: {self.path} has schema version {version}; "
-                f"this stbench reads versions 1 and {SCHEMA_VERSION}"
+                f"this stbench reads versions 1 to {SCHEMA_VERSION}"
             )
         return version
 
     def _create(self, conn: sqlite3.Connection) -> None:
+        """Create an empty file's tables, or add schema 3's to a schema-2 file."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if not schema.tables(conn):  # another process may have created it meanwhile
+            names = schema.tables(conn)  # another process may have done it meanwhile
+            if not names:
                 schema.create(conn)
+            elif "predictions" not in names and "history" in names:
+                schema.upgrade_v2(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -637,6 +641,59 @@ class ResultsStore:
 
         return pd.DataFrame(self.rows(model, with_run=True, **equals))
 
+    # -------------------------------------------------------------- predictions
+
+    def add_predictions(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Store `bench.predict` rows (one transaction); a newer prediction of the same key
+        and options (train, optimizer, cuda_graphs, predictor) replaces an older one.
+
+        Returns how many rows were written. Predictions never enter the measured history.
+        """
+        recs = [_prediction_record(r) for r in rows]  # validate first
+        with self._write() as conn:
+            return self._put_predictions(conn, recs)
+
+    @staticmethod
+    def _put_predictions(conn: sqlite3.Connection, recs: Sequence[dict[str, Any]]) -> int:
+        written = 0
+        for rec in recs:
+            cols = list(rec)
+            pk = (*KEY_FIELDS, *schema.PREDICTION_OPTIONS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in pk)
+            cur = conn.execute(
+                f"INSERT INTO predictions ({', '.join(cols)}) VALUES "
+                f"({', '.join('?' * len(cols))}) ON CONFLICT ({', '.join(pk)}) DO UPDATE "
+                f"SET {updates} WHERE excluded.stored_at > predictions.stored_at",
+                [rec[c] for c in cols],
+            )
+            written += cur.rowcount
+        return written
+
+    def predictions(self, model: str | None = None, **equals: Any) -> list[dict[str, Any]]:
+        """Stored predictions (the rows `bench.predict` made, plus `stored_at`), filtered by
+        a model pattern and equalities on key fields, prediction options or `gpu`."""
+        allowed = (*KEY_FIELDS, *schema.PREDICTION_OPTIONS, "gpu")
+        bad = sorted(set(equals) - set(allowed))
+        if bad:
+            raise ValueError(f"predictions: cannot filter on {bad}; allowed: {', '.join(allowed)}")
+        with self._errors():
+            if "predictions" not in schema.tables(self._conn):
+                return []
+            clauses, params = ["1=1"], []
+            for k, v in equals.items():
+                if v is not None:
+                    clauses.append(f"{k} = ?")
+                    params.append(int(bool(v)) if k in ("compile", "train", "cuda_graphs") else v)
+            found = self._conn.execute(
+                f"SELECT row_json, stored_at FROM predictions WHERE {' AND '.join(clauses)} "
+                f"ORDER BY {', '.join(KEY_FIELDS)}, {', '.join(schema.PREDICTION_OPTIONS)}",
+                params,
+            ).fetchall()
+        out = [{**json.loads(r[0]), "stored_at": r[1]} for r in found]
+        if model:
+            out = [r for r in out if fnmatch.fnmatchcase(r["model"], model.lower())]
+        return out
+
     # -------------------------------------------------------------- export / import
 
     def _export_rows(self, history: bool, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -701,7 +758,9 @@ class ResultsStore:
         with ResultsStore(other, readonly=True, timeout=self.timeout) as src:
             runs = src.runs()
             entries = src._raw_history()
+            predicted = [_prediction_record(r, r["stored_at"]) for r in src.predictions()]
         with self._write() as conn:
+            self._put_predictions(conn, predicted)
             new_runs, local = 0, {}
             for run in runs:
                 have = conn.execute("SELECT run_id FROM runs WHERE uid = ?", (run["uid"],))
@@ -727,6 +786,33 @@ class ResultsStore:
             e.pop("id")
             e.pop("noisy")
         return found
+
+
+def _prediction_record(row: Mapping[str, Any], stored_at: str | None = None) -> dict[str, Any]:
+    """The `predictions` columns of one `bench.predict` row (ValueError for a bad one)."""
+    if row.get("kind") != "predicted" or not str(row.get("device", "")).startswith("predicted:"):
+        raise ValueError(
+            f"prediction: got kind {row.get('kind')!r}, device {row.get('device')!r}; "
+            "allowed: rows of bench.predict (kind 'predicted', device 'predicted:<gpu>')"
+        )
+    rec: dict[str, Any] = dict(zip(KEY_FIELDS, row_key(row), strict=True))
+    train = "train_peak_memory_bytes" in row
+    rec.update(
+        train=int(train),
+        optimizer=str(row.get("optimizer") or "") if train else "",
+        cuda_graphs=int(bool(row.get("cuda_graphs"))),
+        predictor=str(row.get("predictor") or ""),
+        stored_at=stored_at or _stamp(),
+    )
+    for names, kind in (
+        (schema.PREDICTION_INT, int),
+        (schema.PREDICTION_REAL, float),
+        (schema.PREDICTION_TEXT, str),
+    ):
+        rec.update({c: _coerce(c, row.get(c), kind) for c in names})
+    clean = {k: v for k, v in row.items() if k != "stored_at"}
+    rec["row_json"] = json.dumps(clean, default=str, sort_keys=True)
+    return rec
 
 
 def _csv_cell(v: Any) -> Any:

@@ -1,6 +1,10 @@
 """Tables of the results store, its integrity check, and the upgrade of older files.
 
-Schema 2 (this one): `runs` (run metadata, one `uid` each), `history` (append-only: every
+Schema 3 (this one) adds `predictions`: device-model predictions (`bench.predict`), one
+row per profile key and prediction options (train, optimizer, cuda_graphs, predictor),
+the newest replacing an older one; predictions are never measurements, so no view of
+`history` ever reads them. A schema-2 file gains the table on its first writable open.
+Schema 2: `runs` (run metadata, one `uid` each), `history` (append-only: every
 stored row or failure, with its run, host, time and outcome; one `uid` each, so merging
 the same file twice adds nothing), `current` (the view per key and source, derived from
 `history` by `bench.history.current_view` and refreshed in the same transaction as every
@@ -20,7 +24,7 @@ from typing import Any
 
 from stbench.bench.history import VIEW_FIELDS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KEY_FIELDS = (
     "model",
     "frames",
@@ -69,6 +73,23 @@ _KEY_DDL = (
     "dtype TEXT NOT NULL, memory_format TEXT NOT NULL, compile INTEGER NOT NULL"
 )
 _KEYS = ", ".join(KEY_FIELDS)
+PREDICTION_OPTIONS = ("train", "optimizer", "cuda_graphs", "predictor")
+PREDICTION_INT = (
+    "params",
+    "macs",
+    "bytes_moved",
+    "kernels",
+    "peak_memory_bytes",
+    "fits",
+    "train_macs",
+    "train_bytes_moved",
+    "train_kernels",
+    "train_peak_memory_bytes",
+    "train_fits",
+)
+PREDICTION_REAL = ("latency_bound_ms", "arithmetic_intensity", "train_latency_bound_ms")
+PREDICTION_TEXT = ("gpu", "limiter", "train_limiter")
+PREDICTION_COLUMNS = (*PREDICTION_INT, *PREDICTION_REAL, *PREDICTION_TEXT)
 _RUN_DDL = ", ".join(
     f"{f} {'INTEGER' if f in ('cpu_count', 'threads', 'git_dirty') else 'TEXT'}" for f in RUN_FIELDS
 )
@@ -77,6 +98,14 @@ _METRIC_DDL = ", ".join(
     + [f"{m} REAL" for m in REAL_METRICS]
     + [f"{m} TEXT" for m in TEXT_METRICS]
 )
+PREDICTIONS_DDL = f"""CREATE TABLE IF NOT EXISTS predictions (
+    {_KEY_DDL}, train INTEGER NOT NULL, optimizer TEXT NOT NULL,
+    cuda_graphs INTEGER NOT NULL, predictor TEXT NOT NULL, stored_at TEXT NOT NULL,
+    {", ".join(f"{c} INTEGER" for c in PREDICTION_INT)},
+    {", ".join(f"{c} REAL" for c in PREDICTION_REAL)},
+    {", ".join(f"{c} TEXT" for c in PREDICTION_TEXT)}, row_json TEXT NOT NULL,
+    PRIMARY KEY ({_KEYS}, {", ".join(PREDICTION_OPTIONS)})
+)"""
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS stbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -99,6 +128,7 @@ CREATE TABLE current (
     PRIMARY KEY ({_KEYS}, source)
 );
 CREATE INDEX current_model ON current(model);
+{PREDICTIONS_DDL};
 CREATE TABLE claims (
     {_KEY_DDL}, owner TEXT NOT NULL, claimed_at TEXT NOT NULL, expires_at REAL NOT NULL,
     PRIMARY KEY ({_KEYS})
@@ -153,7 +183,7 @@ def schema_version(conn: sqlite3.Connection, path: Any) -> int:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """Create the schema-2 tables (inside the caller's transaction)."""
+    """Create the current schema's tables (inside the caller's transaction)."""
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
@@ -215,12 +245,20 @@ def upgrade_v1(
     append(conn, legacy_entries(conn, profiles_table, runs_table))
 
 
+def upgrade_v2(conn: sqlite3.Connection) -> None:
+    """Turn a schema-2 file into schema 3 (adds `predictions`; inside a write transaction)."""
+    conn.execute(PREDICTIONS_DDL)
+    conn.execute(
+        "INSERT OR REPLACE INTO stbench_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
+
+
 def upgrade_in_place(
     conn: sqlite3.Connection,
     insert_run: Callable[[sqlite3.Connection, dict[str, Any]], int],
     append: Callable[[sqlite3.Connection, Iterable[dict[str, Any]]], Any],
 ) -> None:
-    """Turn a schema-1 file into schema 2 (inside the caller's write transaction)."""
+    """Turn a schema-1 file into the current schema (inside the caller's write transaction)."""
     conn.execute("DROP INDEX IF EXISTS profiles_model")
     conn.execute("ALTER TABLE profiles RENAME TO v1_profiles")
     conn.execute("ALTER TABLE runs RENAME TO v1_runs")

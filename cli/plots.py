@@ -185,7 +185,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
-    data = collect(store=args.store)
+    data = collect(store=args.store, predict=True)
     write_dashboard(data, out)
     axis = pick_axis(data.axes, "macs")
     have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from stbench.cli.options import add_input, add_output, command, output_format
+from stbench.cli.options import add_input, add_output, add_store, command, output_format
 
 from stbench.output import Column, Table
 
@@ -37,6 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--per-stage", action="store_true", help="per-stage breakdown with MACs per byte"
     )
     p.add_argument("--list-gpus", action="store_true", help="print the device table and exit")
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="compare the stored predictions with every measured CUDA row of the same "
+        "configuration in the store (error table per family) and exit",
+    )
+    add_store(p, "store the predictions in this results store (with --validate: read it)")
     add_output(p, what="the predictions (csv/json: every field of every row)")
     p.set_defaults(func=run)
 
@@ -55,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list_gpus:
         emit(device_table(list(devices().values())), fmt, out=args.out)
         return 0
+    if args.validate:
+        return _validate(args, fmt)
     if not args.gpu:
         raise ValueError(f"--gpu: got nothing; allowed: {', '.join(devices())}")
     if not args.names:
@@ -73,8 +82,85 @@ def run(args: argparse.Namespace) -> int:
     }
     check_request(opts["gpu"], opts["dtype"], opts["batch"], opts["optimizer"])
     rows = [predict(name, **opts) for name in expand_names(args.names)]
+    if args.store:
+        from stbench.bench.store import ResultsStore
+
+        with ResultsStore(args.store) as store:
+            store.add_predictions(rows)
     emit(prediction_tables(rows, fmt), fmt, out=args.out)
     return 0
+
+
+def _validate(args: argparse.Namespace, fmt: str) -> int:
+    from stbench.bench.predictions import validation_rows
+    from stbench.bench.store import ResultsStore
+
+    from stbench.output import emit
+
+    with ResultsStore(args.store, readonly=True) as store:
+        rows, measured, missing = validation_rows(store)
+        path = store.path
+    if not rows:
+        why = (
+            f"{missing} measured CUDA row(s) have no stored prediction (predict them with "
+            "`stbench sweep PATTERN --predict GPU`)"
+            if measured
+            else "no measured CUDA row on a GPU of the device table"
+        )
+        print(f"stbench predict --validate: nothing to validate in {path}: {why}")
+        return 0
+    emit(validation_tables(rows, missing), fmt, out=args.out)
+    return 0
+
+
+def validation_tables(rows: list[dict[str, Any]], missing: int = 0) -> list[Table]:
+    """The per-family error table and the per-configuration table of a validation."""
+    from stbench.bench.predictions import family_errors
+
+    notes = [
+        "memory error: predicted peak / measured peak - 1 (|%|); latency ratio: measured / "
+        "predicted lower bound (>= 1 expected; below 1 the bound is a model error)"
+    ]
+    if missing:
+        notes.append(f"{missing} measured CUDA row(s) without a stored prediction left out")
+    summary = Table(
+        family_errors(rows),
+        [
+            Column("family"),
+            Column("configurations", "configs"),
+            Column("memory_abs_error_pct_median", "mem |err| median (%)", digits=1),
+            Column("memory_abs_error_pct_max", "mem |err| max (%)", digits=1),
+            Column("latency_ratio_median", "measured/bound median", digits=2),
+            Column("latency_ratio_min", "measured/bound min", digits=2),
+            Column("bound_above_measured", "bound > measured (model error)"),
+        ],
+        title="stbench predict --validate: PREDICTED vs MEASURED per family",
+        notes=notes,
+    )
+    detail = Table(
+        rows,
+        [
+            Column("model"),
+            Column("frames", "T"),
+            Column("size"),
+            Column("batch"),
+            Column("dtype"),
+            Column("gpu"),
+            Column("predicted_mib", "predicted (MiB)", digits=0),
+            Column("measured_mib", "measured (MiB)", digits=0),
+            Column("memory_error_pct", "mem err (%)", digits=1),
+            Column("bound_ms", "bound (ms)", digits=3),
+            Column("measured_ms", "measured (ms)", digits=3),
+            Column("latency_ratio", "measured/bound", digits=2),
+            Column(
+                "bound_above_measured",
+                "flag",
+                get=lambda r: "MODEL ERROR" if r.get("bound_above_measured") else "",
+            ),
+        ],
+        title="per configuration",
+    )
+    return [summary, detail]
 
 
 def _mib(row: dict[str, Any], key: str) -> float:

@@ -87,6 +87,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--shard", help="run only shard I/N of the tasks (stable hash of task ids)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--predict",
+        metavar="GPU",
+        help="store device-model predictions for GPU (see `stbench predict --list-gpus`) of "
+        "every task's configuration instead of profiling it (no timing; already predicted "
+        "ones are skipped)",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=1, help="processes that predict at once (with --predict)"
+    )
     add_executor(p)
     p.set_defaults(func=run)
 
@@ -188,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
         for t in tasks:
             print(t.to_json())
         return 0
+    if args.predict:
+        return _predict(args, tasks)
     executor = _executor(args)
     try:
         with ResultsStore(args.store) as store:
@@ -213,6 +225,25 @@ def run(args: argparse.Namespace) -> int:
     for row in summary.failures:
         print(f"  failed {row.get('task_id')}: {row.get('error')}")
     return 1 if summary.failed else 0
+
+
+def _predict(args: argparse.Namespace, tasks: list) -> int:
+    from stbench.bench.predictions import predict_sweep
+    from stbench.bench.store import ResultsStore
+
+    if args.jobs < 1:
+        raise UserError(f"--jobs: got {args.jobs}; allowed: an integer >= 1")
+    with ResultsStore(args.store) as store:
+        s = predict_sweep(tasks, store, args.predict, jobs=args.jobs)
+        path = store.path
+    print(
+        f"sweep --predict {args.predict}: {s.total} task(s): predicted {s.ran} "
+        f"({len(s.failures)} failed), skipped {s.skipped} already predicted, "
+        f"in {s.seconds:.1f} s; store: {path}"
+    )
+    for name, error in s.failures:
+        print(f"  failed {name}: {error}")
+    return 1 if s.failures else 0
 
 
 def summary_line(summary: object, path: object) -> str:

@@ -28,7 +28,7 @@ from stbench.plots.data import (
     missing_dimensions,
 )
 from stbench.plots.style import backbone_symbol, family_color, family_group
-from stbench.plots.views import VIEWS
+from stbench.plots.views import VIEWS, View
 
 from stbench.output import write_atomic
 
@@ -85,6 +85,7 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
             noisy = a.kind == "latency" and g("noisy|" + a.column.partition("|")[2]) is True
             mark = f" (noisy: IQR/median > {NOISY_REL_IQR:g} or time cap)" if noisy else ""
             lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}{mark}")
+    lines.extend(e(t) for t in predicted_vs_measured(row, axes))
     if g("views_how"):
         lines.append(f"per video: {e(str(g('views_how')))}")
     acc = f"{g('metric')} = {float(row['value']):.2f}% on {e(dataset_label(str(g('dataset'))))}"
@@ -105,6 +106,32 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
     return "<br>".join(lines)
 
 
+def predicted_vs_measured(row: pd.Series, axes: Sequence[CostAxis]) -> list[str]:
+    """'measured / predicted' lines where a point has a prediction and a measurement of the
+    same configuration: CUDA, batch 1, float32, on the predicted GPU."""
+    from stbench.bench.devices import device_for_cuda_name
+
+    gpu = row.get("predicted_gpu")
+    if not _present(gpu):
+        return []
+    out = []
+    for a in axes:
+        dev, batch, dtype, opts, name = (a.column.split("|", 1)[-1].split("|") + [""] * 5)[:5]
+        batch = batch.removesuffix(".0")
+        found = device_for_cuda_name(name) if a.kind in ("latency", "memory") else None
+        if found is None or (dev, dtype, opts) != ("cuda", "float32", "") or batch != "1":
+            continue
+        if found.label.replace("NVIDIA ", "") != gpu:
+            continue
+        predicted = row.get(f"predicted_{'latency_ms' if a.kind == 'latency' else 'peak_mib'}")
+        measured = row.get(a.column)
+        if _present(predicted) and _present(measured) and float(predicted) > 0:
+            what = "latency / its lower bound" if a.kind == "latency" else "peak memory"
+            ratio = float(measured) / float(predicted)
+            out.append(f"measured / predicted {what} on {gpu}: {ratio:.2f}")
+    return out
+
+
 def _unmatched_note(unmatched: pd.DataFrame) -> str:
     """One sentence: how many records are not plotted, and why (counts per reason)."""
     text = f"{len(unmatched)} accuracy records matched no profile and are not plotted"
@@ -122,6 +149,24 @@ def _jsonable(v: object) -> object:
     if hasattr(v, "item"):
         return _jsonable(v.item())
     return v
+
+
+FLOPS_LATENCY = View(
+    "flops_latency",
+    "FLOPs vs latency (predicted)",
+    "Per model and input: GMACs per clip against the predicted latency lower bound, coloured "
+    "by family; the marker says what bounds it (circle: compute, square: memory traffic, "
+    "diamond: kernel launches). Points above the others at equal GMACs are the designs "
+    "(channel shifts, grouped or separable convolutions) whose FLOPs understate their time. "
+    "Accuracy is not shown here.",
+    lambda row: None,
+)
+
+
+def cost_views(axes: Sequence[CostAxis]) -> list[View]:
+    """Views of cost against cost, where their axes exist (FLOPs vs predicted latency)."""
+    kinds = {a.kind for a in axes} | {a.key for a in axes}
+    return [FLOPS_LATENCY] if {"macs", "predicted_latency"} <= kinds else []
 
 
 def build_payload(
@@ -161,6 +206,9 @@ def build_payload(
                 "params": _jsonable(r.get("params")),
                 "value": float(r["value"]),
                 "frames": _jsonable(r.get("frames")),
+                "size": _jsonable(r.get("size")),
+                "limiter": _jsonable(r.get("predicted_limiter")),
+                "intensity": _jsonable(r.get("predicted_intensity")),
                 "costs": {c: _jsonable(r[c]) for c in cost_cols if not pd.isna(r[c])},
                 "views": m,
                 "hover": _hover(r, axes),
@@ -193,7 +241,10 @@ def build_payload(
             for a in axes
         ],
         "missing_kinds": [k for k in ("latency", "memory") if k not in {a.kind for a in axes}],
-        "views": [{"key": v.key, "label": v.label, "description": v.description} for v in VIEWS],
+        "views": [
+            {"key": v.key, "label": v.label, "description": v.description}
+            for v in (*VIEWS, *cost_views(axes))
+        ],
         "datasets": [{"key": d, "label": dataset_label(d)} for d in datasets],
         "levels": sorted(points["level"].unique()),
         "metrics": metrics,

@@ -229,9 +229,48 @@ function drawCurves(view, axis) {
   return Plotly.react(div, traces, layout, {responsive: true, displaylogo: false});
 }
 
+var LIMITER_SYMBOL = {compute: 'circle', memory: 'square', launch: 'diamond'};
+function drawCostView(view) {
+  var lat = D.axes.filter(function (a) { return a.kind === 'predicted_latency'; })[0], macs = axisByKey.macs;
+  $('viewdesc').textContent = view.description;
+  $('levelnote').innerHTML = '';
+  $('curves').style.display = 'none'; Plotly.purge($('curves'));
+  var seen = {}, byFam = {}, n = 0;
+  D.points.forEach(function (p) {
+    var k = p.model + '|' + p.frames + '|' + p.size;
+    if (seen[k] || p.costs[lat.column] == null || p.costs[macs.column] == null) return;
+    seen[k] = 1; n += 1;
+    (byFam[p.family] = byFam[p.family] || []).push(p);
+  });
+  if (!n) { window.__drawn = message('No model has both MACs and a predicted latency.'); return window.__drawn; }
+  $('message').style.display = 'none';
+  $('plot').style.display = 'block';
+  var traces = Object.keys(byFam).sort(function (a, b) {
+    var ga = D.groups[a] || '', gb = D.groups[b] || ''; return ga < gb ? -1 : ga > gb ? 1 : (a < b ? -1 : 1);
+  }).map(function (f) {
+    var g = byFam[f];
+    return {type: 'scatter', mode: 'markers', name: f + ' [' + (D.groups[f] || '') + ']', legendgroup: f, meta: 'family',
+      x: g.map(function (p) { return p.costs[macs.column] * macs.scale; }), y: g.map(function (p) { return p.costs[lat.column]; }),
+      text: g.map(function (p) { return p.model; }), hoverinfo: 'text',
+      hovertext: g.map(function (p) { return '<b>' + esc(p.model) + '</b><br>' + esc(p.frames) + ' frames x ' + esc(p.size) + '² px<br>' +
+        (p.costs[macs.column] * macs.scale).toPrecision(4) + ' GMACs per clip<br>' + esc(lat.label) + ': ' + p.costs[lat.column].toPrecision(4) + ' ms<br>' +
+        'bound by: ' + esc(p.limiter || '?') + (p.intensity != null ? ' · ' + p.intensity.toFixed(1) + ' MACs/byte' : ''); }),
+      marker: {size: 10, color: D.colors[f], line: {width: 1, color: '#333'},
+        symbol: g.map(function (p) { return LIMITER_SYMBOL[p.limiter] || 'circle-open'; })}};
+  });
+  var layout = {title: {text: 'GMACs per clip vs ' + lat.label + ' (' + n + ' model inputs)'},
+    xaxis: {title: {text: macs.title}, type: 'log'}, yaxis: {title: {text: lat.label}, type: 'log'},
+    hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}, height: 640};
+  $('plot').style.height = '640px';
+  $('frontier-table').innerHTML = '';
+  window.__drawn = Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false});
+  return window.__drawn;
+}
+
 function draw() {
   var ds = $('sel-dataset').value, metric = $('sel-metric').value, split = $('sel-split').value;
   var axis = currentAxis(), view = viewByKey[$('sel-view').value];
+  if (view.key === 'flops_latency') return drawCostView(view);
   var logx = $('chk-log').checked, level = $('sel-level').value, bubble = $('chk-size').checked;
   $('viewdesc').textContent = view.description + (view.key === 'xie' ? ' ' + D.curves_note : '');
   var curvesDrawn = drawCurves(view, axis);

@@ -226,6 +226,7 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
                     per="batch",
                 )
             )
+    axes.extend(predicted_axes(df, base))
     spec = _spec_columns(base["model"])
     if "paper" in spec.columns:
         base["zoo_paper"] = base["model"].map(spec["paper"]).fillna("").astype(str)
@@ -246,6 +247,43 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
     base["value"] = pd.to_numeric(base["value"], errors="coerce")
     base = base[np.isfinite(base["value"].to_numpy(dtype=float))]
     return one_per_run(base.reset_index(drop=True)).reset_index(drop=True), axes
+
+
+PREDICTED_AXES = (
+    # (key = column of the points, label, title)
+    (
+        "predicted_latency_ms",
+        "Latency (ms), predicted, {gpu}, lower bound",
+        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, the model's own "
+        "class count: a roofline lower bound (stbench predict), not a measurement",
+    ),
+    (
+        "predicted_peak_mib",
+        "Peak memory (MiB), predicted peak, {gpu}",
+        "Peak memory per clip (MiB), predicted peak for {gpu} at batch 1, float32, the "
+        "model's own class count (tensor lifetimes; stbench predict), not a measurement",
+    ),
+)
+
+
+def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
+    """The device model's cost axes (predicted latency bound, predicted peak) where the
+    joined rows carry them (`plots.sources.with_predictions`); fills their point columns."""
+    if "predicted_gpu" not in df.columns or df["predicted_gpu"].isna().all():
+        return []
+    gpu = str(df["predicted_gpu"].dropna().iloc[0])
+    axes = []
+    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu"):
+        if col in df.columns:
+            base[col] = df.groupby("_rid")[col].first()
+    for col, label, title in PREDICTED_AXES:
+        got = pd.to_numeric(df[col], errors="coerce") if col in df.columns else None
+        if got is None or got.isna().all():
+            continue
+        base[col] = got.groupby(df["_rid"]).first().astype(float)
+        kind = "predicted_" + ("latency" if "latency" in col else "memory")
+        axes.append(CostAxis(col, col, label.format(gpu=gpu), title.format(gpu=gpu), kind=kind))
+    return axes
 
 
 def missing_dimensions(axes: list[CostAxis]) -> list[str]:

@@ -61,18 +61,23 @@ def collect(
     records_paths: Sequence[str | Path] | None = None,
     reference: bool = True,
     quiet: bool = False,
+    predict: bool = False,
 ) -> PlotData:
     """Load records, take the static counts they need from the store (counting and storing
     only the missing ones), add the shipped reference rows, join once, build the points and
-    every frontier once."""
+    every frontier once. `predict`: add the device model's forward predictions (batch 1,
+    float32, `sources.DEFAULT_GPU`) of the records' configurations as cost axes, read from
+    the store (only those it lacks are predicted and stored)."""
     from stbench.bench.static import static_key
     from stbench.plots.curves import curve_configs, heavy_curves
     from stbench.plots.sources import (
         join,
         load_reference,
         record_configs,
+        store_predictions,
         store_profiles,
         timed_rows,
+        with_predictions,
     )
     from stbench.zoo.records import load_records
     from stbench.zoo.registry import list_models, list_specs
@@ -86,6 +91,10 @@ def collect(
     if any(c.model in xie for c in configs):  # the Xie view: its cost curves too
         configs = list({static_key(c): c for c in [*configs, *curve_configs()]}.values())
     profiles, notes = store_profiles(store, configs, quiet=quiet)
+    if predict:
+        predicted, problems = store_predictions(store, record_configs(records, list_models()))
+        profiles = with_predictions(profiles, predicted)
+        notes.extend(problems)
     if len(notes) > 10:
         notes = [*notes[:10], f"... and {len(notes) - 10} more problems"]
     parts = [profiles]

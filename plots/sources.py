@@ -98,6 +98,77 @@ def store_profiles(
     return df, notes
 
 
+DEFAULT_GPU = "h100_sxm"
+PREDICTED_COLUMNS = {
+    "latency_bound_ms": "predicted_latency_ms",
+    "peak_memory_bytes": "predicted_peak_mib",
+    "arithmetic_intensity": "predicted_intensity",
+    "limiter": "predicted_limiter",
+    "gpu_label": "predicted_gpu",
+}
+
+
+PREDICTED_KEYS = ("model", "frames", "size")
+
+
+def store_predictions(
+    store: str | Path | None,
+    configs: Sequence[ProfileConfig],
+    *,
+    gpu: str = DEFAULT_GPU,
+    jobs: int = 2,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Forward predictions on `gpu` at batch 1, float32, of every (model, frames, size) of
+    the configurations, at the model's own class count (the classifier is a negligible
+    part of a clip's cost): read from the store, and only those it lacks predicted
+    (``jobs`` processes) and added to it.
+
+    Returns one row per (model, frames, size) with the `PREDICTED_COLUMNS` (peak in MiB)
+    and a note per problem.
+    """
+    import dataclasses
+
+    from stbench.bench.predictions import predict_sweep
+    from stbench.bench.store import ResultsStore, StoreError, default_store_path
+    from stbench.zoo import get_spec
+
+    path = Path(store) if store else default_store_path()
+    wanted = {
+        (c.model, c.frames, c.size): dataclasses.replace(
+            c, batch=1, dtype="float32", num_classes=get_spec(c.model).default_classes
+        )
+        for c in configs
+    }
+    notes: list[str] = []
+    try:
+        with ResultsStore(path) as db:
+            done = predict_sweep(list(wanted.values()), db, gpu, jobs=jobs)
+            rows = db.predictions(gpu=gpu, batch=1, dtype="float32", train=False, cuda_graphs=False)
+    except StoreError as exc:
+        return pd.DataFrame(), [f"predictions not available: {exc}"]
+    notes.extend(f"prediction failed: {name}: {err}" for name, err in done.failures)
+    keys = {(c.model, c.frames, c.size, c.num_classes) for c in wanted.values()}
+    df = pd.DataFrame([r for r in rows if (*(r[k] for k in JOIN_KEYS),) in keys])
+    if df.empty:
+        return df, notes
+    df = df.sort_values("stored_at").drop_duplicates(list(PREDICTED_KEYS), keep="last")
+    df["peak_memory_bytes"] = df["peak_memory_bytes"] / 2**20
+    df["gpu_label"] = df["gpu_label"].str.replace("NVIDIA ", "", regex=False)
+    out = df[[*PREDICTED_KEYS, *PREDICTED_COLUMNS]].rename(columns=PREDICTED_COLUMNS)
+    return out.reset_index(drop=True), notes
+
+
+def with_predictions(profiles: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
+    """`profiles` with the predicted columns of their (model, frames, size)."""
+    if profiles.empty or predicted.empty:
+        return profiles
+    keys = list(PREDICTED_KEYS)
+    right = predicted[[*keys, *(c for c in PREDICTED_COLUMNS.values() if c in predicted)]]
+    left = profiles.drop(columns=[c for c in right.columns if c not in keys], errors="ignore")
+    right = right.astype({k: left[k].dtype for k in keys if k in left.columns}, errors="ignore")
+    return left.merge(right, on=keys, how="left")
+
+
 def static_lookup(profiles: pd.DataFrame) -> Callable[[str, int, int, int], dict]:
     """A ``(model, frames, size, num_classes) -> {params, macs}`` lookup in profile rows
     (as `store_profiles` returns them); ValueError when a configuration has no counts."""

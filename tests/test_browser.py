@@ -56,6 +56,11 @@ def _joined() -> pd.DataFrame:
     rows.append(dict(rows[-4], level="video", views="2x1", value=48.3))
     for r in rows[6:18]:
         rows.append(dict(r, level="video", views="10x1", value=r["value"] + 8))
+    for i, r in enumerate(rows):  # the device model's forward prediction of each input
+        limiter = ("compute", "memory", "launch")[i % 3]
+        r.update(predicted_gpu="H100 SXM5 80GB", predicted_limiter=limiter)
+        r.update(predicted_latency_ms=0.1 + r["macs"] / 1e11, predicted_peak_mib=r["params"] / 2e5)
+        r.update(predicted_intensity=50.0)
     return pd.DataFrame(rows).drop(columns=[]).assign(family=lambda d: d.get("family"))
 
 
@@ -125,6 +130,12 @@ def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
     extra = [
         {"label": "view-tran", "set": {"view": "tran", "level": "clip"}},
         {"label": "view-xie", "set": {"view": "xie"}},
+        {
+            "label": "predicted-latency",
+            "set": {"view": "all", "level": "clip", "cost": "predicted_latency_ms"},
+        },
+        {"label": "view-flops-latency", "set": {"view": "flops_latency"}},
+        {"label": "view-all", "set": {"view": "all"}},
     ]
     res = _selftest(page, tmp_path, extra)
     assert res["errors"] == []
@@ -167,6 +178,16 @@ def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
     }
     assert any(m.startswith("I3D") for m in xie["curve_marks"])
     assert any(m.startswith("Fast-S3D") for m in xie["curve_marks"])
+    pred = steps["predicted-latency"]  # the device model's axis: labelled as a prediction
+    assert pred["cost"] == "predicted_latency_ms" and pred["svg"] and pred["points"] >= 4
+    assert "predicted, H100 SXM5 80GB, lower bound" in pred["title"]
+    assert "not a measurement" in pred["xtitle"]
+    flops = steps["view-flops-latency"]  # GMACs against the bound, per model input
+    assert flops["view"] == "flops_latency" and flops["svg"] and flops["message"] is None
+    assert flops["title"].startswith("GMACs per clip vs Latency (ms), predicted")
+    inputs = {(r["model"], r["frames"]) for r in _joined().to_dict("records")}
+    assert flops["points"] == len(inputs) and flops["frontier_rows"] == 0
+    assert {s for _, _, s in flops["pairs"]} <= {"circle", "square", "diamond"}
     ds = steps["sel-dataset"]
     assert ds["dataset"] == "ssv1" and "Something-Something V1" in (ds["title"] or ds["message"])
 

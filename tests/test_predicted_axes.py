@@ -1,0 +1,87 @@
+"""The device model's predictions as dashboard cost axes: read from the store (predicted
+and stored only when missing), merged into the profiles, labelled as predictions."""
+
+import pandas as pd
+import pytest
+from stbench.bench import predictions
+from stbench.bench.config import ProfileConfig
+from stbench.bench.predict import predict
+from stbench.bench.store import ResultsStore
+from stbench.plots.dashboard import build_payload
+from stbench.plots.data import PlotData
+from stbench.plots.sources import store_predictions, with_predictions
+
+CONFIGS = [ProfileConfig("tsn_resnet18", 4, 32, num_classes=400)]
+
+
+def test_predictions_are_stored_once_and_reused(tmp_path, monkeypatch):
+    store = tmp_path / "s.sqlite"
+    got, notes = store_predictions(store, CONFIGS)
+    assert notes == [] and len(got) == 1
+    (row,) = got.to_dict("records")
+    want = predict("tsn_resnet18", gpu="h100_sxm", frames=4, size=32)  # its own classes
+    assert row["predicted_peak_mib"] == pytest.approx(want["peak_memory_bytes"] / 2**20)
+    assert row["predicted_latency_ms"] == pytest.approx(want["latency_bound_ms"])
+    assert row["predicted_gpu"] == "H100 SXM5 80GB" and row["predicted_limiter"]
+    with ResultsStore(store, readonly=True) as db:
+        assert len(db.predictions()) == 1 and db.rows() == []
+    monkeypatch.setattr(predictions, "_predict_one", lambda item: pytest.fail("predicted again"))
+    again, _ = store_predictions(store, CONFIGS)
+    assert again.to_dict("records") == got.to_dict("records")
+
+
+def _joined(predicted: bool) -> pd.DataFrame:
+    profiles = pd.DataFrame(
+        [
+            dict(model="tsn_resnet18", frames=4, size=32, num_classes=400, macs=2e8, params=1e7),
+            dict(model="tam_resnet18", frames=4, size=32, num_classes=400, macs=3e8, params=1e7),
+        ]
+    )
+    if predicted:
+        pred = profiles[["model", "frames", "size"]].assign(
+            predicted_latency_ms=[0.5, 0.9],
+            predicted_peak_mib=[100.0, 120.0],
+            predicted_intensity=[30.0, 20.0],
+            predicted_limiter=["memory", "launch"],
+            predicted_gpu="H100 SXM5 80GB",
+        )
+        profiles = with_predictions(profiles, pred)
+    records = dict(dataset="kinetics400", metric="top1", split="val", level="clip")
+    return profiles.assign(value=[60.0, 62.0], source="test", **records)
+
+
+def test_predicted_axes_and_the_flops_latency_view():
+    data = PlotData.from_joined(_joined(True))
+    labels = {a.key: a.label for a in data.axes}
+    assert labels["predicted_latency_ms"] == "Latency (ms), predicted, H100 SXM5 80GB, lower bound"
+    assert labels["predicted_peak_mib"] == "Peak memory (MiB), predicted peak, H100 SXM5 80GB"
+    payload = build_payload(data)
+    assert "flops_latency" in [v["key"] for v in payload["views"]]
+    tam = next(p for p in payload["points"] if p["model"] == "tam_resnet18")
+    assert tam["costs"]["predicted_latency_ms"] == 0.9 and tam["limiter"] == "launch"
+    assert payload["missing_kinds"] == ["latency", "memory"]  # predictions are not measurements
+    plain = build_payload(PlotData.from_joined(_joined(False)))
+    assert "flops_latency" not in [v["key"] for v in plain["views"]]
+    assert not any(a["key"].startswith("predicted") for a in plain["axes"])
+
+
+def test_hover_shows_measured_over_predicted_where_both_exist():
+    joined = _joined(True)
+    measured = joined.iloc[[0]].assign(
+        device="cuda",
+        batch=1,
+        dtype="float32",
+        latency_ms_median=1.5,
+        peak_mem_mib=110.0,
+        run_gpu_name="NVIDIA H100 80GB HBM3",
+        macs=None,
+        params=None,
+    )
+    data = PlotData.from_joined(pd.concat([joined, measured], ignore_index=True))
+    hover = {p["model"]: p["hover"] for p in build_payload(data)["points"]}
+    assert (
+        "measured / predicted latency / its lower bound on H100 SXM5 80GB: 3.00"
+        in hover["tsn_resnet18"]
+    )
+    assert "measured / predicted peak memory on H100 SXM5 80GB: 1.10" in hover["tsn_resnet18"]
+    assert "measured / predicted" not in hover["tam_resnet18"]
