@@ -92,3 +92,14 @@ def run_chain(
 def unfolded(x: torch.Tensor, batch: int) -> torch.Tensor:
     """`x` as (B, C, T, H, W) whichever layout it is in."""
     return unfold(x, batch) if x.shape[0] != batch else x
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """`model` (changed in place) with 5-D weights in channels_last_3d and 4-D ones (the
+    per-frame 2-D convs) in channels_last, the formats the folded layout hands them."""
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            if t.dim() in (4, 5):
+                fmt = torch.channels_last_3d if t.dim() == 5 else torch.channels_last
+                t.data = t.data.contiguous(memory_format=fmt)
+    return model
