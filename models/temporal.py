@@ -23,6 +23,7 @@ from stbench.models.validation import check_choice
 from torch import nn
 
 PLACEMENTS = ("branch", "after")
+CHANNELS_LAST = torch.channels_last_3d
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,16 @@ class TemporalAggregationModule(FoldingTemporal):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = torch.cat([self.prev.weight, self.curr.weight, self.next.weight], dim=2)
-        groups = weight.shape[0]
         if self.folded(x):
-            y = F.conv3d(
-                unfold(x, x.shape[0] // self.frames), weight, None, 1, (1, 0, 0), 1, groups
-            )
-            return fold(y.relu_())
-        return F.conv3d(x, weight, None, 1, (1, 0, 0), 1, groups).relu_()
+            # Depthwise convs are fastest with C innermost: the clip goes channels_last_3d,
+            # whose fold is a view, so the folded layers after it stay channels-last.
+            x = unfold(x, x.shape[0] // self.frames).contiguous(memory_format=CHANNELS_LAST)
+            return fold(self._conv(x, weight))
+        return self._conv(x, weight)
+
+    @staticmethod
+    def _conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return F.conv3d(x, weight, None, 1, (1, 0, 0), 1, weight.shape[0]).relu_()
 
 
 def _shift(x: torch.Tensor, width: int, channel_dim: int, time_dim: int) -> torch.Tensor:
@@ -150,9 +154,10 @@ class TemporalNeighbourPool(FoldingTemporal):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded(x):
-            n, c, _, h, w = x.shape
-            # the folded (B, T, C, H, W) memory as one (B, 1, T, C*H, W) volume: pool along T
-            return self.pool(x.reshape(n // self.frames, 1, self.frames, c * h, w)).view_as(x)
+            # Measured fastest on CPU (bench/test_bench_operators.py): the pool on the unfolded
+            # clip (parallel over B*C planes), then fold back; pooling a copy-free view of the
+            # folded memory runs 1.6-2x slower.
+            return fold(self.pool(unfold(x, x.shape[0] // self.frames)))
         return self.pool(x)
 
 
