@@ -97,12 +97,14 @@ class FramesTAM(nn.Module):
         return curr.flatten(0, 1).relu_()
 
 
-class ZeroFillTSM(nn.Module):
-    """TSM on (B, C, T, H, W) with a zero tensor and sliced copies."""
+class ZeroFillTSM(TemporalShift):
+    """TSM on (B, C, T, H, W) with a zero tensor and sliced copies; ``of(tsm)`` shifts as
+    many channels as the zoo module `tsm`."""
 
-    def __init__(self, fold: int) -> None:
-        super().__init__()
-        self.fold = fold
+    @classmethod
+    def of(cls, tsm: TemporalShift) -> ZeroFillTSM:
+        """The zero-fill formulation of `tsm` (same shifted channel count)."""
+        return cls(tsm.fold, fold_div=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.fold
@@ -113,33 +115,17 @@ class ZeroFillTSM(nn.Module):
         return out
 
 
-class FramesTSM(nn.Module):
-    """TSM on (B*T, C, H, W) frames as its authors write it: a (B, T, C, H, W) view, a zero
-    tensor and sliced copies."""
+class OnFrames(nn.Module):
+    """A (B, C, T, H, W) module run on (B*T, C, H, W) frames through a (B, T, C, H, W) view,
+    as TSM's authors run their shift and a 2-D network would run tavg/tmax."""
 
-    def __init__(self, fold: int, frames: int) -> None:
+    def __init__(self, module: nn.Module, frames: int) -> None:
         super().__init__()
-        self.fold, self.frames = fold, frames
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f, v = self.fold, x.unflatten(0, (-1, self.frames))
-        out = torch.zeros_like(v)
-        out[:, :-1, :f] = v[:, 1:, :f]
-        out[:, 1:, f : 2 * f] = v[:, :-1, f : 2 * f]
-        out[:, :, 2 * f :] = v[:, :, 2 * f :]
-        return out.flatten(0, 1)
-
-
-class FramesPool(nn.Module):
-    """tavg/tmax on (B*T, C, H, W) frames: unfold, the 3-D pool along T, fold back."""
-
-    def __init__(self, pool: nn.Module, frames: int) -> None:
-        super().__init__()
-        self.pool, self.frames = pool, frames
+        self.module, self.frames = module, frames
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v = x.unflatten(0, (-1, self.frames)).transpose(1, 2)
-        return self.pool(v).transpose(1, 2).flatten(0, 1)
+        return self.module(v).transpose(1, 2).flatten(0, 1)
 
 
 class AttentionNonLocal(nn.Module):
@@ -162,38 +148,38 @@ class AttentionNonLocal(nn.Module):
 # -------------------------------------------------------------------------------- networks
 
 
-def _conv2d_of(conv: nn.Conv3d) -> nn.Conv2d:
+def _reshaped_conv(
+    conv: nn.Conv2d | nn.Conv3d, kind: type, dims: slice, weight: torch.Tensor
+) -> nn.Module:
+    """A `kind` conv with `conv`'s settings cut to `dims` (or grown to 1 x k x k), sharing its
+    weights (`weight`: the reshaped ones) and bias."""
+
+    def shape(v: tuple[int, ...], pad: int) -> tuple[int, ...]:
+        return v[dims] if len(v) == 3 else (pad, *v)
+
+    out = kind(
+        conv.in_channels,
+        conv.out_channels,
+        shape(conv.kernel_size, 1),
+        shape(conv.stride, 1),
+        shape(conv.padding, 0),
+        groups=conv.groups,
+        bias=conv.bias is not None,
+    )
+    out.weight = nn.Parameter(weight)
+    if conv.bias is not None:
+        out.bias = conv.bias
+    return out
+
+
+def _conv2d_of(conv: nn.Conv3d) -> nn.Module:
     """The Conv2d of a 1 x k x k Conv3d with temporal stride 1, sharing its weights."""
-    out = nn.Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        conv.kernel_size[1:],
-        conv.stride[1:],
-        conv.padding[1:],
-        groups=conv.groups,
-        bias=conv.bias is not None,
-    )
-    out.weight = nn.Parameter(conv.weight.detach().squeeze(2))
-    if conv.bias is not None:
-        out.bias = conv.bias
-    return out
+    return _reshaped_conv(conv, nn.Conv2d, slice(1, 3), conv.weight.detach().squeeze(2))
 
 
-def _conv3d_of(conv: nn.Conv2d) -> nn.Conv3d:
+def _conv3d_of(conv: nn.Conv2d) -> nn.Module:
     """The 1 x k x k Conv3d of a per-frame Conv2d, sharing its weights."""
-    out = nn.Conv3d(
-        conv.in_channels,
-        conv.out_channels,
-        (1, *conv.kernel_size),
-        (1, *conv.stride),
-        (0, *conv.padding),
-        groups=conv.groups,
-        bias=conv.bias is not None,
-    )
-    out.weight = nn.Parameter(conv.weight.detach().unsqueeze(2))
-    if conv.bias is not None:
-        out.bias = conv.bias
-    return out
+    return _reshaped_conv(conv, nn.Conv3d, slice(0, 3), conv.weight.detach().unsqueeze(2))
 
 
 def _pool2d_of(pool: nn.MaxPool3d | nn.AvgPool3d) -> nn.Module:
@@ -226,9 +212,9 @@ def _to_2d(module: nn.Module, frames: int) -> nn.Module | None:
     if isinstance(module, TemporalAggregationModule):
         return FramesTAM(module, frames)
     if isinstance(module, TemporalShift):
-        return FramesTSM(module.fold, frames)
+        return OnFrames(ZeroFillTSM.of(module), frames)
     if isinstance(module, TemporalNeighbourPool):
-        return FramesPool(module.pool, frames)
+        return OnFrames(module.pool, frames)
     return None
 
 
@@ -295,7 +281,7 @@ def plain_3d(model: nn.Module) -> VolumeNet:
         if isinstance(m, TemporalAggregationModule):
             return ThreeConvTAM(m)
         if isinstance(m, TemporalShift):
-            return ZeroFillTSM(m.fold)
+            return ZeroFillTSM.of(m)
         return None
 
     layers = [_convert(m, convert) for m in chain_of(copy.deepcopy(model))]

@@ -16,9 +16,8 @@ import pytest
 import torch
 from stbench.bench.baselines import (
     AttentionNonLocal,
-    FramesPool,
     FramesTAM,
-    FramesTSM,
+    OnFrames,
     ThreeConvTAM,
     ZeroFillTSM,
     interleaved,
@@ -53,9 +52,9 @@ def _folded_case(name: str, channels: int) -> Case:
     if name == "tam":
         framewise = FramesTAM(module, T)
     elif name == "tsm":
-        framewise = FramesTSM(module.fold, T)
+        framewise = OnFrames(ZeroFillTSM.of(module), T)
     else:
-        framewise = FramesPool(module.pool, T)
+        framewise = OnFrames(module.pool, T)
     return lambda: module(x), {"frames (B*T,C,H,W)": lambda: framewise(frames)}
 
 
@@ -68,7 +67,7 @@ def _volume_case(name: str, channels: int) -> Case:
             "three convs": lambda: ThreeConvTAM(module)(x)
         }
     elif name == "tsm":
-        base = {"zero fill + slices": lambda: ZeroFillTSM(module.fold)(x)}
+        base = {"zero fill + slices": lambda: ZeroFillTSM.of(module)(x)}
     else:
         base = {"3-D pool": lambda: module.pool(x)}
     return lambda: module(x), base

@@ -129,15 +129,15 @@ def _shift(x: torch.Tensor, width: int, channel_dim: int, time_dim: int) -> torc
 
 
 class TemporalShift(FoldingTemporal):
-    """TSM: shift `1/widthdiv` of the channels one frame back and as many one frame forward."""
+    """TSM: shift `1/fold_div` of the channels one frame back and as many one frame forward."""
 
-    def __init__(self, channels: int, widthdiv: int = 8, frames: int | None = None) -> None:
+    def __init__(self, channels: int, fold_div: int = 8, frames: int | None = None) -> None:
         super().__init__(frames)
-        if channels < widthdiv:
+        if channels < fold_div:
             raise ValueError(
-                f"channels: got {channels}; allowed: >= widthdiv ({widthdiv}) for a temporal shift"
+                f"channels: got {channels}; allowed: >= fold_div ({fold_div}) for a temporal shift"
             )
-        self.fold = channels // widthdiv
+        self.fold = channels // fold_div
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded(x):

@@ -3,13 +3,14 @@
 Each takes the same weights (same state_dict keys) as its fast counterpart in
 ``stbench.models``; ``reference_forward`` runs a whole zoo model the old way: every layer on
 (B, C, T, H, W), a per-frame 2-D conv folding and unfolding around itself, TAM as three
-depthwise convs with two pads and two adds, TSM as a zero tensor with sliced copies.
+depthwise convs with two pads and two adds, TSM as a zero tensor with sliced copies (those
+two are the paper formulations the operator benchmarks also time: ``bench/baselines.py``).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+from stbench.bench.baselines import ThreeConvTAM, ZeroFillTSM
 from stbench.models.inception import InceptionV1
 from stbench.models.resnet import VideoResNet
 from stbench.models.slowfast import SlowFast
@@ -19,37 +20,6 @@ from stbench.models.temporal import (
     TemporalShift,
 )
 from torch import nn
-
-
-class ReferenceTAM(nn.Module):
-    """TAM as three depthwise 1x1 convs, shifted by padding, summed, ReLU."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.prev = nn.Conv3d(channels, channels, 1, groups=channels, bias=False)
-        self.curr = nn.Conv3d(channels, channels, 1, groups=channels, bias=False)
-        self.next = nn.Conv3d(channels, channels, 1, groups=channels, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        prev = F.pad(self.prev(x), (0, 0, 0, 0, 1, 0))[:, :, :-1]
-        nxt = F.pad(self.next(x), (0, 0, 0, 0, 0, 1))[:, :, 1:]
-        return F.relu(prev + self.curr(x) + nxt)
-
-
-class ReferenceTSM(nn.Module):
-    """TSM as a zero tensor and three sliced copies."""
-
-    def __init__(self, fold: int) -> None:
-        super().__init__()
-        self.fold = fold
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.fold
-        out = torch.zeros_like(x)
-        out[:, :f, :-1] = x[:, :f, 1:]
-        out[:, f : 2 * f, 1:] = x[:, f : 2 * f, :-1]
-        out[:, 2 * f :] = x[:, 2 * f :]
-        return out
 
 
 class ReferencePool(nn.Module):
@@ -66,11 +36,9 @@ class ReferencePool(nn.Module):
 def reference_module(module: nn.Module) -> nn.Module | None:
     """The slow reference of a fast temporal module (same weights), None for other modules."""
     if isinstance(module, TemporalAggregationModule):
-        ref = ReferenceTAM(module.curr.in_channels).to(module.curr.weight)
-        ref.load_state_dict(module.state_dict())
-        return ref
+        return ThreeConvTAM(module)
     if isinstance(module, TemporalShift):
-        return ReferenceTSM(module.fold)
+        return ZeroFillTSM.of(module)
     if isinstance(module, TemporalNeighbourPool):
         return ReferencePool(module.pool)
     return None
