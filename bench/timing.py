@@ -135,7 +135,9 @@ def prepare(
     model = model.eval().to(device)
     memory_format = "contiguous"
     if channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
+        from stbench.models.layout import to_channels_last
+
+        model = to_channels_last(model)
         memory_format = "channels_last_3d"
     mode = None
     if compile:

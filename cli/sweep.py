@@ -80,6 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_protocol(p)
     add_store(p)
+    p.add_argument(
+        "--for-records",
+        nargs="*",
+        metavar="CSV",
+        help="profile the (model, frames, size, classes) the accuracy records need (default: "
+        "the shipped records; PATTERN filters the models) so the rows join the frontier",
+    )
     p.add_argument("--list-tasks", action="store_true", help="print the task JSON lines, run none")
     p.add_argument(
         "--task",
@@ -164,6 +171,8 @@ def _tasks(args: argparse.Namespace) -> list:
     if args.task:
         lines = sys.stdin.read().splitlines() if args.task == "-" else [args.task]
         tasks = [Task.from_json(line) for line in lines if line.strip()]
+    elif args.for_records is not None:
+        tasks = _record_tasks(args)
     elif args.pattern:
         options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
         tasks = build_tasks(
@@ -184,6 +193,25 @@ def _tasks(args: argparse.Namespace) -> list:
             raise UserError(f"--shard: got {args.shard!r}; allowed: I/N, e.g. 0/4") from None
         tasks = shard(tasks, i, n)
     return tasks
+
+
+def _record_tasks(args: argparse.Namespace) -> list:
+    from stbench.bench.record_tasks import load_for_records, record_tasks
+    from stbench.zoo.records import RecordsError
+
+    if args.frames or args.sizes or args.classes:
+        raise UserError(
+            "--for-records: got --frames/--sizes/--classes; allowed: none (the records give them)"
+        )
+    try:
+        records = load_for_records(args.for_records)
+    except RecordsError as exc:
+        raise UserError(f"--for-records: {str(exc).splitlines()[0]}") from None
+    options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
+    try:
+        return record_tasks(records, args.pattern, args.batches, **options)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,14 +36,24 @@ def conv3d(
 
 
 class Conv2dPerFrame(nn.Module):
-    """A 2-D convolution applied to every frame: folds T into the batch."""
+    """A 2-D convolution applied to every frame.
+
+    On the folded layout (B*T, C, 1, H, W) of a frame-wise stage (``layout.py``) it is one
+    Conv2d on a view; on (B, C, T, H, W) it folds T into the batch and back.
+    """
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
         self.conv = conv
 
+    def runs_per_frame(self) -> bool:
+        """Always frame-wise."""
+        return True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = x.shape
+        if t == 1:
+            return self.conv(x.squeeze(2)).unsqueeze(2)
         y = self.conv(x.transpose(1, 2).reshape(b * t, c, h, w))
         return y.reshape(b, t, *y.shape[1:]).transpose(1, 2)
 

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from stbench.models.gating import FeatureGating
 from stbench.models.heads import ClassifierHead
+from stbench.models.layout import children_frame_wise, frame_wise_flags, run_chain, unfolded
 from stbench.models.operators import (
     OpSpec,
     as_op,
@@ -180,6 +181,8 @@ def _legacy_separable_keys(module: nn.Module, state_dict: dict, prefix: str, *ar
 class ConvUnit(nn.Module):
     """operator -> BN (unless the operator's layout drops it) -> ReLU, for one conv slot."""
 
+    runs_per_frame = children_frame_wise
+
     def __init__(
         self,
         spec: OpSpec,
@@ -212,6 +215,8 @@ class ConvUnit(nn.Module):
 
 class InceptionBlock(nn.Module):
     """Four-branch Inception block; `spec` fills the two 3x3 slots, its 1x1 companions the rest."""
+
+    runs_per_frame = children_frame_wise
 
     def __init__(
         self,
@@ -308,16 +313,19 @@ class InceptionV1(nn.Module):
         check_min_frames(frames, self.min_frames, f"temporal striding of form {plan.form.name}")
         ops = dict(zip(SLOTS, plan.ops, strict=True))
         layers: dict[str, nn.Module] = {}
+        stem_t = plan.form.stem_temporal_stride
+        k = _kt(plan.stem)
+        t = (frames + 2 * (k // 2) - k) // stem_t + 1  # T after conv_1a, for temporal modules
 
         def add(name: str, module: nn.Module, channels: int = 0) -> None:
             # A conv unit or block (`channels` > 0) is followed by the plan's temporal module.
             layers[name] = module
             if channels and plan.temporal:
-                layers[f"{plan.temporal}_{name}"] = make_temporal(plan.temporal, channels)
+                layers[f"{plan.temporal}_{name}"] = make_temporal(plan.temporal, channels, t)
 
-        stem_t = plan.form.stem_temporal_stride
         add("conv_1a", ConvUnit(plan.stem, 3, 64, 7, "conv_1a", 2, stem_t), 64)
         add("pool_2a", self._pools("pool_2a"))
+        t = self._frames_after("pool_2a", t)
         conv_2b = get_operator(ops["conv_2c"].name).pointwise(ops["conv_2c"], False)
         add("conv_2b", ConvUnit(conv_2b, 64, 64, 1, "conv_2b"), 64)
         conv_2c: nn.Module = ConvUnit(ops["conv_2c"], 64, 192, 3, "conv_2c")
@@ -327,17 +335,25 @@ class InceptionV1(nn.Module):
         for name, channels in BLOCK_CHANNELS.items():
             if name in POOL_BEFORE:
                 add(POOL_BEFORE[name], self._pools(POOL_BEFORE[name]))
+                t = self._frames_after(POOL_BEFORE[name], t)
             block = InceptionBlock(channels, ops[name], name, plan.gating and _kt(ops[name]) > 1)
             add(name, block, block.out_channels)
         self.features = nn.Sequential(OrderedDict(layers))
         self.head = ClassifierHead(FEATURES, num_classes, plan.dropout)
+        self._folds = frame_wise_flags(self.features)  # frame-wise runs go folded (layout.py)
 
     def _pools(self, name: str) -> nn.Module:
         return nn.Sequential(*(p.make(self.plan.tp_pool) for p in self.plan.form.pools[name]))
 
+    def _frames_after(self, name: str, t: int) -> int:
+        for pool in self.plan.form.pools[name]:
+            t = pool.out_size(t, 0)
+        return t
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.frames, self.min_size)
-        return self.head(self.features(x))
+        batch = x.shape[0]
+        return self.head(unfolded(run_chain(self.features, self._folds, x, batch), batch))
 
     def block_ops(self) -> dict[str, str]:
         """Operator of every conv slot, bottom to top (conv_1a is the stem's)."""

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from stbench.models.convs import conv3d
 from stbench.models.heads import ClassifierHead
+from stbench.models.layout import children_frame_wise, frame_wise_flags, run_chain, unfolded
 from stbench.models.operators import OpSpec, checked, get_operator, make_operator, route_args
 from stbench.models.pooling import POOL_MODES, Pool, temporal_pool
 from stbench.models.summary import ArchSummary, span
@@ -77,19 +78,30 @@ class BlockPlan:
         keep = get_operator(self.op.name).norm_after(self.op)
         return nn.BatchNorm3d(channels) if keep else nn.Identity()
 
-    def branch_module(self, channels: int) -> nn.Module:
-        """The residual branch's temporal module (identity when there is none)."""
-        return make_temporal(self.branch, channels) if self.branch else nn.Identity()
+    def branch_module(self, channels: int, frames: int | None = None) -> nn.Module:
+        """The residual branch's temporal module (identity when there is none); `frames` is
+        the T it sees (lets it run on the folded layout)."""
+        return make_temporal(self.branch, channels, frames) if self.branch else nn.Identity()
+
+    def frames_after(self, frames: int | None) -> int | None:
+        """T after this block (its temporal stride, 'same' padding), None if unknown."""
+        return None if frames is None else (frames - 1) // self.temporal_stride + 1
 
 
-class BasicBlock(nn.Module):
+class ResidualBlock(nn.Module):
+    """Base of the residual blocks: frame-wise when every part is (see ``layout.py``)."""
+
+    runs_per_frame = children_frame_wise
+
+
+class BasicBlock(ResidualBlock):
     """Two operator convs (k x k slots) with BN; optional temporal module in the branch."""
 
     expansion = 1
 
-    def __init__(self, in_ch: int, planes: int, plan: BlockPlan) -> None:
+    def __init__(self, in_ch: int, planes: int, plan: BlockPlan, frames: int | None = None) -> None:
         super().__init__()
-        self.temporal = plan.branch_module(in_ch)
+        self.temporal = plan.branch_module(in_ch, frames)
         self.conv1 = plan.conv(in_ch, planes)
         self.bn1 = plan.norm(planes)
         self.conv2 = plan.conv(planes, planes, strided=False)
@@ -104,15 +116,15 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """1x1 (conv_a) -> operator (k x k slot, carries the stride) -> 1x1, expansion 4."""
 
     expansion = 4
 
-    def __init__(self, in_ch: int, planes: int, plan: BlockPlan) -> None:
+    def __init__(self, in_ch: int, planes: int, plan: BlockPlan, frames: int | None = None) -> None:
         super().__init__()
         out_ch = planes * self.expansion
-        self.temporal = plan.branch_module(in_ch)
+        self.temporal = plan.branch_module(in_ch, frames)
         self.conv1 = conv_bn(in_ch, planes, (plan.conv_a_kernel, 1, 1))
         self.conv2 = plan.conv(planes, planes)
         self.bn2 = plan.norm(planes)
@@ -136,14 +148,17 @@ def make_stage(
     in_ch: int,
     planes: int,
     plans: Sequence[BlockPlan],
+    frames: int | None = None,
 ) -> tuple[nn.Sequential, int]:
-    """One stage: a block per plan, each followed by its `after` temporal module if any."""
+    """One stage: a block per plan, each followed by its `after` temporal module if any;
+    `frames` is the stage's input T (lets temporal modules run on the folded layout)."""
     layers: list[nn.Module] = []
     for plan in plans:
-        layers.append(block(in_ch, planes, plan))
+        layers.append(block(in_ch, planes, plan, frames))
         in_ch = planes * block.expansion
+        frames = plan.frames_after(frames)
         if plan.after:
-            layers.append(make_temporal(plan.after, in_ch))
+            layers.append(make_temporal(plan.after, in_ch, frames))
     return nn.Sequential(*layers), in_ch
 
 
@@ -230,15 +245,17 @@ class VideoResNet(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.pools = nn.ModuleDict({str(k): v for k, v in pools.items()})
         self.head = head
+        # stem, every block and pool in order: frame-wise runs of it go folded (layout.py)
+        chain: list[nn.Module] = [stem]
+        for i, stage in enumerate(stages):
+            chain += list(stage) + ([pools[i]] if i in pools else [])
+        self._chain = tuple(chain)
+        self._folds = frame_wise_flags(chain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.frames, self.min_size)
-        x = self.stem(x)
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if str(i) in self.pools:
-                x = self.pools[str(i)](x)
-        return self.head(x)
+        batch = x.shape[0]
+        return self.head(unfolded(run_chain(self._chain, self._folds, x, batch), batch))
 
 
 @dataclass(frozen=True)
@@ -259,9 +276,13 @@ class ResNetPlan:
             check_min_frames(frames, 2**halvings, f"the model halves T {halvings} times")
         block = BLOCKS[DEPTHS[self.depth][0]]
         in_ch, stages = self.stem.width, []
-        for planes, plans in zip(STAGE_PLANES, self.stages, strict=True):
-            stage, in_ch = make_stage(block, in_ch, planes, plans)
+        t = 1 if self.stem.clip_as_channels else frames
+        for i, (planes, plans) in enumerate(zip(STAGE_PLANES, self.stages, strict=True)):
+            stage, in_ch = make_stage(block, in_ch, planes, plans, t)
             stages.append(stage)
+            t = plans[0].frames_after(t)
+            if i in self.temporal_pool:
+                t = RESNET_TEMPORAL_POOL.out_size(t, 0)
         pools = {i: RESNET_TEMPORAL_POOL.make(self.tp_pool or "max") for i in self.temporal_pool}
         head = ClassifierHead(in_ch, num_classes, self.dropout)
         min_size = 32 if self.stem.pool else 16

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from stbench.models.convs import conv3d
 from stbench.models.heads import ClassifierHead
+from stbench.models.layout import frame_wise_flags, run_chain, unfolded
 from stbench.models.operators import OpSpec, checked, op, route_args
 from stbench.models.resnet import (
     DEPTHS,
@@ -125,14 +126,21 @@ class SlowFast(nn.Module):
                 s_in = s_out + f_out
         self.slow, self.fast = nn.ModuleList(slow), nn.ModuleList(fast)
         self.head = ClassifierHead(s_in, num_classes, plan.dropout)
+        # frame-wise runs of each pathway go folded (layout.py); laterals join unfolded
+        self._folds = [tuple(frame_wise_flags(stage) for stage in p) for p in (slow, fast)]
+
+    def _stage(self, pathway: int, i: int, x: torch.Tensor, batch: int) -> torch.Tensor:
+        stage = (self.slow, self.fast)[pathway][i]
+        return unfolded(run_chain(stage, self._folds[pathway][i], x, batch), batch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.frames, self.min_size)
+        batch = x.shape[0]
         s = self.slow_stem(x[:, :, :: self.alpha])
         f = self.fast_stem(x)
         s = torch.cat([s, self.laterals[0](f)], dim=1)
         for i in range(4):
-            s, f = self.slow[i](s), self.fast[i](f)
+            s, f = self._stage(0, i, s, batch), self._stage(1, i, f, batch)
             if i < 3:
                 s = torch.cat([s, self.laterals[i + 1](f)], dim=1)
         pooled = [p.mean(dim=(2, 3, 4), keepdim=True) for p in (s, f)]

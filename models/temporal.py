@@ -1,5 +1,7 @@
 """Temporal modules that sit beside the convolutions: TAM, TSM, avg/max aggregation and
-non-local blocks. All map (B, C, T, H, W) to (B, C, T, H, W).
+non-local blocks. All map (B, C, T, H, W) to (B, C, T, H, W); those registered with
+``folds=True`` and built with a known frame count also map the folded layout
+(B*T, C, 1, H, W) to itself (see ``layout.py``), so a 2-D network need not unfold for them.
 
 A skeleton attaches them by name through :func:`make_temporal`; each registered module
 declares its placement: ``"branch"`` (at the head of a residual branch) or ``"after"`` (a
@@ -14,32 +16,39 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from stbench.models.layout import fold, frames_view, is_folded, unfold
 from stbench.models.pooling import temporal_pool
 from stbench.models.registry import Registry
 from stbench.models.validation import check_choice
 from torch import nn
 
 PLACEMENTS = ("branch", "after")
+CHANNELS_LAST = torch.channels_last_3d
 
 
 @dataclass(frozen=True)
 class TemporalModule:
-    """A registered temporal module: `factory(channels)` and where a skeleton puts it."""
+    """A registered temporal module: `factory(channels)` and where a skeleton puts it.
+
+    `folds`: the factory also takes `frames` and the module then runs on folded input too.
+    """
 
     name: str
-    factory: Callable[[int], nn.Module]
+    factory: Callable[..., nn.Module]
     placement: str
+    folds: bool = False
 
 
 TEMPORAL_MODULES: Registry[TemporalModule] = Registry("temporal")
 
 
-def register_temporal(name: str, placement: str = "branch") -> Callable:
-    """Decorator: register a temporal module factory `f(channels)` under `name`."""
+def register_temporal(name: str, placement: str = "branch", folds: bool = False) -> Callable:
+    """Decorator: register a temporal module factory `f(channels)` under `name`
+    (`f(channels, frames=T)` when `folds`: it then also runs on the folded layout)."""
     check_choice("placement", placement, PLACEMENTS)
 
-    def deco(fn: Callable[[int], nn.Module]) -> Callable[[int], nn.Module]:
-        TEMPORAL_MODULES.add(name, TemporalModule(name, fn, placement))
+    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        TEMPORAL_MODULES.add(name, TemporalModule(name, fn, placement, folds))
         return fn
 
     return deco
@@ -50,31 +59,80 @@ def get_temporal(name: str) -> TemporalModule:
     return TEMPORAL_MODULES[name]
 
 
-def make_temporal(name: str, channels: int) -> nn.Module:
-    """Build the temporal module `name` for `channels` channels."""
-    return get_temporal(name).factory(channels)
+def make_temporal(name: str, channels: int, frames: int | None = None) -> nn.Module:
+    """Build the temporal module `name` for `channels` channels; `frames` (the T it will
+    see) lets a module registered with ``folds=True`` run on the folded layout."""
+    entry = get_temporal(name)
+    if entry.folds and frames is not None:
+        return entry.factory(channels, frames=frames)
+    return entry.factory(channels)
 
 
-class TemporalAggregationModule(nn.Module):
-    """TAM (IBM "TAM-b3-sum"): depthwise 1x1 weights for frames t-1, t, t+1, summed, ReLU."""
+class FoldingTemporal(nn.Module):
+    """Base of temporal modules that also run folded once they know their frame count."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, frames: int | None = None) -> None:
         super().__init__()
+        self.frames = frames
+
+    def runs_per_frame(self) -> bool:
+        """Frame-wise for a skeleton: given its T, it takes the folded layout."""
+        return self.frames is not None
+
+    def folded(self, x: torch.Tensor) -> bool:
+        """Whether `x` is the folded layout of this module's T frames."""
+        return self.frames is not None and is_folded(x, self.frames)
+
+
+class TemporalAggregationModule(FoldingTemporal):
+    """TAM (IBM "TAM-b3-sum"): depthwise 1x1 weights for frames t-1, t, t+1, summed, ReLU.
+
+    The three weights (``prev``, ``curr``, ``next``) run as one depthwise t=3 convolution
+    (the same MACs as three depthwise 1x1 convolutions and the same sum).
+    """
+
+    def __init__(self, channels: int, frames: int | None = None) -> None:
+        super().__init__(frames)
         self.prev = nn.Conv3d(channels, channels, 1, groups=channels, bias=False)
         self.curr = nn.Conv3d(channels, channels, 1, groups=channels, bias=False)
         self.next = nn.Conv3d(channels, channels, 1, groups=channels, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        prev = F.pad(self.prev(x), (0, 0, 0, 0, 1, 0))[:, :, :-1]
-        nxt = F.pad(self.next(x), (0, 0, 0, 0, 0, 1))[:, :, 1:]
-        return F.relu(prev + self.curr(x) + nxt)
+        weight = torch.cat([self.prev.weight, self.curr.weight, self.next.weight], dim=2)
+        if self.folded(x):
+            # Depthwise convs are fastest with C innermost: the clip goes channels_last_3d,
+            # whose fold is a view, so the folded layers after it stay channels-last.
+            x = unfold(x, x.shape[0] // self.frames).contiguous(memory_format=CHANNELS_LAST)
+            return fold(self._conv(x, weight))
+        return self._conv(x, weight)
+
+    @staticmethod
+    def _conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return F.conv3d(x, weight, None, 1, (1, 0, 0), 1, weight.shape[0]).relu_()
 
 
-class TemporalShift(nn.Module):
+def _shift(x: torch.Tensor, width: int, channel_dim: int, time_dim: int) -> torch.Tensor:
+    """Out-of-place TSM shift of `x`: channels [0, f) one frame back, [f, 2f) one forward."""
+    out = torch.empty_like(x)
+    n, c = x.shape[time_dim], x.shape[channel_dim]
+
+    def part(t: torch.Tensor, c0: int, cn: int, t0: int, tn: int) -> torch.Tensor:
+        return t.narrow(channel_dim, c0, cn).narrow(time_dim, t0, tn)
+
+    part(out, 0, width, 0, n - 1).copy_(part(x, 0, width, 1, n - 1))
+    part(out, 0, width, n - 1, 1).zero_()
+    part(out, width, width, 1, n - 1).copy_(part(x, width, width, 0, n - 1))
+    part(out, width, width, 0, 1).zero_()
+    rest = c - 2 * width
+    out.narrow(channel_dim, 2 * width, rest).copy_(x.narrow(channel_dim, 2 * width, rest))
+    return out
+
+
+class TemporalShift(FoldingTemporal):
     """TSM: shift `1/fold_div` of the channels one frame back and as many one frame forward."""
 
-    def __init__(self, channels: int, fold_div: int = 8) -> None:
-        super().__init__()
+    def __init__(self, channels: int, fold_div: int = 8, frames: int | None = None) -> None:
+        super().__init__(frames)
         if channels < fold_div:
             raise ValueError(
                 f"channels: got {channels}; allowed: >= fold_div ({fold_div}) for a temporal shift"
@@ -82,22 +140,24 @@ class TemporalShift(nn.Module):
         self.fold = channels // fold_div
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.fold
-        out = torch.zeros_like(x)
-        out[:, :f, :-1] = x[:, :f, 1:]
-        out[:, f : 2 * f, 1:] = x[:, f : 2 * f, :-1]
-        out[:, 2 * f :] = x[:, 2 * f :]
-        return out
+        if self.folded(x):
+            return _shift(frames_view(x, self.frames), self.fold, 2, 1).view_as(x)
+        return _shift(x, self.fold, 1, 2)
 
 
-class TemporalNeighbourPool(nn.Module):
+class TemporalNeighbourPool(FoldingTemporal):
     """Parameter-free aggregation of frames t-1, t, t+1 by average or max (stride 1)."""
 
-    def __init__(self, mode: str) -> None:
-        super().__init__()
+    def __init__(self, mode: str, frames: int | None = None) -> None:
+        super().__init__(frames)
         self.pool = temporal_pool(stride=1, count_include_pad=False).make(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.folded(x):
+            # Measured fastest on CPU (bench/test_bench_operators.py): the pool on the unfolded
+            # clip (parallel over B*C planes), then fold back; pooling a copy-free view of the
+            # folded memory runs 1.6-2x slower.
+            return fold(self.pool(unfold(x, x.shape[0] // self.frames)))
         return self.pool(x)
 
 
@@ -125,18 +185,18 @@ class NonLocalBlock(nn.Module):
         return x + self.bn(self.out(y))
 
 
-register_temporal("tam")(TemporalAggregationModule)
-register_temporal("tsm")(TemporalShift)
+register_temporal("tam", folds=True)(TemporalAggregationModule)
+register_temporal("tsm", folds=True)(TemporalShift)
 register_temporal("nonlocal", "after")(NonLocalBlock)
 
 
-@register_temporal("tavg")
-def _temporal_avg(channels: int) -> nn.Module:
+@register_temporal("tavg", folds=True)
+def _temporal_avg(channels: int, frames: int | None = None) -> nn.Module:
     """Average of neighbouring frames in the residual branch (Chen et al. Table 5 "Avg.")."""
-    return TemporalNeighbourPool("avg")
+    return TemporalNeighbourPool("avg", frames)
 
 
-@register_temporal("tmax")
-def _temporal_max(channels: int) -> nn.Module:
+@register_temporal("tmax", folds=True)
+def _temporal_max(channels: int, frames: int | None = None) -> nn.Module:
     """Max over neighbouring frames in the residual branch (Chen et al. Table 5 "Max.")."""
-    return TemporalNeighbourPool("max")
+    return TemporalNeighbourPool("max", frames)

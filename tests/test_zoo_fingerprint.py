@@ -13,6 +13,11 @@ from stbench.zoo import list_models
 from zoo_fingerprint import fingerprint
 
 BEFORE = json.loads((Path(__file__).parent / "data" / "zoo_fingerprint.json").read_text())
+# Outputs whose float32 rounding exceeds the default tolerance: nln_resnet50's softmax
+# attention on the fingerprint weights amplifies summation order (its float64 output differs
+# from the stored float32 one by 2e-4), so folded 2-D stages move it by ~1e-4. Its float64
+# equivalence with the unfolded formulation is pinned in tests/test_layout_equivalence.py.
+TOLERANCE = {"nln_resnet50": {"rtol": 1e-3, "atol": 1e-4}}
 
 
 def test_the_fingerprint_covers_the_whole_zoo():
@@ -25,5 +30,7 @@ def test_model_unchanged(name):
     for key in ("params", "macs", "conv_macs", "linear_macs", "state_shapes", "size"):
         assert now[key] == before[key], key
     torch.testing.assert_close(
-        torch.tensor(now["out"]), torch.tensor(before["out"]), rtol=1e-4, atol=1e-5
+        torch.tensor(now["out"]),
+        torch.tensor(before["out"]),
+        **TOLERANCE.get(name, {"rtol": 1e-4, "atol": 1e-5}),
     )
