@@ -32,6 +32,24 @@ def add_input(p: argparse.ArgumentParser, batch_help: str = "batch size (default
     p.add_argument("--classes", metavar="C", help="number of classes (default: the spec's)")
 
 
+def add_measure(p: argparse.ArgumentParser) -> None:
+    """Add where and how a profile runs and what it measures: --device, --dtype,
+    --channels-last, --compile, --time, --memory, --throughput-batch."""
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        help="float32, bfloat16 or float16 (autocast; default float32)",
+    )
+    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model before timing")
+    p.add_argument("--time", action="store_true", help="measure latency (ms: median, IQR, p90)")
+    p.add_argument("--memory", action="store_true", help="measure peak memory (MiB) of a forward")
+    p.add_argument(
+        "--throughput-batch", type=int, metavar="N", help="also measure clips/s at batch N"
+    )
+
+
 def add_store(p: argparse.ArgumentParser, summary: str = STORE_HELP) -> None:
     """Add --store PATH."""
     p.add_argument("--store", metavar="PATH", help=summary)

@@ -9,6 +9,7 @@ from typing import Any
 
 from stbench.cli.options import (
     add_input,
+    add_measure,
     add_output,
     add_protocol,
     add_store,
@@ -33,16 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "profile", summary, DESCRIPTION)
     p.add_argument("names", nargs="+", metavar="NAME", help="zoo model names or shell patterns")
     add_input(p, "batch size for timing (default 1)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument(
-        "--dtype",
-        default="float32",
-        help="float32, bfloat16 or float16 (autocast; default float32)",
-    )
-    p.add_argument(
-        "--channels-last", action="store_true", help="use channels_last_3d memory format"
-    )
-    p.add_argument("--compile", action="store_true", help="torch.compile the model before timing")
+    add_measure(p)
     p.add_argument(
         "--counters",
         default="meta",
@@ -51,11 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ptflops-pytorch, ptflops-aten (non-meta counters run real CPU forwards)",
     )
     p.add_argument("--per-module", action="store_true", help="include per-module MACs")
-    p.add_argument("--time", action="store_true", help="measure latency (median, IQR, p90)")
-    p.add_argument(
-        "--throughput-batch", metavar="N", help="also measure throughput (clips/s) at batch N"
-    )
-    p.add_argument("--memory", action="store_true", help="measure peak memory of one forward")
     p.add_argument("--units", default="macs", help="macs (GMACs) or flops (GFLOPs) in the table")
     add_protocol(p)
     _output_flags(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stbench.cli.options import add_protocol, add_store, protocol_options
+from stbench.cli.options import add_measure, add_protocol, add_store, protocol_options
 
 from stbench.errors import UserError
 
@@ -44,13 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sizes", type=int, nargs="+", help="frame sizes H=W (default: spec's)")
     p.add_argument("--batches", type=int, nargs="+", default=[1], help="batch sizes (default 1)")
     p.add_argument("--classes", type=int, help="number of classes (default: spec's)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (autocast)")
-    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--time", action="store_true", help="measure latency (median/IQR/p90)")
-    p.add_argument("--memory", action="store_true", help="measure peak memory")
-    p.add_argument("--throughput-batch", type=int, help="also measure clips/s at this batch")
+    add_measure(p)
     p.add_argument("--counters", nargs="+", default=["meta"], help="counters (default: meta)")
     iso = p.add_mutually_exclusive_group()
     iso.add_argument(
