@@ -14,6 +14,7 @@ stored as a failure with the size it asked for.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,29 @@ _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 class OutOfMemory(RuntimeError):
     """A measurement ran out of memory; the message is one line with the size asked for."""
+
+
+OOM_MESSAGES = (
+    "out of memory",
+    "not enough memory",
+    "can't allocate memory",
+    "cudnn_status_alloc_failed",
+    "cublas_status_alloc_failed",
+)
+
+
+def is_oom_error(exc: BaseException) -> bool:
+    """True for CUDA/CPU out-of-memory errors, typed or by their message (imports no torch:
+    torch's OutOfMemoryError is checked only when torch is already loaded)."""
+    if isinstance(exc, (OutOfMemory, MemoryError)):
+        return True
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
+        return True
+    if isinstance(exc, RuntimeError):
+        msg = str(exc).lower()
+        return any(s in msg for s in OOM_MESSAGES)
+    return False
 
 
 def available_memory(device: str) -> int | None:

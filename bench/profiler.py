@@ -19,14 +19,13 @@ import torch
 from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
 from stbench.bench.counting import StaticCount, check_input_shape
 from stbench.bench.crosscheck import cross_check
-from stbench.bench.fit import check_fits, out_of_memory, throughput_start
+from stbench.bench.fit import check_fits, is_oom_error, out_of_memory, throughput_start
 from stbench.bench.history import with_noise
 from stbench.bench.memory import measure_peak_memory
 from stbench.bench.static import build_model, build_zoo_model, count_static, static_fields
 from stbench.bench.timing import (
     Prepared,
     check_device,
-    is_oom_error,
     measure_latency,
     measure_throughput,
     prepare,

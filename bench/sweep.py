@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig, device_name
 from stbench.bench.config import dtype_name as check_dtype
+from stbench.bench.fit import OutOfMemory, is_oom_error
 from stbench.bench.store import KEY_FIELDS, ResultsStore
 
 if TYPE_CHECKING:
@@ -262,14 +263,6 @@ def failure_row(task: Task, error: str, *, oom: bool = False, error_type: str = 
     return {**task.stub(), "status": "failed", "error": first, "error_type": error_type, "oom": oom}
 
 
-def _is_oom(exc: BaseException) -> bool:
-    if "torch" in sys.modules:  # a model ran, so torch is loaded: use the typed check
-        from stbench.bench.timing import is_oom_error
-
-        return is_oom_error(exc)
-    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
-
-
 def run_task(task: Task, static: Any = None) -> dict[str, Any]:
     """Profile one task in this process; any exception becomes a failure row. `static`: a
     count `validate_inputs` already made for it (used by the default profiler)."""
@@ -281,10 +274,10 @@ def run_task(task: Task, static: Any = None) -> dict[str, Any]:
         else:
             row = load_callable(task.profiler)(task.model, **task.config().options())
     except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
-        if type(exc).__name__ == "OutOfMemory":  # already one line with the size asked for
+        if isinstance(exc, OutOfMemory):  # already one line with the size asked for
             return failure_row(task, str(exc), oom=True, error_type="OutOfMemory")
         msg = f"{type(exc).__name__}: {exc}"
-        return failure_row(task, msg, oom=_is_oom(exc), error_type=type(exc).__name__)
+        return failure_row(task, msg, oom=is_oom_error(exc), error_type=type(exc).__name__)
     return {**dict(row), **task.stub(), "status": "ok", "error": None}
 
 

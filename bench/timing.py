@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import torch
 from stbench.bench.config import device_name as device_name_of
 from stbench.bench.config import dtype_name as check_dtype
+from stbench.bench.fit import is_oom_error
 from torch import nn
 
 DTYPES: dict[str, torch.dtype | None] = {
@@ -347,25 +348,6 @@ def measure_latency(
 
 
 # ---------------------------------------------------------------- throughput with OOM back-off
-
-
-def is_oom_error(exc: BaseException) -> bool:
-    """True for CUDA/CPU out-of-memory errors (typed or by their message)."""
-    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    if isinstance(exc, RuntimeError):
-        msg = str(exc).lower()
-        return any(
-            s in msg
-            for s in (
-                "out of memory",
-                "not enough memory",
-                "can't allocate memory",
-                "cudnn_status_alloc_failed",
-                "cublas_status_alloc_failed",
-            )
-        )
-    return False
 
 
 def free_memory(device: str = "cpu") -> None:
