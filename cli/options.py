@@ -32,6 +32,42 @@ def add_input(p: argparse.ArgumentParser, batch_help: str = "batch size (default
     p.add_argument("--classes", metavar="C", help="number of classes (default: the spec's)")
 
 
+def _int_option(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name}: got {text!r}; allowed: an integer >= 1") from None
+
+
+def input_options(args: argparse.Namespace) -> dict[str, int | None]:
+    """The --frames/--size/--batch/--classes given, as integers (their range is checked by
+    the configuration); a non-integer is one line naming the option."""
+    return {
+        "frames": _int_option("frames", args.frames),
+        "size": _int_option("size", args.size),
+        "batch": _int_option("batch", args.batch),
+        "num_classes": _int_option("classes", args.classes),
+    }
+
+
+def expand_names(patterns: list[str]) -> list[str]:
+    """Zoo names for the given names/patterns; unknown names raise naming the closest ones."""
+    from stbench.zoo import get_spec, list_models
+
+    names: list[str] = []
+    for pat in patterns:
+        if any(c in pat for c in "*?["):
+            hits = list_models(pat)
+            if not hits:
+                raise ValueError(f"model: no zoo model matches {pat!r} (see `stbench list`)")
+            names.extend(hits)
+        else:
+            names.append(get_spec(pat).name)
+    return list(dict.fromkeys(names))
+
+
 def add_measure(p: argparse.ArgumentParser) -> None:
     """Add where and how a profile runs and what it measures: --device, --dtype,
     --channels-last, --compile, --time, --memory, --throughput-batch."""

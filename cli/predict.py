@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from stbench.cli.options import add_input, add_output, add_store, command, output_format
+from stbench.cli.options import (
+    add_input,
+    add_output,
+    add_store,
+    command,
+    expand_names,
+    input_options,
+    output_format,
+)
 
 from stbench.output import Column, Table
 
@@ -52,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     """Predict every named model and print or write the tables."""
     from stbench.bench.devices import devices
     from stbench.bench.predict import check_request, predict
-    from stbench.cli.profile import _int_opt, expand_names
 
     from stbench.output import check_writable, emit
 
@@ -70,11 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("names: got nothing; allowed: zoo model names or patterns")
     opts: dict[str, Any] = {
         "gpu": args.gpu,
-        "batch": _int_opt("batch", args.batch),
+        **input_options(args),
         "dtype": args.dtype,
-        "frames": _int_opt("frames", args.frames),
-        "size": _int_opt("size", args.size),
-        "num_classes": _int_opt("classes", args.classes),
         "train": args.train,
         "optimizer": args.optimizer,
         "cuda_graphs": args.cuda_graphs,

@@ -14,6 +14,8 @@ from stbench.cli.options import (
     add_protocol,
     add_store,
     command,
+    expand_names,
+    input_options,
     output_format,
     protocol_options,
 )
@@ -50,31 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _int_opt(name: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{name}: got {text!r}; allowed: an integer >= 1") from None
-
-
-def expand_names(patterns: list[str]) -> list[str]:
-    """Zoo names for the given names/patterns; unknown names raise naming the closest ones."""
-    from stbench.zoo import get_spec, list_models
-
-    names: list[str] = []
-    for pat in patterns:
-        if any(c in pat for c in "*?["):
-            hits = list_models(pat)
-            if not hits:
-                raise ValueError(f"model: no zoo model matches {pat!r} (see `stbench list`)")
-            names.extend(hits)
-        else:
-            names.append(get_spec(pat).name)
-    return list(dict.fromkeys(names))
-
-
 def configs(args: argparse.Namespace) -> list[Any]:
     """One validated `ProfileConfig` per model the arguments name."""
     from stbench.bench.config import ProfileConfig
@@ -82,10 +59,7 @@ def configs(args: argparse.Namespace) -> list[Any]:
     if args.units not in UNITS:
         raise ValueError(f"units: got {args.units!r}; allowed: {', '.join(UNITS)}")
     opts = {
-        "frames": _int_opt("frames", args.frames),
-        "size": _int_opt("size", args.size),
-        "batch": _int_opt("batch", args.batch),
-        "num_classes": _int_opt("classes", args.classes),
+        **input_options(args),
         "device": args.device,
         "dtype": args.dtype,
         "channels_last": args.channels_last,
@@ -94,7 +68,7 @@ def configs(args: argparse.Namespace) -> list[Any]:
         "per_module": args.per_module,
         "timing": args.time,
         "memory": args.memory,
-        "throughput_batch": _int_opt("throughput-batch", args.throughput_batch),
+        "throughput_batch": args.throughput_batch,
         **protocol_options(args),
     }
     return [ProfileConfig.for_model(name, **opts) for name in expand_names(args.names)]
