@@ -7,8 +7,6 @@ cost axes and every frontier, once (`PlotData`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,27 +17,10 @@ from stbench.plots.frontier import frontier_key
 __all__ = [
     "MAIN_DATASETS",
     "PlotData",
-    "check_writable",
     "collect",
     "frontier_points",
     "pick_axis",
 ]
-
-
-def check_writable(path: str | Path) -> Path:
-    """Fail early (before profiling) when the output file cannot be written."""
-    p = Path(path)
-    if p.is_dir():
-        raise ValueError(f"--out: {str(p)!r} is a directory; give an .html file path")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=".stbench-write-test-"):
-            pass
-        if p.exists() and not os.access(p, os.W_OK):
-            raise PermissionError(13, "permission denied")
-    except OSError as exc:
-        raise ValueError(f"--out: cannot write {str(p)!r}: {exc.strerror or exc}") from None
-    return p
 
 
 DIAGNOSTIC_PROTOCOLS = ("reversed",)  # protocol words of figures that are not an accuracy
