@@ -15,11 +15,9 @@ with the file raise `StoreError`, a `ValueError` with one line.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as _dt
 import fnmatch
 import hashlib
-import io
 import json
 import math
 import os
@@ -45,7 +43,7 @@ from stbench.bench.store_schema import (
     VIEW_COLUMNS,
 )
 
-from stbench.output import write_atomic
+from stbench.output import Table, render, write_atomic
 
 __all__ = [
     "DEFAULT_LEASE_S",
@@ -74,6 +72,10 @@ def default_store_path() -> Path:
     """`$STBENCH_STORE` if set, else `results/stbench.sqlite` under the current directory."""
     env = os.environ.get("STBENCH_STORE")
     return Path(env) if env else Path.cwd() / DEFAULT_STORE
+
+
+# Fields exports put first (the key, the outcome, the headline numbers); the rest follow.
+EXPORT_FIRST = (*KEY_FIELDS, "status", "error", *INT_METRICS[:3], *REAL_METRICS)
 
 
 def default_owner() -> str:
@@ -705,7 +707,7 @@ class ResultsStore:
     ) -> int:
         """Write the current view (or, with `history`, every attempt) as JSON; returns the count."""
         rows = self._export_rows(history, filters)
-        _write_text(dest, json.dumps(rows, indent=1, default=str) + "\n")
+        _write_text(dest, render(Table(rows, first=EXPORT_FIRST), "json"))
         return len(rows)
 
     def export_csv(
@@ -713,16 +715,7 @@ class ResultsStore:
     ) -> int:
         """Write the current view (or every attempt) as CSV, nested values JSON-encoded."""
         rows = self._export_rows(history, filters)
-        fields: list[str] = [*KEY_FIELDS, "status", "error", *INT_METRICS[:3], *REAL_METRICS]
-        fields = [f for f in fields if any(f in r for r in rows)]
-        for r in rows:
-            fields.extend(k for k in r if k not in fields)
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _csv_cell(v) for k, v in r.items()})
-        _write_text(dest, buf.getvalue())
+        _write_text(dest, render(Table(rows, first=EXPORT_FIRST), "csv"))
         return len(rows)
 
     def import_benchmark_json(self, path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -813,14 +806,6 @@ def _prediction_record(row: Mapping[str, Any], stored_at: str | None = None) -> 
     clean = {k: v for k, v in row.items() if k != "stored_at"}
     rec["row_json"] = json.dumps(clean, default=str, sort_keys=True)
     return rec
-
-
-def _csv_cell(v: Any) -> Any:
-    if isinstance(v, (dict, list, tuple)):
-        return json.dumps(v, default=str)
-    if isinstance(v, float) and math.isnan(v):
-        return ""
-    return v
 
 
 def _write_text(dest: str | os.PathLike[str] | IO[str], text: str) -> None:
