@@ -32,13 +32,14 @@ OPTION_NAMES = {
     "num_classes": "num_classes (--classes)",
     "timing": "timing (--time)",
     "warmup_s": "--warmup",
+    "max_warmup_s": "--max-warmup",
     "min_iters": "--min-iters",
     "max_iters": "--max-iters",
     "max_time_s": "--max-time",
     "threads": "--threads",
 }
 # Timing-protocol overrides a configuration may carry (see `bench.timing.Protocol`).
-PROTOCOL_FIELDS = ("warmup_s", "min_iters", "max_iters", "max_time_s")
+PROTOCOL_FIELDS = ("warmup_s", "max_warmup_s", "min_iters", "max_iters", "max_time_s")
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -113,6 +114,7 @@ class ProfileConfig:
     memory: bool = False
     throughput_batch: int | None = None
     warmup_s: float | None = None
+    max_warmup_s: float | None = None
     min_iters: int | None = None
     max_iters: int | None = None
     max_time_s: float | None = None
@@ -127,7 +129,7 @@ class ProfileConfig:
         for name in ("min_iters", "max_iters", "threads"):
             if getattr(self, name) is not None:
                 positive_int(name, getattr(self, name))
-        for name in ("warmup_s", "max_time_s"):
+        for name in ("warmup_s", "max_warmup_s", "max_time_s"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, positive_number(name, getattr(self, name)))
         if self.min_iters and self.max_iters and self.min_iters > self.max_iters:

@@ -14,8 +14,10 @@ place. The view per `(key, source)` is a pure function of the entries, oldest fi
   succeeded is the view `status='failed'` with the newest failure's row and error.
 
 A latency measurement is `noisy` when its relative IQR (IQR / median) exceeds
-`NOISY_REL_IQR`, or when the timing protocol stopped on its time cap (`stop_reason ==
-"max_time"`): the median of such a run is not a settled number.
+`NOISY_REL_IQR`, when the timing protocol stopped on its time cap (`stop_reason ==
+"max_time"`), when it has fewer than `MIN_TIMED_ITERS` timed calls, or when its warm-up
+never stabilised and the timed samples drift by more than `MAX_DRIFT`: the median of such
+a run is not a settled number.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ def group_of(field: str) -> Group | None:
     return next((g for g in GROUPS if g.owns(field)), None)
 
 
+# A warm-up cut short (e.g. --max-warmup on big inputs) is still trusted when the timed
+# samples show a steady state: their two halves' medians within the protocol's default
+# warm-up tolerance (`bench.timing.Protocol.warmup_tol`).
+MAX_DRIFT = 0.05
+
 # Fewer timed iterations than this give no usable spread: the row is marked noisy.
 MIN_TIMED_ITERS = 5
 
@@ -136,8 +143,9 @@ def noisy_reason(row: Mapping[str, Any]) -> str | None:
         reasons.append(f"relative IQR {rel:.2f} > {NOISY_REL_IQR:.2f}")
     if row.get("stop_reason") == "max_time":
         reasons.append("timing stopped on its time cap (stop_reason max_time)")
-    if row.get("warmup_stable") is False:
-        reasons.append("warm-up never stabilised")
+    drift = row.get("latency_drift_rel")
+    if row.get("warmup_stable") is False and not (drift is not None and drift <= MAX_DRIFT):
+        reasons.append("warm-up never stabilised (and the timed samples do not show it settled)")
     iters = row.get("iterations")
     if isinstance(iters, int) and iters < MIN_TIMED_ITERS:
         reasons.append(f"only {iters} timed iteration(s) (< {MIN_TIMED_ITERS})")

@@ -277,7 +277,18 @@ def run_protocol(
         "warmup_s": warmup_s,
         "stop_reason": reason,
         "rel_iqr": _rel_iqr(samples),
+        "drift_rel": drift(samples),
     }
+
+
+def drift(samples: Sequence[float]) -> float | None:
+    """Relative change between the medians of the first and second half of `samples`
+    (None under 4 samples): a steady state shows ~0 however short its warm-up was."""
+    if len(samples) < 4:
+        return None
+    half = len(samples) // 2
+    first, second = statistics.median(samples[:half]), statistics.median(samples[-half:])
+    return abs(second - first) / first if first > 0 else math.inf
 
 
 # ---------------------------------------------------------------- latency
@@ -337,6 +348,7 @@ def measure_latency(
     return {
         **summarize(result["samples_ms"]),
         "latency_rel_iqr": result["rel_iqr"],
+        "latency_drift_rel": result["drift_rel"],
         "iterations": len(result["samples_ms"]),
         "warmup_iterations": result["warmup_iterations"],
         "warmup_stable": result["warmup_stable"],

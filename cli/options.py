@@ -129,6 +129,12 @@ def output_format(args: argparse.Namespace, default: str = "table") -> str:
 PROTOCOL_OPTIONS = (
     # (flag, field, kind, help)
     ("--warmup", "warmup_s", float, "seconds of warm-up before timing (default 0.5)"),
+    (
+        "--max-warmup",
+        "max_warmup_s",
+        float,
+        "seconds of warm-up at most, even if not yet stable (default 10; at least 1 call)",
+    ),
     ("--min-iters", "min_iters", int, "timed iterations at least (default 20)"),
     ("--max-iters", "max_iters", int, "timed iterations at most (default 300)"),
     ("--max-time", "max_time_s", float, "seconds of timing at most (default 20)"),
@@ -137,7 +143,7 @@ PROTOCOL_OPTIONS = (
 
 
 def add_protocol(p: argparse.ArgumentParser) -> None:
-    """Add the timing-protocol options (--warmup, --min-iters, --max-iters, --max-time,
+    """Add the timing-protocol options (--warmup, --max-warmup, --min-iters, --max-iters, --max-time,
     --threads); rows record the values used."""
     group = p.add_argument_group("timing protocol (recorded in each timed row)")
     for flag, field, _kind, summary in PROTOCOL_OPTIONS:

@@ -183,3 +183,18 @@ def test_short_or_unstable_timings_are_noisy():
     assert noisy_reason(stable) is None
     assert "only 1 timed iteration" in noisy_reason({**stable, "iterations": 1})
     assert "warm-up never stabilised" in noisy_reason({**stable, "warmup_stable": False})
+
+
+def test_a_short_warm_up_is_trusted_only_when_the_timed_samples_are_steady():
+    from stbench.bench.history import noisy_reason
+    from stbench.bench.timing import drift
+
+    row = {"latency_ms_median": 10.0, "latency_ms_iqr": 0.1, "iterations": 6}
+    steady, settling = [10.0, 10.1, 9.9, 10.0, 10.1, 10.0], [13.0, 12.0, 11.0, 10.0, 10.0, 10.0]
+    assert drift(steady) < 0.05 < drift(settling)
+    assert drift([10.0, 10.0, 10.0]) is None
+    unstable = {**row, "warmup_stable": False}
+    assert noisy_reason({**unstable, "latency_drift_rel": drift(steady)}) is None
+    assert "warm-up never stabilised" in noisy_reason(
+        {**unstable, "latency_drift_rel": drift(settling)}
+    )

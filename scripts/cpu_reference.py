@@ -1,0 +1,180 @@
+"""CPU reference run: every (model, frames, size, classes) the accuracy records need, at batch
+1, float32 then bfloat16 autocast, timed with the suite's own protocol by ``stbench sweep``
+into a results store (resumable: re-running skips what is stored), then exported with the
+run metadata of every row to ``bench/reference/cpu-<cpu>.csv`` for the dashboard.
+
+    python scripts/cpu_reference.py --store results/cpu_reference.sqlite   # measure (resumes)
+    python scripts/cpu_reference.py --store results/cpu_reference.sqlite --export
+    python scripts/cpu_reference.py --dry-run --store /tmp/x.sqlite --export --out /tmp/x.csv
+
+Inputs run smallest first (by GMACs) so that an interrupted run covers every dataset. Inputs
+above ``--big-gmacs`` get a shorter protocol (one warm-up call, exactly ``--big-iters``
+timed calls); each row records the protocol it ran under (``protocol_overrides``) and is
+marked noisy when its spread or drift says so (``stbench.bench.history.noisy_reason``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STBENCH = [sys.executable, "-m", "stbench.cli"]
+DRY_MODELS = "tsn_resnet18,tam_resnet18"
+# Columns of the shipped file: the key, the counts, the latency summary, the protocol and
+# the environment of the run that measured the row.
+COLUMNS = (
+    "model",
+    "frames",
+    "size",
+    "batch",
+    "num_classes",
+    "device",
+    "dtype",
+    "memory_format",
+    "compile",
+    "status",
+    "params",
+    "macs",
+    "latency_ms_median",
+    "latency_ms_iqr",
+    "latency_ms_p90",
+    "latency_ms_min",
+    "latency_ms_max",
+    "latency_rel_iqr",
+    "latency_drift_rel",
+    "iterations",
+    "warmup_iterations",
+    "warmup_stable",
+    "stop_reason",
+    "noisy",
+    "noisy_reason",
+    "protocol_overrides",
+    "threads",
+    "device_name",
+    "run_cpu_model",
+    "run_cpu_count",
+    "run_torch_version",
+    "run_threads",
+    "run_stbench_version",
+    "run_git_commit",
+    "run_git_dirty",
+    "run_started_at",
+    "stored_at",
+)
+
+
+def task_lines(args: argparse.Namespace, dtype: str) -> list[dict[str, Any]]:
+    """The sweep's record tasks for `dtype`, each with its protocol."""
+    cmd = [*STBENCH, "sweep", "--for-records", "--list-tasks", "--time", "--dtype", dtype]
+    if args.dry_run:
+        cmd.insert(4, DRY_MODELS)
+    out = subprocess.run(cmd + ["--store", args.store], check=True, capture_output=True, text=True)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def gmacs_of(tasks: list[dict[str, Any]]) -> dict[str, float]:
+    """GMACs per clip of every task's input, counted on the meta device (no compute)."""
+    from stbench.bench.config import ProfileConfig
+    from stbench.bench.static import count_static, static_fields
+
+    out: dict[str, float] = {}
+    for t in tasks:
+        key = f"{t['model']}/{t['frames']}/{t['size']}/{t['num_classes']}"
+        if key not in out:
+            cfg = ProfileConfig(
+                t["model"], frames=t["frames"], size=t["size"], num_classes=t["num_classes"]
+            )
+            out[key] = static_fields(count_static(cfg))["total_macs"] / 1e9
+        t["_gmacs"] = out[key]
+    return out
+
+
+def with_protocol(task: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """`task` with the small- or big-input protocol and the thread count."""
+    small = {"warmup_s": 0.3, "min_iters": 5, "max_iters": 30, "max_time_s": 5.0}
+    big = {
+        "warmup_s": 0.01,
+        "max_warmup_s": 0.01,
+        "min_iters": args.big_iters,
+        "max_iters": args.big_iters,
+        "max_time_s": 600.0,
+    }
+    protocol = big if task["_gmacs"] > args.big_gmacs else small
+    out = {k: v for k, v in task.items() if not k.startswith("_")}
+    out["protocol"] = {**protocol, "threads": args.threads}
+    return out
+
+
+def measure(args: argparse.Namespace) -> int:
+    """Run the tasks, smallest first, float32 before bfloat16; returns the sweep's status."""
+    tasks: list[dict[str, Any]] = []
+    for dtype in args.dtypes:
+        batch = task_lines(args, dtype)
+        gmacs_of(batch)
+        tasks += sorted(batch, key=lambda t: t["_gmacs"])
+    lines = "".join(json.dumps(with_protocol(t, args)) + "\n" for t in tasks)
+    print(f"cpu reference: {len(tasks)} task(s) into {args.store}", flush=True)
+    cmd = [*STBENCH, "sweep", "--task", "-", "--no-isolate", "--store", args.store]
+    return subprocess.run(cmd, input=lines, text=True).returncode
+
+
+def export(args: argparse.Namespace) -> Path:
+    """Write the store's ok CPU rows, COLUMNS only, to the reference CSV."""
+    import pandas as pd
+
+    cmd = [*STBENCH, "export", "--store", args.store, "--status", "ok", "--device", "cpu"]
+    out = subprocess.run([*cmd, "--format", "json"], check=True, capture_output=True, text=True)
+    rows = pd.DataFrame(json.loads(out.stdout))
+    rows = rows[rows["latency_ms_median"].notna()] if "latency_ms_median" in rows else rows[:0]
+    for col in COLUMNS:
+        if col not in rows:
+            rows[col] = None
+    rows = rows[list(COLUMNS)].copy()
+    rows["protocol_overrides"] = rows["protocol_overrides"].map(
+        lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+    )
+    rows = rows.sort_values(["dtype", "model", "frames", "size", "num_classes"])
+    path = Path(args.out) if args.out else ROOT / "bench" / "reference" / f"cpu-{_slug()}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    rows.to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(path)
+    print(f"cpu reference: wrote {len(rows)} row(s) to {path}")
+    return path
+
+
+def _slug() -> str:
+    from stbench.bench.environment import cpu_model
+
+    return re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "cpu"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure (resumable) and/or export the CPU reference rows."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--store", default=str(ROOT / "results" / "cpu_reference.sqlite"))
+    p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument(
+        "--big-gmacs", type=float, default=10.0, help="GMACs above which the short protocol applies"
+    )
+    p.add_argument("--big-iters", type=int, default=5, help="timed calls of a big input")
+    p.add_argument("--dry-run", action="store_true", help=f"only {DRY_MODELS}")
+    p.add_argument("--export", action="store_true", help="write the reference CSV")
+    p.add_argument("--no-measure", action="store_true", help="export only")
+    p.add_argument("--out", help="CSV to write (default bench/reference/cpu-<cpu>.csv)")
+    args = p.parse_args(argv)
+    status = 0 if args.no_measure else measure(args)
+    if args.export:
+        export(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
