@@ -150,15 +150,41 @@ class TemporalNeighbourPool(FoldingTemporal):
 
     def __init__(self, mode: str, frames: int | None = None) -> None:
         super().__init__(frames)
+        self.mode = mode
+        # The 3-D pool it equals; run only for T < 3, where it refuses as before.
         self.pool = temporal_pool(stride=1, count_include_pad=False).make(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded(x):
-            # Measured fastest on CPU (bench/test_bench_operators.py): the pool on the unfolded
-            # clip (parallel over B*C planes), then fold back; pooling a copy-free view of the
-            # folded memory runs 1.6-2x slower.
-            return fold(self.pool(unfold(x, x.shape[0] // self.frames)))
-        return self.pool(x)
+            frames = x.unflatten(0, (x.shape[0] // self.frames, self.frames))
+            if self.frames < 3:
+                return fold(self.pool(unfold(x, frames.shape[0])))
+            return neighbour_pool(frames, 1, self.mode).flatten(0, 1)
+        if x.shape[2] < 3:
+            return self.pool(x)
+        return neighbour_pool(x, 2, self.mode)
+
+
+def neighbour_pool(x: torch.Tensor, dim: int, mode: str) -> torch.Tensor:
+    """Max or average of frames t-1, t, t+1 along `dim` (edges: of the two frames there), as
+    elementwise ops on shifted views: equal to the kernel-3, padding-1 pool along T
+    (``count_include_pad=False``) but 5-30x faster on CPU than ``max_pool3d``/``avg_pool3d``
+    (bench/test_bench_operators.py), with no index tensor and no layout copy. Needs T >= 3."""
+    t = x.shape[dim]
+    pairs_a, pairs_b = x.narrow(dim, 0, t - 1), x.narrow(dim, 1, t - 1)
+    out = torch.empty_like(x)
+    first, last, inner = out.narrow(dim, 0, 1), out.narrow(dim, t - 1, 1), out.narrow(dim, 1, t - 2)
+    if mode == "max":
+        pair = torch.maximum(pairs_a, pairs_b)
+        first.copy_(pair.narrow(dim, 0, 1))
+        last.copy_(pair.narrow(dim, t - 2, 1))
+        torch.maximum(pair.narrow(dim, 0, t - 2), pair.narrow(dim, 1, t - 2), out=inner)
+        return out
+    pair = pairs_a + pairs_b
+    torch.div(pair.narrow(dim, 0, 1), 2, out=first)
+    torch.div(pair.narrow(dim, t - 2, 1), 2, out=last)
+    torch.add(pair.narrow(dim, 0, t - 2), x.narrow(dim, 2, t - 2), out=inner).div_(3)
+    return out
 
 
 class NonLocalBlock(nn.Module):
