@@ -121,7 +121,11 @@ def measure(args: argparse.Namespace) -> int:
     lines = "".join(json.dumps(with_protocol(t, args)) + "\n" for t in tasks)
     print(f"cpu reference: {len(tasks)} task(s) into {args.store}", flush=True)
     cmd = [*STBENCH, "sweep", "--task", "-", "--no-isolate", "--store", args.store]
-    return subprocess.run(cmd, input=lines, text=True).returncode
+    try:
+        return subprocess.run(cmd, input=lines, text=True).returncode
+    except KeyboardInterrupt:
+        print("cpu reference: interrupted; run again to resume (stored rows are kept)")
+        return 130
 
 
 def export(args: argparse.Namespace) -> Path:
