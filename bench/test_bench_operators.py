@@ -5,11 +5,12 @@ checked equal first). The zoo formulation and its baselines run interleaved roun
 the best baseline and each one's median. Target on CPU: ratio_median <= 1.05.
 
 Inputs: operators at a ResNet-50 stage-2 shape (B=1, T=8, C=256 or 64, 28x28; the layout the
-zoo's networks feed them), networks at 1x3x8x112x112, eager float32, 2 threads.
+zoo's networks feed them), networks at 1x3x8x112x112, eager float32, 2 threads (``STBENCH_BENCH_THREADS`` to change).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -33,7 +34,7 @@ from stbench.models.temporal import make_temporal
 from stbench.zoo import create_model
 
 B, T, HW = 1, 8, 28
-THREADS = 2
+THREADS = int(os.environ.get("STBENCH_BENCH_THREADS", "2"))  # intra-op threads of every case
 OP_ROUNDS, NET_ROUNDS = 30, 7
 
 Case = tuple[Callable[[], torch.Tensor], dict[str, Callable[[], torch.Tensor]]]
