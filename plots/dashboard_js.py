@@ -267,6 +267,10 @@ function drawCostView(view) {
   return window.__drawn;
 }
 
+// Your records (--records FILE) get a thick black outline; published ones a thin grey one.
+function outlineWidth(p) { return p.user ? 3 : 1; }
+function outlineColor(p) { return p.user ? 'black' : '#333'; }
+
 function draw() {
   var ds = $('sel-dataset').value, metric = $('sel-metric').value, split = $('sel-split').value;
   var axis = currentAxis(), view = viewByKey[$('sel-view').value];
@@ -295,7 +299,7 @@ function draw() {
       legendgroup: fam, x: g.map(x), y: g.map(function (p) { return p.value; }), meta: 'family',
       text: g.map(function (p) { return p.model; }), textposition: 'top center', textfont: {size: 9},
       hovertext: g.map(function (p) { return p.hover; }), hoverinfo: 'text',
-      marker: {size: g.map(size), color: D.colors[fam], line: {width: 1, color: '#333'},
+      marker: {size: g.map(size), color: D.colors[fam], line: {width: g.map(outlineWidth), color: g.map(outlineColor)},
         symbol: g.map(function (p) { return D.symbols[p.backbone] + (p.views_known ? '' : '-open'); })}
     });
   });
@@ -331,7 +335,7 @@ function draw() {
   $('plot').style.height = layout.height + 'px';
   $('frontier-table').innerHTML = '<b>On the frontier</b><table><tr><th>model</th><th>frames</th><th>' + esc(axis.label) +
     '</th><th>' + esc(metric) + ' (%, ' + esc(level) + ' level)</th></tr>' + fr.map(function (p) {
-      return '<tr><td>' + esc(p.model) + '</td><td>' + esc(p.frames) + '</td><td>' + x(p).toLocaleString('en-US', {maximumFractionDigits: 2}) + '</td><td>' + p.value.toFixed(2) + '</td></tr>';
+      return '<tr><td>' + esc(p.model) + (p.user ? ' (your record: ' + esc(p.user) + ')' : '') + '</td><td>' + esc(p.frames) + '</td><td>' + x(p).toLocaleString('en-US', {maximumFractionDigits: 2}) + '</td><td>' + p.value.toFixed(2) + '</td></tr>';
     }).join('') + '</table>';
   window.__drawn = curvesDrawn.then(function () { return Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false}); });
   return window.__drawn;
