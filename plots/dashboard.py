@@ -27,7 +27,7 @@ from stbench.plots.data import (
     dataset_order,
     missing_dimensions,
 )
-from stbench.plots.style import backbone_symbol, family_color, family_group
+from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
 from stbench.plots.views import VIEWS, View
 from stbench.zoo.records import ORIGIN
 
@@ -256,6 +256,7 @@ def build_payload(
         "colors": {f: family_color(f) for f in families},
         "groups": {f: family_group(f) for f in families},
         "symbols": {b: backbone_symbol(b) for b in backbones},
+        "outlines": OUTLINES,
         "curves": curves,
         "curves_note": CURVES_NOTE,
         "frontiers": data.frontiers,

@@ -267,9 +267,9 @@ function drawCostView(view) {
   return window.__drawn;
 }
 
-// Your records (--records FILE) get a thick black outline; published ones a thin grey one.
-function outlineWidth(p) { return p.user ? 3 : 1; }
-function outlineColor(p) { return p.user ? 'black' : '#333'; }
+// Your records (--records FILE) get their own outline (D.outlines: thick, black).
+function outlineWidth(p) { return D.outlines[p.user ? 'user' : 'published'].width; }
+function outlineColor(p) { return D.outlines[p.user ? 'user' : 'published'].color; }
 
 function draw() {
   var ds = $('sel-dataset').value, metric = $('sel-metric').value, split = $('sel-split').value;
@@ -355,6 +355,8 @@ function snapshot() {
     x: xs,
     pairs: data.filter(function (t) { return t.meta === 'family'; }).map(function (t) { return [t.legendgroup, t.marker.color, t.marker.symbol[0].replace('-open', '')]; }),
     legend_entries: plot.querySelectorAll('.legend .traces').length,
+    user_outlined: data.filter(function (t) { return t.meta === 'family'; }).reduce(function (n, t) {
+      return n + [].concat(t.marker.line.width).filter(function (w) { return w === D.outlines.user.width; }).length; }, 0),
     curve_traces: curves.filter(function (t) { return t.meta === 'curve'; }).map(function (t) { return t.name; }),
     curve_marks: curves.filter(function (t) { return t.meta === 'mark'; }).map(function (t) { return t.name; }),
     curves_visible: $('curves').style.display === 'block',
