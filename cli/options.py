@@ -1,8 +1,9 @@
-"""Options every command shares: the output flags (--format, --out) and --store."""
+"""Options every command shares: the output flags (--format, --out), --store and --records."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import NoReturn
 
 STORE_HELP = "results store (default: $STBENCH_STORE or results/stbench.sqlite)"
@@ -89,6 +90,27 @@ def add_measure(p: argparse.ArgumentParser) -> None:
 def add_store(p: argparse.ArgumentParser, summary: str = STORE_HELP) -> None:
     """Add --store PATH."""
     p.add_argument("--store", metavar="PATH", help=summary)
+
+
+def add_records(p: argparse.ArgumentParser) -> None:
+    """Add --records FILE (repeatable; several files after one flag too)."""
+    p.add_argument(
+        "--records",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="your own accuracy records (CSV in the records format, see `stbench records "
+        "validate`), added to the shipped ones and drawn as yours; repeatable",
+    )
+
+
+def records_files(args: argparse.Namespace) -> list[Path]:
+    """The --records files, checked before any work (a missing file, a bad column or row is
+    one line `--records FILE: ...`)."""
+    from stbench.zoo.records import check_user_files
+
+    return check_user_files(getattr(args, "records", None) or [])
 
 
 def add_output(

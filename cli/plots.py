@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from stbench.cli import options
 from stbench.cli.options import add_output, add_store, command, output_format
 
 from stbench.output import check_writable, emit
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="accuracy level (default: a table per level; a frontier never mixes levels)",
     )
     add_store(p)
+    options.add_records(p)
     p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
     add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
@@ -58,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_per(c)
     add_store(c)
+    options.add_records(c)
     add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
     c.set_defaults(func=run_compare)
 
@@ -66,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out-dir", default=str(DEFAULT_OUT_DIR), help="output folder (default: stbench_out)"
     )
     add_store(d)
+    options.add_records(d)
     d.set_defaults(func=run_demo)
 
 
@@ -108,9 +112,12 @@ def run_frontier(args: argparse.Namespace) -> int:
     from stbench.plots.tables import frontier_tables
 
     fmt, table_out, dashboard = _frontier_outputs(args)
+    user = options.records_files(args)
     dataset = _dataset(args.dataset)
     quiet = fmt != "table"
-    data = collect(store=args.store, reference=not args.no_reference, quiet=quiet)
+    data = collect(
+        store=args.store, user_records=user, reference=not args.no_reference, quiet=quiet
+    )
     axis = pick_axis(data.axes, args.cost, args.per)
     front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
     write_dashboard(data, dashboard)
@@ -133,9 +140,10 @@ def run_compare(args: argparse.Namespace) -> int:
             raise ValueError(f"--{flag}: got {v}; allowed: an integer >= 1")
     if args.out:
         check_writable(args.out)
+    user = options.records_files(args)
     configs = [ProfileConfig.for_model(n, frames=args.frames, size=args.size) for n in args.names]
     store, problems = store_profiles(args.store, configs, quiet=fmt != "table", strict=True)
-    records = load_records(check_zoo_names=False)
+    records = load_records(check_zoo_names=False, user_files=user)
     rows, notes = compare_rows(
         [c.model for c in configs],
         frames=args.frames,
@@ -185,7 +193,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
-    data = collect(store=args.store, predict=True)
+    data = collect(store=args.store, user_records=options.records_files(args), predict=True)
     write_dashboard(data, out)
     axis = pick_axis(data.axes, "macs")
     have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stbench.cli.options import add_output, add_store, command, output_format
+from stbench.cli.options import (
+    add_output,
+    add_records,
+    add_store,
+    command,
+    output_format,
+    records_files,
+)
 
 from stbench.output import Column, Table, check_writable, emit
 
@@ -34,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--dataset", help="dataset id or alias, e.g. mini_ssv2 or Mini-Kinetics")
     ls.add_argument("--model", help="zoo model name or part of a published name")
     ls.add_argument("--metric", help="e.g. top1, top5")
-    _extra_records(ls)
+    add_records(ls)
     add_output(ls, what="the records (csv/json: every column)")
     ls.set_defaults(func=run_list)
 
@@ -53,19 +60,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     j = command(rsub, "join", "profiles x records on (model, frames, size, num_classes)")
     add_store(j)
-    _extra_records(j)
+    add_records(j)
     add_output(j, default="csv", what="the joined rows")
     j.set_defaults(func=run_join)
 
 
-def _extra_records(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--records", nargs="+", type=Path, metavar="FILE", help="extra records files")
+def _load(user: list[Path] | None) -> pd.DataFrame:
+    from stbench.zoo.records import load_records
 
-
-def _load(extra: list[Path] | None) -> pd.DataFrame:
-    from stbench.zoo.records import load_records, shipped_files
-
-    return load_records([*shipped_files(), *(extra or [])])
+    return load_records(user_files=user or ())
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -101,7 +104,7 @@ def run_list(args: argparse.Namespace) -> int:
     from stbench.zoo.records import COLUMNS, DETAIL_COLUMNS, resolve_dataset
 
     fmt = output_format(args)
-    df = _load(args.records)
+    df = _load(records_files(args))
     if args.dataset:
         df = df[df["dataset"] == resolve_dataset(args.dataset).name]
     if args.model:
@@ -147,6 +150,7 @@ def run_join(args: argparse.Namespace) -> int:
     from stbench.bench.store import ResultsStore, default_store_path
 
     fmt = output_format(args, default="csv")
+    user = records_files(args)
     if args.out:
         check_writable(args.out)
     path = args.store or default_store_path()
@@ -156,7 +160,7 @@ def run_join(args: argparse.Namespace) -> int:
         profiles = store.to_dataframe()
     if profiles.empty:
         raise ValueError(f"store: {path} holds no profiles")
-    joined = join_profiles_records(profiles, _load(args.records))
+    joined = join_profiles_records(profiles, _load(user))
     emit(Table(joined, title=f"profiles x records from {path}"), fmt, out=args.out)
     s = join_summary(joined)
     print(

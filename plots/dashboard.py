@@ -27,8 +27,9 @@ from stbench.plots.data import (
     dataset_order,
     missing_dimensions,
 )
-from stbench.plots.style import backbone_symbol, family_color, family_group
+from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
 from stbench.plots.views import VIEWS, View
+from stbench.zoo.records import ORIGIN
 
 from stbench.output import write_atomic
 
@@ -58,6 +59,8 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
         return v if _present(v) else None
 
     lines = [f"<b>{e(str(row['model']))}</b>"]
+    if g(ORIGIN):
+        lines.append(f"<b>your record: {e(str(g(ORIGIN)))}</b>")
     if g("published_name"):
         lines.append(f"published as: {e(str(g('published_name')))}")
     if g("also_published_as"):
@@ -212,6 +215,7 @@ def build_payload(
                 "costs": {c: _jsonable(r[c]) for c in cost_cols if not pd.isna(r[c])},
                 "views": m,
                 "hover": _hover(r, axes),
+                "user": _jsonable(r.get(ORIGIN)) or "",
             }
         )
     datasets = dataset_order(points["dataset"].astype(str))
@@ -223,6 +227,7 @@ def build_payload(
     if len(data.unmatched):
         all_notes.append(_unmatched_note(data.unmatched))
     all_notes.extend(data.notes)
+    all_notes.extend(user_records_note(rows))
     return {
         "title": title,
         "macs_note": MACS_NOTE,
@@ -251,11 +256,24 @@ def build_payload(
         "colors": {f: family_color(f) for f in families},
         "groups": {f: family_group(f) for f in families},
         "symbols": {b: backbone_symbol(b) for b in backbones},
+        "outlines": OUTLINES,
         "curves": curves,
         "curves_note": CURVES_NOTE,
         "frontiers": data.frontiers,
         "notes": all_notes,
     }
+
+
+def user_records_note(rows: Sequence[dict]) -> list[str]:
+    """A sentence naming your --records files and how their points are drawn (none: [])."""
+    files = list(dict.fromkeys(r["user"] for r in rows if r["user"]))
+    if not files:
+        return []
+    n = sum(1 for r in rows if r["user"])
+    return [
+        f"Your records ({', '.join(files)}): {n} point(s), drawn with a thick black outline "
+        "and named 'your record' in the hover."
+    ]
 
 
 def render_html(payload: dict) -> str:

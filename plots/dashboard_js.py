@@ -267,6 +267,10 @@ function drawCostView(view) {
   return window.__drawn;
 }
 
+// Your records (--records FILE) get their own outline (D.outlines: thick, black).
+function outlineWidth(p) { return D.outlines[p.user ? 'user' : 'published'].width; }
+function outlineColor(p) { return D.outlines[p.user ? 'user' : 'published'].color; }
+
 function draw() {
   var ds = $('sel-dataset').value, metric = $('sel-metric').value, split = $('sel-split').value;
   var axis = currentAxis(), view = viewByKey[$('sel-view').value];
@@ -295,7 +299,7 @@ function draw() {
       legendgroup: fam, x: g.map(x), y: g.map(function (p) { return p.value; }), meta: 'family',
       text: g.map(function (p) { return p.model; }), textposition: 'top center', textfont: {size: 9},
       hovertext: g.map(function (p) { return p.hover; }), hoverinfo: 'text',
-      marker: {size: g.map(size), color: D.colors[fam], line: {width: 1, color: '#333'},
+      marker: {size: g.map(size), color: D.colors[fam], line: {width: g.map(outlineWidth), color: g.map(outlineColor)},
         symbol: g.map(function (p) { return D.symbols[p.backbone] + (p.views_known ? '' : '-open'); })}
     });
   });
@@ -331,7 +335,7 @@ function draw() {
   $('plot').style.height = layout.height + 'px';
   $('frontier-table').innerHTML = '<b>On the frontier</b><table><tr><th>model</th><th>frames</th><th>' + esc(axis.label) +
     '</th><th>' + esc(metric) + ' (%, ' + esc(level) + ' level)</th></tr>' + fr.map(function (p) {
-      return '<tr><td>' + esc(p.model) + '</td><td>' + esc(p.frames) + '</td><td>' + x(p).toLocaleString('en-US', {maximumFractionDigits: 2}) + '</td><td>' + p.value.toFixed(2) + '</td></tr>';
+      return '<tr><td>' + esc(p.model) + (p.user ? ' (your record: ' + esc(p.user) + ')' : '') + '</td><td>' + esc(p.frames) + '</td><td>' + x(p).toLocaleString('en-US', {maximumFractionDigits: 2}) + '</td><td>' + p.value.toFixed(2) + '</td></tr>';
     }).join('') + '</table>';
   window.__drawn = curvesDrawn.then(function () { return Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false}); });
   return window.__drawn;
@@ -351,6 +355,8 @@ function snapshot() {
     x: xs,
     pairs: data.filter(function (t) { return t.meta === 'family'; }).map(function (t) { return [t.legendgroup, t.marker.color, t.marker.symbol[0].replace('-open', '')]; }),
     legend_entries: plot.querySelectorAll('.legend .traces').length,
+    user_outlined: data.filter(function (t) { return t.meta === 'family'; }).reduce(function (n, t) {
+      return n + [].concat(t.marker.line.width).filter(function (w) { return w === D.outlines.user.width; }).length; }, 0),
     curve_traces: curves.filter(function (t) { return t.meta === 'curve'; }).map(function (t) { return t.name; }),
     curve_marks: curves.filter(function (t) { return t.meta === 'mark'; }).map(function (t) { return t.name; }),
     curves_visible: $('curves').style.display === 'block',

@@ -17,15 +17,16 @@ from stbench.plots.frontier import frontier_ids
 from stbench.plots.runs import one_per_run, views_factor
 from stbench.plots.views import VIEWS, assign_views
 from stbench.zoo.records import COLUMNS as RECORD_COLUMNS
-from stbench.zoo.records import DETAIL_COLUMNS
+from stbench.zoo.records import DETAIL_COLUMNS, ORIGIN
 
 # A record's columns in the joined frame (input_size is renamed size there), the dataset's
-# class count and where the record comes from (file:line).
+# class count and where the record comes from (file:line; your --records file or '').
 RECORD_KEYS = (
     *("size" if c == "input_size" else c for c in RECORD_COLUMNS if c not in DETAIL_COLUMNS),
     "num_classes",
     "file",
     "line",
+    ORIGIN,
 )
 DATASET_LABELS = {
     "kinetics400": "Kinetics-400",

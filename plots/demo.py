@@ -40,13 +40,15 @@ def collect(
     *,
     store: str | Path | None = None,
     records_paths: Sequence[str | Path] | None = None,
+    user_records: Sequence[str | Path] = (),
     reference: bool = True,
     quiet: bool = False,
     predict: bool = False,
 ) -> PlotData:
-    """Load records, take the static counts they need from the store (counting and storing
-    only the missing ones), add the shipped reference rows, join once, build the points and
-    every frontier once. `predict`: add the device model's forward predictions (batch 1,
+    """Load records (``records_paths``, default: the shipped files; plus your own
+    ``user_records``, drawn as yours), take the static counts they need from the store
+    (counting and storing only the missing ones), add the shipped reference rows, join
+    once, build the points and every frontier once. `predict`: add the device model's forward predictions (batch 1,
     float32, `sources.DEFAULT_GPU`) of the records' configurations as cost axes, read from
     the store (only those it lacks are predicted and stored)."""
     from stbench.bench.static import static_key
@@ -63,7 +65,7 @@ def collect(
     from stbench.zoo.records import load_records
     from stbench.zoo.registry import list_models, list_specs
 
-    records = load_records(records_paths, check_zoo_names=False)
+    records = load_records(records_paths, check_zoo_names=False, user_files=user_records)
     records, diagnostic = split_diagnostic(records)
     configs = record_configs(records, names=list_models())
     if not configs:

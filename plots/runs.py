@@ -34,6 +34,7 @@ RUN_KEY = (
     "modality",
     "protocol",
     "tp_pool",
+    "record_origin",  # your own record is never folded into a published one
 )
 # Frames each video is padded to under Xie et al.'s all-frames evaluation (Sec. 3.2-3.3,
 # papers/001_108aa75c7b5a30b7.txt): 250 on Mini-Kinetics-200, 64 on Something-something.

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import zlib
 
+# Marker outlines: your records (--records FILE) stand out from the published ones.
+OUTLINES: dict[str, dict[str, object]] = {
+    "published": {"width": 1, "color": "#333"},
+    "user": {"width": 3, "color": "#000"},
+}
+
 # family: (design group, colour)
 FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "TSN": ("2D", "#1f77b4"),

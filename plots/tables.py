@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from stbench.bench.history import NOISY_REL_IQR
 from stbench.plots.data import CostAxis, dataset_label
+from stbench.zoo.records import ORIGIN
 
 from stbench.output import Column, Table
 
@@ -147,9 +148,11 @@ def _accuracy_cells(
     for r in rec.to_dict("records"):
         extra = " ".join(str(r.get(k) or "") for k in ("views", "protocol") if r.get(k))
         col = f"{r['metric']} (%) {r['dataset']} {r['level']}" + (f" {extra}" if extra else "")
+        mine = _origin(r)
+        col += " (your record)" if mine else ""
         if col in row:
             continue
-        source = str(r.get("source", ""))
+        source = str(r.get("source", "")) + (f" (your record: {mine})" if mine else "")
         if r.get("also_sources"):
             source += f" (same run also in: {r['also_sources']})"
         cost = None
@@ -180,9 +183,21 @@ def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
                 "views factor": _num(r.get("views_factor")),
                 "source": str(r.get("source", "")),
                 "also sources": str(r.get("also_sources", "")),
+                "your record": _origin(r),
             }
         )
     return out
+
+
+def _origin(r: Any) -> str:
+    """The --records file a record comes from, '' for a shipped one."""
+    v = r.get(ORIGIN)
+    return "" if v is None or str(v) in ("", "nan", "None", "<NA>") else str(v)
+
+
+def _model_cell(row: dict) -> str:
+    """The model name, marked when the figure is your record."""
+    return row["model"] + (" (yours)" if row.get("your record") else "")
 
 
 def _with_delta(col: str, first: Any) -> Callable[[dict], str]:
@@ -216,13 +231,19 @@ def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
     """One frontier table per (dataset, metric): brief columns for people, every field for
     CSV/JSON."""
     two = (axis.label, "accuracy (%)")
-    cols = [Column(c, digits=2 if c in two else None) for c in brief_columns(axis)]
+    cols = [
+        Column(c, get=_model_cell) if c == "model" else Column(c, digits=2 if c in two else None)
+        for c in brief_columns(axis)
+    ]
     keys = ["dataset", "split", "metric", "level"]
     front = front.assign(split=front.get("split", "")).fillna({"split": ""})
-    return [
-        Table(frontier_rows(grp, axis), cols, title=dataset_title(ds, m, axis, sp, lev))
-        for (ds, sp, m, lev), grp in front.groupby(keys, sort=True)
-    ]
+    tables = []
+    for (ds, sp, m, lev), grp in front.groupby(keys, sort=True):
+        rows = frontier_rows(grp, axis)
+        mine = sorted({r["your record"] for r in rows if r["your record"]})
+        notes = [f"(yours): your record, from {', '.join(mine)}"] if mine else []
+        tables.append(Table(rows, cols, title=dataset_title(ds, m, axis, sp, lev), notes=notes))
+    return tables
 
 
 def brief_columns(axis: CostAxis) -> list[str]:

@@ -196,3 +196,15 @@ def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
 def test_javascript_errors_are_caught(page, tmp_path):
     res = _selftest(page.replace("Plotly.react($('plot')", "Plotly.nope($('plot')"), tmp_path)
     assert any("nope" in e for e in res["errors"])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
+def test_your_records_are_drawn_with_their_own_outline(tmp_path):
+    joined = _joined()
+    mine = (joined["model"] == "i3d_resnet50") & (joined["level"] == "video")
+    joined["record_origin"] = mine.map({True: "mine.csv", False: ""})
+    res = _selftest(render_html(build_payload(PlotData.from_joined(joined))), tmp_path)
+    assert res["errors"] == []
+    first = res["steps"][0]  # Kinetics-400, video level: the one user record is drawn
+    assert first["step"] == "initial" and first["level"] == "video"
+    assert first["user_outlined"] == 1

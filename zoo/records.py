@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 RECORDS_DIR = Path(__file__).with_name("records")
+# Column naming the user's file a record comes from (`--records FILE`); empty when shipped.
+ORIGIN = "record_origin"
 
 # What a record carries besides the figure itself: the paper's own cost figures and free
 # text. They neither identify a figure nor appear in short listings.
@@ -298,7 +300,10 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
     if row["reported_params"] is not None and not row["reported_params_unit"]:
         bad.append("reported_params: given without reported_params_unit")
     if row["model"] and zoo_names is not None and row["model"] not in zoo_names:
-        bad.append(f"model: {row['model']!r} is not a registered zoo model (see `stbench list`)")
+        bad.append(
+            f"model: {row['model']!r} is not a registered zoo model (see `stbench list`; "
+            "a model of your own counts once registered)"
+        )
     return row, bad
 
 
@@ -342,9 +347,13 @@ def validate_files(
     *,
     check_zoo_names: bool = True,
     zoo_names: Callable[[], set[str]] = _zoo_names,
+    user_files: Iterable[str | Path] = (),
 ) -> tuple[list[dict], list[str]]:
-    """Check every row of every file; return (clean rows with ``file``/``line``, problems)."""
+    """Check every row of every file; return (clean rows with ``file``/``line`` and
+    ``record_origin``: the path of a row from one of ``user_files``, else '', problems).
+    A model counts as known when it is registered (the zoo's or your own)."""
     names = zoo_names() if check_zoo_names else None
+    user = {Path(p) for p in user_files}
     clean: list[dict] = []
     problems: list[str] = []
     seen: dict[tuple, str] = {}
@@ -364,24 +373,58 @@ def validate_files(
             if bad:
                 problems += [f"{where}: {reason}" for reason in bad]
                 continue
-            clean.append({**row, "file": path.name, "line": line})
+            origin = str(path) if path in user else ""
+            clean.append({**row, "file": path.name, "line": line, ORIGIN: origin})
     return clean, problems
 
 
 def load_records(
-    paths: Iterable[str | Path] | None = None, *, check_zoo_names: bool = True
+    paths: Iterable[str | Path] | None = None,
+    *,
+    check_zoo_names: bool = True,
+    user_files: Iterable[str | Path] = (),
 ) -> pd.DataFrame:
-    """All records of ``paths`` (default: the shipped files) as a DataFrame, or RecordsError."""
+    """All records of ``paths`` (default: the shipped files) and of ``user_files`` (your
+    own, marked in ``record_origin`` with their path) as a DataFrame, or RecordsError."""
+    user = list(dict.fromkeys(Path(p) for p in user_files))
     files = shipped_files() if paths is None else [Path(p) for p in paths]
+    files = [*(f for f in files if f not in user), *user]
     if not files:
         raise RecordsError([f"{RECORDS_DIR}: no records files found"])
-    rows, problems = validate_files(files, check_zoo_names=check_zoo_names)
+    rows, problems = validate_files(files, check_zoo_names=check_zoo_names, user_files=user)
     if problems:
         raise RecordsError(problems)
-    df = pd.DataFrame(rows, columns=[*COLUMNS, "file", "line"])
+    df = pd.DataFrame(rows, columns=[*COLUMNS, "file", "line", ORIGIN])
     for col in ("frames", "input_size", "epochs"):
         df[col] = df[col].astype("Int64")
     for col in ("value", "reported_flops", "reported_params"):
         df[col] = df[col].astype("float64")
     df["num_classes"] = df["dataset"].map(lambda d: DATASETS[d].num_classes).astype("Int64")
     return df
+
+
+def check_user_files(paths: Iterable[str | Path], option: str = "--records") -> list[Path]:
+    """Your records files, each checked with the shipped ones (models against the registry,
+    keys against every file) before any work; the first problem is one ValueError line
+    ``--records FILE: ...`` naming the file."""
+    files = list(dict.fromkeys(Path(p) for p in paths))
+    for f in files:
+        if not f.is_file():
+            raise ValueError(f"{option} {f}: not found or not a file")
+    if not files:
+        return files
+    given = {f.resolve() for f in files}
+    shipped = [s for s in shipped_files() if s.resolve() not in given]
+    _, problems = validate_files([*shipped, *files], user_files=files)
+    for f in files:
+        mine = [p[len(str(f)) + 1 :].strip() for p in problems if p.startswith(f"{f}:")]
+        if mine:
+            where, _, reason = mine[0].partition(": ")
+            first = f"line {where}: {reason}" if where.isdigit() else mine[0]
+            more = (
+                f" (and {len(mine) - 1} more; `stbench records validate {f}` lists them all)"
+                if len(mine) > 1
+                else ""
+            )
+            raise ValueError(f"{option} {f}: {first}{more}")
+    return files
