@@ -23,21 +23,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stbench.bench.store_schema import KEY_FIELDS
+
 ROOT = Path(__file__).resolve().parent.parent
 STBENCH = [sys.executable, "-m", "stbench.cli"]
 DRY_MODELS = "tsn_resnet18,tam_resnet18"
 # Columns of the shipped file: the key, the counts, the latency summary, the protocol and
 # the environment of the run that measured the row.
 COLUMNS = (
-    "model",
-    "frames",
-    "size",
-    "batch",
-    "num_classes",
-    "device",
-    "dtype",
-    "memory_format",
-    "compile",
+    *KEY_FIELDS,
     "status",
     "params",
     "macs",
