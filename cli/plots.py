@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stbench.cli.options import add_output, add_store, command, output_format
+from stbench.cli.options import add_module, add_output, add_store, command, output_format
 
 from stbench.output import check_writable, emit
 
@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="accuracy level (default: a table per level; a frontier never mixes levels)",
     )
     add_store(p)
+    add_module(p)
     p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
     add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_per(c)
     add_store(c)
+    add_module(c)
     add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
     c.set_defaults(func=run_compare)
 
@@ -66,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out-dir", default=str(DEFAULT_OUT_DIR), help="output folder (default: stbench_out)"
     )
     add_store(d)
+    add_module(d)
     d.set_defaults(func=run_demo)
 
 
