@@ -374,6 +374,10 @@ def run_isolated(
 
     The child dies with this process; `heartbeat` is called every `HEARTBEAT_S` while the
     child runs (the sweep renews its claim on the task)."""
+    from stbench.zoo.plugins import runs_here_only, script_model_error
+
+    if runs_here_only([task.model]):
+        return failure_row(task, script_model_error(task.model), error_type="UserError")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(_REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")) if p

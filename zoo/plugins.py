@@ -85,8 +85,6 @@ def load_module(spec: str) -> str:
 
 def _import_file(path: Path) -> str:
     name = module_name(path)
-    if name in sys.modules:
-        return name
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise UserError(f"--module: got {str(path)!r}; allowed: a Python source file")
@@ -157,18 +155,18 @@ def note_origin(name: str, builder: Callable[..., Any]) -> None:
 
 def model_modules(name: str) -> tuple[str, ...]:
     """The module specs a worker process imports so that `name` is registered there: () for a
-    zoo or entry-point model; a model registered by a script (``__main__``) cannot be
-    carried, so it raises a one-line error saying to move it into a module."""
+    zoo or entry-point model, and for one registered by a script (see `runs_here_only`)."""
     origin = _origin.get(name)
-    if origin is None:
-        return ()
-    if origin == MAIN:
-        raise UserError(
-            f"model {name!r} was registered by a script (__main__), which a worker process "
-            "cannot import; move register_model into a module and load it with --module "
-            "FILE.py or stbench.load_module"
-        )
-    return (origin,)
+    return () if origin in (None, MAIN) else (origin,)
+
+
+def script_model_error(name: str) -> str:
+    """Why a model registered by a script (``__main__``) cannot run in another process."""
+    return (
+        f"model {name!r} was registered by a script (__main__), which another process "
+        "cannot import; move register_model into a module and load it with --module "
+        "FILE.py or stbench.load_module"
+    )
 
 
 def carried_modules(names: Iterable[str] | None = None) -> tuple[str, ...]:
