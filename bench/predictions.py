@@ -86,6 +86,7 @@ def predict_sweep(
     import time
 
     from stbench.bench.predict import check_request
+    from stbench.zoo.plugins import carried_modules, load_modules, runs_here_only
 
     device = check_request(gpu, "float32", 1)
     start = time.perf_counter()
@@ -103,10 +104,14 @@ def predict_sweep(
         todo.append((t.model, _options(t, device.name)))
     with contextlib.ExitStack() as stack:
         results: Iterable[tuple[str, dict[str, Any] | str]] = map(_predict_one, todo)
-        if jobs > 1 and len(todo) >= FEW:
+        names = {name for name, _ in todo}
+        if jobs > 1 and len(todo) >= FEW and not runs_here_only(names):
             from concurrent.futures import ProcessPoolExecutor
 
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))
+            modules = carried_modules(names)  # each worker registers the user models it needs
+            pool = stack.enter_context(
+                ProcessPoolExecutor(jobs, initializer=load_modules, initargs=(modules,))
+            )
             results = pool.map(_predict_one, todo, chunksize=4)
         for name, out in results:  # stored as they come: an interrupted sweep keeps them
             if isinstance(out, str):

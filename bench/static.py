@@ -153,12 +153,18 @@ def count_many(
 ) -> Iterator[tuple[ProfileConfig, dict[str, Any] | None, str | None]]:
     """Static profile rows of many configurations, in worker processes when there are many;
     yields ``(cfg, row or None, error or None)`` as each completes."""
+    from stbench.zoo.plugins import carried_modules, load_modules, runs_here_only
+
     workers = min(os.cpu_count() or 1, 4) if workers is None else workers
-    if workers <= 1 or len(configs) <= FEW:
+    names = {c.model for c in configs}
+    if workers <= 1 or len(configs) <= FEW or runs_here_only(names):
         yield from map(_static_row, configs)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    modules = carried_modules(names)  # each worker registers the user models it counts
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=load_modules, initargs=(modules,)
+    ) as pool:
         yield from pool.map(_static_row, configs, chunksize=4)
 
 

@@ -62,6 +62,8 @@ class Task:
     profiler: str = DEFAULT_PROFILER
     # timing-protocol overrides and threads, as (ProfileConfig field, value) pairs
     protocol: tuple[tuple[str, Any], ...] = ()
+    # modules that register a user model (`--module`): imported again where the task runs
+    modules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for f in ("frames", "size", "batch", "num_classes"):
@@ -72,6 +74,7 @@ class Task:
         if tb is not None and (isinstance(tb, bool) or not isinstance(tb, int) or tb < 1):
             raise ValueError(f"task: throughput_batch must be an integer >= 1, got {tb!r}")
         object.__setattr__(self, "counters", tuple(self.counters))
+        object.__setattr__(self, "modules", tuple(self.modules))
         pairs = self.protocol.items() if isinstance(self.protocol, Mapping) else self.protocol
         object.__setattr__(self, "protocol", tuple(sorted((str(k), v) for k, v in pairs)))
 
@@ -130,6 +133,9 @@ class Task:
         d = dataclasses.asdict(self)
         d["counters"] = list(self.counters)
         d["protocol"] = dict(self.protocol)
+        d["modules"] = list(self.modules)
+        if not self.modules:  # a zoo task's JSON stays as it was
+            del d["modules"]
         d["task_id"] = self.task_id
         return d
 
@@ -204,6 +210,7 @@ def build_tasks(
     """
     from stbench.bench.timing import check_device
     from stbench.zoo import get_spec, list_models
+    from stbench.zoo.plugins import model_modules
 
     frames_list = _positive_ints("frames", frames_list)
     sizes = _positive_ints("sizes", sizes)
@@ -231,9 +238,12 @@ def build_tasks(
     for name in names:
         spec = get_spec(name)
         classes = num_classes or spec.default_classes
+        mods = model_modules(name)
         for frames in frames_list or [spec.default_frames]:
             for size in sizes or [spec.default_size]:
-                tasks.extend(Task(name, frames, size, b, classes, **options) for b in batches)
+                tasks.extend(
+                    Task(name, frames, size, b, classes, **options, modules=mods) for b in batches
+                )
     for t in tasks:
         t.config()  # one-line ValueError naming the option, as `profile` gives
     return tasks
@@ -267,6 +277,10 @@ def run_task(task: Task, static: Any = None) -> dict[str, Any]:
     """Profile one task in this process; any exception becomes a failure row. `static`: a
     count `validate_inputs` already made for it (used by the default profiler)."""
     try:
+        if task.modules:  # a user model: register it in this process first
+            from stbench.zoo.plugins import load_modules
+
+            load_modules(task.modules)
         if task.profiler == DEFAULT_PROFILER:
             from stbench.bench.profiler import run_profile
 
@@ -360,6 +374,10 @@ def run_isolated(
 
     The child dies with this process; `heartbeat` is called every `HEARTBEAT_S` while the
     child runs (the sweep renews its claim on the task)."""
+    from stbench.zoo.plugins import runs_here_only, script_model_error
+
+    if runs_here_only([task.model]):
+        return failure_row(task, script_model_error(task.model), error_type="UserError")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(_REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")) if p

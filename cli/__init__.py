@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from stbench.cli import list_models, plots, predict, profile, records, reproduce, store, sweep
-from stbench.cli.options import OneLineParser
+from stbench.cli.options import OneLineParser, load_modules
 
 from stbench.errors import UserError
 
@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        load_modules(args)
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. `stbench list --json | head`: the reader left, not an error
         devnull = os.open(os.devnull, os.O_WRONLY)

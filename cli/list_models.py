@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from stbench.cli.options import add_output, command, output_format
+from stbench.cli.options import add_module, add_output, command, output_format
 
 from stbench.output import Column, Table, emit, render
 
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `list` subcommand."""
     p = command(sub, "list", "list zoo models (optionally matching a pattern)")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'mc*'")
+    add_module(p)
     add_output(p, what="the list (markdown: the README's zoo table)")
     p.set_defaults(func=run)
 
@@ -78,13 +79,13 @@ README_COLUMNS = (
 
 
 def _readme_rows(specs: list) -> list[dict[str, str]]:
-    from stbench.zoo import PAPERS
+    from stbench.zoo.registry import citation
 
     return [
         {
             "model": f"`{s.name}`",
             "family": s.family,
-            "paper": f"{PAPERS[s.paper].split(',')[0]} ({s.paper})",
+            "paper": f"{citation(s.paper).split(',')[0]} ({s.paper})",
             "backbone": s.backbone,
             "operators": _ops_with_stem(s),
             "temporal_pool": s.temporal_pool or "-",

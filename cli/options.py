@@ -53,6 +53,29 @@ def input_options(args: argparse.Namespace) -> dict[str, int | None]:
     }
 
 
+def add_module(p: argparse.ArgumentParser) -> None:
+    """Add --module FILE.py|package.module (repeatable): modules that register your own models."""
+    p.add_argument(
+        "--module",
+        dest="modules",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="import this .py file or module first: the models it registers with "
+        "stbench.register_model work like zoo names (repeatable)",
+    )
+
+
+def load_modules(args: argparse.Namespace) -> tuple[str, ...]:
+    """Import the --module files/modules (before any model name is looked up); their specs."""
+    specs = getattr(args, "modules", None)
+    if not specs:
+        return ()
+    from stbench.zoo.plugins import load_modules as load
+
+    return load(specs)
+
+
 def expand_names(patterns: list[str]) -> list[str]:
     """Zoo names for the given names/patterns; unknown names raise naming the closest ones."""
     from stbench.zoo import get_spec, list_models

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from stbench.cli import options
-from stbench.cli.options import add_output, add_store, command, output_format
+from stbench.cli.options import add_module, add_output, add_store, command, output_format
 
 from stbench.output import check_writable, emit
 
@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_store(p)
     options.add_records(p)
+    add_module(p)
     p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
     add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
@@ -61,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_per(c)
     add_store(c)
     options.add_records(c)
+    add_module(c)
     add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
     c.set_defaults(func=run_compare)
 
@@ -70,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_store(d)
     options.add_records(d)
+    add_module(d)
     d.set_defaults(func=run_demo)
 
 

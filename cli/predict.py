@@ -7,6 +7,7 @@ from typing import Any
 
 from stbench.cli.options import (
     add_input,
+    add_module,
     add_output,
     add_store,
     command,
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     help_ = "predicted GPU peak memory and latency lower bound (no GPU needed)"
     p = command(sub, "predict", help_, DESCRIPTION)
     p.add_argument("names", nargs="*", metavar="PATTERN", help="zoo model names or patterns")
+    add_module(p)
     p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
     add_input(p)
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (autocast)")

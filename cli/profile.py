@@ -10,6 +10,7 @@ from typing import Any
 from stbench.cli.options import (
     add_input,
     add_measure,
+    add_module,
     add_output,
     add_protocol,
     add_store,
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     summary = "params, MACs/FLOPs, counter cross-checks, latency and memory of zoo models"
     p = command(sub, "profile", summary, DESCRIPTION)
     p.add_argument("names", nargs="+", metavar="NAME", help="zoo model names or shell patterns")
+    add_module(p)
     add_input(p, "batch size for timing (default 1)")
     add_measure(p)
     p.add_argument(

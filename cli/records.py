@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stbench.cli.options import (
+    add_module,
     add_output,
     add_records,
     add_store,
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="validate together with the shipped records (catches duplicate keys across them)",
     )
+    add_module(v)
     add_output(v, what="the per-file summary")
     v.set_defaults(func=run_validate)
 
@@ -42,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--model", help="zoo model name or part of a published name")
     ls.add_argument("--metric", help="e.g. top1, top5")
     add_records(ls)
+    add_module(ls)
     add_output(ls, what="the records (csv/json: every column)")
     ls.set_defaults(func=run_list)
 
@@ -61,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     j = command(rsub, "join", "profiles x records on (model, frames, size, num_classes)")
     add_store(j)
     add_records(j)
+    add_module(j)
     add_output(j, default="csv", what="the joined rows")
     j.set_defaults(func=run_join)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stbench.cli.options import add_measure, add_protocol, add_store, protocol_options
+from stbench.cli.options import add_measure, add_module, add_protocol, add_store, protocol_options
 
 from stbench.errors import UserError
 
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("pattern", nargs="?", help="model name pattern(s), e.g. 'mc*,rmc*'")
+    add_module(p)
     p.add_argument("--frames", type=int, nargs="+", help="clip lengths T (default: spec's)")
     p.add_argument("--sizes", type=int, nargs="+", help="frame sizes H=W (default: spec's)")
     p.add_argument("--batches", type=int, nargs="+", default=[1], help="batch sizes (default 1)")

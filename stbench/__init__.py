@@ -9,6 +9,8 @@ timing, memory, store, sweeps), ``stbench.plots`` (frontier, dashboard, tables) 
 >>> import stbench
 >>> model = stbench.create_model("tsm_resnet50", frames=8)      # doctest: +SKIP
 >>> row = stbench.profile("tsm_resnet50", frames=8, size=224)    # doctest: +SKIP
+>>> @stbench.register_model(source="mylab2025", citation="unpublished, My Lab")  # doctest: +SKIP
+... def my_net(num_classes, frames): ...
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ _LAZY = {
     "create_model": "stbench.zoo",
     "list_models": "stbench.zoo",
     "get_spec": "stbench.zoo",
+    "register_model": "stbench.zoo",
+    "load_module": "stbench.zoo",
+    "is_registered": "stbench.zoo",
     "profile": "stbench.bench",
 }
 

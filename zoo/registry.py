@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -127,6 +128,8 @@ def builder_plan(
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+_USER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+SOURCES: dict[str, str] = {}  # a user model's source key -> its citation (see register_model)
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -135,17 +138,103 @@ def register(spec: ModelSpec) -> ModelSpec:
         raise ValueError(f"model name must be lowercase, got {spec.name!r}")
     if spec.name in _REGISTRY:
         raise ValueError(f"model name {spec.name!r} is registered twice")
-    if spec.paper not in PAPERS:
-        raise ValueError(
-            f"spec {spec.name!r}: unknown paper {spec.paper!r}; known: {sorted(PAPERS)}"
-        )
+    if spec.paper not in PAPERS and spec.paper not in SOURCES:
+        known = sorted(PAPERS) + sorted(SOURCES)
+        raise ValueError(f"spec {spec.name!r}: unknown paper {spec.paper!r}; known: {known}")
     spec.summary  # noqa: B018  (plans the architecture: a bad spec fails at import)
     _REGISTRY[spec.name] = spec
     return spec
 
 
+def citation(paper: str) -> str:
+    """The citation of a zoo paper key or a registered user source key."""
+    try:
+        return PAPERS.get(paper) or SOURCES[paper]
+    except KeyError:
+        raise ValueError(
+            f"paper: got {paper!r}; allowed: {', '.join(sorted(PAPERS) + sorted(SOURCES))}"
+        ) from None
+
+
+def register_model(
+    builder: Callable[..., nn.Module] | None = None,
+    *,
+    source: str,
+    citation: str,
+    name: str | None = None,
+    family: str | None = None,
+    backbone: str = "custom",
+    operators: tuple[str, ...] = ("custom",),
+    frames: int = 8,
+    size: int = 224,
+    classes: int = 400,
+    description: str = "",
+    **kwargs: Any,
+) -> Any:
+    """Register a model from outside the zoo; a decorator, or a call with the builder.
+
+    `builder(num_classes=, frames=, **kwargs)` returns an ``nn.Module`` taking
+    ``(B, 3, T, H, W)``. `source` is your paper/lab key (not one of the zoo's papers) and
+    `citation` says where the model comes from; `name` defaults to the builder's name,
+    `family` to the name. The model then works everywhere a zoo name does.
+    """
+    from stbench.zoo import plugins
+
+    plugins.check_source(source, citation)
+    if SOURCES.get(source, citation) != citation:
+        raise ValueError(
+            f"citation: got {citation!r} for source {source!r}; allowed: the citation it "
+            f"was registered with ({SOURCES[source]!r})"
+        )
+
+    def add(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if not callable(fn):
+            raise ValueError(f"builder: got {fn!r}; allowed: a function returning an nn.Module")
+        model = (name or getattr(fn, "__name__", "")).lower()
+        if not _USER_NAME.match(model):
+            raise ValueError(
+                f"name: got {model!r}; allowed: letters, digits, _ . - (starting with a "
+                "letter or digit)"
+            )
+        _ensure_loaded()  # a user name must not shadow a zoo name
+        SOURCES.setdefault(source, citation)
+        spec = ModelSpec(
+            model,
+            family or model,
+            source,
+            backbone,
+            functools.partial(builder_plan, fn, tuple(operators)),
+            kwargs,
+            frames,
+            size,
+            classes,
+            citation,
+            description,
+        )
+        register(spec)
+        plugins.note_origin(model, fn)
+        return fn
+
+    return add if builder is None else add(builder)
+
+
+def is_registered(name: str) -> bool:
+    """True when `name` is a zoo model or a registered user model (entry points included)."""
+    _ensure_loaded()
+    return name in _REGISTRY
+
+
+_loaded = False
+
+
 def _ensure_loaded() -> None:
-    from stbench.zoo import specs  # noqa: F401  (importing registers every spec)
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from stbench.zoo import plugins, specs  # noqa: F401  (importing registers every spec)
+
+    plugins.load_entry_points()
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -157,7 +246,8 @@ def get_spec(name: str) -> ModelSpec:
         close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=5, cutoff=0.5)
         hint = f"; closest registered names: {', '.join(close)}" if close else ""
         raise ValueError(
-            f"model: unknown model name {name!r}{hint} (see `stbench list` for all names)"
+            f"model: unknown model name {name!r}{hint} (see `stbench list` for all names; "
+            "your own models: --module FILE.py)"
         ) from None
 
 

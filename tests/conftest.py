@@ -1,0 +1,24 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def clean_registry(monkeypatch):
+    """Models, sources and modules a test registers or loads are gone afterwards."""
+    from stbench.zoo import plugins, registry
+
+    registry._ensure_loaded()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "SOURCES", dict(registry.SOURCES))
+    monkeypatch.setattr(plugins, "_origin", dict(plugins._origin))
+    monkeypatch.setattr(plugins, "_loaded", dict(plugins._loaded))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("stbench_user_"):
+            del sys.modules[name]
