@@ -203,3 +203,56 @@ def test_hover_and_note_name_your_file():
     assert yours and {p["model"] for p in yours} == {"tam_resnet50"}
     assert all("your record: runs/mine.csv" in p["hover"] for p in yours)
     assert f"Your records (runs/mine.csv): {len(yours)} point(s)" in " ".join(payload["notes"])
+
+
+USER_MODULE = """
+import torch
+from torch import nn
+
+import stbench
+
+
+class Pooled(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.conv = nn.Conv3d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean((2, 3, 4)))
+
+
+@stbench.register_model(source="mylab", citation="My Lab, unpublished")
+def my_pooled_net(num_classes, frames):
+    return Pooled(num_classes)
+"""
+
+
+def test_your_model_and_your_records_reach_the_frontier_from_the_cli(
+    tmp_path, capsys, shipped, clean_registry
+):
+    module = tmp_path / "my_models.py"
+    module.write_text(USER_MODULE)
+    row = _row(
+        model="my_pooled_net",
+        published_name="",
+        frames="4",
+        input_size="32",
+        paper="mylab",
+        dataset="mini_ssv2",
+        split="val",
+        views="1x1",
+        value="45",
+    )
+    mine, html = _write(tmp_path, "mine.csv", row), tmp_path / "f.html"
+    store = tmp_path / "s.sqlite"
+    argv = ["frontier", "--module", str(module), "--records", str(mine), "--store", str(store)]
+    assert main([*argv, "--dashboard", str(html), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert ("my_pooled_net", 45.0, str(mine)) in [
+        (r["model"], r["accuracy (%)"], r["your record"]) for r in rows
+    ]
+    (point,) = [p for p in _payload(html.read_text())["points"] if p["model"] == "my_pooled_net"]
+    assert point["user"] == str(mine) and point["params"] > 0 and point["costs"]["macs"] > 0
+    stored = ResultsStore(store).rows()
+    assert any(r["model"] == "my_pooled_net" and r["params"] > 0 for r in stored)
