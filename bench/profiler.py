@@ -121,7 +121,7 @@ def run_profile(
     return row
 
 
-def _shape_fields(
+def shape_fields(
     shape: tuple[int, ...], frames: int | None, size: int | None
 ) -> tuple[int | None, int | None]:
     """(frames, size) an explicit input shape implies; a conflicting ``frames`` is refused."""
@@ -183,7 +183,7 @@ def profile(
     shape = None
     if input_shape is not None:
         shape = check_input_shape(input_shape)
-        frames, size = _shape_fields(shape, frames, size)
+        frames, size = shape_fields(shape, frames, size)
         opts["batch"] = shape[0]
     if isinstance(model_or_name, str):
         cfg = ProfileConfig.for_model(

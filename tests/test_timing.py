@@ -267,8 +267,8 @@ def test_cuda_peak_path_uses_reset_and_max_allocated(monkeypatch):
 
 def test_cudnn_benchmark_flag_is_set_for_the_run_and_restored():
     old = torch.backends.cudnn.benchmark
-    with timing._cudnn_benchmark("cuda:0", not old) as flag:
+    with timing.cudnn_autotune("cuda:0", not old) as flag:
         assert flag is (not old) and torch.backends.cudnn.benchmark is (not old)
     assert torch.backends.cudnn.benchmark is old
-    with timing._cudnn_benchmark("cpu", True) as flag:
+    with timing.cudnn_autotune("cpu", True) as flag:
         assert flag is None and torch.backends.cudnn.benchmark is old
