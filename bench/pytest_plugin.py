@@ -24,8 +24,8 @@ DEFAULT_MODELS = (
 BENCHMARK_PLUGIN = "benchmark"  # pytest-benchmark's plugin name
 SHAPE = ("frames", "size", "batch")  # options an explicit input shape replaces
 NEEDS_BENCHMARK = "needs pytest-benchmark (pip install pytest-benchmark)"
+RUN_FIELDS = ("timestamp", "git_commit", "git_dirty")
 _OPTIONS = pytest.StashKey[dict]()
-_USED = pytest.StashKey[bool]()
 _WRITTEN = pytest.StashKey[str]()
 
 
@@ -154,7 +154,6 @@ def stbench_bench(request: pytest.FixtureRequest, stbench_options: dict[str, Any
     if not request.config.pluginmanager.hasplugin(BENCHMARK_PLUGIN):
         pytest.skip(f"stbench_bench {NEEDS_BENCHMARK}")
     benchmark = request.getfixturevalue("benchmark")
-    request.config.stash[_USED] = True
     defaults = {k: v for k, v in stbench_options.items() if k != "models"}
 
     def run(model: Any, input_shape: Any = None, **overrides: Any) -> Any:
@@ -166,20 +165,17 @@ def stbench_bench(request: pytest.FixtureRequest, stbench_options: dict[str, Any
     return run
 
 
-def use_environment(config: pytest.Config) -> None:
-    """Add stbench's run metadata to machine_info even if no test uses `stbench_bench`."""
-    config.stash[_USED] = True
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    """Add host, CPU, GPU, driver, torch/CUDA/cuDNN and counter versions, git commit."""
-    if not config.stash.get(_USED, False):
-        return
+    """Add host, CPU, GPU, driver, torch/CUDA/cuDNN and counter versions (asked for only
+    when pytest-benchmark saves or compares a run)."""
     from stbench.bench.environment import collect_environment
 
     device = config.stash[_OPTIONS]["device"]
-    machine_info["stbench"] = collect_environment(init_cuda=device.startswith("cuda"))
+    env = collect_environment(init_cuda=device.startswith("cuda"))
+    # what changes from run to run lives in the document's datetime and commit_info, so
+    # that --benchmark-compare does not see a different machine every time
+    machine_info["stbench"] = {k: v for k, v in env.items() if k not in RUN_FIELDS}
 
 
 def _benchmark_document(config: pytest.Config) -> dict[str, Any] | None:
