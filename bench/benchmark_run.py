@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
-from stbench.bench.counting import check_input_shape
-from stbench.bench.profiler import shape_fields
+from stbench.bench.config import ProfileConfig
+from stbench.bench.profiler import profile_config
 from stbench.bench.static import build_model, count_static, static_fields
 from stbench.bench.timing import (
     Protocol,
@@ -29,48 +28,6 @@ from stbench.bench.timing import (
     warm_up,
 )
 from torch import nn
-
-
-def bench_config(
-    model: str | nn.Module,
-    input_shape: Sequence[int] | None,
-    *,
-    frames: int | None,
-    size: int | None,
-    batch: int,
-    num_classes: int | None,
-    name: str | None,
-    **settings: Any,
-) -> tuple[ProfileConfig, nn.Module, tuple[int, ...]]:
-    """(configuration, model with real weights, input shape) of one benchmark; `settings`
-    are device, dtype, channels_last and compile."""
-    if isinstance(model, str):
-        if input_shape is not None:
-            frames, size = shape_fields(check_input_shape(input_shape), frames, size)
-            batch = input_shape[0]
-        cfg = ProfileConfig.for_model(
-            model, frames=frames, size=size, num_classes=num_classes, batch=batch, **settings
-        )
-        return cfg, build_model(cfg, weights=True), cfg.input_shape
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model: got {type(model).__name__}; allowed: a zoo name or nn.Module")
-    if input_shape is None:
-        if frames is None or size is None:
-            raise ValueError("input_shape: give input_shape, or frames and size, for an nn.Module")
-        input_shape = (batch, 3, frames, size, size)
-    shape = check_input_shape(input_shape)
-    frames, size = shape_fields(shape, frames, size)
-    memory_format = MEMORY_FORMATS[1] if settings.pop("channels_last") else MEMORY_FORMATS[0]
-    cfg = ProfileConfig(
-        name or type(model).__name__,
-        frames,
-        size,
-        batch=shape[0],
-        num_classes=num_classes,
-        memory_format=memory_format,
-        **settings,
-    )
-    return cfg, model, shape
 
 
 def _static(cfg: ProfileConfig, model: nn.Module, shape: tuple[int, ...]) -> dict[str, Any]:
@@ -101,36 +58,19 @@ def benchmark_model(
     model: str | nn.Module,
     input_shape: Sequence[int] | None = None,
     *,
-    frames: int | None = None,
-    size: int | None = None,
-    batch: int = 1,
-    num_classes: int | None = None,
-    name: str | None = None,
-    device: str = "cpu",
-    dtype: str = "float32",
-    channels_last: bool = False,
-    compile: bool = False,
     rounds: int | None = None,
     warmup_rounds: int | None = None,
     protocol: Protocol | None = None,
+    **options: Any,
 ) -> Any:
     """Time one forward of `model` with pytest-benchmark's `benchmark` fixture under
-    stbench's protocol; returns the last output. ``rounds``/``warmup_rounds`` of None:
-    the protocol decides."""
+    stbench's protocol; returns the last output. ``rounds``/``warmup_rounds`` of None: the
+    protocol decides; `options` are `profile_config`'s (frames, size, batch, num_classes,
+    name, device, dtype, channels_last, compile)."""
     protocol = protocol or Protocol()
-    cfg, model, shape = bench_config(
-        model,
-        input_shape,
-        frames=frames,
-        size=size,
-        batch=batch,
-        num_classes=num_classes,
-        name=name,
-        device=device,
-        dtype=dtype,
-        channels_last=channels_last,
-        compile=compile,
-    )
+    cfg, shape = profile_config(model, input_shape, **options)
+    if isinstance(model, str):
+        model = build_model(cfg, weights=True)
     static = _static(cfg, model, shape)
     prep = prepare(model, **cfg.prepare_options())
     x = prep.make_input(shape)

@@ -27,6 +27,7 @@ NEEDS_BENCHMARK = "needs pytest-benchmark (pip install pytest-benchmark)"
 RUN_FIELDS = ("timestamp", "git_commit", "git_dirty")
 _OPTIONS = pytest.StashKey[dict]()
 _WRITTEN = pytest.StashKey[str]()
+_SAVED = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -184,13 +185,22 @@ def _benchmark_document(config: pytest.Config) -> dict[str, Any] | None:
     if session is None or not session.benchmarks:
         return None
     hook = config.hook
+    saved = config.stash.get(_SAVED, None)
+    if saved is None:
+        saved = {
+            "machine_info": session.get_machine_info(),
+            "commit_info": hook.pytest_benchmark_generate_commit_info(config=config),
+        }
     return hook.pytest_benchmark_generate_json(
-        config=config,
-        benchmarks=session.benchmarks,
-        include_data=True,
-        machine_info=session.get_machine_info(),
-        commit_info=hook.pytest_benchmark_generate_commit_info(config=config),
+        config=config, benchmarks=session.benchmarks, include_data=True, **saved
     )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(config: pytest.Config, output_json: dict) -> None:
+    """Keep the machine and commit info pytest-benchmark saved (not collected twice)."""
+    keys = ("machine_info", "commit_info")
+    config.stash[_SAVED] = {k: output_json[k] for k in keys}
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -73,7 +73,7 @@ def test_compare_fail_on_two_saved_runs(pytester, monkeypatch):
     pytester.runpytest(*FAST, "--benchmark-save=fast").assert_outcomes(passed=1)
     monkeypatch.setenv("TINY_DELAY", "0.02")
     compare = ("--benchmark-compare=0001", "--benchmark-compare-fail=min:50%")
-    res = pytester.runpytest_subprocess(*FAST, *compare)  # it raises past pytest's session
+    res = pytester.runpytest(*FAST, *compare)
     assert res.ret != 0
     assert "Performance has regressed" in res.stdout.str() + res.stderr.str()
     assert "machine_info is different" not in res.stdout.str() + res.stderr.str()
@@ -82,7 +82,7 @@ def test_compare_fail_on_two_saved_runs(pytester, monkeypatch):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_unavailable_device_is_one_usage_line(pytester):
     pytester.makepyfile(test_user=USER_SUITE)
-    res = pytester.runpytest_subprocess("--bench-device", "cuda")
+    res = pytester.runpytest("--bench-device", "cuda")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     lines = [line for line in res.errlines + res.outlines if line.strip()]
     assert lines == [
