@@ -79,6 +79,13 @@ def test_compare_fail_on_two_saved_runs(pytester, monkeypatch):
     assert "machine_info is different" not in res.stdout.str() + res.stderr.str()
 
 
+def test_benchmark_disable_runs_each_model_once_and_stores_nothing(pytester):
+    pytester.makepyfile(test_user=USER_SUITE)
+    res = pytester.runpytest("--benchmark-disable", "--stbench-store=runs.sqlite")
+    res.assert_outcomes(passed=1)
+    assert "stbench: wrote" not in res.stdout.str()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_unavailable_device_is_one_usage_line(pytester):
     pytester.makepyfile(test_user=USER_SUITE)
