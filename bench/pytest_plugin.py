@@ -77,8 +77,8 @@ def bench_options(config: pytest.Config) -> dict[str, Any]:
         for k in ("frames", "size", "batch", "classes", "rounds", "warmup")
     }
     for k, v in opts.items():
-        if v is not None and v < (0 if k == "warmup" else 1):
-            least = 0 if k == "warmup" else 1
+        least = 0 if k == "warmup" else 1
+        if v is not None and v < least:
             raise pytest.UsageError(f"--bench-{k}: got {v}; allowed: an integer >= {least}")
     device, dtype = config.getoption("--bench-device"), config.getoption("--bench-dtype")
     if device != "cpu" or dtype != "float32":
