@@ -69,14 +69,21 @@ def benchmark_rows(path: str | os.PathLike[str]) -> tuple[list[dict], int, dict,
         raise ValueError(f"import-benchmark: cannot read {p} ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"import-benchmark: {p} is not valid JSON ({exc})") from None
+    return doc_rows(doc, str(p))
+
+
+def doc_rows(doc: Any, source: str) -> tuple[list[dict], int, dict, dict]:
+    """(rows, skipped, env, flags) of a parsed pytest-benchmark document read from `source`."""
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        raise ValueError(f"import-benchmark: {p} is not a pytest-benchmark JSON (no 'benchmarks')")
+        raise ValueError(
+            f"import-benchmark: {source} is not a pytest-benchmark JSON (no 'benchmarks')"
+        )
     rows, skipped = [], 0
     for b in doc["benchmarks"]:
-        row = _benchmark_row(b, str(p)) if isinstance(b, dict) else None
+        row = _benchmark_row(b, source) if isinstance(b, dict) else None
         if row is None:
             skipped += 1
         else:
             rows.append(row)
-    flags = {"source_file": str(p), "benchmarks": len(doc["benchmarks"])}
+    flags = {"source_file": source, "benchmarks": len(doc["benchmarks"])}
     return rows, skipped, _benchmark_env(doc), flags

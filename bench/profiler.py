@@ -32,7 +32,7 @@ from stbench.bench.timing import (
 )
 from torch import nn
 
-__all__ = ["build_zoo_model", "measure", "profile", "run_profile"]
+__all__ = ["build_zoo_model", "measure", "profile", "profile_config", "run_profile"]
 
 
 def _has_weights(model: nn.Module) -> bool:
@@ -180,11 +180,38 @@ def profile(
         "max_time_s": max_time_s,
         "threads": threads,
     }
+    cfg, shape = profile_config(
+        model_or_name,
+        input_shape,
+        frames=frames,
+        size=size,
+        num_classes=num_classes,
+        channels_last=channels_last,
+        **opts,
+    )
+    if isinstance(model_or_name, str):
+        return run_profile(cfg, input_shape=shape)
+    return run_profile(cfg, model=model_or_name, input_shape=shape)
+
+
+def profile_config(
+    model_or_name: nn.Module | str,
+    input_shape: Sequence[int] | None = None,
+    *,
+    frames: int | None = None,
+    size: int | None = None,
+    num_classes: int | None = None,
+    channels_last: bool = False,
+    name: str | None = None,
+    **options: Any,
+) -> tuple[ProfileConfig, tuple[int, ...]]:
+    """The configuration and input shape of a zoo name or any ``nn.Module`` (named ``name``,
+    else by its class) from `profile`'s keywords; `options` are the other config fields."""
     shape = None
     if input_shape is not None:
         shape = check_input_shape(input_shape)
         frames, size = _shape_fields(shape, frames, size)
-        opts["batch"] = shape[0]
+        options["batch"] = shape[0]
     if isinstance(model_or_name, str):
         cfg = ProfileConfig.for_model(
             model_or_name,
@@ -192,17 +219,18 @@ def profile(
             size=size,
             num_classes=num_classes,
             channels_last=channels_last,
-            **opts,
+            **options,
         )
-        return run_profile(cfg, input_shape=shape)
+        return cfg, cfg.input_shape if shape is None else shape
     if not isinstance(model_or_name, nn.Module):
         raise ValueError(
             f"model: got {type(model_or_name).__name__}; allowed: a zoo name or nn.Module"
         )
-    opts["memory_format"] = MEMORY_FORMATS[1] if channels_last else MEMORY_FORMATS[0]
-    cfg = ProfileConfig(type(model_or_name).__name__, frames, size, num_classes=num_classes, **opts)
+    options["memory_format"] = MEMORY_FORMATS[1] if channels_last else MEMORY_FORMATS[0]
+    label = name or type(model_or_name).__name__
+    cfg = ProfileConfig(label, frames, size, num_classes=num_classes, **options)
     if shape is None:
         if frames is None or size is None:
             raise ValueError("input_shape: give input_shape, or frames and size, for an nn.Module")
         shape = cfg.input_shape
-    return run_profile(cfg, model=model_or_name, input_shape=shape)
+    return cfg, shape

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from stbench.bench import store_schema as schema
-from stbench.bench.benchmark_import import benchmark_rows
+from stbench.bench.benchmark_import import benchmark_rows, doc_rows
 from stbench.bench.history import NOISY_REL_IQR, VIEW_FIELDS, Entry, current_view, with_noise
 from stbench.bench.store_schema import (
     INT_METRICS,
@@ -724,9 +724,22 @@ class ResultsStore:
         Importing the same file again imports nothing (its entries are known by content).
         """
         rows, skipped, env, flags = benchmark_rows(path)
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return self._import_benchmark(rows, skipped, env, flags, digest)
+
+    def import_benchmark_doc(self, doc: Mapping[str, Any], source: str) -> tuple[int, int]:
+        """Load a parsed pytest-benchmark document (what `--benchmark-json` would write) read
+        from `source`; returns (rows imported, benchmarks skipped), once per document."""
+        rows, skipped, env, flags = doc_rows(doc, source)
+        text = json.dumps(doc, sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        return self._import_benchmark(rows, skipped, env, flags, digest)
+
+    def _import_benchmark(
+        self, rows: list[dict], skipped: int, env: dict, flags: dict, digest: str
+    ) -> tuple[int, int]:
         if not rows:
             return 0, skipped
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         run = {**self._run_record(env, flags, "pytest-benchmark"), "uid": schema.uid_of(digest)}
         entries = [self._entry(r, "pytest-benchmark", None, None) for r in rows]
         for i, e in enumerate(entries):

@@ -59,6 +59,13 @@ class Protocol:
             raise ValueError(f"timing option: unknown {unknown}; allowed: {', '.join(allowed)}")
         return cls(**kwargs)
 
+    def fixed_rounds(self, median_ms: float) -> int:
+        """Rounds a fixed-count runner (pytest-benchmark) needs for ``min_iters`` and
+        ``min_time_s`` at a forward of ``median_ms``, within ``max_iters`` and ``max_time_s``."""
+        per = max(median_ms, 1e-6) / 1000.0
+        want = max(self.min_iters, math.ceil(self.min_time_s / per))
+        return max(1, min(want, self.max_iters, max(3, math.floor(self.max_time_s / per))))
+
 
 # ---------------------------------------------------------------- input validation
 
@@ -232,6 +239,29 @@ def _rel_iqr(samples: Sequence[float]) -> float:
     return (percentile(s, 75) - percentile(s, 25)) / med if med > 0 else math.inf
 
 
+def warm_up(
+    step: Callable[[], Any],
+    timer: Callable[[Callable[[], Any]], float],
+    protocol: Protocol,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list[float], bool, float]:
+    """Run `step` until the median of the last forwards stops moving (or a warm-up cap);
+    returns (the warm-up times in ms, whether it became stable, seconds spent)."""
+    p = protocol
+    warm: list[float] = []
+    t0 = clock()
+    while True:
+        warm.append(timer(step))
+        elapsed = clock() - t0
+        n, w = len(warm), p.warmup_window
+        if n >= max(p.min_warmup_iters, 2 * w) and elapsed >= p.warmup_s:
+            last, prev = statistics.median(warm[-w:]), statistics.median(warm[-2 * w : -w])
+            if last > 0 and abs(last - prev) / last <= p.warmup_tol:
+                return warm, True, clock() - t0
+        if n >= p.max_warmup_iters or elapsed >= p.max_warmup_s:
+            return warm, False, clock() - t0
+
+
 def run_protocol(
     step: Callable[[], Any],
     timer: Callable[[Callable[[], Any]], float],
@@ -240,22 +270,7 @@ def run_protocol(
 ) -> dict[str, Any]:
     """Warm up until stable, then time `step` until the IQR target or a cap is reached."""
     p = protocol
-    warm: list[float] = []
-    t0 = clock()
-    stable = False
-    while True:
-        warm.append(timer(step))
-        elapsed = clock() - t0
-        n, w = len(warm), p.warmup_window
-        if n >= max(p.min_warmup_iters, 2 * w) and elapsed >= p.warmup_s:
-            last, prev = statistics.median(warm[-w:]), statistics.median(warm[-2 * w : -w])
-            if last > 0 and abs(last - prev) / last <= p.warmup_tol:
-                stable = True
-                break
-        if n >= p.max_warmup_iters or elapsed >= p.max_warmup_s:
-            break
-    warmup_s = clock() - t0
-
+    warm, stable, warmup_s = warm_up(step, timer, p, clock)
     samples: list[float] = []
     t0 = clock()
     while True:
@@ -295,7 +310,8 @@ def drift(samples: Sequence[float]) -> float | None:
 
 
 @contextlib.contextmanager
-def _cudnn_benchmark(device: str, enabled: bool) -> Iterator[bool | None]:
+def cudnn_autotune(device: str, enabled: bool) -> Iterator[bool | None]:
+    """Set cuDNN autotuning for a CUDA run and restore it after (yields the flag; None on CPU)."""
     if not device.startswith("cuda"):
         yield None
         return
@@ -312,12 +328,13 @@ def _time_prepared(
 ) -> tuple[dict[str, Any], bool | None]:
     x = prep.make_input(shape)
     timer = make_timer(prep.device)
-    with _cudnn_benchmark(prep.device, cudnn_benchmark) as cb, prep.forward_context():
+    with cudnn_autotune(prep.device, cudnn_benchmark) as cb, prep.forward_context():
         result = run_protocol(lambda: prep.model(x), timer, protocol)
     return result, cb
 
 
-def _run_meta(prep: Prepared, cudnn_benchmark: bool | None) -> dict[str, Any]:
+def run_meta(prep: Prepared, cudnn_benchmark: bool | None) -> dict[str, Any]:
+    """How a prepared model runs: timer, threads, cuDNN autotuning, autocast, format, device."""
     return {
         "timer": timer_name(prep.device),
         "threads": torch.get_num_threads(),
@@ -355,7 +372,7 @@ def measure_latency(
         "warmup_s": round(result["warmup_s"], 3),
         "stop_reason": result["stop_reason"],
         "input_shape": list(shape),
-        **_run_meta(prep, cb),
+        **run_meta(prep, cb),
     }
 
 
@@ -419,7 +436,7 @@ def measure_throughput(
     (result, cb), used, failed = oom_backoff(attempt, batch, min_batch=min_batch, cleanup=cleanup)
     stats = summarize(result["samples_ms"], prefix="throughput_latency_ms_")
     median_s = stats["throughput_latency_ms_median"] / 1000.0
-    meta = _run_meta(prep, cb)
+    meta = run_meta(prep, cb)
     return {
         "throughput_clips_per_s": used / median_s if median_s > 0 else math.inf,
         "throughput_batch_requested": batch,

@@ -147,6 +147,14 @@ def test_protocol_runs_longer_when_noisy_and_respects_caps():
     assert r["stop_reason"] == "max_time" and len(r["samples_ms"]) < 50
 
 
+def test_fixed_rounds_meet_min_iters_and_min_time_within_the_caps():
+    p = Protocol(min_iters=20, min_time_s=1.0, max_iters=300, max_time_s=20.0)
+    assert p.fixed_rounds(200.0) == 20  # 20 x 0.2 s already passes 1 s
+    assert p.fixed_rounds(10.0) == 100  # 1 s of 10 ms forwards
+    assert p.fixed_rounds(0.001) == 300  # max_iters
+    assert p.fixed_rounds(5000.0) == 4  # 20 s of 5 s forwards
+
+
 def test_cuda_event_timer_synchronizes_and_reads_elapsed_time(monkeypatch):
     calls = []
 
@@ -267,8 +275,8 @@ def test_cuda_peak_path_uses_reset_and_max_allocated(monkeypatch):
 
 def test_cudnn_benchmark_flag_is_set_for_the_run_and_restored():
     old = torch.backends.cudnn.benchmark
-    with timing._cudnn_benchmark("cuda:0", not old) as flag:
+    with timing.cudnn_autotune("cuda:0", not old) as flag:
         assert flag is (not old) and torch.backends.cudnn.benchmark is (not old)
     assert torch.backends.cudnn.benchmark is old
-    with timing._cudnn_benchmark("cpu", True) as flag:
+    with timing.cudnn_autotune("cpu", True) as flag:
         assert flag is None and torch.backends.cudnn.benchmark is old

@@ -1,0 +1,119 @@
+"""stbench's pytest plugin as a user meets it: a separate test file run under `pytester`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from stbench.bench.store import ResultsStore
+
+pytest_plugins = ["pytester"]
+
+USER_SUITE = """
+import os
+import time
+
+import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(3, 4, 3, padding=1, bias=False)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x):
+        time.sleep(float(os.environ.get("TINY_DELAY", "0")))
+        return self.fc(self.conv(x).mean((2, 3, 4)))
+
+
+def test_tiny(stbench_bench):
+    out = stbench_bench(TinyNet(), frames=4, size=32)
+    assert tuple(out.shape) == (1, 5)
+"""
+PLAIN_BENCHMARK = """
+
+def test_plain(benchmark):
+    benchmark(sum, [1, 2, 3])
+"""
+FAST = ("--bench-rounds", "3", "--bench-warmup", "1")
+# conv: Cout * T*H*W * Cin * k^3; linear: in * out
+TINY_MACS = 4 * (4 * 32 * 32) * 3 * 27 + 4 * 5
+TINY_PARAMS = 4 * 3 * 27 + 4 * 5 + 5
+
+
+def test_user_suite_writes_extra_info_and_store_rows(pytester):
+    pytester.makepyfile(test_user=USER_SUITE + PLAIN_BENCHMARK)
+    res = pytester.runpytest(*FAST, "--benchmark-json=out.json", "--stbench-store=runs.sqlite")
+    res.assert_outcomes(passed=2)
+    res.stdout.fnmatch_lines(["stbench: wrote 1 row(s) to runs.sqlite, skipped 1 *"])
+    doc = json.loads((pytester.path / "out.json").read_text())
+    info = next(b for b in doc["benchmarks"] if b["name"] == "test_tiny")["extra_info"]
+    assert (info["model"], info["frames"], info["size"], info["batch"]) == ("TinyNet", 4, 32, 1)
+    assert (info["num_classes"], info["input_shape"]) == (5, [1, 3, 4, 32, 32])
+    assert (info["params"], info["macs"], info["flops"]) == (TINY_PARAMS, TINY_MACS, 2 * TINY_MACS)
+    assert (info["device"], info["dtype"], info["counter"]) == ("cpu", "float32", "meta")
+    assert info["device_name"] and info["threads"] >= 1 and info["rounds"] == 3
+    assert info["warmup_iterations"] == 1 and info["timer"] == "perf_counter"
+    assert doc["machine_info"]["stbench"]["torch_version"] == torch.__version__
+    with ResultsStore(pytester.path / "runs.sqlite", readonly=True) as store:
+        rows = store.rows(with_run=True)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["model"], row["macs"], row["params"]) == ("TinyNet", TINY_MACS, TINY_PARAMS)
+    assert row["latency_ms_median"] > 0 and row["iterations"] == 3
+    assert row["benchmark_name"].endswith("test_user.py::test_tiny")
+
+
+def test_compare_fail_on_two_saved_runs(pytester, monkeypatch):
+    pytester.makepyfile(test_user=USER_SUITE)
+    monkeypatch.setenv("TINY_DELAY", "0")
+    pytester.runpytest(*FAST, "--benchmark-save=fast").assert_outcomes(passed=1)
+    monkeypatch.setenv("TINY_DELAY", "0.02")
+    compare = ("--benchmark-compare=0001", "--benchmark-compare-fail=min:50%")
+    res = pytester.runpytest(*FAST, *compare)
+    assert res.ret != 0
+    assert "Performance has regressed" in res.stdout.str() + res.stderr.str()
+    assert "machine_info is different" not in res.stdout.str() + res.stderr.str()
+
+
+def test_benchmark_disable_runs_each_model_once_and_stores_nothing(pytester):
+    pytester.makepyfile(test_user=USER_SUITE)
+    res = pytester.runpytest("--benchmark-disable", "--stbench-store=runs.sqlite")
+    res.assert_outcomes(passed=1)
+    assert "stbench: wrote" not in res.stdout.str()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_unavailable_device_is_one_usage_line(pytester):
+    pytester.makepyfile(test_user=USER_SUITE)
+    res = pytester.runpytest("--bench-device", "cuda")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in res.errlines + res.outlines if line.strip()]
+    assert lines == [
+        "ERROR: --bench-device cuda: CUDA is not available on this machine; allowed: cpu"
+    ]
+
+
+def test_bad_options_are_usage_errors(pytester):
+    pytester.makepyfile(test_user=USER_SUITE)
+    for args, message in [
+        (("--bench-dtype", "fp8"), "*--bench-dtype: got 'fp8'; allowed: float32*"),
+        (("--bench-rounds", "0"), "*--bench-rounds: got 0; allowed: an integer >= 1*"),
+        (("--stbench-store", str(pytester.path)), "*--stbench-store*"),
+    ]:
+        res = pytester.runpytest(*args)
+        assert res.ret == pytest.ExitCode.USAGE_ERROR
+        res.stderr.fnmatch_lines([message])
+
+
+def test_without_pytest_benchmark_the_fixture_skips(pytester):
+    pytester.makepyfile(test_user=USER_SUITE)
+    res = pytester.runpytest("-p", "no:benchmark", "-rs")
+    res.assert_outcomes(skipped=1)
+    res.stdout.fnmatch_lines(["*stbench_bench needs pytest-benchmark (pip install*"])
+    res = pytester.runpytest("-p", "no:benchmark", "--stbench-store=x.sqlite")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines(["*--stbench-store: needs pytest-benchmark*"])
