@@ -6,7 +6,12 @@ import json
 
 import pytest
 import torch
+import torch._dynamo  # noqa: F401
 from stbench.bench.store import ResultsStore
+
+# pytester drops the modules a run imports when it ends; torch._dynamo (imported during the
+# in-process runs) registers a C++ op library that cannot be registered twice, so a later
+# re-import in another test would fail. Importing it here keeps it out of that clean-up.
 
 pytest_plugins = ["pytester"]
 
