@@ -42,7 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="accuracy level (default: a table per level; a frontier never mixes levels)",
     )
     add_store(p)
-    p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
+    p.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="ignore shipped reference results (bench/reference/)",
+    )
     add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
 
