@@ -352,7 +352,7 @@ def test_hover_marks_a_noisy_latency():
     joined["noisy"] = joined["model"].map({"i3d_resnet50": True}).fillna(False)
     p = build_payload(joined)
     hovers = {x["model"]: x["hover"] for x in p["points"] if "Latency" in x["hover"]}
-    assert "noisy (open marker): IQR/median > 0.1 or time cap" in hovers["i3d_resnet50"]
+    assert "noisy (open marker): IQR/median &gt; 0.1 or time cap" in hovers["i3d_resnet50"]
     assert "noisy" not in hovers["tsn_resnet50"]
 
 
