@@ -50,37 +50,32 @@ def _run(capsys, argv: list[str]) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_profile_table_shows_every_number_whole(capsys, terminal, width):
-    argv = ["profile", "r3d_resnet18", "--frames", "8", "--size", "32"]
+def _numbers_whole(capsys, terminal, argv: list[str], width: int) -> int:
+    """Every number of the command's markdown table is whole in its table at `width`."""
     numbers = _numbers(_cells(_run(capsys, [*argv, "--format", "markdown"])))
-    assert len(numbers) >= 3
     terminal(width)
     text = _run(capsys, argv)
     assert "…" not in text and all(len(line) <= width for line in text.splitlines())
     missing = [n for n in numbers if not _intact(n, text)]
     assert not missing, (width, missing, text)
+    return len(numbers)
 
 
-def _frontier_collect(monkeypatch):
-    import stbench.plots.demo as demo
-    from reference_fixture import reference_joined
-
-    monkeypatch.setattr(demo, "collect", lambda **_: demo.PlotData.from_joined(reference_joined()))
+@pytest.mark.parametrize("width", WIDTHS)
+def test_profile_table_shows_every_number_whole(capsys, terminal, width):
+    argv = ["profile", "r3d_resnet18", "--frames", "8", "--size", "32"]
+    assert _numbers_whole(capsys, terminal, argv, width) >= 3
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_frontier_table_shows_every_number_whole(capsys, monkeypatch, terminal, tmp_path, width):
-    _frontier_collect(monkeypatch)
+    import stbench.plots.demo as demo
+    from reference_fixture import reference_joined
+
+    monkeypatch.setattr(demo, "collect", lambda **_: demo.PlotData.from_joined(reference_joined()))
     argv = ["frontier", "--dataset", "mini_kinetics", "--cost", "latency"]
     argv += ["--dashboard", str(tmp_path / "f.html")]
-    numbers = _numbers(_cells(_run(capsys, [*argv, "--format", "markdown"])))
-    assert len(numbers) >= 6
-    terminal(width)
-    text = _run(capsys, argv)
-    assert "…" not in text and all(len(line) <= width for line in text.splitlines())
-    missing = [n for n in numbers if not _intact(n, text)]
-    assert not missing, (width, missing, text)
+    assert _numbers_whole(capsys, terminal, argv, width) >= 6
 
 
 def _wide_table() -> Table:
