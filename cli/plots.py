@@ -45,7 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_store(p)
     options.add_records(p)
     add_module(p)
-    p.add_argument("--no-reference", action="store_true", help="ignore shipped GPU results")
+    p.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="ignore shipped reference results (bench/reference/)",
+    )
     add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
 

@@ -85,9 +85,9 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
     for a in axes:
         v = g(a.column)
         if v is not None:
-            noisy = a.kind == "latency" and g("noisy|" + a.column.partition("|")[2]) is True
-            mark = f" (noisy: IQR/median > {NOISY_REL_IQR:g} or time cap)" if noisy else ""
-            lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}{mark}")
+            lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}")
+            if a.kind == "latency":
+                lines.extend(e(t) for t in latency_lines(row, a))
     lines.extend(e(t) for t in predicted_vs_measured(row, axes))
     if g("views_how"):
         lines.append(f"per video: {e(str(g('views_how')))}")
@@ -107,6 +107,41 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
         src += f" [{e(str(g('paper')))}]"
     lines.append(src)
     return "<br>".join(lines)
+
+
+def latency_lines(row: pd.Series, axis: CostAxis) -> list[str]:
+    """Under a measured latency: what the error bar shows, whether the row is noisy (and
+    why) and where the measurement comes from."""
+    combo = axis.column.partition("|")[2]
+
+    def g(col: str) -> object:
+        v = row.get(f"{col}|{combo}")
+        return v if _present(v) else None
+
+    out = []
+    if g("iqr") is not None:
+        out.append(f"median per batch; error bar ± IQR/2 = ± {float(g('iqr')) / 2:.3g} ms")
+    if str(g("noisy")) == "True":
+        why = g("noisy_reason") or f"IQR/median > {NOISY_REL_IQR:g} or time cap"
+        out.append(f"noisy (open marker): {why}")
+    if g("source"):
+        out.append(f"measured: {g('source')}")
+    return out
+
+
+def latency_marks(row: pd.Series, axes: Sequence[CostAxis]) -> tuple[dict, list[str]]:
+    """A point's latency IQR per latency column and the latency columns where it is noisy."""
+    spread, noisy = {}, []
+    for a in axes:
+        if a.kind != "latency":
+            continue
+        combo = a.column.partition("|")[2]
+        iqr = row.get(f"iqr|{combo}")
+        if _present(iqr):
+            spread[a.column] = float(iqr)
+        if str(row.get(f"noisy|{combo}")) == "True":
+            noisy.append(a.column)
+    return spread, noisy
 
 
 def predicted_vs_measured(row: pd.Series, axes: Sequence[CostAxis]) -> list[str]:
@@ -191,6 +226,7 @@ def build_payload(
     cost_cols = sorted({a.column for a in axes})
     rows = []
     for (_, r), m in zip(points.iterrows(), members, strict=True):
+        spread, noisy = latency_marks(r, axes)
         rows.append(
             {
                 "id": int(r["_id"]),
@@ -213,6 +249,8 @@ def build_payload(
                 "limiter": _jsonable(r.get("predicted_limiter")),
                 "intensity": _jsonable(r.get("predicted_intensity")),
                 "costs": {c: _jsonable(r[c]) for c in cost_cols if not pd.isna(r[c])},
+                "spread": spread,
+                "noisy": noisy,
                 "views": m,
                 "hover": _hover(r, axes),
                 "user": _jsonable(r.get(ORIGIN)) or "",

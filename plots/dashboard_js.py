@@ -196,9 +196,9 @@ function levelNote(level, axis, inView, pts) {
      ' — choose them under Accuracy level; levels are never mixed on one frontier.' : 'No other level on this dataset and metric.')];
   lines.push('Cost is <b>per ' + esc(axis.per) + '</b>' + (axis.per === 'video' ? ' (per clip x views = clips x crops of each record\'s test protocol)' : '') + '.');
   var unknown = inView.filter(function (p) { return !p.views_known; });
-  if (unknown.length) lines.push(unknown.length + ' record(s) state no views: ' + (axis.per === 'video' ? 'not drawn (no per-video cost)' : 'drawn with open markers') +
+  if (unknown.length) lines.push(unknown.length + ' record(s) state no views: ' + (axis.per === 'video' ? 'not drawn (no per-video cost)' : axis.kind === 'latency' ? 'drawn (a latency is per batch)' : 'drawn with open markers') +
     ' (' + unknown.slice(0, 6).map(function (p) { return esc(p.model); }).join(', ') + (unknown.length > 6 ? ', ...' : '') + ').');
-  return lines.concat(mixNote(pts)).join('<br>');
+  return lines.concat(latencyNote(axis, pts), mixNote(pts)).join('<br>');
 }
 
 function drawCurves(view, axis) {
@@ -271,6 +271,26 @@ function drawCostView(view) {
 function outlineWidth(p) { return D.outlines[p.user ? 'user' : 'published'].width; }
 function outlineColor(p) { return D.outlines[p.user ? 'user' : 'published'].color; }
 
+// Open markers: on a measured-latency axis a noisy measurement, elsewhere a record whose views are not stated.
+function pointSymbol(p, axis) {
+  var open = axis.kind === 'latency' ? p.noisy.indexOf(axis.column) >= 0 : !p.views_known;
+  return D.symbols[p.backbone] + (open ? '-open' : '');
+}
+
+// Measured latency: the median with an error bar of +- IQR/2 (the spread of the timed calls).
+function errorBars(g, axis) {
+  if (axis.kind !== 'latency' || !g.some(function (p) { return p.spread[axis.column] != null; })) return {visible: false};
+  return {type: 'data', symmetric: true, visible: true, thickness: 1.2, width: 3,
+    array: g.map(function (p) { var s = p.spread[axis.column]; return s == null ? 0 : s / 2 * axis.scale; })};
+}
+
+function latencyNote(axis, pts) {
+  if (axis.kind !== 'latency') return [];
+  var noisy = pts.filter(function (p) { return p.noisy.indexOf(axis.column) >= 0; });
+  return ['Measured latency: median per batch, error bars &plusmn; IQR/2 of the timed calls; open markers: noisy measurements (' +
+    noisy.length + ' of ' + pts.length + '; the hover says why). Each point was measured on the device the axis names.'];
+}
+
 function draw() {
   var ds = $('sel-dataset').value, metric = $('sel-metric').value, split = $('sel-split').value;
   var axis = currentAxis(), view = viewByKey[$('sel-view').value];
@@ -300,7 +320,8 @@ function draw() {
       text: g.map(function (p) { return p.model; }), textposition: 'top center', textfont: {size: 9},
       hovertext: g.map(function (p) { return p.hover; }), hoverinfo: 'text',
       marker: {size: g.map(size), color: D.colors[fam], line: {width: g.map(outlineWidth), color: g.map(outlineColor)},
-        symbol: g.map(function (p) { return D.symbols[p.backbone] + (p.views_known ? '' : '-open'); })}
+        symbol: g.map(function (p) { return pointSymbol(p, axis); })},
+      error_x: errorBars(g, axis)
     });
   });
   if (view.key !== 'all') {
@@ -351,6 +372,9 @@ function snapshot() {
     levels: Array.prototype.map.call($('sel-level').options, function (o) { return o.value; }),
     svg: !!plot.querySelector('.main-svg') && plot.style.display !== 'none',
     points: plot.querySelectorAll('.scatterlayer .point').length,
+    errorbars: plot.querySelectorAll('.scatterlayer .errorbar').length,
+    open_markers: data.filter(function (t) { return t.meta === 'family'; }).reduce(function (n, t) {
+      return n + t.marker.symbol.filter(function (s) { return /-open$/.test(s); }).length; }, 0),
     traces: data.length,
     x: xs,
     pairs: data.filter(function (t) { return t.meta === 'family'; }).map(function (t) { return [t.legendgroup, t.marker.color, t.marker.symbol[0].replace('-open', '')]; }),

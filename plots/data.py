@@ -3,7 +3,8 @@
 The joined frame (from `bench.join.join_profiles_records`) has one row per (record,
 profile); static profiles carry `macs`/`params`, timed ones `latency_ms_median` and
 `peak_mem_mib` at a (device, batch, dtype). Here every record becomes one point with a
-column per cost axis, e.g. `macs`, `params`, `latency|cuda|1|float32||<GPU name>`.
+column per cost axis, e.g. `macs`, `params`, `latency|cuda|1|float32||<GPU name>`,
+`latency|cpu|1|bfloat16||AMD EPYC, 1 thread`.
 """
 
 from __future__ import annotations
@@ -161,22 +162,68 @@ def _text(v: object) -> str:
     return "" if v is None or str(v) in ("nan", "None", "<NA>") else str(v)
 
 
+def _device_name(row: pd.Series) -> str:
+    """The measuring device in words: the GPU's name, or the CPU model and its threads."""
+    if _text(row.get("device")).startswith("cuda"):
+        return _text(row.get("run_gpu_name")) or _text(row.get("gpu_name"))
+    name = _text(row.get("device_name")) or _text(row.get("run_cpu_model"))
+    threads = _text(row.get("threads")) or _text(row.get("run_threads"))
+    threads = threads.removesuffix(".0")
+    if name and threads:
+        name += f", {threads} thread{'' if threads == '1' else 's'}"
+    return name.replace("|", "/")
+
+
 def _combo(row: pd.Series) -> str:
-    """Measurement setting of a timed row: device|batch|dtype[|options][|GPU name]."""
-    parts = [_text(row.get(k)) or "?" for k in ("device", "batch", "dtype")]
+    """Measurement setting of a timed row: device|batch|dtype|options|device name."""
+    parts = [_text(row.get(k)).removesuffix(".0") or "?" for k in ("device", "batch", "dtype")]
     opts = []
     if _text(row.get("memory_format")) not in ("", "contiguous"):
         opts.append(_text(row.get("memory_format")))
     if _text(row.get("compile")) not in ("", "0", "False", "0.0"):
         opts.append("compiled")
-    gpu = _text(row.get("run_gpu_name")) or _text(row.get("gpu_name"))
-    return "|".join([*parts, "+".join(opts), gpu if parts[0].startswith("cuda") else ""])
+    return "|".join([*parts, "+".join(opts), _device_name(row)])
 
 
 def _where(combo: str) -> str:
-    dev, batch, dtype, opts, gpu = combo.split("|")
-    text = f"{dev}{f' ({gpu})' if gpu else ''}, batch {batch}, {dtype}"
+    """'AMD EPYC, 1 thread, float32, batch 1' (the device's name where known)."""
+    dev, batch, dtype, opts, name = combo.split("|")
+    if name:
+        dev = f"{dev} ({name})" if dev.startswith("cuda") else name
+    text = f"{dev}, {dtype}, batch {batch}"
     return text + (f", {opts.replace('+', ', ')}" if opts else "")
+
+
+def _truthy(v: object) -> bool:
+    return v is True or str(v).strip().lower() in ("true", "1", "1.0")
+
+
+def _provenance(row: pd.Series) -> str:
+    """Where a timed row comes from: file or store, torch, commit, date."""
+    parts = [_text(row.get("origin"))]
+    if _text(row.get("run_torch_version")):
+        parts.append(f"torch {_text(row.get('run_torch_version'))}")
+    if _text(row.get("run_git_commit")):
+        parts.append(f"commit {_text(row.get('run_git_commit'))[:10]}")
+    when = _text(row.get("run_started_at")) or _text(row.get("stored_at"))
+    if when:
+        parts.append(when[:10])
+    return ", ".join(p for p in parts if p)
+
+
+def latency_details(sub: pd.DataFrame, combo: str, base: pd.DataFrame) -> None:
+    """Point columns beside one latency axis: its IQR (``iqr|combo``), noisy flag and reason
+    (``noisy|combo``, ``noisy_reason|combo``) and where the measurement comes from
+    (``source|combo``), of the first timed row of each record."""
+    first = sub.drop_duplicates("_rid").set_index("_rid")  # the row whose median is drawn
+    if "latency_ms_iqr" in first.columns:
+        base[f"iqr|{combo}"] = pd.to_numeric(first["latency_ms_iqr"], errors="coerce")
+    if "noisy" in first.columns:
+        noisy = first["noisy"].map(_truthy)
+        reason = first["noisy_reason"].map(_text) if "noisy_reason" in first else ""
+        base[f"noisy|{combo}"] = noisy
+        base[f"noisy_reason|{combo}"] = pd.Series(reason, index=first.index).where(noisy, "")
+    base[f"source|{combo}"] = first.apply(_provenance, axis=1)
 
 
 def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
@@ -213,16 +260,15 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             got = sub[combos == combo].groupby("_rid")[col].first().astype(float)
             column = f"{kind}|{combo}"
             base[column] = got
-            if kind == "latency" and "noisy" in sub.columns:  # shown in the hover
-                noisy = sub[combos == combo].groupby("_rid")["noisy"].first()
-                base[f"noisy|{combo}"] = noisy.map(lambda v: v is True or v == 1)
+            if kind == "latency":
+                latency_details(sub[combos == combo], combo, base)
             where = _where(combo)
             axes.append(
                 CostAxis(
                     column,
                     column,
-                    f"{label} @ {where}",
-                    f"{title} @ {where}",
+                    f"{label}, {where}",
+                    f"{title}, {where}",
                     kind=kind,
                     per="batch",
                 )
@@ -292,7 +338,7 @@ def missing_dimensions(axes: list[CostAxis]) -> list[str]:
     kinds = {a.kind for a in axes} | {a.key for a in axes}
     notes = []
     hint = (
-        "the results store has no timed rows and no reference GPU results are shipped in "
+        "the results store has no timed rows and no reference results are shipped in "
         "bench/reference/; add some with `stbench sweep ... --time --memory` "
         "(on a GPU: also `--device cuda`)"
     )

@@ -1,7 +1,7 @@
 """The data pipeline behind `stbench frontier` and `stbench demo`.
 
 Records -> the configurations they need -> the results store's rows, with static counts
-it lacks counted and stored (+ the shipped reference GPU results) -> one join -> points,
+it lacks counted and stored (+ the shipped reference results of any device) -> one join -> points,
 cost axes and every frontier, once (`PlotData`).
 """
 
@@ -120,11 +120,11 @@ def _pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
             return a
     matches = [a for a in axes if a.kind == cost]
     if matches:
-        preferred = [a for a in matches if "|cuda|1|float32" in a.column]
-        return (preferred or matches)[0]
+        cuda = [a for a in matches if "|cuda|1|float32" in a.column]
+        return (cuda or [a for a in matches if "|1|float32|" in a.column] or matches)[0]
     raise ValueError(
         f"--cost {cost}: no {cost} measurements for any joined record "
-        "(no timed rows in the results store and no shipped reference GPU results); "
+        "(no timed rows in the results store and no shipped reference results); "
         "available: "
         + ", ".join(
             sorted({a.key.removesuffix("_video") if a.kind == "static" else a.kind for a in axes})

@@ -1,6 +1,6 @@
 """Where the plots' data comes from: the results store (static counts it lacks are counted
-and added), shipped reference GPU results and the accuracy records, joined on
-(model, frames, size, num_classes)."""
+and added), shipped reference results (measured on any device: a GPU, a CPU) and the
+accuracy records, joined on (model, frames, size, num_classes)."""
 
 from __future__ import annotations
 
@@ -204,7 +204,9 @@ def static_profile(
 
 
 def load_reference(directory: Path = REFERENCE_DIR) -> tuple[pd.DataFrame, list[str]]:
-    """Shipped reference GPU profile rows (JSON list or CSV files), with a note per file."""
+    """Shipped reference profile rows of any device (JSON list or CSV files in
+    `directory`, default bench/reference/), each with its file as ``origin``; a note per
+    file that cannot be read."""
     frames, notes = [], []
     files = sorted(directory.glob("*.json")) + sorted(directory.glob("*.csv"))
     for f in files:
@@ -223,7 +225,7 @@ def load_reference(directory: Path = REFERENCE_DIR) -> tuple[pd.DataFrame, list[
         frames.append(df)
     if not files:
         notes.append(
-            "No reference GPU results are shipped (bench/reference/ holds no .json/.csv files)."
+            f"No reference results are shipped ({directory.name}/ holds no .json/.csv files)."
         )
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), notes
 

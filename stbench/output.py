@@ -20,6 +20,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -242,12 +243,57 @@ def _numeric(t: Table, col: Column) -> bool:
     return bool(seen) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen)
 
 
-def rich_table(t: Table) -> Any:
-    """The table as a rich Table (cells are plain text, never markup)."""
+PADDING = 2  # a rich cell's padding, left + right
+FOLD = 10  # a word with a letter longer than this may fold over lines; numbers never do
+
+
+def _words(text: str) -> list[str]:
+    return text.split() or [""]
+
+
+def _floor(word: str) -> int:
+    """The narrowest a column may be for `word`: whole for a number, else FOLD at most."""
+    from rich.cells import cell_len
+
+    n = cell_len(word)
+    return n if re.search(r"\d", word) and not re.search(r"[^\W\d_]", word) else min(n, FOLD)
+
+
+def _fitted_widths(headers: list[str], body: list[list[str]], width: int) -> list[int] | None:
+    """Column widths (without padding) within `width` columns that show every number whole
+    (headers and text wrap at spaces; only long words with letters may fold): None when the
+    table fits as it is, [] when even its narrowest form does not (show it as blocks)."""
+    from rich.cells import cell_len
+
+    columns = list(zip(headers, *body, strict=True)) if headers else []
+    longest = [max(cell_len(ln) for c in col for ln in c.splitlines() or [""]) for col in columns]
+    room = width - (len(columns) + 1) - PADDING * len(columns)  # borders and padding
+    if sum(longest) <= room:
+        return None
+    widths = [max(_floor(w) for c in col for w in _words(c)) for col in columns]
+    if sum(widths) > room:
+        return []
+    whole = [max(cell_len(w) for c in col for w in _words(c)) for col in columns]
+    for i in sorted(range(len(columns)), key=lambda i: whole[i] - widths[i]):  # cheapest first
+        widths[i] = min(whole[i], widths[i] + room - sum(widths))
+    spare, slack = room - sum(widths), [b - a for a, b in zip(widths, longest, strict=True)]
+    if spare > 0 and sum(slack):
+        total = sum(slack)
+        widths = [a + spare * d // total for a, d in zip(widths, slack, strict=True)]
+    return widths
+
+
+def rich_table(t: Table, width: int | None = None) -> Any:
+    """The table as a rich Table (cells are plain text, never markup). With `width`: sized
+    so that no word of a cell or a header is broken (headers and text wrap at spaces); None
+    when even that does not fit (see `vertical_blocks`)."""
     from rich.table import Table as RichTable
     from rich.text import Text
 
     headers, body = _grid(t)
+    widths = _fitted_widths(headers, body, width) if width is not None else None
+    if widths == []:
+        return None
     out = RichTable()
     for i, header in enumerate(headers):
         if t.transpose:
@@ -255,11 +301,29 @@ def rich_table(t: Table) -> Any:
         else:
             col = t.shown[i]
             justify = col.justify or ("right" if _numeric(t, col) else "left")
-        out.add_column(Text(header), justify=justify, no_wrap=i == 0, overflow="fold")
+        fixed = widths[i] if widths else None
+        out.add_column(Text(header), justify=justify, width=fixed, overflow="fold")
     styles = t.styles if t.styles is not None and not t.transpose else [None] * len(body)
     for cells, style in zip(body, styles, strict=True):
         out.add_row(*(Text(c) for c in cells), style=style)
     return out
+
+
+def vertical_blocks(t: Table) -> list[Any]:
+    """The table for a terminal too narrow for its columns: one block per row of
+    `header: value` lines (values whole; a line wraps at spaces)."""
+    from rich.text import Text
+
+    headers, body = _grid(t)
+    styles = t.styles if t.styles is not None and not t.transpose else [None] * len(body)
+    blocks = []
+    for cells, style in zip(body, styles, strict=True):
+        block = Text(style=style or "")
+        for j, (h, c) in enumerate(zip(headers, cells, strict=True)):
+            block.append(("\n" if j else "") + f"{h}: ", style="bold")
+            block.append(c)
+        blocks.append(block)
+    return blocks
 
 
 def _print_tables(console: Any, tables: list[Table]) -> None:
@@ -270,7 +334,14 @@ def _print_tables(console: Any, tables: list[Table]) -> None:
             console.print()
         if t.title:
             console.print(Text(t.title, style="bold"))
-        console.print(rich_table(t))
+        table = rich_table(t, console.width)
+        if table is not None:
+            console.print(table)
+        else:
+            for j, block in enumerate(vertical_blocks(t)):
+                if j:
+                    console.print()
+                console.print(block)
         for n in t.notes:
             console.print(Text(n, style="dim"))
 

@@ -208,3 +208,80 @@ def test_your_records_are_drawn_with_their_own_outline(tmp_path):
     first = res["steps"][0]  # Kinetics-400, video level: the one user record is drawn
     assert first["step"] == "initial" and first["level"] == "video"
     assert first["user_outlined"] == 1
+
+
+def _latency_steps(payload: dict, dtype: str) -> list[dict]:
+    """Self-test steps that switch to the CPU latency axis of `dtype` on every dataset with
+    such points, at a level that has them, per clip, all models."""
+    column = next(
+        a["key"]
+        for a in payload["axes"]
+        if a["kind"] == "latency" and a["key"].startswith(f"latency|cpu|1|{dtype}|")
+    )
+    steps = []
+    for d in payload["datasets"]:
+        pts = [
+            p
+            for p in payload["points"]
+            if p["dataset"] == d["key"] and p["metric"] == "top1" and column in p["costs"]
+        ]
+        if pts:
+            level = max({p["level"] for p in pts}, key=[p["level"] for p in pts].count)
+            split = max({p["split"] for p in pts}, key=[p["split"] for p in pts].count)
+            want = [p for p in pts if p["level"] == level and p["split"] == split]
+            steps.append(
+                {
+                    "label": f"latency-{dtype}-{d['key']}",
+                    "set": {"dataset": d["key"], "split": split, "metric": "top1"}
+                    | {"level": level, "view": "all", "per": "clip", "cost": column},
+                    "_want": want,
+                    "_column": column,
+                }
+            )
+    return steps
+
+
+def _check_latency_steps(res: dict, steps: list[dict], device: str) -> set[str]:
+    """Every latency step drew its points with error bars, open markers where noisy."""
+    assert res["errors"] == []
+    got = {s["step"]: s for s in res["steps"]}
+    drawn = set()
+    for step in steps:
+        snap, want, column = got[step["label"]], step["_want"], step["_column"]
+        assert snap["cost"] == column and snap["message"] is None, snap
+        assert snap["svg"] and snap["points"] >= len(want) > 0, snap
+        assert snap["errorbars"] >= len(want), snap
+        assert snap["open_markers"] == sum(column in p["noisy"] for p in want), snap
+        assert device in snap["xtitle"] and "Median latency per batch (ms)" in snap["xtitle"]
+        assert "error bars" in snap["levelnote"] and "open markers: noisy" in snap["levelnote"]
+        drawn.add(step["set"]["dataset"])
+    return drawn
+
+
+def _run_latency(payload: dict, tmp: Path, device: str) -> set[str]:
+    steps = _latency_steps(payload, "float32") + _latency_steps(payload, "bfloat16")
+    extra = [{"label": s["label"], "set": s["set"]} for s in steps]
+    res = _selftest(render_html(payload), tmp, extra)
+    return _check_latency_steps(res, steps, device)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
+def test_cpu_reference_latency_axis_draws_points_with_error_bars(tmp_path):
+    from reference_fixture import reference_joined
+
+    payload = build_payload(PlotData.from_joined(reference_joined()))
+    drawn = _run_latency(payload, tmp_path, "AMD EPYC, 1 thread")
+    assert drawn == {"mini_kinetics", "mini_ssv2", "mini_mit"}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
+def test_shipped_cpu_reference_is_drawn_on_the_main_datasets(tmp_path):
+    from reference_fixture import reference_joined, shipped_cpu_files
+
+    files = shipped_cpu_files()
+    if not files:
+        pytest.skip("no bench/reference/cpu-*.csv shipped yet")
+    payload = build_payload(PlotData.from_joined(reference_joined(files[0].parent)))
+    device = next(a for a in payload["axes"] if a["key"].startswith("latency|cpu|"))["key"]
+    drawn = _run_latency(payload, tmp_path, device.split("|")[-1])
+    assert {"kinetics400", "mini_kinetics", "mini_ssv2"} <= drawn

@@ -87,7 +87,7 @@ def test_axis_titles_carry_units_and_the_macs_convention():
     assert "multiply-add" in axes["macs"]["title"] and "FLOPs = 2 x MACs" in axes["macs"]["title"]
     assert axes["flops"]["scale"] == 2 * axes["macs"]["scale"]
     assert "(ms)" in axes["latency|cuda|1|float32||"]["title"]
-    assert "cuda, batch 1, float32" in axes["latency|cuda|1|float32||"]["label"]
+    assert axes["latency|cuda|1|float32||"]["label"] == "Latency (ms), cuda, float32, batch 1"
 
 
 def test_missing_latency_is_said_not_hidden():
@@ -256,7 +256,7 @@ def test_frontier_cli_table_and_latency(tmp_path, capsys, fake_collect):
     assert main(["frontier", "--out", out, "--cost", "latency", "--csv"]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0].startswith("dataset,metric,model")
-    assert "Latency (ms) @ cuda, batch 1, float32" in text.splitlines()[0]
+    assert "Latency (ms), cuda, float32, batch 1" in text.splitlines()[0]
     assert main(["frontier", "--out", out, "--dataset", "ssv1"]) == 0
     assert "Pareto frontier: Something-Something V1" in capsys.readouterr().out
 
@@ -352,7 +352,7 @@ def test_hover_marks_a_noisy_latency():
     joined["noisy"] = joined["model"].map({"i3d_resnet50": True}).fillna(False)
     p = build_payload(joined)
     hovers = {x["model"]: x["hover"] for x in p["points"] if "Latency" in x["hover"]}
-    assert "(noisy: IQR/median > 0.1 or time cap)" in hovers["i3d_resnet50"]
+    assert "noisy (open marker): IQR/median &gt; 0.1 or time cap" in hovers["i3d_resnet50"]
     assert "noisy" not in hovers["tsn_resnet50"]
 
 
