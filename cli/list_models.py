@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from stbench.cli.options import add_output, command, output_format
+from stbench.cli.options import add_models, add_output, command, expand_names, output_format
 
 from stbench.output import Column, Table, emit, render
 
@@ -26,19 +26,21 @@ TABLE_COLUMNS = {
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `list` subcommand."""
-    p = command(sub, "list", "list zoo models (optionally matching a pattern)")
-    p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'mc*'")
+    p = command(sub, "list", "list zoo models (all, or the selected ones)")
+    add_models(
+        p,
+        "*",
+        "zoo model names or shell patterns, several or comma-separated (default: every model)",
+    )
     add_output(p, what="the list (markdown: the README's zoo table)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the models matching the pattern."""
-    from stbench.zoo import list_specs
+    from stbench.zoo import get_spec
 
-    specs = list_specs(args.pattern)
-    if not specs:
-        raise ValueError(f"pattern: no zoo model matches {args.pattern!r}")
+    specs = [get_spec(n) for n in expand_names(args.names or ["*"])]
     rows = [
         {
             "model": s.name,

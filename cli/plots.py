@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from stbench.cli.options import add_output, add_store, command, output_format
+from stbench.cli.options import (
+    about_model,
+    add_models,
+    add_output,
+    add_store,
+    command,
+    expand_names,
+    output_format,
+)
 
 from stbench.output import check_writable, emit
 
@@ -46,8 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
 
-    c = command(sub, "compare", "compare models side by side (deltas vs the first)")
-    c.add_argument("names", nargs="+", metavar="NAME", help="zoo model names")
+    c = command(
+        sub,
+        "compare",
+        "compare models side by side (deltas vs the first)",
+        "Compare models side by side: params, MACs/FLOPs, stored latency and memory, cited "
+        "accuracy, with deltas against the first model. Each model runs at its own default "
+        "input unless --frames/--size align them; differing inputs are stated.",
+    )
+    add_models(c)
     c.add_argument("--frames", type=int, help="clip length T (default: each model's own)")
     c.add_argument("--size", type=int, help="input size S in px (default: each model's own)")
     c.add_argument(
@@ -133,8 +148,12 @@ def run_compare(args: argparse.Namespace) -> int:
             raise ValueError(f"--{flag}: got {v}; allowed: an integer >= 1")
     if args.out:
         check_writable(args.out)
-    configs = [ProfileConfig.for_model(n, frames=args.frames, size=args.size) for n in args.names]
-    store, problems = store_profiles(args.store, configs, quiet=fmt != "table", strict=True)
+    names = expand_names(args.names)
+    configs = []
+    for n in names:
+        with about_model(n, len(names) > 1):
+            configs.append(ProfileConfig.for_model(n, frames=args.frames, size=args.size))
+    store, problems = store_profiles(args.store, configs, strict=True)
     records = load_records(check_zoo_names=False)
     rows, notes = compare_rows(
         [c.model for c in configs],
@@ -146,13 +165,28 @@ def run_compare(args: argparse.Namespace) -> int:
         profiler=static_lookup(store),
         per=args.per,
     )
-    notes = [*notes, *problems]
+    differ = _inputs_differ(configs)
+    if differ and fmt != "table":
+        print(f"stbench compare: note: {differ}", file=sys.stderr)
+    notes = [*([differ] if differ else []), *notes, *problems]
     title = (
         "stbench compare (MACs = multiply-accumulates, conv + linear, per clip"
         f"{'; per video = per clip x views' if args.per == 'video' else ''}; deltas vs the first)"
     )
     emit(compare_table(rows, notes, title), fmt, out=args.out)
     return 0
+
+
+def _inputs_differ(configs: list) -> str:
+    """A note when the models run at different inputs (their deltas then mix two things)."""
+    inputs = {(c.frames, c.size) for c in configs}
+    if len(inputs) < 2:
+        return ""
+    each = ", ".join(f"{c.model} {c.frames}x{c.size}²" for c in configs)
+    return (
+        f"inputs differ ({each}): deltas compare different clips; give --frames and --size "
+        "to compare at one input"
+    )
 
 
 def _all_frontiers(data: object) -> list[dict]:
