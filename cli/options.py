@@ -72,17 +72,20 @@ def expand_names(
     option: str = "MODEL",
     names: Iterable[str] | None = None,
     source: str = "zoo",
+    where: str = "",
 ) -> list[str]:
     """The one model-selection grammar of every command: several arguments, each a comma
     list of exact names (case-insensitive) or shell patterns; the names in order, each once.
 
-    `names` is what can be selected (default: the zoo's registered names). A name or pattern
-    that matches nothing raises one line naming `option` (the closest names for a typo).
+    `names` is what can be selected (default: the zoo's registered names; `source` words
+    the messages, `where` replaces their hint). A name or pattern that matches nothing
+    raises one line naming `option` (the closest names for a typo).
     """
     import difflib
     import fnmatch
 
     what, closest, hint = SOURCES[source]
+    hint = f" {where}" if where else hint
     items = [items] if isinstance(items, str) else list(items or [])
     parts = [p.strip() for item in items for p in item.split(",") if p.strip()]
     if not parts:
