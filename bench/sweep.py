@@ -30,6 +30,7 @@ from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig,
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.fit import OutOfMemory, is_oom_error
 from stbench.bench.store import KEY_FIELDS, ResultsStore
+
 from stbench.progress import Progress
 
 if TYPE_CHECKING:

@@ -133,10 +133,12 @@ def _rich_progress(label: str, stream: TextIO) -> Any:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress as RichProgress,
         SpinnerColumn,
         TextColumn,
         TimeElapsedColumn,
+    )
+    from rich.progress import (
+        Progress as RichProgress,
     )
 
     return RichProgress(
