@@ -138,6 +138,7 @@ OPTION_OF = {
     "counters": "--counters",
     "units": "--units",
     "throughput_batch": "--throughput-batch",
+    "store": "--store",
 }
 # The models' input check names the tensor; at the CLI its spatial size is --size.
 INPUT_MESSAGES = {"x: got spatial size": "--size: got spatial size"}

@@ -107,6 +107,43 @@ def _frontier_outputs(args: argparse.Namespace) -> tuple[str, str | None, Path]:
     return fmt, out, check_writable(dashboard or DEFAULT_DASHBOARD, option=option)
 
 
+# --cost -> the measured field it needs
+MEASURED = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
+
+
+def _stored_rows(store: str | None) -> list[dict]:
+    """The store's rows, read before any work so that a bad store is refused first."""
+    from stbench.bench.store import ResultsStore, default_store_path
+
+    path = Path(store) if store else default_store_path()
+    if not (path.exists() or path.is_dir()):
+        return []  # created by the first counts
+    with ResultsStore(path, readonly=True) as db:
+        return db.rows()
+
+
+def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
+    """Refuse --cost/--per that no data can answer before counting anything."""
+    if args.per == "video" and args.cost not in ("macs", "flops"):
+        raise ValueError(
+            f"--per video: the {args.cost} axis has no per-video form; allowed: macs, flops"
+        )
+    field = MEASURED.get(args.cost)
+    if field is None or any(r.get(field) is not None for r in rows if r["status"] == "ok"):
+        return
+    if not args.no_reference:
+        from stbench.plots.sources import load_reference
+
+        ref, _ = load_reference()
+        if field in ref.columns and ref[field].notna().any():
+            return
+    where = "the results store" + ("" if args.no_reference else " or the shipped GPU results")
+    raise ValueError(
+        f"--cost {args.cost}: no {args.cost} measurement in {where}; allowed: macs, flops, "
+        "params (or measure first: `stbench sweep MODEL --time --memory`)"
+    )
+
+
 def _add_per(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--per",
@@ -124,8 +161,8 @@ def run_frontier(args: argparse.Namespace) -> int:
 
     fmt, table_out, dashboard = _frontier_outputs(args)
     dataset = _dataset(args.dataset)
-    quiet = fmt != "table"
-    data = collect(store=args.store, reference=not args.no_reference, quiet=quiet)
+    _check_cost(args, _stored_rows(args.store))
+    data = collect(store=args.store, reference=not args.no_reference)
     axis = pick_axis(data.axes, args.cost, args.per)
     front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
     write_dashboard(data, dashboard)
@@ -219,6 +256,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
+    _stored_rows(args.store)  # a bad store is refused before any counting
     data = collect(store=args.store, predict=True)
     write_dashboard(data, out)
     axis = pick_axis(data.axes, "macs")
