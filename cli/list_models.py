@@ -37,33 +37,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the models matching the pattern."""
-    from stbench.zoo import get_spec
+    """Print the selected models (all by default)."""
+    from stbench.zoo.index import zoo_rows
 
-    specs = [get_spec(n) for n in expand_names(args.names or ["*"])]
-    rows = [
-        {
-            "model": s.name,
-            "family": s.family,
-            "paper": s.paper,
-            "backbone": s.backbone,
-            "stem": s.stem,
-            "operators": "/".join(s.operators),
-            "temporal_pool": s.temporal_pool or "",
-            "gst_alpha": s.gst_alpha,
-            "gst_beta": s.gst_beta,
-            "frames": s.default_frames,
-            "size": s.default_size,
-            "classes": s.default_classes,
-        }
-        for s in specs
-    ]
+    every = {r["model"]: r for r in zoo_rows(live=bool(getattr(args, "module", None)))}
+    rows = [every[n] for n in expand_names(args.names or ["*"], names=every)]
     fmt = output_format(args)
     if fmt == "markdown":
-        table = Table(_readme_rows(specs), README_COLUMNS)
+        table = Table(_readme_rows(rows), README_COLUMNS)
     else:
+        shown = [
+            {**r, "operators": "/".join(r["operators"]), "temporal_pool": r["temporal_pool"] or ""}
+            for r in rows
+        ]
+        shown = [{k: v for k, v in r.items() if k != "paper_title"} for r in shown]
         columns = [Column(key, header) for key, header in TABLE_COLUMNS.items()]
-        table = Table(rows, columns, title=f"stbench zoo: {len(rows)} models (default input)")
+        table = Table(shown, columns, title=f"stbench zoo: {len(rows)} models (default input)")
     emit(table, fmt, out=args.out)
     return 0
 
@@ -79,29 +68,29 @@ README_COLUMNS = (
 )
 
 
-def _readme_rows(specs: list) -> list[dict[str, str]]:
-    from stbench.zoo import PAPERS
-
+def _readme_rows(rows: list[dict]) -> list[dict[str, str]]:
     return [
         {
-            "model": f"`{s.name}`",
-            "family": s.family,
-            "paper": f"{PAPERS[s.paper].split(',')[0]} ({s.paper})",
-            "backbone": s.backbone,
-            "operators": _ops_with_stem(s),
-            "temporal_pool": s.temporal_pool or "-",
-            "input": f"{s.default_frames} x {s.default_size}, {s.default_classes}",
+            "model": f"`{r['model']}`",
+            "family": r["family"],
+            "paper": f"{r['paper_title'].split(',')[0]} ({r['paper']})",
+            "backbone": r["backbone"],
+            "operators": _ops_with_stem(r),
+            "temporal_pool": r["temporal_pool"] or "-",
+            "input": f"{r['frames']} x {r['size']}, {r['classes']}",
         }
-        for s in specs
+        for r in rows
     ]
 
 
 def markdown_table(specs: list) -> str:
     """The zoo as a Markdown table, one row per model (the README's zoo table)."""
-    return render(Table(_readme_rows(specs), README_COLUMNS), "markdown")
+    from stbench.zoo.index import spec_row
+
+    return render(Table(_readme_rows([spec_row(s) for s in specs]), README_COLUMNS), "markdown")
 
 
-def _ops_with_stem(spec) -> str:
+def _ops_with_stem(row: dict) -> str:
     """Per-stage operators, prefixed by the stem operator when the spec names one."""
-    ops = " / ".join(spec.operators)
-    return f"stem {spec.stem}: {ops}" if spec.stem else ops
+    ops = " / ".join(row["operators"])
+    return f"stem {row['stem']}: {ops}" if row["stem"] else ops

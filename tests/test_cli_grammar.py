@@ -273,3 +273,32 @@ def test_progress_bar_on_a_terminal(monkeypatch):
         bar.advance()
     text = stream.buffer.getvalue()
     assert "work" in text and "a line that stays" in text and "2/2" in text
+
+
+def test_list_reads_a_cached_listing_without_torch(tmp_path):
+    import os
+
+    probe = (
+        "import contextlib, io, sys\n"
+        "from stbench.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    main(['list', '--format', 'json'])\n"
+        "print('torch' in sys.modules)\n"
+        "print(out.getvalue())\n"
+    )
+    env = {**os.environ, "STBENCH_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+        for _ in range(2)
+    ]
+    (first_torch, first), (second_torch, second) = (r.stdout.split("\n", 1) for r in runs)
+    assert (first_torch, second_torch) == ("True", "False")  # built once, then read
+    assert first == second
+    from stbench.zoo.index import zoo_rows
+
+    assert json.loads(second) == [
+        {k: v for k, v in r.items() if k != "paper_title"}
+        | {"operators": "/".join(r["operators"]), "temporal_pool": r["temporal_pool"] or ""}
+        for r in zoo_rows(live=True)
+    ]
