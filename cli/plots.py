@@ -139,7 +139,7 @@ def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
             return
     where = "the results store" + ("" if args.no_reference else " or the shipped GPU results")
     raise ValueError(
-        f"--cost {args.cost}: no {args.cost} measurement in {where}; allowed: macs, flops, "
+        f"--cost {args.cost}: no {args.cost} measurements in {where}; allowed: macs, flops, "
         "params (or measure first: `stbench sweep MODEL --time --memory`)"
     )
 

@@ -155,7 +155,7 @@ def test_frontier_refuses_bad_input_before_counting(capsys, tmp_path, monkeypatc
     monkeypatch.setattr(demo, "collect", lambda **_: pytest.fail("counted before refusing"))
     store = str(tmp_path / "new.sqlite")
     line = one_error(capsys, ["frontier", "--store", store, "--cost", "latency", "--no-reference"])
-    assert "--cost latency: no latency measurement" in line
+    assert "--cost latency: no latency measurements" in line
     bad = tmp_path / "bad.sqlite"
     bad.write_text("not a database")
     assert "--store: " in one_error(capsys, ["frontier", "--store", str(bad)])
