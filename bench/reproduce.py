@@ -11,7 +11,6 @@ its tolerance, ``recorded`` when it deviates by exactly the amount pinned in its
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -172,11 +171,6 @@ def reproduce(
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             rows.append(evaluate(t, None, f"{type(exc).__name__}: {msg}"))
     return rows
-
-
-def select(targets: Iterable[Target], model_pattern: str = "*") -> list[Target]:
-    """Targets whose model matches a shell-style pattern."""
-    return [t for t in targets if fnmatch.fnmatchcase(t.model, model_pattern.lower())]
 
 
 REPORT_COLUMNS = (

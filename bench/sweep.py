@@ -31,6 +31,8 @@ from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.fit import OutOfMemory, is_oom_error
 from stbench.bench.store import KEY_FIELDS, ResultsStore
 
+from stbench.progress import Progress
+
 if TYPE_CHECKING:
     from stbench.bench.executors import Executor
 
@@ -504,29 +506,6 @@ def claim_task(store: ResultsStore, task: Task, owner: str, lease_s: float) -> b
     return False
 
 
-def _progress(enabled: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]sweep[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-        transient=False,
-    )
-
-
 def run_sweep(
     pattern: str | None = None,
     frames_list: Sequence[int] | None = None,
@@ -585,10 +564,10 @@ def run_sweep(
         if executor is None:
             executor = LocalExecutor(isolate=isolate, timeout_s=timeout_s)
         executor.prepare(todo)
-        with _progress(progress) as bar:
-            job = bar.add_task("checking inputs", total=len(todo))
+        with Progress("sweep", len(todo), enabled=progress) as bar:
+            bar.describe("checking inputs")
             here = executor.name == "local"
-            counts = validate_inputs(todo, on_done=lambda: bar.advance(job), fits_here=here)
+            counts = validate_inputs(todo, on_done=bar.advance, fits_here=here)
             if env is None:
                 from stbench.bench.environment import collect_environment
 
@@ -612,7 +591,7 @@ def run_sweep(
                 },
             }
             summary.run_id = db.start_run(env, flags, source="stbench")
-            bar.reset(job, total=len(todo), description="")
+            bar.reset(len(todo))
             held: set[tuple] = set()
 
             def admit(task: Task) -> bool:
@@ -624,27 +603,27 @@ def run_sweep(
                 else:
                     held.add(task.key)
                     return True
-                bar.advance(job)
+                bar.advance()
                 return False
 
             hooks = Hooks(
                 admit=admit,
                 renew=lambda t: db.claim(t.key, owner, lease_s),
                 static=counts,
-                note=lambda text: bar.update(job, description=text),
+                note=bar.describe,
             )
             try:
                 with contextlib.closing(executor.run(todo, hooks)) as results:
                     for task, row in results:
                         db.add_row(row, run_id=summary.run_id, release=owner)
                         held.discard(task.key)
-                        bar.advance(job)
+                        bar.advance()
                         summary.ran += 1
                         summary.rows.append(row)
                         if row.get("status") == "failed":
                             summary.failed += 1
                             msg = f"failed {task.task_id}: {row.get('error')}"
-                            bar.console.print(msg, markup=False)
+                            bar.print(msg)
             finally:
                 for key in held:
                     db.release(key, owner)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from stbench.cli import list_models, plots, predict, profile, records, reproduce, store, sweep
-from stbench.cli.options import OneLineParser, load_modules
+from stbench.cli.options import OneLineParser, cli_message, load_modules
 
 from stbench.errors import UserError
 
@@ -32,10 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
             "MACs are multiply-accumulates (1 multiply-add = 1 MAC); FLOPs = 2 x MACs."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"stbench {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for module in COMMAND_MODULES:
         module.register(sub)
     return parser
+
+
+def _version() -> str:
+    from stbench import __version__
+
+    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         IsADirectoryError,
         NotADirectoryError,
     ) as exc:
-        print(f"stbench {args.command}: error: {exc}", file=sys.stderr)
+        print(f"stbench {args.command}: error: {cli_message(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"stbench {args.command}: interrupted", file=sys.stderr)

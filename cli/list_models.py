@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from stbench.cli.options import add_module, add_output, command, output_format
+from stbench.cli.options import (
+    add_models,
+    add_module,
+    add_output,
+    command,
+    expand_names,
+    output_format,
+)
 
 from stbench.output import Column, Table, emit, render
 
@@ -26,43 +33,34 @@ TABLE_COLUMNS = {
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `list` subcommand."""
-    p = command(sub, "list", "list zoo models (optionally matching a pattern)")
-    p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'mc*'")
+    p = command(sub, "list", "list zoo models (all, or the selected ones)")
+    add_models(
+        p,
+        "*",
+        "zoo model names or shell patterns, several or comma-separated (default: every model)",
+    )
     add_module(p)
     add_output(p, what="the list (markdown: the README's zoo table)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the models matching the pattern."""
-    from stbench.zoo import list_specs
+    """Print the selected models (all by default)."""
+    from stbench.zoo.index import zoo_rows
 
-    specs = list_specs(args.pattern)
-    if not specs:
-        raise ValueError(f"pattern: no zoo model matches {args.pattern!r}")
-    rows = [
-        {
-            "model": s.name,
-            "family": s.family,
-            "paper": s.paper,
-            "backbone": s.backbone,
-            "stem": s.stem,
-            "operators": "/".join(s.operators),
-            "temporal_pool": s.temporal_pool or "",
-            "gst_alpha": s.gst_alpha,
-            "gst_beta": s.gst_beta,
-            "frames": s.default_frames,
-            "size": s.default_size,
-            "classes": s.default_classes,
-        }
-        for s in specs
-    ]
+    every = {r["model"]: r for r in zoo_rows(live=bool(getattr(args, "modules", None)))}
+    rows = [every[n] for n in expand_names(args.names or ["*"], names=every)]
     fmt = output_format(args)
     if fmt == "markdown":
-        table = Table(_readme_rows(specs), README_COLUMNS)
+        table = Table(_readme_rows(rows), README_COLUMNS)
     else:
+        shown = [
+            {**r, "operators": "/".join(r["operators"]), "temporal_pool": r["temporal_pool"] or ""}
+            for r in rows
+        ]
+        shown = [{k: v for k, v in r.items() if k != "paper_title"} for r in shown]
         columns = [Column(key, header) for key, header in TABLE_COLUMNS.items()]
-        table = Table(rows, columns, title=f"stbench zoo: {len(rows)} models (default input)")
+        table = Table(shown, columns, title=f"stbench zoo: {len(rows)} models (default input)")
     emit(table, fmt, out=args.out)
     return 0
 
@@ -78,29 +76,29 @@ README_COLUMNS = (
 )
 
 
-def _readme_rows(specs: list) -> list[dict[str, str]]:
-    from stbench.zoo.registry import citation
-
+def _readme_rows(rows: list[dict]) -> list[dict[str, str]]:
     return [
         {
-            "model": f"`{s.name}`",
-            "family": s.family,
-            "paper": f"{citation(s.paper).split(',')[0]} ({s.paper})",
-            "backbone": s.backbone,
-            "operators": _ops_with_stem(s),
-            "temporal_pool": s.temporal_pool or "-",
-            "input": f"{s.default_frames} x {s.default_size}, {s.default_classes}",
+            "model": f"`{r['model']}`",
+            "family": r["family"],
+            "paper": f"{r['paper_title'].split(',')[0]} ({r['paper']})",
+            "backbone": r["backbone"],
+            "operators": _ops_with_stem(r),
+            "temporal_pool": r["temporal_pool"] or "-",
+            "input": f"{r['frames']} x {r['size']}, {r['classes']}",
         }
-        for s in specs
+        for r in rows
     ]
 
 
 def markdown_table(specs: list) -> str:
     """The zoo as a Markdown table, one row per model (the README's zoo table)."""
-    return render(Table(_readme_rows(specs), README_COLUMNS), "markdown")
+    from stbench.zoo.index import spec_row
+
+    return render(Table(_readme_rows([spec_row(s) for s in specs]), README_COLUMNS), "markdown")
 
 
-def _ops_with_stem(spec) -> str:
+def _ops_with_stem(row: dict) -> str:
     """Per-stage operators, prefixed by the stem operator when the spec names one."""
-    ops = " / ".join(spec.operators)
-    return f"stem {spec.stem}: {ops}" if spec.stem else ops
+    ops = " / ".join(row["operators"])
+    return f"stem {row['stem']}: {ops}" if row["stem"] else ops

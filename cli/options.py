@@ -1,10 +1,15 @@
-"""Options every command shares: the output flags (--format, --out), --store and --records."""
+"""Options every command shares: model selection, --module, the output flags (--format,
+--out), --store, --records, and the wording of errors in the user's terms."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
+
+from stbench.errors import UserError
 
 STORE_HELP = "results store (default: $STBENCH_STORE or results/stbench.sqlite)"
 LEGACY_FLAGS = ("json", "csv", "markdown")
@@ -76,20 +81,111 @@ def load_modules(args: argparse.Namespace) -> tuple[str, ...]:
     return load(specs)
 
 
-def expand_names(patterns: list[str]) -> list[str]:
-    """Zoo names for the given names/patterns; unknown names raise naming the closest ones."""
-    from stbench.zoo import get_spec, list_models
+PATTERN_CHARS = "*?["
+# (what matched, word for the closest names, where to look) per kind of name list
+SOURCES = {
+    "zoo": ("zoo model", "registered", " (see `stbench list`)"),
+    "store": ("stored model", "stored", ""),
+    "targets": ("model with a published figure", "published", ""),
+}
 
-    names: list[str] = []
-    for pat in patterns:
-        if any(c in pat for c in "*?["):
-            hits = list_models(pat)
+
+def expand_names(
+    items: str | Sequence[str] | None,
+    *,
+    option: str = "MODEL",
+    names: Iterable[str] | None = None,
+    source: str = "zoo",
+    where: str = "",
+) -> list[str]:
+    """The one model-selection grammar of every command: several arguments, each a comma
+    list of exact names (case-insensitive) or shell patterns; the names in order, each once.
+
+    `names` is what can be selected (default: the zoo's registered names; `source` words
+    the messages, `where` replaces their hint). A name or pattern that matches nothing
+    raises one line naming `option` (the closest names for a typo).
+    """
+    import difflib
+    import fnmatch
+
+    what, closest, hint = SOURCES[source]
+    hint = f" {where}" if where else hint
+    items = [items] if isinstance(items, str) else list(items or [])
+    parts = [p.strip() for item in items for p in item.split(",") if p.strip()]
+    if not parts:
+        raise UserError(f"{option}: got nothing; allowed: model names or shell patterns")
+    if names is None:
+        from stbench.zoo import list_models
+
+        names = list_models()
+    by_lower = {n.lower(): n for n in names}
+    out: list[str] = []
+    for part in parts:
+        key = part.lower()
+        if any(c in part for c in PATTERN_CHARS):
+            hits = sorted(n for low, n in by_lower.items() if fnmatch.fnmatchcase(low, key))
             if not hits:
-                raise ValueError(f"model: no zoo model matches {pat!r} (see `stbench list`)")
-            names.extend(hits)
+                raise UserError(f"{option}: no {what} matches {part!r}{hint}")
+            out.extend(hits)
+        elif key in by_lower:
+            out.append(by_lower[key])
         else:
-            names.append(get_spec(pat).name)
-    return list(dict.fromkeys(names))
+            near = difflib.get_close_matches(key, list(by_lower), n=5, cutoff=0.5)
+            near_text = f"; closest {closest} names: {', '.join(near)}" if near else ""
+            raise UserError(f"{option}: unknown model name {part!r}{near_text}{hint}")
+    return list(dict.fromkeys(out))
+
+
+SELECTION_HELP = (
+    "zoo model names or shell patterns, several or comma-separated (e.g. 'mc*,rmc*'); "
+    "names ignore case"
+)
+
+
+def add_models(p: argparse.ArgumentParser, nargs: str = "+", summary: str = SELECTION_HELP) -> None:
+    """Add the MODEL arguments of the one selection grammar (see `expand_names`)."""
+    p.add_argument("names", nargs=nargs, metavar="MODEL", help=summary)
+
+
+# Leading names of lower layers' messages (`name: got X`) -> the CLI option the user typed.
+OPTION_OF = {
+    "frames": "--frames",
+    "size": "--size",
+    "sizes": "--sizes",
+    "batch": "--batch",
+    "batches": "--batches",
+    "classes": "--classes",
+    "num_classes (--classes)": "--classes",
+    "timing (--time)": "--time",
+    "dtype": "--dtype",
+    "device": "--device",
+    "counters": "--counters",
+    "units": "--units",
+    "throughput_batch": "--throughput-batch",
+    "store": "--store",
+}
+# The models' input check names the tensor; at the CLI its spatial size is --size.
+INPUT_MESSAGES = {"x: got spatial size": "--size: got spatial size"}
+
+
+def cli_message(text: str) -> str:
+    """A lower layer's one-line message with its argument name replaced by the CLI option."""
+    for internal, public in INPUT_MESSAGES.items():
+        if text.startswith(internal):
+            return public + text[len(internal) :]
+    name, sep, rest = text.partition(": ")
+    return f"{OPTION_OF[name]}: {rest}" if sep and name in OPTION_OF else text
+
+
+@contextlib.contextmanager
+def about_model(name: str, several: bool = True) -> Iterator[None]:
+    """Re-raise a ValueError inside as one line naming the CLI option and, when `several`
+    models are selected, the model."""
+    try:
+        yield
+    except ValueError as exc:
+        text = cli_message(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise ValueError(f"{name}: {text}" if several else text) from None
 
 
 def add_measure(p: argparse.ArgumentParser) -> None:

@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 
 from stbench.cli import options
-from stbench.cli.options import add_module, add_output, add_store, command, output_format
+from stbench.cli.options import (
+    about_model,
+    add_models,
+    add_module,
+    add_output,
+    add_store,
+    command,
+    expand_names,
+    output_format,
+)
 
 from stbench.output import check_writable, emit
 
@@ -53,8 +62,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output(p, what="the frontier table", note="; an .html FILE is taken as --dashboard")
     p.set_defaults(func=run_frontier)
 
-    c = command(sub, "compare", "compare models side by side (deltas vs the first)")
-    c.add_argument("names", nargs="+", metavar="NAME", help="zoo model names")
+    c = command(
+        sub,
+        "compare",
+        "compare models side by side (deltas vs the first)",
+        "Compare models side by side: params, MACs/FLOPs, stored latency and memory, cited "
+        "accuracy, with deltas against the first model. Each model runs at its own default "
+        "input unless --frames/--size align them; differing inputs are stated.",
+    )
+    add_models(c)
     c.add_argument("--frames", type=int, help="clip length T (default: each model's own)")
     c.add_argument("--size", type=int, help="input size S in px (default: each model's own)")
     c.add_argument(
@@ -103,6 +119,43 @@ def _frontier_outputs(args: argparse.Namespace) -> tuple[str, str | None, Path]:
     return fmt, out, check_writable(dashboard or DEFAULT_DASHBOARD, option=option)
 
 
+# --cost -> the measured field it needs
+MEASURED = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
+
+
+def _stored_rows(store: str | None) -> list[dict]:
+    """The store's rows, read before any work so that a bad store is refused first."""
+    from stbench.bench.store import ResultsStore, default_store_path
+
+    path = Path(store) if store else default_store_path()
+    if not (path.exists() or path.is_dir()):
+        return []  # created by the first counts
+    with ResultsStore(path, readonly=True) as db:
+        return db.rows()
+
+
+def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
+    """Refuse --cost/--per that no data can answer before counting anything."""
+    if args.per == "video" and args.cost not in ("macs", "flops"):
+        raise ValueError(
+            f"--per video: the {args.cost} axis has no per-video form; allowed: macs, flops"
+        )
+    field = MEASURED.get(args.cost)
+    if field is None or any(r.get(field) is not None for r in rows if r["status"] == "ok"):
+        return
+    if not args.no_reference:
+        from stbench.plots.sources import load_reference
+
+        ref, _ = load_reference()
+        if field in ref.columns and ref[field].notna().any():
+            return
+    where = "the results store" + ("" if args.no_reference else " or the shipped GPU results")
+    raise ValueError(
+        f"--cost {args.cost}: no {args.cost} measurements in {where}; allowed: macs, flops, "
+        "params (or measure first: `stbench sweep MODEL --time --memory`)"
+    )
+
+
 def _add_per(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--per",
@@ -121,6 +174,7 @@ def run_frontier(args: argparse.Namespace) -> int:
     fmt, table_out, dashboard = _frontier_outputs(args)
     user = options.records_files(args)
     dataset = _dataset(args.dataset)
+    _check_cost(args, _stored_rows(args.store))
     quiet = fmt != "table"
     data = collect(
         store=args.store, user_records=user, reference=not args.no_reference, quiet=quiet
@@ -148,7 +202,11 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out)
     user = options.records_files(args)
-    configs = [ProfileConfig.for_model(n, frames=args.frames, size=args.size) for n in args.names]
+    names = expand_names(args.names)
+    configs = []
+    for n in names:
+        with about_model(n, len(names) > 1):
+            configs.append(ProfileConfig.for_model(n, frames=args.frames, size=args.size))
     store, problems = store_profiles(args.store, configs, quiet=fmt != "table", strict=True)
     records = load_records(check_zoo_names=False, user_files=user)
     rows, notes = compare_rows(
@@ -161,13 +219,28 @@ def run_compare(args: argparse.Namespace) -> int:
         profiler=static_lookup(store),
         per=args.per,
     )
-    notes = [*notes, *problems]
+    differ = _inputs_differ(configs)
+    if differ and fmt != "table":
+        print(f"stbench compare: note: {differ}", file=sys.stderr)
+    notes = [*([differ] if differ else []), *notes, *problems]
     title = (
         "stbench compare (MACs = multiply-accumulates, conv + linear, per clip"
         f"{'; per video = per clip x views' if args.per == 'video' else ''}; deltas vs the first)"
     )
     emit(compare_table(rows, notes, title), fmt, out=args.out)
     return 0
+
+
+def _inputs_differ(configs: list) -> str:
+    """A note when the models run at different inputs (their deltas then mix two things)."""
+    inputs = {(c.frames, c.size) for c in configs}
+    if len(inputs) < 2:
+        return ""
+    each = ", ".join(f"{c.model} {c.frames}x{c.size}²" for c in configs)
+    return (
+        f"inputs differ ({each}): deltas compare different clips; give --frames and --size "
+        "to compare at one input"
+    )
 
 
 def _all_frontiers(data: object) -> list[dict]:
@@ -200,6 +273,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
+    _stored_rows(args.store)  # a bad store is refused before any counting
     data = collect(store=args.store, user_records=options.records_files(args), predict=True)
     write_dashboard(data, out)
     axis = pick_axis(data.axes, "macs")

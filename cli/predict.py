@@ -6,7 +6,9 @@ import argparse
 from typing import Any
 
 from stbench.cli.options import (
+    about_model,
     add_input,
+    add_models,
     add_module,
     add_output,
     add_store,
@@ -17,6 +19,7 @@ from stbench.cli.options import (
 )
 
 from stbench.output import Column, Table
+from stbench.progress import Progress
 
 DESCRIPTION = (
     "Trace zoo models on the meta device (no data, no compute) and predict, for a GPU of the "
@@ -31,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `predict` subcommand."""
     help_ = "predicted GPU peak memory and latency lower bound (no GPU needed)"
     p = command(sub, "predict", help_, DESCRIPTION)
-    p.add_argument("names", nargs="*", metavar="PATTERN", help="zoo model names or patterns")
+    add_models(p, "*")
     add_module(p)
     p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
     add_input(p)
@@ -75,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
         return _validate(args, fmt)
     if not args.gpu:
         raise ValueError(f"--gpu: got nothing; allowed: {', '.join(devices())}")
-    if not args.names:
-        raise ValueError("names: got nothing; allowed: zoo model names or patterns")
     opts: dict[str, Any] = {
         "gpu": args.gpu,
         **input_options(args),
@@ -87,7 +88,14 @@ def run(args: argparse.Namespace) -> int:
         "per_stage": args.per_stage,
     }
     check_request(opts["gpu"], opts["dtype"], opts["batch"], opts["optimizer"])
-    rows = [predict(name, **opts) for name in expand_names(args.names)]
+    names = expand_names(args.names)
+    rows = []
+    with Progress("predict", len(names)) as bar:
+        for name in names:
+            bar.describe(name)
+            with about_model(name, len(names) > 1):
+                rows.append(predict(name, **opts))
+            bar.advance()
     if args.store:
         from stbench.bench.store import ResultsStore
 

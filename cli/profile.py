@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from stbench.cli.options import (
+    about_model,
     add_input,
     add_measure,
+    add_models,
     add_module,
     add_output,
     add_protocol,
@@ -22,6 +23,7 @@ from stbench.cli.options import (
 )
 
 from stbench.output import Column, Table, emit
+from stbench.progress import Progress
 
 UNITS = ("macs", "flops")
 DESCRIPTION = (
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `profile` subcommand."""
     summary = "params, MACs/FLOPs, counter cross-checks, latency and memory of zoo models"
     p = command(sub, "profile", summary, DESCRIPTION)
-    p.add_argument("names", nargs="+", metavar="NAME", help="zoo model names or shell patterns")
+    add_models(p)
     add_module(p)
     add_input(p, "batch size for timing (default 1)")
     add_measure(p)
@@ -73,7 +75,12 @@ def configs(args: argparse.Namespace) -> list[Any]:
         "throughput_batch": args.throughput_batch,
         **protocol_options(args),
     }
-    return [ProfileConfig.for_model(name, **opts) for name in expand_names(args.names)]
+    names = expand_names(args.names)
+    out = []
+    for name in names:
+        with about_model(name, len(names) > 1):
+            out.append(ProfileConfig.for_model(name, **opts))
+    return out
 
 
 def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
@@ -88,30 +95,56 @@ def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Profile every named model and print a table or JSON lines."""
-    from stbench.bench.fit import OutOfMemory
-    from stbench.bench.profiler import run_profile
-    from stbench.bench.static import count_static
     from stbench.bench.timing import check_device
 
     fmt = _checked_output(args)
     cfgs = configs(args)
     check_device(args.device)
-    # Count every configuration before printing or storing any row: a model that cannot
-    # run at this input is refused first, and the counts are reused by the profiles.
-    counts = [count_static(c) for c in cfgs] if len(cfgs) > 1 else [None]
+    several = len(cfgs) > 1
+    with Progress("profile", len(cfgs) * (1 + several)) as bar:
+        # Count every configuration before printing or storing any row: a model that
+        # cannot run at this input is refused first, and the counts are reused.
+        counts = [_count(c, bar) for c in cfgs] if several else [None]
+        rows, failed = _profile_all(args, cfgs, counts, bar)
+    if rows and not args.json_lines:
+        emit(profile_tables(rows, args.units, fmt), fmt, out=args.out)
+    return 1 if failed else 0
+
+
+def _count(cfg: Any, bar: Progress) -> Any:
+    from stbench.bench.static import count_static
+
+    bar.describe(f"{cfg.model}: counting")
+    with about_model(cfg.model):
+        count = count_static(cfg)
+    bar.advance()
+    return count
+
+
+def _profile_all(
+    args: argparse.Namespace, cfgs: list[Any], counts: list[Any], bar: Progress
+) -> tuple[list[dict[str, Any]], int]:
+    """Profile each configuration (storing and streaming rows as asked); (rows, failures)."""
+    from stbench.bench.fit import OutOfMemory
+    from stbench.bench.profiler import run_profile
+
     store, run_id = _open_store(args.store, args) if args.store else (None, None)
     rows, failed = [], 0
     try:
         for cfg, sc in zip(cfgs, counts, strict=True):
+            bar.describe(f"{cfg.model}: {_doing(cfg)}")
             try:
-                row = run_profile(cfg, static=sc)
+                with about_model(cfg.model, len(cfgs) > 1):
+                    row = run_profile(cfg, static=sc)
             except OutOfMemory as exc:  # a result, not a crash: stored as a failure
                 failed += 1
-                print(f"stbench profile: {cfg.model}: {exc}", file=sys.stderr)
+                bar.print(f"stbench profile: {cfg.model}: {exc}")
                 if store is not None:
                     fail = {**cfg.key_fields(), "oom": True, "error_type": "OutOfMemory"}
                     store.add_row(fail, run_id=run_id, status="failed", error=str(exc))
                 continue
+            finally:
+                bar.advance()
             if store is not None:
                 store.add_row(row, run_id=run_id)
             if args.json_lines:
@@ -120,9 +153,19 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if store is not None:
             store.close()
-    if rows and not args.json_lines:
-        emit(profile_tables(rows, args.units, fmt), fmt, out=args.out)
-    return 1 if failed else 0
+    return rows, failed
+
+
+def _doing(cfg: Any) -> str:
+    """What a profile of `cfg` does, in words."""
+    what = ["counting"]
+    if len(cfg.counters) > 1:
+        what.append("cross-checking counters")
+    if cfg.timing or cfg.throughput_batch:
+        what.append("timing")
+    if cfg.memory:
+        what.append("measuring memory")
+    return ", ".join(what)
 
 
 def _output_flags(p: argparse.ArgumentParser) -> None:

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from stbench.cli.options import add_output, command, output_format
+from stbench.cli.options import SELECTION_HELP, add_output, command, expand_names, output_format
 
 from stbench.output import check_writable, emit
+from stbench.progress import Progress
 
 DESCRIPTION = (
     "For each published params or FLOPs/MACs figure (zoo/targets.csv), build the zoo "
@@ -28,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         DESCRIPTION,
     )
     p.add_argument("--paper", help=f"only this source: {', '.join(PAPER_KEYS)}")
-    p.add_argument("--model", default="*", help="shell-style model pattern, e.g. 'gst_*'")
+    p.add_argument(
+        "--model", nargs="+", metavar="MODEL", help=f"only these models: {SELECTION_HELP}"
+    )
     add_output(p, what="the report")
     p.add_argument("--targets", help="a targets CSV (default: the zoo's zoo/targets.csv)")
     p.add_argument(
@@ -51,12 +54,22 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.out)
     if args.targets and not Path(args.targets).is_file():
         raise UserError(f"--targets: no such file {args.targets!r}")
-    targets = rp.select(load_targets(args.targets, paper=args.paper), args.model)
-    if not targets:
-        raise UserError(
-            f"no published figure matches --paper {args.paper or '*'} --model {args.model!r}"
+    targets = load_targets(args.targets, paper=args.paper)
+    if args.model:
+        known = {t.model for t in targets}
+        where = f"in --paper {args.paper}" if args.paper else ""
+        chosen = set(
+            expand_names(args.model, option="--model", names=known, source="targets", where=where)
         )
-    rows = rp.reproduce(targets)
+        targets = [t for t in targets if t.model in chosen]
+    if not targets:
+        raise UserError(f"--paper {args.paper}: no published figure")
+    rows = []
+    with Progress("reproduce", len(targets)) as bar:
+        for t in targets:
+            bar.describe(f"{t.model} {t.quantity}")
+            rows += rp.reproduce([t])
+            bar.advance()
     counts = rp.summary(rows)
     emit(rp.report_table(rows), fmt, out=args.out)
     if args.out:

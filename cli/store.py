@@ -7,14 +7,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stbench.cli.options import add_output, add_store, command, output_format
+from stbench.cli.options import (
+    SELECTION_HELP,
+    add_output,
+    add_store,
+    command,
+    expand_names,
+    output_format,
+)
 
 from stbench.output import Column, Table, check_writable, emit
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
     add_store(p)
-    p.add_argument("--model", help="model name pattern, e.g. 'r3d_*'")
+    p.add_argument(
+        "--model", nargs="+", metavar="MODEL", help=f"only these models: {SELECTION_HELP}"
+    )
     p.add_argument("--device", help="only rows of this device")
     p.add_argument("--status", choices=["ok", "failed"], help="only ok or failed rows")
     p.add_argument("--source", choices=["stbench", "pytest-benchmark"], help="only this source")
@@ -71,8 +80,15 @@ def _show_rows(args: argparse.Namespace, *, with_run: bool, default: str) -> int
     history = getattr(args, "history", False)
     with _open(args) as store:
         read = store.history if history else store.rows
-        rows = read(args.model, with_run=with_run, **_equals(args))
+        rows = read(None, with_run=with_run, **_equals(args))
         path = store.path
+    if args.model:  # a selection that matches no stored row is an error, as everywhere
+        stored = {r["model"] for r in rows}
+        where = f"in {path}"
+        chosen = expand_names(
+            args.model, option="--model", names=stored, source="store", where=where
+        )
+        rows = [r for r in rows if r["model"] in set(chosen)]
     emit(_rows_table(rows, path), fmt, out=args.out)
     if args.out:
         what = "history entr(ies)" if history else "row(s)"

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stbench.cli.options import add_measure, add_module, add_protocol, add_store, protocol_options
+from stbench.cli.options import (
+    add_measure,
+    add_models,
+    add_module,
+    add_protocol,
+    add_store,
+    command,
+    expand_names,
+    protocol_options,
+)
 
 from stbench.errors import UserError
 
@@ -24,11 +33,12 @@ TASK_OPTIONS = (
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `sweep` subcommand."""
-    p = sub.add_parser(
+    p = command(
+        sub,
         "sweep",
-        help="profile many models/configurations into the results store (resumable)",
-        description=(
-            "Profile every model matching PATTERN at every frames x size x batch, one "
+        "profile many models/configurations into the results store (resumable)",
+        (
+            "Profile every selected MODEL at every frames x size x batch, one "
             "task at a time (in its own process when it times, measures memory or uses a "
             "GPU; see --isolate/--no-isolate), committing "
             "each row to the store as it completes. Every option and every model's input is "
@@ -39,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "multiply-accumulates; FLOPs = 2 x MACs."
         ),
     )
-    p.add_argument("pattern", nargs="?", help="model name pattern(s), e.g. 'mc*,rmc*'")
+    add_models(p, "*")
     add_module(p)
     p.add_argument("--frames", type=int, nargs="+", help="clip lengths T (default: spec's)")
     p.add_argument("--sizes", type=int, nargs="+", help="frame sizes H=W (default: spec's)")
@@ -80,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="*",
         metavar="CSV",
         help="profile the (model, frames, size, classes) the accuracy records need (default: "
-        "the shipped records; PATTERN filters the models) so the rows join the frontier",
+        "the shipped records; MODEL selects the models) so the rows join the frontier",
     )
     p.add_argument("--list-tasks", action="store_true", help="print the task JSON lines, run none")
     p.add_argument(
@@ -168,10 +178,10 @@ def _tasks(args: argparse.Namespace) -> list:
         tasks = [Task.from_json(line) for line in lines if line.strip()]
     elif args.for_records is not None:
         tasks = _record_tasks(args)
-    elif args.pattern:
+    elif args.names:
         options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
         tasks = build_tasks(
-            args.pattern,
+            ",".join(expand_names(args.names)),
             args.frames,
             args.sizes,
             args.batches,
@@ -180,7 +190,7 @@ def _tasks(args: argparse.Namespace) -> list:
             **options,
         )
     else:
-        raise UserError("give a model name PATTERN or --task JSON")
+        raise UserError("MODEL: got nothing; allowed: model names or patterns, or --task JSON")
     if args.shard:
         try:
             i, n = (int(v) for v in args.shard.split("/"))
@@ -204,7 +214,8 @@ def _record_tasks(args: argparse.Namespace) -> list:
         raise UserError(f"--for-records: {str(exc).splitlines()[0]}") from None
     options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
     try:
-        return record_tasks(records, args.pattern, args.batches, **options)
+        selected = ",".join(expand_names(args.names)) if args.names else None
+        return record_tasks(records, selected, args.batches, **options)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -227,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with ResultsStore(args.store) as store:
             summary = run_sweep(
-                args.pattern,
+                ",".join(args.names) or None,
                 args.frames,
                 args.sizes,
                 args.batches,

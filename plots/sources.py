@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from stbench.progress import Progress
+
 if TYPE_CHECKING:
     from stbench.bench.config import ProfileConfig
 
@@ -33,22 +35,6 @@ def record_configs(
     return [ProfileConfig(m, f, s, num_classes=c) for m, f, s, c in keys]
 
 
-def _progress(quiet: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]counting params and MACs on the meta device"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=quiet,
-        transient=False,
-    )
-
-
 def store_profiles(
     store: str | Path | None,
     configs: Sequence[ProfileConfig],
@@ -64,7 +50,7 @@ def store_profiles(
     Returns the rows as a DataFrame (``origin`` = the store) and a note per problem; a
     configuration that cannot be counted is one of them, or a ValueError when ``strict``.
     """
-    from stbench.bench.static import FEW, fill_static, missing_static
+    from stbench.bench.static import fill_static, missing_static
     from stbench.bench.store import ResultsStore, StoreError, default_store_path
 
     path = Path(store) if store else default_store_path()
@@ -77,11 +63,11 @@ def store_profiles(
         except StoreError as exc:
             db = None
             notes.append(f"static counts not stored: {exc}")
-        with _progress(quiet or len(todo) <= FEW) as bar:
-            job = bar.add_task("", total=len(todo))
+        label = "counting params and MACs on the meta device"
+        with Progress(label, len(todo), enabled=not quiet) as bar:
 
             def done(cfg: ProfileConfig) -> None:
-                bar.update(job, advance=1, description=f"{cfg.model} {cfg.frames}x{cfg.size}²")
+                bar.advance(description=f"{cfg.model} {cfg.frames}x{cfg.size}²")
 
             try:
                 new, failures = fill_static(todo, db, on_done=done)

@@ -1,4 +1,5 @@
-"""Fixtures shared by the test modules."""
+"""Shared test setup: no progress lines on stderr unless a test asks for them (tests that
+check stderr must not depend on how fast this machine is), and a registry a test may add to."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ def clean_registry(monkeypatch):
     for name in set(sys.modules) - before:
         if name.startswith("stbench_user_"):
             del sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def _no_progress(monkeypatch):
+    monkeypatch.setenv("STBENCH_PROGRESS", "off")

@@ -118,7 +118,7 @@ def test_sweep_list_tasks(monkeypatch, capsys):
     class Spec:
         default_frames, default_size, default_classes = 8, 224, 400
 
-    monkeypatch.setattr(zoo, "list_models", lambda p: ["a1", "a2"])
+    monkeypatch.setattr(zoo, "list_models", lambda p="*": ["a1", "a2"])
     monkeypatch.setattr(zoo, "get_spec", lambda n: Spec())
     argv = ["sweep", "a*", "--frames", "8", "16", "--sizes", "112", "--time", "--list-tasks"]
     assert main(argv) == 0
@@ -130,7 +130,7 @@ def test_sweep_list_tasks(monkeypatch, capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["sweep"], "give a model name PATTERN"),
+        (["sweep"], "MODEL: got nothing"),
         (["sweep", "*", "--device", "tpu", "--list-tasks"], "device: got 'tpu'"),
         (["sweep", "--task", "{bad"], "task: not valid JSON"),
         (["sweep", "--task", '{"model": "a", "frames": 1, "size": 1}', "--shard", "x"], "--shard"),

@@ -187,7 +187,7 @@ def test_cli_end_to_end_on_a_tiny_model(tiny_model, tmp_path, capsys) -> None:
         (["--format", "xml"], "--format: got 'xml'"),
         (["--out", "/proc/nope/x.md"], "--out: cannot write '/proc/nope/x.md'"),
         (["--targets", "/nonexistent.csv"], "--targets: no such file"),
-        (["--model", "no_such_model*"], "no published figure matches"),
+        (["--model", "no_such_model*"], "--model: no model with a published figure matches"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(argv, message, capsys) -> None:

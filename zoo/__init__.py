@@ -1,26 +1,37 @@
 """The stbench model zoo: named variants of the four papers as specs over `models/`, and
-models registered from outside (`register_model`, `--module`, the `stbench.models` entry points)."""
+models registered from outside (`register_model`, `--module`, the `stbench.models` entry points).
 
-from stbench.zoo.plugins import load_module
-from stbench.zoo.registry import (
-    PAPERS,
-    ModelSpec,
-    create_model,
-    get_spec,
-    is_registered,
-    list_models,
-    list_specs,
-    register_model,
-)
+The registry's names load on first use, so that the zoo's torch-free modules (the published
+targets, the records) import without torch (the CLI's start-up needs them).
+"""
 
-__all__ = [
-    "PAPERS",
-    "ModelSpec",
-    "create_model",
-    "get_spec",
-    "is_registered",
-    "list_models",
-    "list_specs",
-    "load_module",
-    "register_model",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "PAPERS": "stbench.zoo.registry",
+    "ModelSpec": "stbench.zoo.registry",
+    "create_model": "stbench.zoo.registry",
+    "get_spec": "stbench.zoo.registry",
+    "is_registered": "stbench.zoo.registry",
+    "list_models": "stbench.zoo.registry",
+    "list_specs": "stbench.zoo.registry",
+    "register_model": "stbench.zoo.registry",
+    "load_module": "stbench.zoo.plugins",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the registry's public names on first access."""
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'stbench.zoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
