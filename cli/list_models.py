@@ -7,7 +7,6 @@ import argparse
 
 from stbench.cli.options import (
     add_models,
-    add_module,
     add_output,
     command,
     expand_names,
@@ -39,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "*",
         "zoo model names or shell patterns, several or comma-separated (default: every model)",
     )
-    add_module(p)
     add_output(p, what="the list (markdown: the README's zoo table)")
     p.set_defaults(func=run)
 

@@ -58,17 +58,19 @@ def input_options(args: argparse.Namespace) -> dict[str, int | None]:
     }
 
 
+MODULE_HELP = (
+    "import this .py file or module first: the models it registers with "
+    "stbench.register_model work like zoo names (repeatable)"
+)
+
+
 def add_module(p: argparse.ArgumentParser) -> None:
-    """Add --module FILE.py|package.module (repeatable): modules that register your own models."""
-    p.add_argument(
-        "--module",
-        dest="modules",
-        action="append",
-        default=[],
-        metavar="FILE.py|MODULE",
-        help="import this .py file or module first: the models it registers with "
-        "stbench.register_model work like zoo names (repeatable)",
-    )
+    """Add --module FILE.py|package.module (repeatable): modules that register your own models
+    (once per parser: model arguments and --records both bring it)."""
+    if "--module" in p._option_string_actions:
+        return
+    kind = {"action": "append", "default": [], "metavar": "FILE.py|MODULE"}
+    p.add_argument("--module", dest="modules", help=MODULE_HELP, **kind)
 
 
 def load_modules(args: argparse.Namespace) -> tuple[str, ...]:
@@ -143,8 +145,10 @@ SELECTION_HELP = (
 
 
 def add_models(p: argparse.ArgumentParser, nargs: str = "+", summary: str = SELECTION_HELP) -> None:
-    """Add the MODEL arguments of the one selection grammar (see `expand_names`)."""
+    """Add the MODEL arguments of the one selection grammar (see `expand_names`) and
+    --module, which registers models of your own before the names are read."""
     p.add_argument("names", nargs=nargs, metavar="MODEL", help=summary)
+    add_module(p)
 
 
 # Leading names of lower layers' messages (`name: got X`) -> the CLI option the user typed.
@@ -212,7 +216,9 @@ def add_store(p: argparse.ArgumentParser, summary: str = STORE_HELP) -> None:
 
 
 def add_records(p: argparse.ArgumentParser) -> None:
-    """Add --records FILE (repeatable; several files after one flag too)."""
+    """Add --records FILE (repeatable; several files after one flag too) and --module (your
+    records may name models of your own)."""
+    add_module(p)
     p.add_argument(
         "--records",
         action="extend",

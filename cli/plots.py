@@ -10,7 +10,6 @@ from stbench.cli import options
 from stbench.cli.options import (
     about_model,
     add_models,
-    add_module,
     add_output,
     add_store,
     command,
@@ -53,7 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_store(p)
     options.add_records(p)
-    add_module(p)
     p.add_argument(
         "--no-reference",
         action="store_true",
@@ -82,7 +80,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_per(c)
     add_store(c)
     options.add_records(c)
-    add_module(c)
     add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
     c.set_defaults(func=run_compare)
 
@@ -92,7 +89,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_store(d)
     options.add_records(d)
-    add_module(d)
     d.set_defaults(func=run_demo)
 
 

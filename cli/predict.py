@@ -9,7 +9,6 @@ from stbench.cli.options import (
     about_model,
     add_input,
     add_models,
-    add_module,
     add_output,
     add_store,
     command,
@@ -35,7 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     help_ = "predicted GPU peak memory and latency lower bound (no GPU needed)"
     p = command(sub, "predict", help_, DESCRIPTION)
     add_models(p, "*")
-    add_module(p)
     p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
     add_input(p)
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (autocast)")

@@ -11,7 +11,6 @@ from stbench.cli.options import (
     add_input,
     add_measure,
     add_models,
-    add_module,
     add_output,
     add_protocol,
     add_store,
@@ -38,7 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     summary = "params, MACs/FLOPs, counter cross-checks, latency and memory of zoo models"
     p = command(sub, "profile", summary, DESCRIPTION)
     add_models(p)
-    add_module(p)
     add_input(p, "batch size for timing (default 1)")
     add_measure(p)
     p.add_argument(

@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+DENOMINATORS = ("headroom", "eq1")
+PSI_HELP = "psi denominator: 100 - S_TSN (worked example, default) or max(S_a, S_TSN) (Eq. 1)"
+# `records list` filters: (option, help)
+LIST_FILTERS = (
+    ("--dataset", "dataset id or alias, e.g. mini_ssv2 or Mini-Kinetics"),
+    ("--model", "zoo model name or part of a published name"),
+    ("--metric", "e.g. top1, top5"),
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `records` with its subcommands validate, list, phi-psi and join."""
     p = command(sub, "records", "accuracy records: validate, list, join, Phi/Psi (Table 8)")
@@ -40,21 +50,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=run_validate)
 
     ls = command(rsub, "list", "list records (shipped, plus --records FILE...)")
-    ls.add_argument("--dataset", help="dataset id or alias, e.g. mini_ssv2 or Mini-Kinetics")
-    ls.add_argument("--model", help="zoo model name or part of a published name")
-    ls.add_argument("--metric", help="e.g. top1, top5")
+    for flag, summary in LIST_FILTERS:
+        ls.add_argument(flag, help=summary)
     add_records(ls)
-    add_module(ls)
     add_output(ls, what="the records (csv/json: every column)")
     ls.set_defaults(func=run_list)
 
     pp = command(rsub, "phi-psi", "Chen et al. Eq. 1-2 from the IBM figures vs Table 8")
-    pp.add_argument(
-        "--denominator",
-        choices=("headroom", "eq1"),
-        default="headroom",
-        help="psi denominator: 100 - S_TSN (worked example, default) or max(S_a, S_TSN) (Eq. 1)",
-    )
+    pp.add_argument("--denominator", choices=DENOMINATORS, default="headroom", help=PSI_HELP)
     pp.add_argument(
         "--per-model", action="store_true", help="print Eq. 1 per model instead of Table 8"
     )
@@ -64,7 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     j = command(rsub, "join", "profiles x records on (model, frames, size, num_classes)")
     add_store(j)
     add_records(j)
-    add_module(j)
     add_output(j, default="csv", what="the joined rows")
     j.set_defaults(func=run_join)
 

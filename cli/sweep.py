@@ -8,7 +8,6 @@ import sys
 from stbench.cli.options import (
     add_measure,
     add_models,
-    add_module,
     add_protocol,
     add_store,
     command,
@@ -50,7 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_models(p, "*")
-    add_module(p)
     p.add_argument("--frames", type=int, nargs="+", help="clip lengths T (default: spec's)")
     p.add_argument("--sizes", type=int, nargs="+", help="frame sizes H=W (default: spec's)")
     p.add_argument("--batches", type=int, nargs="+", default=[1], help="batch sizes (default 1)")

@@ -15,8 +15,7 @@ timing, memory, store, sweeps), ``stbench.plots`` (frontier, dashboard, tables) 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from stbench.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -31,16 +30,4 @@ _LAZY = {
 }
 
 __all__ = ["__version__", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public API on first access (keeps `import stbench` free of torch)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'stbench' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

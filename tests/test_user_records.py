@@ -233,17 +233,8 @@ def test_your_model_and_your_records_reach_the_frontier_from_the_cli(
 ):
     module = tmp_path / "my_models.py"
     module.write_text(USER_MODULE)
-    row = _row(
-        model="my_pooled_net",
-        published_name="",
-        frames="4",
-        input_size="32",
-        paper="mylab",
-        dataset="mini_ssv2",
-        split="val",
-        views="1x1",
-        value="45",
-    )
+    cells = {**MODEL, "model": "my_pooled_net", "paper": "mylab", "dataset": "mini_ssv2"}
+    row = _row(**cells, split="val", views="1x1", value="45")
     mine, html = _write(tmp_path, "mine.csv", row), tmp_path / "f.html"
     store = tmp_path / "s.sqlite"
     argv = ["frontier", "--module", str(module), "--records", str(mine), "--store", str(store)]

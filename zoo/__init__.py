@@ -7,8 +7,7 @@ targets, the records) import without torch (the CLI's start-up needs them).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from stbench.lazy import lazy_attributes
 
 _HOMES = {
     "PAPERS": "stbench.zoo.registry",
@@ -22,16 +21,4 @@ _HOMES = {
     "load_module": "stbench.zoo.plugins",
 }
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    """Import the registry's public names on first access."""
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'stbench.zoo' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
