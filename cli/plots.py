@@ -145,7 +145,7 @@ def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
         ref, _ = load_reference()
         if field in ref.columns and ref[field].notna().any():
             return
-    where = "the results store" + ("" if args.no_reference else " or the shipped GPU results")
+    where = "the results store" + ("" if args.no_reference else " or the shipped reference results")
     raise ValueError(
         f"--cost {args.cost}: no {args.cost} measurements in {where}; allowed: macs, flops, "
         "params (or measure first: `stbench sweep MODEL --time --memory`)"
