@@ -58,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
         ]
         shown = [{k: v for k, v in r.items() if k != "paper_title"} for r in shown]
         columns = [Column(key, header) for key, header in TABLE_COLUMNS.items()]
-        table = Table(shown, columns, title=f"stbench zoo: {len(rows)} models (default input)")
+        table = Table(
+            shown,
+            columns,
+            title=f"stbench zoo: {len(rows)} model{'s' * (len(rows) != 1)} (default input)",
+        )
     emit(table, fmt, out=args.out)
     return 0
 

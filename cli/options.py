@@ -86,7 +86,11 @@ def load_modules(args: argparse.Namespace) -> tuple[str, ...]:
 PATTERN_CHARS = "*?["
 # (what matched, word for the closest names, where to look) per kind of name list
 SOURCES = {
-    "zoo": ("zoo model", "registered", " (see `stbench list`)"),
+    "zoo": (
+        "zoo model",
+        "registered",
+        " (see `stbench list`; models of your own: --module FILE.py)",
+    ),
     "store": ("stored model", "stored", ""),
     "targets": ("model with a published figure", "published", ""),
 }

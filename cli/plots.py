@@ -66,11 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compare models side by side (deltas vs the first)",
         "Compare models side by side: params, MACs/FLOPs, stored latency and memory, cited "
         "accuracy, with deltas against the first model. Each model runs at its own default "
-        "input unless --frames/--size align them; differing inputs are stated.",
+        "input unless --frames/--size/--classes align them; differing inputs are stated.",
     )
     add_models(c)
     c.add_argument("--frames", type=int, help="clip length T (default: each model's own)")
     c.add_argument("--size", type=int, help="input size S in px (default: each model's own)")
+    c.add_argument("--classes", type=int, help="number of classes (default: each model's own)")
     c.add_argument(
         "--units",
         default="macs",
@@ -202,7 +203,11 @@ def run_compare(args: argparse.Namespace) -> int:
     configs = []
     for n in names:
         with about_model(n, len(names) > 1):
-            configs.append(ProfileConfig.for_model(n, frames=args.frames, size=args.size))
+            configs.append(
+                ProfileConfig.for_model(
+                    n, frames=args.frames, size=args.size, num_classes=args.classes
+                )
+            )
     store, problems = store_profiles(args.store, configs, quiet=fmt != "table", strict=True)
     records = load_records(check_zoo_names=False, user_files=user)
     rows, notes = compare_rows(
@@ -229,13 +234,13 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def _inputs_differ(configs: list) -> str:
     """A note when the models run at different inputs (their deltas then mix two things)."""
-    inputs = {(c.frames, c.size) for c in configs}
+    inputs = {(c.frames, c.size, c.num_classes) for c in configs}
     if len(inputs) < 2:
         return ""
-    each = ", ".join(f"{c.model} {c.frames}x{c.size}²" for c in configs)
+    each = ", ".join(f"{c.model} {c.frames}x{c.size}², {c.num_classes} classes" for c in configs)
     return (
-        f"inputs differ ({each}): deltas compare different clips; give --frames and --size "
-        "to compare at one input"
+        f"inputs differ ({each}): deltas compare different clips or heads; give --frames and "
+        "--size (and --classes) to compare at one input"
     )
 
 

@@ -229,6 +229,7 @@ def profile_tables(rows: list[dict[str, Any]], units: str = "macs", fmt: str = "
     device = rows[0]["device"] if rows else ""
     title = f"stbench profile ({unit} per clip; FLOPs = 2 x MACs; {device})"
     notes = [f"flag {r['model']}: {flag}" for r in rows for flag in r.get("flags", [])]
+    notes += [f"noisy latency of {r['model']}: {r['noisy_reason']}" for r in rows if r.get("noisy")]
     tables = [Table(rows, cols, title=title, notes=notes)]
     if fmt in ("table", "markdown"):
         tables += [_modules_table(r, units) for r in rows if r.get("per_module")]

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     v = command(rsub, "validate", "check records CSV files; report every bad row")
-    v.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    v.add_argument("files", nargs="+", type=Path, metavar="FILE", help="records CSV file(s)")
     v.add_argument(
         "--with-shipped",
         action="store_true",

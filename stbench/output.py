@@ -69,7 +69,11 @@ def plain(value: Any) -> Any:
 
 
 def cell_text(value: Any, scale: float = 1.0, digits: int | None = None) -> str:
-    """One cell as people read it: '-' when missing; numbers scaled and rounded."""
+    (
+        """One cell as people read it: '-' when missing; numbers scaled and rounded (a nonzero
+    number too small for the digits keeps two significant ones: 0.0027, not 0.00)."""
+        ""
+    )
     value = plain(value)
     if value is None:
         return "-"
@@ -77,7 +81,10 @@ def cell_text(value: Any, scale: float = 1.0, digits: int | None = None) -> str:
         return str(value)
     if isinstance(value, (int, float)):
         if scale != 1.0 or digits is not None:
-            return f"{value / scale:,.{2 if digits is None else digits}f}"
+            v, d = value / scale, 2 if digits is None else digits
+            if v and abs(v) < 0.5 * 10**-d:  # would read 0.00: two significant digits
+                return f"{v:.2g}"
+            return f"{v:,.{d}f}"
         return str(round(value, 4)) if isinstance(value, float) else str(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)

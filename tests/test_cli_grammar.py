@@ -170,9 +170,12 @@ def test_frontier_refuses_bad_input_before_counting(capsys, tmp_path, monkeypatc
 def test_compare_states_differing_inputs(capsys):
     assert main(["compare", "r3d_resnet18", "i3d_resnet18", "--format", "json"]) == 0
     err = capsys.readouterr().err
-    assert "inputs differ (r3d_resnet18 8x112², i3d_resnet18 8x224²)" in err
-    assert "--frames and --size" in err
+    assert "inputs differ (r3d_resnet18 8x112², 400 classes, i3d_resnet18 8x224², 200" in err
+    assert "--frames and --size (and --classes)" in err
     assert main(["compare", "r3d_resnet18", "i3d_resnet18", "--size", "112"]) == 0
+    assert "inputs differ (r3d_resnet18 8x112², 400 classes, i3d" in capsys.readouterr().out
+    argv = ["compare", "r3d_resnet18", "i3d_resnet18", "--size", "112", "--classes", "400"]
+    assert main(argv) == 0
     assert "inputs differ" not in capsys.readouterr().out
 
 

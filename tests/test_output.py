@@ -341,3 +341,12 @@ def test_frontier_out_html_is_the_dashboard(tmp_path, fake_collect, capsys):
     argv = ["frontier", "--out", str(html), "--dashboard", str(html)]
     assert main(argv) == 2
     assert "give it once, as --dashboard" in capsys.readouterr().err
+
+
+def test_a_small_nonzero_number_keeps_two_significant_digits():
+    from stbench.output import cell_text
+
+    assert cell_text(2_650_000, scale=1e9) == "0.0027"
+    assert cell_text(701, scale=1e6) == "0.0007"
+    assert cell_text(0, scale=1e9) == "0.00"
+    assert cell_text(12_345_678_901, scale=1e9) == "12.35"

@@ -76,7 +76,9 @@ def test_readme_bring_your_own_model_example_runs(clean_registry, tmp_path, monk
     exec(compile(_block("BYOM-PYTHON", "python"), "README", "exec"), {})
     out = capsys.readouterr().out
     assert re.search(r"mini_kinetics\s+top1\s+41\.0", out), out
-    assert "tiny_attention" in Path("stbench_out/mine.html").read_text()
+    html = Path("stbench_out/mine.html").read_text()
+    assert "tiny_attention" in html
+    assert re.search(r'"user":\s*"my_records.csv"', html)  # drawn as yours
 
 
 def test_readme_reproduce_summary_matches_the_targets():
