@@ -15,6 +15,10 @@ from stbench.zoo.papers import FILE_CITATIONS, PAPER_INFO, SHORT, cite_papers
         ("papers/001_108aa75c7b5a30b7.txt", "Xie et al. 2018 (arXiv:1712.04851)"),
         ("002_a287baa9121de811.txt Table 2", "Tran et al. 2018 (arXiv:1711.11248), Table 2"),
         ("003_c8d95147dedad406.txt Table 7", "Luo & Yuille 2019 (arXiv:1909.13130), Table 7"),
+        (
+            "papers/002_a287baa9121de811.txt (Tran et al. CVPR 2018), Table 2 (ResNet-18), row R2D",
+            "Tran et al. 2018 (arXiv:1711.11248), Table 2 (ResNet-18), row R2D",
+        ),
         ("999_0000000000000000.txt Table 1", "999_0000000000000000.txt Table 1"),  # unknown
         ("my notebook, run 17", "my notebook, run 17"),
     ],

@@ -247,7 +247,7 @@ def test_cli_list_filters_json(capsys):
     assert main(["records", "list", "--dataset", "Mini-Kinetics-200", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["model"] for r in rows} == {"xie_i3d", "xie_s3d", "xie_fast_s3d"}
-    assert all(r["source"].startswith("001_108aa75c7b5a30b7.txt") for r in rows)
+    assert all(r["source"].startswith("Xie et al. 2018 (arXiv:1712.04851), ") for r in rows)
 
 
 def test_cli_list_table_leaves_out_detail_columns_json_keeps_them(capsys):

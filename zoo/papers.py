@@ -39,9 +39,10 @@ PAPER_INFO = {
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}
 FILE_CITATIONS = {file: short for short, _, file in PAPER_INFO.values()}
-# A paper file, with or without its folder, and the space before what follows it
+# A paper file, with or without its folder, the "(Tran et al. CVPR 2018)" the targets add
+# and the space before what follows it
 # ("000_....txt Table 5" -> "Chen et al. 2021 (arXiv:2010.11757), Table 5").
-_FILE = re.compile(r"(?:papers/)?(\d{3}_[0-9a-f]{16}\.txt)( (?=[A-Za-z]))?")
+_FILE = re.compile(r"(?:papers/)?(\d{3}_[0-9a-f]{16}\.txt)(?: \([^()]*\d{4}\))?( (?=[A-Za-z]))?")
 
 
 def cite_papers(text: str) -> str:
