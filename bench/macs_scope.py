@@ -57,7 +57,7 @@ def matmul_models_note(shares: Mapping[str, Iterable[float]]) -> str | None:
     if not named:
         return None
     return (
-        f"matmul/bmm MACs ({MATMUL_KIND}) are a sizeable share of the conv+linear+matmul MACs "
-        f"of {', '.join(named)}; the GMACs (and GFLOPs) figures count {PAPERS_SCOPE}, and "
-        "leave them out: these models cost more than their GMACs say"
+        f"matmul/bmm MACs ({MATMUL_KIND}), as a share of conv+linear+matmul MACs: "
+        f"{', '.join(named)}; the GMACs (and GFLOPs) figures count {PAPERS_SCOPE}, and leave "
+        "them out: these models cost more than their GMACs say"
     )
