@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+from stbench.bench.macs_scope import MATMUL_FLAG_SHARE, matmul_flag
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -34,8 +35,6 @@ SCOPE_NOTE = (
     "other = element counts of pooling/reduction/norm/elementwise ops (not MACs)"
 )
 MAC_CATEGORIES = ("conv", "linear", "matmul")
-# matmul_macs above this share of total_macs is flagged: `macs` then understates the model.
-MATMUL_FLAG_SHARE = 0.02
 
 CONV_OPS = frozenset({"convolution", "_convolution", "convolution_overrideable"})
 MM_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm"})
@@ -108,16 +107,8 @@ class StaticCount:
 
     def matmul_flag(self, share: float = MATMUL_FLAG_SHARE) -> str | None:
         """A one-line warning when matmul/bmm MACs are a sizeable share of total_macs."""
-        total = self.total_macs
-        if not total or self.matmul_macs <= share * total:
-            return None
         ops = sorted({r.op for r in self.records if r.category == "matmul"})
-        return (
-            f"matmul/bmm ({', '.join(f'aten.{o}' for o in ops) or 'matrix products'} outside "
-            f"nn.Linear, e.g. attention or non-local blocks) is {100 * self.matmul_macs / total:.1f}% "
-            f"of total_macs ({self.matmul_macs:,} of {total:,}); macs (conv+linear, the papers' "
-            "convention) leaves it out"
-        )
+        return matmul_flag(self.matmul_macs, self.total_macs, ops, share)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of every field (input_shape as a list)."""

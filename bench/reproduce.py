@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
+from stbench.zoo.papers import cite_papers
 from stbench.zoo.targets import UNITS, Target
 
 from stbench.output import Column, Table
@@ -154,7 +155,7 @@ def evaluate(target: Target, zoo_count: int | None, error: str = "") -> ReportRo
         tolerance_pct=target.tolerance_pct,
         status=status,
         reason=reason,
-        source=target.source,
+        source=cite_papers(target.source),
     )
 
 

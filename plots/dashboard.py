@@ -25,6 +25,8 @@ from stbench.plots.data import (
     PlotData,
     dataset_label,
     dataset_order,
+    matmul_line,
+    matmul_note,
     missing_dimensions,
 )
 from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
@@ -88,6 +90,8 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
             lines.append(f"{e(a.label)}: {float(v) * a.scale:.4g}")
             if a.kind == "latency":
                 lines.extend(e(t) for t in latency_lines(row, a))
+    if matmul_line(row):
+        lines.append(f"<b>{e(matmul_line(row))}</b>")
     lines.extend(e(t) for t in predicted_vs_measured(row, axes))
     if g("views_how"):
         lines.append(f"per video: {e(str(g('views_how')))}")
@@ -265,6 +269,7 @@ def build_payload(
     if len(data.unmatched):
         all_notes.append(_unmatched_note(data.unmatched))
     all_notes.extend(data.notes)
+    all_notes.extend(n for n in (matmul_note(points),) if n)
     all_notes.extend(user_records_note(rows))
     return {
         "title": title,

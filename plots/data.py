@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from stbench.bench.macs_scope import PAPERS_SCOPE, matmul_models_note, matmul_share
 from stbench.plots.frontier import frontier_ids
 from stbench.plots.runs import one_per_run, views_factor
 from stbench.plots.views import VIEWS, assign_views
@@ -49,6 +50,8 @@ DATASET_LABELS = {
 }
 # Shown first in selectors and in the demo, in this order.
 MAIN_DATASETS = ("kinetics400", "mini_kinetics", "ssv1", "ssv2", "mini_ssv2")
+# Counts beside `macs` that say what it leaves out (`bench.macs_scope`).
+MATMUL_COLUMNS = ("matmul_macs", "total_macs")
 MACS_NOTE = "1 MAC = 1 multiply-add, conv + linear layers; FLOPs = 2 x MACs"
 VIEWS_NOTE = "x views = clips x crops of the record's test protocol"
 
@@ -232,7 +235,7 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
     keys = [k for k in RECORD_KEYS if k in df.columns]
     df["_rid"] = df.groupby(keys, dropna=False, sort=False).ngroup()
     base = df.drop_duplicates("_rid").set_index("_rid")[keys].copy()
-    for col in ("macs", "params"):
+    for col in ("macs", "params", *MATMUL_COLUMNS):
         if col in df.columns:
             sub = df[df[col].notna()]
             if "batch" in sub.columns:  # per-clip figures: prefer batch-1 rows
@@ -354,6 +357,32 @@ def missing_dimensions(axes: list[CostAxis]) -> list[str]:
     if "params" not in kinds:
         notes.append("Params: no static profile joined any record (run `stbench profile`).")
     return notes
+
+
+def matmul_note(points: pd.DataFrame) -> str | None:
+    """The note naming each model of ``points`` whose matmul MACs the GMACs axis leaves out
+    (`bench.macs_scope`), None when there is none."""
+    if not set(MATMUL_COLUMNS) <= set(points.columns):
+        return None
+    shares: dict[str, set[float]] = {}
+    for model, m, t in points[["model", *MATMUL_COLUMNS]].itertuples(index=False):
+        got = matmul_share(m, t)
+        if got is not None:
+            shares.setdefault(str(model), set()).add(got)
+    return matmul_models_note(shares)
+
+
+def matmul_line(row: pd.Series | dict) -> str | None:
+    """'matmul GMACs per clip: ...' of a point whose matmul MACs are flagged, else None."""
+    m, t = row.get("matmul_macs"), row.get("total_macs")
+    got = matmul_share(m, t)
+    if got is None:
+        return None
+    return (
+        f"matmul GMACs per clip: {float(m) / 1e9:.4g} ({100 * got:.1f}% of "
+        f"conv+linear+matmul {float(t) / 1e9:.4g}; not in the GMACs axis, which counts "
+        f"{PAPERS_SCOPE})"
+    )
 
 
 @dataclass

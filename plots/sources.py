@@ -156,13 +156,19 @@ def with_predictions(profiles: pd.DataFrame, predicted: pd.DataFrame) -> pd.Data
 
 
 def static_lookup(profiles: pd.DataFrame) -> Callable[[str, int, int, int], dict]:
-    """A ``(model, frames, size, num_classes) -> {params, macs}`` lookup in profile rows
-    (as `store_profiles` returns them); ValueError when a configuration has no counts."""
+    """A ``(model, frames, size, num_classes) -> {params, macs, matmul_macs, total_macs}``
+    lookup in profile rows (as `store_profiles` returns them; the last two None where a row
+    lacks them); ValueError when a configuration has no counts."""
     cols = [*JOIN_KEYS, "params", "macs"]
-    have = profiles.reindex(columns=cols).dropna()
+    extra = ["matmul_macs", "total_macs"]
+    have = profiles.reindex(columns=[*cols, *extra]).dropna(subset=cols)
     index = {
-        (m, int(f), int(s), int(c)): {"params": int(p), "macs": int(x)}
-        for m, f, s, c, p, x in have.itertuples(index=False)
+        (m, int(f), int(s), int(c)): {
+            "params": int(p),
+            "macs": int(x),
+            **{k: None if pd.isna(v) else int(v) for k, v in zip(extra, more, strict=True)},
+        }
+        for m, f, s, c, p, x, *more in have.itertuples(index=False)
     }
 
     def lookup(model: str, frames: int, size: int, num_classes: int) -> dict:

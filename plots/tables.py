@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 from stbench.bench.history import NOISY_REL_IQR
-from stbench.plots.data import CostAxis, dataset_label
+from stbench.bench.macs_scope import matmul_models_note, matmul_share
+from stbench.plots.data import CostAxis, dataset_label, matmul_note
 from stbench.zoo.records import ORIGIN
 
 from stbench.output import Column, Table
@@ -77,11 +78,16 @@ def compare_rows(
         }
         put(row, "params (M)", prof["params"] / 1e6)
         row["_macs"] = prof["macs"]
+        row["_matmul"] = (prof.get("matmul_macs"), prof.get("total_macs"))
         if units == "macs":
             put(row, "GMACs per clip", prof["macs"] / 1e9)
         else:
             put(row, "GFLOPs per clip (2 x MACs)", 2 * prof["macs"] / 1e9)
         rows.append(row)
+    matmul = _matmul_cells(rows, units)
+    for row, cells in zip(rows, matmul, strict=True):
+        for col, value in cells:
+            put(row, col, value)
     noisy: list[str] = []
     for row in rows:
         if store is not None and len(store):
@@ -115,9 +121,14 @@ def compare_rows(
             a, b = _num(row[col]), _num(first[col])
             # rounded so that float noise (30.199999999999996) never reaches JSON/CSV
             row[f"delta {col}"] = None if a is None or b is None else round(a - b, 9)
+    shares: dict[str, list[float]] = {}
     for row in rows:
+        got = matmul_share(*row.pop("_matmul"))
+        if got is not None:
+            shares.setdefault(row["model"], []).append(got)
         row.pop("_macs", None)
-    notes = [f"source of {s}" for s in sources]
+    notes = [n for n in (matmul_models_note(shares),) if n]
+    notes += [f"source of {s}" for s in sources]
     notes += [
         f"noisy: {n} (IQR/median > {NOISY_REL_IQR:g} or timing stopped on its time cap)"
         for n in noisy
@@ -127,6 +138,21 @@ def compare_rows(
     if not any("(%)" in c for c in numeric):
         notes.append("accuracy: no published record at these frames and input size")
     return rows, notes
+
+
+def _matmul_cells(rows: list[dict], units: str) -> list[list[tuple[str, float | None]]]:
+    """Per row, its matmul and conv+linear+matmul figures, when any model of the comparison
+    has matmul MACs (attention, non-local blocks) the GMACs figure leaves out."""
+    if not any(m for m, _ in (r["_matmul"] for r in rows)):
+        return [[] for _ in rows]
+    unit, scale = ("GMACs", 1e-9) if units == "macs" else ("GFLOPs", 2e-9)
+    return [
+        [
+            (f"matmul {unit} per clip (not in {unit})", None if m is None else m * scale),
+            (f"total {unit} per clip (conv+linear+matmul)", None if t is None else t * scale),
+        ]
+        for m, t in (r["_matmul"] for r in rows)
+    ]
 
 
 def _accuracy_cells(
@@ -242,6 +268,8 @@ def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
         rows = frontier_rows(grp, axis)
         mine = sorted({r["your record"] for r in rows if r["your record"]})
         notes = [f"(yours): your record, from {', '.join(mine)}"] if mine else []
+        if axis.column in ("macs", "macs_video"):
+            notes.extend(n for n in (matmul_note(grp),) if n)
         tables.append(Table(rows, cols, title=dataset_title(ds, m, axis, sp, lev), notes=notes))
     return tables
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from stbench.cli import main
 from stbench.zoo import list_models
+from stbench.zoo.papers import SHORT
 from stbench.zoo.records import (
     COLUMNS,
     DATASETS,
@@ -70,7 +71,11 @@ def test_record_counts_per_file(records):
 
 
 def test_every_record_is_cited_and_in_range(records):
-    assert records["source"].str.contains(r"\.txt|IBM/action-recognition-pytorch").all()
+    assert (
+        records["source"]
+        .str.contains(r"\(arXiv:\d{4}\.\d{5}\), |IBM/action-recognition-pytorch")
+        .all()
+    )
     pct = records[records["metric"].isin(["top1", "top5"])]
     assert pct["value"].between(0, 100).all()
     assert records["num_classes"].notna().all()
@@ -242,7 +247,7 @@ def test_cli_list_filters_json(capsys):
     assert main(["records", "list", "--dataset", "Mini-Kinetics-200", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["model"] for r in rows} == {"xie_i3d", "xie_s3d", "xie_fast_s3d"}
-    assert all(r["source"].startswith("001_108aa75c7b5a30b7.txt") for r in rows)
+    assert all(r["source"].startswith("Xie et al. 2018 (arXiv:1712.04851), ") for r in rows)
 
 
 def test_cli_list_table_leaves_out_detail_columns_json_keeps_them(capsys):
@@ -264,3 +269,13 @@ def test_cli_validate_writes_a_per_file_summary(tmp_path, capsys):
     assert main(["records", "validate", str(bad), "--format", "csv"]) == 2
     captured = capsys.readouterr()
     assert captured.out.splitlines()[1] == f"{bad},1,1" and "records: 1 problem(s)" in captured.err
+
+
+def test_sources_name_the_paper_not_its_text_file(records):
+    """The shipped files cite `NNN_<hash>.txt`; users read the paper's short citation."""
+    assert not records["source"].str.contains(r"\.txt").any()
+    for paper, short in SHORT.items():
+        mine = records.loc[records["paper"] == paper, "source"]
+        assert len(mine) and mine.str.startswith(short + ", ").all(), paper
+    row = records[(records["paper"] == "chen2021") & records["source"].str.contains("Table 5")]
+    assert row["source"].iloc[0].startswith("Chen et al. 2021 (arXiv:2010.11757), Table 5")

@@ -8,6 +8,7 @@ import csv
 import io
 
 import pytest
+from stbench.zoo.papers import SHORT
 from stbench.zoo.records import COLUMNS, RecordsError, load_records
 
 
@@ -213,7 +214,7 @@ def test_added_figures(records, key, expected):
     row = _one(records, **key)
     for column, value in expected.items():
         assert row[column] == value, (column, row[column])
-    assert row["source"].split()[0].endswith(".txt") and row["note"]
+    assert row["source"].startswith(SHORT[row["paper"]] + ", ") and row["note"]
 
 
 def _csv(tmp_path, *cells: dict):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from stbench.zoo.papers import cite_papers
 
 RECORDS_DIR = Path(__file__).with_name("records")
 # Column naming the user's file a record comes from (`--records FILE`); empty when shipped.
@@ -400,6 +401,7 @@ def load_records(
     for col in ("value", "reported_flops", "reported_params"):
         df[col] = df[col].astype("float64")
     df["num_classes"] = df["dataset"].map(lambda d: DATASETS[d].num_classes).astype("Int64")
+    df["source"] = df["source"].map(cite_papers)  # the paper files' names -> the papers
     return df
 
 

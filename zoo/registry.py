@@ -12,18 +12,8 @@ from functools import cached_property
 from typing import Any
 
 from stbench.models.summary import ArchSummary, Plan
+from stbench.zoo.papers import PAPERS
 from torch import nn
-
-PAPERS = {
-    "chen2021": "Chen et al., Deep Analysis of CNN-based Spatio-temporal Representations "
-    "for Action Recognition (CVPR 2021) [papers/000_2720627b97b46dad.txt]",
-    "xie2018": "Xie et al., Rethinking Spatiotemporal Feature Learning: Speed-Accuracy "
-    "Trade-offs in Video Classification (ECCV 2018) [papers/001_108aa75c7b5a30b7.txt]",
-    "tran2018": "Tran et al., A Closer Look at Spatiotemporal Convolutions for Action "
-    "Recognition (CVPR 2018) [papers/002_a287baa9121de811.txt]",
-    "luo2019": "Luo & Yuille, Grouped Spatial-Temporal Aggregation for Efficient Action "
-    "Recognition (ICCV 2019) [papers/003_c8d95147dedad406.txt]",
-}
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from typing import Any
 
 from stbench.models.resnet import video_resnet
 from stbench.models.slowfast import slowfast
+from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "chen2021"
-SRC = "papers/000_2720627b97b46dad.txt; IBM/action-recognition-pytorch"
+SRC = f"{SHORT[PAPER]}; IBM/action-recognition-pytorch"
 RESNET = {
     "paper": PAPER,
     "plan": video_resnet,
@@ -96,7 +97,7 @@ chen("nln_resnet50",         "NLN",     50,   NLN,   NO_TP)
 SLOWFAST = {
     "paper": PAPER,
     "plan": slowfast,
-    "citation": "papers/000_2720627b97b46dad.txt Table 6; Feichtenhofer et al. "
+    "citation": f"{SHORT[PAPER]}, Table 6; Feichtenhofer et al. "
     "(facebookresearch/SlowFast) Table 1 configuration",
 }
 

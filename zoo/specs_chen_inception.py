@@ -20,10 +20,11 @@ from typing import Any
 
 from stbench.models.inception import inception_v1
 from stbench.models.operators import OpSpec, op
+from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "chen2021"
-SRC = "papers/000_2720627b97b46dad.txt Sec. 3/Appendix; IBM/action-recognition-pytorch"
+SRC = f"{SHORT[PAPER]}, Sec. 3/Appendix; IBM/action-recognition-pytorch"
 CHEN = {"paper": PAPER, "backbone": "inception_v1", "plan": inception_v1, "default_classes": 200}
 I3D_STEM = op("3d", temporal_kernel=7)
 S3D_STEM = op("3d", temporal_kernel=3)

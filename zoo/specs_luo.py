@@ -13,10 +13,11 @@ from fractions import Fraction
 
 from stbench.models.operators import OpSpec, op
 from stbench.models.resnet import video_resnet
+from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "luo2019"
-SRC = "papers/003_c8d95147dedad406.txt"
+SRC = SHORT[PAPER]
 ABOUT = {
     "2d": "2D convs on every frame",
     "3d": "every 3x3 conv inflated to 3x3x3",
@@ -27,7 +28,7 @@ LUO = {
     "paper": PAPER,
     "plan": video_resnet,
     "default_classes": 174,
-    "citation": f"{SRC} Sec. 3, Table 1 (operators), Table 2 (ResNet-50 params); "
+    "citation": f"{SRC}, Sec. 3, Table 1 (operators), Table 2 (ResNet-50 params); "
     "chenxuluo/GST-video GST.py",
 }
 

@@ -18,10 +18,11 @@ from typing import Any
 
 from stbench.models.operators import OpSpec, as_op, op
 from stbench.models.resnet import video_resnet
+from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "tran2018"
-SRC = "papers/002_a287baa9121de811.txt"
+SRC = SHORT[PAPER]
 D2, D3, R21 = "2d", "3d", "r2plus1d"
 R21_STEM = op(R21, mid_channels=45)
 # Table 1: no max-pool after conv1; temporal stride 2 at conv3_1..conv5_1 where convs are temporal
@@ -30,7 +31,7 @@ TRAN = {
     "paper": PAPER,
     "plan": video_resnet,
     "default_size": 112,
-    "citation": f"{SRC} Table 1 (architecture), Table 2 (ResNet-18 params)",
+    "citation": f"{SRC}, Table 1 (architecture), Table 2 (ResNet-18 params)",
 }
 
 

@@ -26,10 +26,11 @@ from typing import Any
 
 from stbench.models.inception import inception_v1
 from stbench.models.operators import op
+from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
 
 PAPER = "xie2018"
-SRC = "papers/001_108aa75c7b5a30b7.txt"
+SRC = SHORT[PAPER]
 CODE = "tensorflow/models research/slim/nets/s3dg.py"
 # s3dg.py's separable conv: temporal conv with a bias and no BN, also on the 1x1 branches
 SEP3D = op("sep3d", temporal_bias=True, temporal_norm=False, temporal_1x1=True)
@@ -42,7 +43,7 @@ XIE = {"paper": PAPER, "backbone": "inception_v1", "plan": inception_v1, "defaul
 def xie(name: str, family: str, model: dict[str, Any], cite: str, about: str, **kw: Any) -> None:
     """Register one Xie et al. InceptionV1 (TF form) with stem/operator `model`."""
     kwargs = {"form": "xie", **model, **kw}
-    cite = f"{SRC} {cite}; {CODE}"
+    cite = f"{SRC}, {cite}; {CODE}"
     register(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **XIE))
 
 
