@@ -305,3 +305,19 @@ def test_list_reads_a_cached_listing_without_torch(tmp_path):
         | {"operators": "/".join(r["operators"]), "temporal_pool": r["temporal_pool"] or ""}
         for r in zoo_rows(live=True)
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog"),
+    [
+        (["profile", "tsn_resnet50", "--bogus"], "stbench profile"),
+        (["records", "validate", "x.csv", "--bogus"], "stbench records validate"),
+        (["--bogus"], "stbench"),
+    ],
+)
+def test_an_unknown_option_is_named_by_the_command_typed(capsys, argv, prog):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"{prog}: error: unrecognized arguments: --bogus")
