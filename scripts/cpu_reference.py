@@ -1,7 +1,8 @@
 """CPU reference run: every (model, frames, size, classes) the accuracy records need, at batch
 1, float32 then bfloat16 autocast, timed with the suite's own protocol by ``stbench sweep``
-into a results store (resumable: re-running skips what is stored), then exported with the
-run metadata of every row to ``bench/reference/cpu-<cpu>.csv`` for the dashboard.
+into a results store (resumable: re-running skips what is stored, and inputs the reference
+CSV already holds), then exported with the run metadata of every row to
+``bench/reference/cpu-<cpu>.csv`` for the dashboard (its earlier rows are kept).
 
     python scripts/cpu_reference.py --store results/cpu_reference.sqlite   # measure (resumes)
     python scripts/cpu_reference.py --store results/cpu_reference.sqlite --export
@@ -108,12 +109,17 @@ def with_protocol(task: dict[str, Any], args: argparse.Namespace) -> dict[str, A
 def measure(args: argparse.Namespace) -> int:
     """Run the tasks, smallest first, float32 before bfloat16; returns the sweep's status."""
     tasks: list[dict[str, Any]] = []
+    shipped = shipped_keys(_target(args))
     for dtype in args.dtypes:
-        batch = task_lines(args, dtype)
+        batch = [t for t in task_lines(args, dtype) if _key(t) not in shipped]
         gmacs_of(batch)
         tasks += sorted(batch, key=lambda t: t["_gmacs"])
     lines = "".join(json.dumps(with_protocol(t, args)) + "\n" for t in tasks)
-    print(f"cpu reference: {len(tasks)} task(s) into {args.store}", flush=True)
+    print(
+        f"cpu reference: {len(tasks)} task(s) into {args.store} "
+        f"({len(shipped)} already in {_target(args).name}: kept)",
+        flush=True,
+    )
     cmd = [*STBENCH, "sweep", "--task", "-", "--no-isolate", "--store", args.store]
     try:
         return subprocess.run(cmd, input=lines, text=True).returncode
@@ -137,14 +143,40 @@ def export(args: argparse.Namespace) -> Path:
     rows["protocol_overrides"] = rows["protocol_overrides"].map(
         lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
     )
+    path = _target(args)
+    if path.exists():  # rows of earlier sessions that this store did not measure again
+        old = pd.read_csv(path)
+        fresh = set(rows.apply(_key, axis=1))
+        rows = pd.concat([old[[_key(r) not in fresh for _, r in old.iterrows()]], rows])
     rows = rows.sort_values(["dtype", "model", "frames", "size", "num_classes"])
-    path = Path(args.out) if args.out else ROOT / "bench" / "reference" / f"cpu-{_slug()}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     rows.to_csv(tmp, index=False, float_format="%.6g")
     tmp.replace(path)
     print(f"cpu reference: wrote {len(rows)} row(s) to {path}")
     return path
+
+
+def _target(args: argparse.Namespace) -> Path:
+    """The reference CSV this run extends."""
+    return Path(args.out) if args.out else ROOT / "bench" / "reference" / f"cpu-{_slug()}.csv"
+
+
+def _key(row: Any) -> tuple[str, int, int, int, str]:
+    """(model, frames, size, num_classes, dtype) of a task or a CSV row."""
+    return tuple(
+        (str if f in ("model", "dtype") else int)(row[f])
+        for f in ("model", "frames", "size", "num_classes", "dtype")
+    )
+
+
+def shipped_keys(path: Path) -> set[tuple[str, int, int, int, str]]:
+    """The inputs the reference CSV already holds (a later session measures only the rest)."""
+    if not path.exists():
+        return set()
+    import pandas as pd
+
+    return {_key(r) for _, r in pd.read_csv(path).iterrows()}
 
 
 def _slug() -> str:

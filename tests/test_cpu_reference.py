@@ -46,3 +46,10 @@ def test_export_writes_every_column_with_the_run_metadata(tmp_path):
     assert row["run_torch_version"] and row["run_cpu_model"] and len(row["run_git_commit"]) == 40
     assert json.loads(row["protocol_overrides"])["max_iters"] == 3
     assert row["noisy"] in (True, False)
+    # a later session extends the file: rows it did not measure again are kept, and a
+    # measuring run skips the inputs the file holds
+    earlier = rows.assign(model="r3d_resnet18")
+    pd.concat([earlier, rows]).to_csv(out, index=False)
+    ref.export(argparse.Namespace(store=str(store), out=str(out)))
+    assert sorted(pd.read_csv(out)["model"]) == ["r2d_resnet18", "r3d_resnet18"]
+    assert ("r3d_resnet18", 4, 32, 400, "float32") in ref.shipped_keys(out)
