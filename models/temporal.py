@@ -156,9 +156,10 @@ class TemporalNeighbourPool(FoldingTemporal):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded(x):
-            frames = x.unflatten(0, (x.shape[0] // self.frames, self.frames))
+            batch = x.shape[0] // self.frames
             if self.frames < 3:
-                return fold(self.pool(unfold(x, frames.shape[0])))
+                return fold(self.pool(unfold(x, batch)))
+            frames = x.unflatten(0, (batch, self.frames))
             return neighbour_pool(frames, 1, self.mode).flatten(0, 1)
         if x.shape[2] < 3:
             return self.pool(x)

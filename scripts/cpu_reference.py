@@ -73,8 +73,9 @@ def task_lines(args: argparse.Namespace, dtype: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-def gmacs_of(tasks: list[dict[str, Any]]) -> dict[str, float]:
-    """GMACs per clip of every task's input, counted on the meta device (no compute)."""
+def gmacs_of(tasks: list[dict[str, Any]]) -> None:
+    """Set each task's ``_gmacs``: GMACs per clip of its input, counted once per input on the
+    meta device (no compute), whatever the task's dtype."""
     from stbench.bench.config import ProfileConfig
     from stbench.bench.static import count_static, static_fields
 
@@ -87,7 +88,6 @@ def gmacs_of(tasks: list[dict[str, Any]]) -> dict[str, float]:
             )
             out[key] = static_fields(count_static(cfg))["total_macs"] / 1e9
         t["_gmacs"] = out[key]
-    return out
 
 
 def with_protocol(task: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -111,9 +111,9 @@ def measure(args: argparse.Namespace) -> int:
     tasks: list[dict[str, Any]] = []
     shipped = shipped_keys(_target(args))
     for dtype in args.dtypes:
-        batch = [t for t in task_lines(args, dtype) if _key(t) not in shipped]
-        gmacs_of(batch)
-        tasks += sorted(batch, key=lambda t: t["_gmacs"])
+        tasks += [t for t in task_lines(args, dtype) if _key(t) not in shipped]
+    gmacs_of(tasks)
+    tasks.sort(key=lambda t: (args.dtypes.index(t["dtype"]), t["_gmacs"]))
     lines = "".join(json.dumps(with_protocol(t, args)) + "\n" for t in tasks)
     print(
         f"cpu reference: {len(tasks)} task(s) into {args.store} "
