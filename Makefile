@@ -28,8 +28,8 @@ browser:
 	bash scripts/ensure_chromium.sh
 
 test: $(STAMP) browser
-	$(BIN)/ruff check stbench cli models zoo bench plots tests scripts
-	$(BIN)/ruff format --check stbench cli models zoo bench plots tests scripts
+	$(BIN)/ruff check stbench cli models zoo bench benchmarks plots tests scripts
+	$(BIN)/ruff format --check stbench cli models zoo bench benchmarks plots tests scripts
 	$(BIN)/python -m pytest -q tests
 	$(MAKE) --no-print-directory faults
 
@@ -39,14 +39,14 @@ faults: $(STAMP)
 	$(BIN)/python scripts/faults.py
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest bench/ --benchmark-only --benchmark-json=benchmark.json
+	$(BIN)/python -m pytest benchmarks/ --benchmark-only --benchmark-json=benchmark.json
 
 lint: $(STAMP)
-	$(BIN)/ruff check stbench cli models zoo bench plots tests scripts
+	$(BIN)/ruff check stbench cli models zoo bench benchmarks plots tests scripts
 
 format: $(STAMP)
-	$(BIN)/ruff format stbench cli models zoo bench plots tests scripts
-	$(BIN)/ruff check --fix stbench cli models zoo bench plots tests scripts
+	$(BIN)/ruff format stbench cli models zoo bench benchmarks plots tests scripts
+	$(BIN)/ruff check --fix stbench cli models zoo bench benchmarks plots tests scripts
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks results stbench_out

@@ -1,22 +1,16 @@
-"""Counting, timing, memory, predictions, sweeps and the results store.
+"""Counting, measuring, predicting, the results store and sweeps, one sub-package each:
+`count`, `measure`, `predict`, `store`, `sweep`; the profile configuration (`config`), run
+metadata (`environment`), profiles x records (`join`) and the pytest plugin
+(`pytest_plugin`) sit here.
 
 ``from stbench.bench import profile`` gives the profiling function (defined in
-``stbench.bench.profiler``). It is loaded on first use, so that the store and the other
-light modules here import without torch.
+``stbench.bench.measure.profiler``). It is loaded on first use, so that the store and the
+other light modules import without torch.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from stbench.lazy import lazy_attributes
 
 __all__ = ["profile"]
-
-
-def __getattr__(name: str) -> Any:
-    """Load `profile` on first access."""
-    if name == "profile":
-        from stbench.bench.profiler import profile
-
-        globals()["profile"] = profile
-        return profile
-    raise AttributeError(f"module 'stbench.bench' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, {"profile": "stbench.bench.measure.profiler"})

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from stbench.bench.store import KEY_FIELDS as KEY
+from stbench.bench.store.results import KEY_FIELDS as KEY
 
 MEMORY_FORMATS = ("contiguous", "channels_last_3d")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -38,7 +38,7 @@ OPTION_NAMES = {
     "max_time_s": "--max-time",
     "threads": "--threads",
 }
-# Timing-protocol overrides a configuration may carry (see `bench.timing.Protocol`).
+# Timing-protocol overrides a configuration may carry (see `bench.measure.timing.Protocol`).
 PROTOCOL_FIELDS = ("warmup_s", "max_warmup_s", "min_iters", "max_iters", "max_time_s")
 
 
@@ -193,7 +193,7 @@ class ProfileConfig:
         return self.memory_format == "channels_last_3d"
 
     def prepare_options(self) -> dict[str, Any]:
-        """How `bench.timing.prepare` places the model: device, dtype, format, compile."""
+        """How `bench.measure.timing.prepare` places the model: device, dtype, format, compile."""
         return {
             "device": self.device,
             "dtype": self.dtype,

@@ -158,7 +158,7 @@ def stbench_bench(request: pytest.FixtureRequest, stbench_options: dict[str, Any
     defaults = {k: v for k, v in stbench_options.items() if k != "models"}
 
     def run(model: Any, input_shape: Any = None, **overrides: Any) -> Any:
-        from stbench.bench.benchmark_run import benchmark_model
+        from stbench.bench.measure.benchmark_run import benchmark_model
 
         given = {k: v for k, v in defaults.items() if input_shape is None or k not in SHAPE}
         return benchmark_model(benchmark, model, input_shape, **{**given, **overrides})
@@ -210,7 +210,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     doc = None if path is None else _benchmark_document(config)
     if doc is None:
         return
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.store.results import ResultsStore
 
     try:
         with ResultsStore(path) as store:

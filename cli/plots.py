@@ -122,7 +122,7 @@ MEASURED = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
 
 def _stored_rows(store: str | None) -> list[dict]:
     """The store's rows, read before any work so that a bad store is refused first."""
-    from stbench.bench.store import ResultsStore, default_store_path
+    from stbench.bench.store.results import ResultsStore, default_store_path
 
     path = Path(store) if store else default_store_path()
     if not (path.exists() or path.is_dir()):

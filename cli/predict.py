@@ -61,8 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every named model and print or write the tables."""
-    from stbench.bench.devices import devices
-    from stbench.bench.predict import check_request, predict
+    from stbench.bench.predict.devices import devices
+    from stbench.bench.predict.predictor import check_request, predict
 
     from stbench.output import check_writable, emit
 
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 rows.append(predict(name, **opts))
             bar.advance()
     if args.store:
-        from stbench.bench.store import ResultsStore
+        from stbench.bench.store.results import ResultsStore
 
         with ResultsStore(args.store) as store:
             store.add_predictions(rows)
@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace, fmt: str) -> int:
-    from stbench.bench.predictions import validation_rows
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.predict.predictions import validation_rows
+    from stbench.bench.store.results import ResultsStore
 
     from stbench.output import emit
 
@@ -127,7 +127,7 @@ def _validate(args: argparse.Namespace, fmt: str) -> int:
 
 def validation_tables(rows: list[dict[str, Any]], missing: int = 0) -> list[Table]:
     """The per-family error table and the per-configuration table of a validation."""
-    from stbench.bench.predictions import family_errors
+    from stbench.bench.predict.predictions import family_errors
 
     notes = [
         "memory error: predicted peak / measured peak - 1 (|%|); latency ratio: measured / "

@@ -83,7 +83,7 @@ def configs(args: argparse.Namespace) -> list[Any]:
 
 def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
     from stbench.bench.environment import collect_environment
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.store.results import ResultsStore
 
     store = ResultsStore(path)
     flags = {k: v for k, v in vars(args).items() if k != "func"}
@@ -93,7 +93,7 @@ def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Profile every named model and print a table or JSON lines."""
-    from stbench.bench.timing import check_device
+    from stbench.bench.measure.timing import check_device
 
     fmt = _checked_output(args)
     cfgs = configs(args)
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _count(cfg: Any, bar: Progress) -> Any:
-    from stbench.bench.static import count_static
+    from stbench.bench.count.static import count_static
 
     bar.describe(f"{cfg.model}: counting")
     with about_model(cfg.model):
@@ -123,8 +123,8 @@ def _profile_all(
     args: argparse.Namespace, cfgs: list[Any], counts: list[Any], bar: Progress
 ) -> tuple[list[dict[str, Any]], int]:
     """Profile each configuration (storing and streaming rows as asked); (rows, failures)."""
-    from stbench.bench.fit import OutOfMemory
-    from stbench.bench.profiler import run_profile
+    from stbench.bench.measure.fit import OutOfMemory
+    from stbench.bench.measure.profiler import run_profile
 
     store, run_id = _open_store(args.store, args) if args.store else (None, None)
     rows, failed = [], 0

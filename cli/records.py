@@ -153,7 +153,7 @@ def run_join(args: argparse.Namespace) -> int:
     import sys
 
     from stbench.bench.join import join_profiles_records, join_summary
-    from stbench.bench.store import ResultsStore, default_store_path
+    from stbench.bench.store.results import ResultsStore, default_store_path
 
     fmt = output_format(args, default="csv")
     user = records_files(args)

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report for the selected targets and print or write it."""
-    from stbench.bench import reproduce as rp
+    from stbench.bench.count import reproduce as rp
     from stbench.zoo.targets import load_targets
 
     from stbench.errors import UserError

@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace, readonly: bool = True) -> Any:
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.store.results import ResultsStore
 
     return ResultsStore(args.store, readonly=readonly)
 
@@ -108,7 +108,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     """Import one pytest-benchmark JSON file."""
-    from stbench.bench.store import benchmark_rows
+    from stbench.bench.store.results import benchmark_rows
 
     benchmark_rows(args.file)  # validate the file before creating a store for it
     with _open(args, readonly=False) as store:
@@ -122,7 +122,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     """Merge every given store's history into --store (idempotent, field by field)."""
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.store.results import ResultsStore
 
     with ResultsStore(args.store) as store:
         for f in args.files:
@@ -203,7 +203,7 @@ def _rows_table(rows: list[dict[str, Any]], path: Path) -> Table:
     first = [c.key for c in cols[:10]] + ["error"]  # the profile key, source, status, error
     notes = []
     if any(r.get("noisy") for r in rows):
-        from stbench.bench.history import NOISY_REL_IQR
+        from stbench.bench.store.history import NOISY_REL_IQR
 
         notes.append(
             f"(noisy): latency IQR/median > {NOISY_REL_IQR:g}, or timing stopped on its "

@@ -146,7 +146,7 @@ def _executor(args: argparse.Namespace) -> object | None:
         if args.address or args.ray_cpus or args.ray_resource:
             raise UserError("--address/--ray-cpus/--ray-resource: only with --executor ray")
         return None
-    from stbench.bench.executors import RayExecutor
+    from stbench.bench.sweep.executors import RayExecutor
 
     if args.ray_cpus is not None and not args.ray_cpus > 0:
         raise UserError(f"--ray-cpus: got {args.ray_cpus:g}; allowed: a number > 0")
@@ -169,7 +169,7 @@ def _executor(args: argparse.Namespace) -> object | None:
 
 
 def _tasks(args: argparse.Namespace) -> list:
-    from stbench.bench.sweep import Task, build_tasks, shard
+    from stbench.bench.sweep.driver import Task, build_tasks, shard
 
     if args.task:
         lines = sys.stdin.read().splitlines() if args.task == "-" else [args.task]
@@ -199,7 +199,7 @@ def _tasks(args: argparse.Namespace) -> list:
 
 
 def _record_tasks(args: argparse.Namespace) -> list:
-    from stbench.bench.record_tasks import load_for_records, record_tasks
+    from stbench.bench.sweep.record_tasks import load_for_records, record_tasks
     from stbench.zoo.records import RecordsError
 
     if args.frames or args.sizes or args.classes:
@@ -220,8 +220,8 @@ def _record_tasks(args: argparse.Namespace) -> list:
 
 def run(args: argparse.Namespace) -> int:
     """List or run the sweep's tasks and print a one-line summary."""
-    from stbench.bench.store import ResultsStore
-    from stbench.bench.sweep import run_sweep
+    from stbench.bench.store.results import ResultsStore
+    from stbench.bench.sweep.driver import run_sweep
 
     if args.timeout is not None and not args.timeout > 0:
         raise UserError(f"--timeout: got {args.timeout:g}; allowed: seconds > 0")
@@ -260,8 +260,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace, tasks: list) -> int:
-    from stbench.bench.predictions import predict_sweep
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.predict.predictions import predict_sweep
+    from stbench.bench.store.results import ResultsStore
 
     if args.jobs < 1:
         raise UserError(f"--jobs: got {args.jobs}; allowed: an integer >= 1")

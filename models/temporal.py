@@ -170,7 +170,7 @@ def neighbour_pool(x: torch.Tensor, dim: int, mode: str) -> torch.Tensor:
     """Max or average of frames t-1, t, t+1 along `dim` (edges: of the two frames there), as
     elementwise ops on shifted views: equal to the kernel-3, padding-1 pool along T
     (``count_include_pad=False``) but 5-30x faster on CPU than ``max_pool3d``/``avg_pool3d``
-    (bench/test_bench_operators.py), with no index tensor and no layout copy. Needs T >= 3."""
+    (benchmarks/test_bench_operators.py), with no index tensor and no layout copy. Needs T >= 3."""
     t = x.shape[dim]
     pairs_a, pairs_b = x.narrow(dim, 0, t - 1), x.narrow(dim, 1, t - 1)
     out = torch.empty_like(x)

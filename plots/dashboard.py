@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
-from stbench.bench.history import NOISY_REL_IQR
+from stbench.bench.store.history import NOISY_REL_IQR
 from stbench.plots.curves import CURVES_NOTE
 from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
@@ -151,7 +151,7 @@ def latency_marks(row: pd.Series, axes: Sequence[CostAxis]) -> tuple[dict, list[
 def predicted_vs_measured(row: pd.Series, axes: Sequence[CostAxis]) -> list[str]:
     """'measured / predicted' lines where a point has a prediction and a measurement of the
     same configuration: CUDA, batch 1, float32, on the predicted GPU."""
-    from stbench.bench.devices import device_for_cuda_name
+    from stbench.bench.predict.devices import device_for_cuda_name
 
     gpu = row.get("predicted_gpu")
     if not _present(gpu):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from stbench.bench.macs_scope import PAPERS_SCOPE, matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import PAPERS_SCOPE, matmul_models_note, matmul_share
 from stbench.plots.frontier import frontier_ids
 from stbench.plots.runs import one_per_run, views_factor
 from stbench.plots.views import VIEWS, assign_views
@@ -50,7 +50,7 @@ DATASET_LABELS = {
 }
 # Shown first in selectors and in the demo, in this order.
 MAIN_DATASETS = ("kinetics400", "mini_kinetics", "ssv1", "ssv2", "mini_ssv2")
-# Counts beside `macs` that say what it leaves out (`bench.macs_scope`).
+# Counts beside `macs` that say what it leaves out (`bench.count.macs_scope`).
 MATMUL_COLUMNS = ("matmul_macs", "total_macs")
 MACS_NOTE = "1 MAC = 1 multiply-add, conv + linear layers; FLOPs = 2 x MACs"
 VIEWS_NOTE = "x views = clips x crops of the record's test protocol"
@@ -361,7 +361,7 @@ def missing_dimensions(axes: list[CostAxis]) -> list[str]:
 
 def matmul_note(points: pd.DataFrame) -> str | None:
     """The note naming each model of ``points`` whose matmul MACs the GMACs axis leaves out
-    (`bench.macs_scope`), None when there is none."""
+    (`bench.count.macs_scope`), None when there is none."""
     if not set(MATMUL_COLUMNS) <= set(points.columns):
         return None
     shares: dict[str, set[float]] = {}

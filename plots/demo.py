@@ -51,7 +51,7 @@ def collect(
     once, build the points and every frontier once. `predict`: add the device model's forward predictions (batch 1,
     float32, `sources.DEFAULT_GPU`) of the records' configurations as cost axes, read from
     the store (only those it lacks are predicted and stored)."""
-    from stbench.bench.static import static_key
+    from stbench.bench.count.static import static_key
     from stbench.plots.curves import curve_configs, heavy_curves
     from stbench.plots.sources import (
         join,

@@ -50,8 +50,8 @@ def store_profiles(
     Returns the rows as a DataFrame (``origin`` = the store) and a note per problem; a
     configuration that cannot be counted is one of them, or a ValueError when ``strict``.
     """
-    from stbench.bench.static import fill_static, missing_static
-    from stbench.bench.store import ResultsStore, StoreError, default_store_path
+    from stbench.bench.count.static import fill_static, missing_static
+    from stbench.bench.store.results import ResultsStore, StoreError, default_store_path
 
     path = Path(store) if store else default_store_path()
     rows = _read_store(path) if path.exists() or path.is_dir() else []
@@ -114,8 +114,8 @@ def store_predictions(
     """
     import dataclasses
 
-    from stbench.bench.predictions import predict_sweep
-    from stbench.bench.store import ResultsStore, StoreError, default_store_path
+    from stbench.bench.predict.predictions import predict_sweep
+    from stbench.bench.store.results import ResultsStore, StoreError, default_store_path
     from stbench.zoo import get_spec
 
     path = Path(store) if store else default_store_path()
@@ -224,7 +224,7 @@ def load_reference(directory: Path = REFERENCE_DIR) -> tuple[pd.DataFrame, list[
 
 def _read_store(path: Path) -> list[dict]:
     """Every row of the results store at ``path``, with its run's metadata (read-only)."""
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.store.results import ResultsStore
 
     with ResultsStore(path, readonly=True) as db:
         return db.rows(with_run=True)
@@ -232,7 +232,7 @@ def _read_store(path: Path) -> list[dict]:
 
 def load_store(path: str | Path | None) -> pd.DataFrame:
     """Successful rows of the results store, or an empty frame when the file does not exist."""
-    from stbench.bench.store import default_store_path
+    from stbench.bench.store.results import default_store_path
 
     p = Path(path) if path else default_store_path()
     if not p.exists():

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from stbench.bench.history import NOISY_REL_IQR
-from stbench.bench.macs_scope import matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import matmul_models_note, matmul_share
+from stbench.bench.store.history import NOISY_REL_IQR
 from stbench.plots.data import CostAxis, dataset_label, matmul_note
 from stbench.zoo.records import ORIGIN
 

@@ -11,7 +11,7 @@ CSV already holds), then exported with the run metadata of every row to
 Inputs run smallest first (by GMACs) so that an interrupted run covers every dataset. Inputs
 above ``--big-gmacs`` get a shorter protocol (one warm-up call, exactly ``--big-iters``
 timed calls); each row records the protocol it ran under (``protocol_overrides``) and is
-marked noisy when its spread or drift says so (``stbench.bench.history.noisy_reason``).
+marked noisy when its spread or drift says so (``stbench.bench.store.history.noisy_reason``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stbench.bench.store_schema import KEY_FIELDS
+from stbench.bench.store.schema import KEY_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 STBENCH = [sys.executable, "-m", "stbench.cli"]
@@ -77,7 +77,7 @@ def gmacs_of(tasks: list[dict[str, Any]]) -> None:
     """Set each task's ``_gmacs``: GMACs per clip of its input, counted once per input on the
     meta device (no compute), whatever the task's dtype."""
     from stbench.bench.config import ProfileConfig
-    from stbench.bench.static import count_static, static_fields
+    from stbench.bench.count.static import count_static, static_fields
 
     out: dict[str, float] = {}
     for t in tasks:

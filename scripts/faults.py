@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from stbench.bench.store import ResultsStore, StoreError, default_owner, row_key
+from stbench.bench.store.results import ResultsStore, StoreError, default_owner, row_key
 
 FAULTS: dict[str, Callable[[Path], Tally]] = {}
 CHILDREN: dict[str, Callable[..., None]] = {}
@@ -409,7 +409,7 @@ def sweep_profile(model: str, **options: Any) -> dict[str, Any]:
 
 def sweep_tasks(models: Iterable[str]) -> str:
     """JSON lines of static tasks for `stbench sweep --task -`."""
-    from stbench.bench.sweep import Task
+    from stbench.bench.sweep.driver import Task
 
     return "".join(Task(m, 8, 112, profiler=SWEEP_PROFILER).to_json() + "\n" for m in models)
 

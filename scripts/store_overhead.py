@@ -1,6 +1,6 @@
 """Cost of the store's history and claims: a 768-row static write, before vs after.
 
-A (before) is `bench/store.py` at a git revision without the history (default 3445930),
+A (before) is `bench/store/results.py` at a git revision without the history (default 3445930),
 loaded on its own (it needs only the standard library); B is the store of this checkout.
 Rounds alternate A B A B in one process, each on a fresh file, and the ratio B/A of each
 pair is reported as median [min, max]. Three write paths:
@@ -27,16 +27,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from stbench.bench import store as new_store
-from stbench.bench.store_schema import integrity_problem
+from stbench.bench.store import results as new_store
+from stbench.bench.store.schema import integrity_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def baseline_module(rev: str) -> ModuleType:
-    """`bench/store.py` at `rev`, imported under another name."""
+    """`bench/store/results.py` at `rev`, imported under another name."""
     text = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{rev}:bench/store.py"],
+        ["git", "-C", str(ROOT), "show", f"{rev}:bench/store/results.py"],
         capture_output=True,
         text=True,
         check=True,

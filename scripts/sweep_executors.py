@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from stbench.bench.executors import RayExecutor
-from stbench.bench.store import ResultsStore
-from stbench.bench.sweep import build_tasks, run_sweep
+from stbench.bench.store.results import ResultsStore
+from stbench.bench.sweep.driver import build_tasks, run_sweep
+from stbench.bench.sweep.executors import RayExecutor
 
 BOOKKEEPING = ("stored_at", "provenance", "run_id")
 

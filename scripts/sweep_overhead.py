@@ -26,7 +26,7 @@ def profile(model, **options):
 
 CHILD = """
 import sys, time
-from stbench.bench.sweep import Task, run_sweep
+from stbench.bench.sweep.driver import Task, run_sweep
 n, store = int(sys.argv[1]), sys.argv[2]
 tasks = [Task(f"m{i // 6:03d}", 8 + i % 6, 112, profiler="sweep_fake:profile") for i in range(n)]
 t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Prediction: the model traced on ``meta`` (no data), lifetimes replayed with 512 B CUDA
 allocator blocks (``stbench predict``'s number). Measurement: the same model run for real on
-the CPU, live tensor storages tracked through C++ weak references (``bench.memcheck``).
+the CPU, live tensor storages tracked through C++ weak references (``bench.predict.memcheck``).
 ``transient`` is the peak minus what stays across passes (weights, optimizer state, input).
 
     .venv/bin/python scripts/validate_memory.py                  # inference, batch 2, 64 px
@@ -18,7 +18,7 @@ import time
 
 def main(argv: list[str] | None = None) -> int:
     """Run the validation and print one row per model, then the worst error per family."""
-    from stbench.bench.memcheck import check_memory
+    from stbench.bench.predict.memcheck import check_memory
     from stbench.zoo import list_models
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

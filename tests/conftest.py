@@ -4,8 +4,13 @@ check stderr must not depend on how fast this machine is), and a registry a test
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
+
+# The benchmark suites' plain baselines (benchmarks/baselines.py) are the slow references
+# some tests compare against; benchmarks/ is not part of the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ Each takes the same weights (same state_dict keys) as its fast counterpart in
 ``stbench.models``; ``reference_forward`` runs a whole zoo model the old way: every layer on
 (B, C, T, H, W), a per-frame 2-D conv folding and unfolding around itself, TAM as three
 depthwise convs with two pads and two adds, TSM as a zero tensor with sliced copies (those
-two are the paper formulations the operator benchmarks also time: ``bench/baselines.py``).
+two are the paper formulations the operator benchmarks also time: ``benchmarks/baselines.py``).
 """
 
 from __future__ import annotations
 
 import torch
-from stbench.bench.baselines import ThreeConvTAM, ZeroFillTSM
+from baselines import ThreeConvTAM, ZeroFillTSM
 from stbench.models.inception import InceptionV1
 from stbench.models.resnet import VideoResNet
 from stbench.models.slowfast import SlowFast

@@ -75,7 +75,7 @@ def test_arrows_point_one_way(folder):
 
 def test_store_and_cli_import_without_torch():
     probe = (
-        "import sys, stbench.cli, stbench.bench.store, stbench.output; "
+        "import sys, stbench.cli, stbench.bench.store.results, stbench.output; "
         "print('torch' in sys.modules, 'pandas' in sys.modules)"
     )
     out = subprocess.run(

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from stbench.bench.profiler import profile
+from stbench.bench.measure.profiler import profile
 from stbench.cli import main
 from stbench.zoo import list_models
 from torch import nn
@@ -100,7 +100,7 @@ def test_cuda_without_cuda_is_refused(capsys, have_model):
 
 
 def test_store_receives_the_rows(tmp_path, capsys, have_model):
-    store = pytest.importorskip("stbench.bench.store")
+    store = pytest.importorskip("stbench.bench.store.results")
     path = tmp_path / "s.sqlite"
     rows = run_json(capsys, MODEL, *SMALL, "--store", str(path))
     with store.ResultsStore(path) as st:
@@ -109,8 +109,8 @@ def test_store_receives_the_rows(tmp_path, capsys, have_model):
 
 
 def test_api_on_a_module_with_timing_and_memory():
-    pytest.importorskip("stbench.bench.timing")
-    pytest.importorskip("stbench.bench.memory")
+    pytest.importorskip("stbench.bench.measure.timing")
+    pytest.importorskip("stbench.bench.measure.memory")
     m = nn.Sequential(
         nn.Conv3d(3, 4, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 6)
     )

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from stbench.bench.store import KEY_FIELDS, ResultsStore
+from stbench.bench.store.results import KEY_FIELDS, ResultsStore
 from stbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def test_import_benchmark(tmp_path, capsys):
         "commit_info": {"id": "c0ffee"},
         "benchmarks": [
             {
-                "fullname": "bench/test_bench_zoo.py::test_forward[x]",
+                "fullname": "benchmarks/test_bench_zoo.py::test_forward[x]",
                 "extra_info": dict(zip(KEY_FIELDS, KEY, strict=True)),
                 "stats": {"median": 0.02, "iqr": 0.001, "mean": 0.021, "rounds": 5},
             }

@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from stbench.bench.counting import static_count
+from stbench.bench.count.counting import static_count
 from torch import nn
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from stbench.bench.config import COUNTERS, parse_counters
-from stbench.bench.crosscheck import cross_check
+from stbench.bench.count.crosscheck import cross_check
 from torch import nn
 
 pytest.importorskip("fvcore")

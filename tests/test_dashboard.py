@@ -311,7 +311,7 @@ def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_colle
 
 
 def test_store_latency_rows_reach_the_dashboard_axes(tmp_path):
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.store.results import ResultsStore
     from stbench.plots.sources import join, load_store, timed_rows
 
     path = tmp_path / "s.sqlite"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from stbench.bench import fit, profiler
 from stbench.bench.config import ProfileConfig
-from stbench.bench.predict import predict
-from stbench.bench.static import count_static
+from stbench.bench.count.static import count_static
+from stbench.bench.measure import fit, profiler
+from stbench.bench.predict.predictor import predict
 
 GIB = fit.GIB
 

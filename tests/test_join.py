@@ -110,7 +110,7 @@ def test_shipped_records_join_ibm_figures():
 
 
 def test_cli_join_writes_csv(tmp_path, capsys):
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.store.results import ResultsStore
 
     store = tmp_path / "s.sqlite"
     with ResultsStore(store) as s:

@@ -3,7 +3,7 @@ leave out are named, with their share, by profile, frontier, the dashboard and c
 
 import pandas as pd
 import pytest
-from stbench.bench.macs_scope import matmul_flag, matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import matmul_flag, matmul_models_note, matmul_share
 from stbench.plots.dashboard import build_payload
 from stbench.plots.data import PlotData, build_points, matmul_note, static_axes
 from stbench.plots.tables import compare_rows, frontier_tables

@@ -1,12 +1,12 @@
-"""bench.memsim: allocator rounding, lifetimes on a hand-made graph, training accounting, and
+"""bench.predict.memsim: allocator rounding, lifetimes on a hand-made graph, training accounting, and
 predicted vs measured (real CPU, live tensors) peaks for a family-covering subset of the zoo."""
 
 import pytest
 import torch
-from stbench.bench.memcheck import check_memory
-from stbench.bench.memsim import Interval, intervals, memory_report, round_block, simulate
-from stbench.bench.static import build_zoo_model
-from stbench.bench.trace import Storage, Trace, TraceOp, trace_training_step
+from stbench.bench.count.static import build_zoo_model
+from stbench.bench.predict.memcheck import check_memory
+from stbench.bench.predict.memsim import Interval, intervals, memory_report, round_block, simulate
+from stbench.bench.predict.trace import Storage, Trace, TraceOp, trace_training_step
 from torch import nn
 
 

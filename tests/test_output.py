@@ -200,7 +200,7 @@ def test_option_name_in_errors(tmp_path):
 
 @pytest.fixture
 def store_path(tmp_path):
-    from stbench.bench.store import ResultsStore
+    from stbench.bench.store.results import ResultsStore
 
     path = tmp_path / "s.sqlite"
     with ResultsStore(path) as s:

@@ -7,10 +7,10 @@ import importlib
 import json
 
 import pytest
-from stbench.bench import static
 from stbench.bench.config import ProfileConfig
-from stbench.bench.store import KEY_FIELDS, ResultsStore
-from stbench.bench.sweep import Task
+from stbench.bench.count import static
+from stbench.bench.store.results import KEY_FIELDS, ResultsStore
+from stbench.bench.sweep.driver import Task
 from stbench.cli import main
 from stbench.zoo.records import COLUMNS
 
@@ -85,9 +85,11 @@ def test_task_runs_its_config_and_shares_its_key():
 @pytest.fixture
 def spy(monkeypatch):
     """Call counts of building, counting, preparing and of each measurement's model."""
-    from stbench.bench import counting, crosscheck
+    from stbench.bench.count import counting, crosscheck
 
-    prof = importlib.import_module("stbench.bench.profiler")  # the package exports profile()
+    prof = importlib.import_module(
+        "stbench.bench.measure.profiler"
+    )  # the package exports profile()
 
     seen = {
         "build": spy_on(monkeypatch, static, "build_zoo_model"),
@@ -112,7 +114,7 @@ def spy(monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_a_profile_builds_counts_prepares_and_compiles_once(spy):
-    from stbench.bench.profiler import profile
+    from stbench.bench.measure.profiler import profile
 
     row = profile(
         "tsn_resnet18",
@@ -132,7 +134,7 @@ def test_a_profile_builds_counts_prepares_and_compiles_once(spy):
 
 
 def test_a_static_profile_builds_on_meta_and_prepares_nothing(spy):
-    from stbench.bench.profiler import profile
+    from stbench.bench.measure.profiler import profile
 
     profile("tsn_resnet18", **SMALL)
     assert [c[1]["device"] for c in spy["build"]] == ["meta"]

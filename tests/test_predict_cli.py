@@ -1,11 +1,11 @@
-"""`stbench predict` and `bench.predict.predict`: fields, consistency, scaling and bad input."""
+"""`stbench predict` and `bench.predict.predictor.predict`: fields, consistency, scaling and bad input."""
 
 import json
 
 import pytest
-from stbench.bench.counting import static_count
-from stbench.bench.predict import predict, run_traced, stage_operators
-from stbench.bench.static import build_zoo_model
+from stbench.bench.count.counting import static_count
+from stbench.bench.count.static import build_zoo_model
+from stbench.bench.predict.predictor import predict, run_traced, stage_operators
 from stbench.cli import main
 from stbench.zoo import get_spec
 

@@ -3,10 +3,10 @@ and stored only when missing), merged into the profiles, labelled as predictions
 
 import pandas as pd
 import pytest
-from stbench.bench import predictions
 from stbench.bench.config import ProfileConfig
-from stbench.bench.predict import predict
-from stbench.bench.store import ResultsStore
+from stbench.bench.predict import predictions
+from stbench.bench.predict.predictor import predict
+from stbench.bench.store.results import ResultsStore
 from stbench.plots.dashboard import build_payload
 from stbench.plots.data import PlotData
 from stbench.plots.sources import store_predictions, with_predictions

@@ -5,10 +5,10 @@ import json
 import sqlite3
 
 import pytest
-from stbench.bench.devices import device_for_cuda_name
-from stbench.bench.predict import predict
-from stbench.bench.predictions import family_errors, validation_rows
-from stbench.bench.store import SCHEMA_VERSION, ResultsStore
+from stbench.bench.predict.devices import device_for_cuda_name
+from stbench.bench.predict.predictions import family_errors, validation_rows
+from stbench.bench.predict.predictor import predict
+from stbench.bench.store.results import SCHEMA_VERSION, ResultsStore
 from stbench.cli import main
 from stbench.zoo import get_spec
 
@@ -49,7 +49,7 @@ def test_predictions_are_their_own_rows(tmp_path, predicted):
         assert s.predictions("i3d*") == [] and s.predictions(gpu="t4") == []
         with pytest.raises(ValueError, match="cannot filter on"):
             s.predictions(latency=1)
-        with pytest.raises(ValueError, match="allowed: rows of bench.predict"):
+        with pytest.raises(ValueError, match="allowed: rows of bench.predict.predictor"):
             s.add_predictions([measured()])
 
 
@@ -158,8 +158,8 @@ def test_predict_store_and_sweep_predict(tmp_path, capsys):
 
 
 def test_predict_sweep_in_processes_stores_each_once(tmp_path, monkeypatch):
-    from stbench.bench import predictions
-    from stbench.bench.sweep import build_tasks
+    from stbench.bench.predict import predictions
+    from stbench.bench.sweep.driver import build_tasks
 
     monkeypatch.setattr(predictions, "FEW", 2)
     tasks = build_tasks("r3d_resnet18", [8], [32, 48])

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 import torch._dynamo  # noqa: F401
-from stbench.bench.store import ResultsStore
+from stbench.bench.store.results import ResultsStore
 
 # pytester drops the modules a run imports when it ends; torch._dynamo (imported during the
 # in-process runs) registers a C++ op library that cannot be registered twice, so a later

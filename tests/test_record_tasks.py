@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 from stbench.bench.join import join_profiles_records
-from stbench.bench.record_tasks import record_inputs, record_tasks
+from stbench.bench.sweep.record_tasks import record_inputs, record_tasks
 from stbench.zoo.records import load_records
 
 NA = pd.NA

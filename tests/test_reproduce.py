@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from stbench.bench import reproduce as rp
+from stbench.bench.count import reproduce as rp
 from stbench.cli import main
 from stbench.zoo.registry import _REGISTRY, ModelSpec
 from stbench.zoo.targets import COLUMNS, parse_targets

@@ -1,10 +1,10 @@
-"""bench.devices and bench.roofline: the cited device table and the per-kernel lower bound."""
+"""bench.predict.devices and bench.predict.roofline: the cited device table and the per-kernel lower bound."""
 
 from types import SimpleNamespace
 
 import pytest
-from stbench.bench.devices import devices, get_device
-from stbench.bench.roofline import (
+from stbench.bench.predict.devices import devices, get_device
+from stbench.bench.predict.roofline import (
     LAUNCH_OVERHEAD_US,
     breakdown,
     check_dtype_on,

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from stbench.bench import store as store_mod
-from stbench.bench.store import KEY_FIELDS, ResultsStore, StoreError, default_store_path
+from stbench.bench.store import results as store_mod
+from stbench.bench.store.results import KEY_FIELDS, ResultsStore, StoreError, default_store_path
 
 KEY = ("r3d_resnet18", 8, 112, 1, 400, "cpu", "float32", "contiguous", 0)
 
@@ -35,7 +35,7 @@ def bench_doc():
         "commit_info": {"id": "abc123", "dirty": False},
         "benchmarks": [
             {
-                "fullname": "bench/test_bench_zoo.py::test_forward[r3d_resnet18]",
+                "fullname": "benchmarks/test_bench_zoo.py::test_forward[r3d_resnet18]",
                 "extra_info": extra,
                 "options": {"timer": "perf_counter"},
                 "stats": {
@@ -50,7 +50,11 @@ def bench_doc():
                     "data": [0.09 + 0.01 * i for i in range(11)],
                 },
             },
-            {"fullname": "bench/test_bench_counting.py::test_meta", "extra_info": {}, "stats": {}},
+            {
+                "fullname": "benchmarks/test_bench_counting.py::test_meta",
+                "extra_info": {},
+                "stats": {},
+            },
         ],
         "datetime": "2026-11-21T23:00:00+00:00",
         "version": "5.3.1",

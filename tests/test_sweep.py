@@ -1,6 +1,6 @@
 """Sweeps: stable task keys, failure rows, isolation, and resume after a crash.
 
-The fake profiler below is module-level so that `python -m stbench.bench.isolate` children can
+The fake profiler below is module-level so that `python -m stbench.bench.sweep.isolate` children can
 import it by this module's name (tests/ is put on their PYTHONPATH); it imports no torch,
 so children start fast.
 """
@@ -14,9 +14,16 @@ import time
 from pathlib import Path
 
 import pytest
-from stbench.bench import sweep as sweep_mod
-from stbench.bench.store import ResultsStore
-from stbench.bench.sweep import Task, is_done, parse_isolated_output, run_sweep, run_task, shard
+from stbench.bench.store.results import ResultsStore
+from stbench.bench.sweep import driver as sweep_mod
+from stbench.bench.sweep.driver import (
+    Task,
+    is_done,
+    parse_isolated_output,
+    run_sweep,
+    run_task,
+    shard,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS: list[str] = []

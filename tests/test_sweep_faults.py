@@ -7,11 +7,11 @@ import json
 import sqlite3
 
 import pytest
-from stbench.bench import fit
 from stbench.bench.config import ProfileConfig
-from stbench.bench.static import count_static
-from stbench.bench.store import ResultsStore
-from stbench.bench.sweep import Task
+from stbench.bench.count.static import count_static
+from stbench.bench.measure import fit
+from stbench.bench.store.results import ResultsStore
+from stbench.bench.sweep.driver import Task
 from stbench.cli import main
 
 FAKE = "test_sweep:fake_profile"  # tests/ is on sys.path under pytest
@@ -69,7 +69,7 @@ def test_failed_tasks_give_exit_1_listed_and_are_retried(tmp_path, capsys, monke
 
 
 def test_out_of_memory_is_one_line_and_a_failure_row(tmp_path, capsys, monkeypatch):
-    from stbench.bench import profiler
+    from stbench.bench.measure import profiler
 
     def oom(*a, **k):
         raise RuntimeError(
@@ -87,7 +87,7 @@ def test_out_of_memory_is_one_line_and_a_failure_row(tmp_path, capsys, monkeypat
     assert row["status"] == "failed" and row["error"].startswith("out of memory")
     # the same error inside a sweep task is a failure row, not a crash
     (task,) = [Task("r3d_resnet18", 8, 32, time=True)]
-    from stbench.bench.sweep import run_task
+    from stbench.bench.sweep.driver import run_task
 
     failed = run_task(task)
     assert failed["oom"] is True and failed["error"].startswith("out of memory during timing")
@@ -158,7 +158,7 @@ def test_bad_executor_flags_are_one_line(tmp_path, capsys, flags, message):
 
 
 def test_a_cross_check_the_store_lacks_is_still_to_do(tmp_path):
-    from stbench.bench.sweep import task_state
+    from stbench.bench.sweep.driver import task_state
 
     store = ResultsStore(tmp_path / "s.sqlite")
     (meta,) = [Task("r3d_resnet18", 8, 32)]
@@ -177,7 +177,7 @@ def test_usage_errors_are_one_line(capsys):
 
 
 def test_short_or_unstable_timings_are_noisy():
-    from stbench.bench.history import noisy_reason
+    from stbench.bench.store.history import noisy_reason
 
     stable = {"latency_ms_median": 10.0, "latency_ms_iqr": 0.1, "iterations": 20}
     assert noisy_reason(stable) is None
@@ -186,8 +186,8 @@ def test_short_or_unstable_timings_are_noisy():
 
 
 def test_a_short_warm_up_is_trusted_only_when_the_timed_samples_are_steady():
-    from stbench.bench.history import noisy_reason
-    from stbench.bench.timing import drift
+    from stbench.bench.measure.timing import drift
+    from stbench.bench.store.history import noisy_reason
 
     row = {"latency_ms_median": 10.0, "latency_ms_iqr": 0.1, "iterations": 6}
     steady, settling = [10.0, 10.1, 9.9, 10.0, 10.1, 10.0], [13.0, 12.0, 11.0, 10.0, 10.0, 10.0]

@@ -20,9 +20,9 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'stbench[ray]')")
 
-from stbench.bench.executors import RAY_RETRIES, RayExecutor  # noqa: E402
-from stbench.bench.store import ResultsStore  # noqa: E402
-from stbench.bench.sweep import Task, build_tasks, run_sweep  # noqa: E402
+from stbench.bench.store.results import ResultsStore  # noqa: E402
+from stbench.bench.sweep.driver import Task, build_tasks, run_sweep  # noqa: E402
+from stbench.bench.sweep.executors import RAY_RETRIES, RayExecutor  # noqa: E402
 from stbench.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -162,7 +162,7 @@ def test_compare_deltas_carry_no_float_noise():
 
 
 def test_compare_names_noisy_latencies(tmp_path, capsys):
-    from stbench.bench.store import KEY_FIELDS, ResultsStore
+    from stbench.bench.store.results import KEY_FIELDS, ResultsStore
 
     store = tmp_path / "s.sqlite"
     values = ("r3d_resnet18", 8, 112, 1, 400, "cpu", "float32", "contiguous", 0)

@@ -1,7 +1,7 @@
 """The zoo against every published params/MACs figure of `zoo/targets.csv`.
 
 One test per target row: the zoo model is built on the meta device at the row's input
-and counted once per (model, frames, size, classes) (cached in bench.reproduce). A row
+and counted once per (model, frames, size, classes) (cached in bench.count.reproduce). A row
 within its tolerance passes; a row with a recorded deviation must measure exactly the
 recorded value (so a changed architecture still fails). An unregistered model fails.
 """
@@ -13,7 +13,7 @@ import csv
 import io
 
 import pytest
-from stbench.bench.reproduce import evaluate, measure
+from stbench.bench.count.reproduce import evaluate, measure
 from stbench.zoo.targets import (
     COLUMNS,
     TARGETS_CSV,

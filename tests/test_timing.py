@@ -5,8 +5,8 @@ import itertools
 
 import pytest
 import torch
-from stbench.bench import memory, timing
-from stbench.bench.timing import (
+from stbench.bench.measure import memory, timing
+from stbench.bench.measure.timing import (
     Prepared,
     Protocol,
     check_device,

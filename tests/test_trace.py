@@ -1,10 +1,10 @@
-"""bench.trace: MACs and bytes of single ops against hand computation, kernels, stages, backward."""
+"""bench.predict.trace: MACs and bytes of single ops against hand computation, kernels, stages, backward."""
 
 import pytest
 import torch
-from stbench.bench.counting import static_count
-from stbench.bench.static import build_zoo_model
-from stbench.bench.trace import (
+from stbench.bench.count.counting import static_count
+from stbench.bench.count.static import build_zoo_model
+from stbench.bench.predict.trace import (
     conv_kind,
     stage_names,
     stage_of,

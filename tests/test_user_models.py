@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from stbench.bench.static import count_many
-from stbench.bench.sweep import Task, build_tasks, run_isolated
+from stbench.bench.count.static import count_many
+from stbench.bench.sweep.driver import Task, build_tasks, run_isolated
 from stbench.cli import main
 from stbench.zoo import plugins, registry
 
@@ -129,7 +129,7 @@ def test_isolated_task_and_spawn_pool_import_the_module_again(model_file):
     assert task.modules == (str(model_file.resolve()),)
     again = Task.from_json(task.to_json())
     assert again == task
-    row = run_isolated(again)  # a fresh `python -m stbench.bench.isolate`
+    row = run_isolated(again)  # a fresh `python -m stbench.bench.sweep.isolate`
     assert row["status"] == "ok", row.get("error")
     assert row["params"] > 0
     configs = [t.config() for t in build_tasks("tiny_attn", list(range(1, 11)), [32])]
@@ -151,7 +151,7 @@ def test_script_without_main_guard_registering_itself(tmp_path):
         MODEL_FILE.replace("{name}", "script_attn")
         + textwrap.dedent("""
             from stbench.bench.config import ProfileConfig
-            from stbench.bench.static import count_many
+            from stbench.bench.count.static import count_many
             cfgs = [ProfileConfig.for_model("script_attn", frames=f, size=32) for f in range(1, 11)]
             print(sum(1 for _, row, _ in count_many(cfgs, workers=2) if row))
         """)

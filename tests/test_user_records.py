@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from stbench.bench.store import ResultsStore
+from stbench.bench.store.results import ResultsStore
 from stbench.cli import build_parser, main
 from stbench.plots.dashboard import build_payload
 from stbench.plots.runs import one_per_run

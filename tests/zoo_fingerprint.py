@@ -14,7 +14,7 @@ import math
 import sys
 
 import torch
-from stbench.bench.counting import static_count
+from stbench.bench.count.counting import static_count
 from stbench.zoo import create_model, get_spec, list_models
 
 PROBE_CLASSES = 10

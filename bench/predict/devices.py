@@ -1,0 +1,96 @@
+"""The device table: public peak throughput and memory bandwidth of NVIDIA GPUs, each cited.
+
+Rows live in ``devices.csv`` (shipped with the package): dense (no sparsity) tensor-core
+peaks in TFLOPS for TF32, BF16 and FP16, the FP32 CUDA-core peak, memory bandwidth in GB/s
+and capacity in GB as the vendor states it, with the document each row's values come from.
+An empty cell means the GPU has no such peak (no BF16 on T4 and V100).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+PEAK_COLUMNS = {"float32": "fp32", "tfloat32": "tf32", "bfloat16": "bf16", "float16": "fp16"}
+
+
+@dataclass(frozen=True)
+class Device:
+    """One GPU: peaks (FLOP/s), bandwidth (byte/s), capacity (bytes) and their source."""
+
+    name: str
+    label: str
+    memory_bytes: int
+    bandwidth: float  # bytes per second
+    peaks: dict[str, float]  # fp32 | tf32 | bf16 | fp16 -> FLOP/s (dense)
+    source: str
+    notes: str
+
+    def peak(self, precision: str) -> float | None:
+        """Dense peak FLOP/s for fp32, tf32, bf16 or fp16; None when the GPU has none."""
+        return self.peaks.get(precision)
+
+    def dtypes(self) -> list[str]:
+        """Run dtypes this GPU has a matrix peak for."""
+        return [d for d, col in PEAK_COLUMNS.items() if col in self.peaks and d != "tfloat32"]
+
+
+def _parse(row: dict[str, str]) -> Device:
+    peaks = {
+        col: float(row[f"{col}_tflops"]) * 1e12
+        for col in PEAK_COLUMNS.values()
+        if row[f"{col}_tflops"].strip()
+    }
+    return Device(
+        name=row["name"],
+        label=row["label"],
+        memory_bytes=int(float(row["memory_gb"]) * 2**30),
+        bandwidth=float(row["bandwidth_gbs"]) * 1e9,
+        peaks=peaks,
+        source=row["source"],
+        notes=row["notes"],
+    )
+
+
+@cache
+def devices() -> dict[str, Device]:
+    """Every GPU of the shipped table, by name."""
+    text = resources.files("stbench.bench.predict").joinpath("devices.csv").read_text()
+    return {d.name: d for d in map(_parse, csv.DictReader(text.splitlines()))}
+
+
+def get_device(name: str) -> Device:
+    """The GPU called ``name`` (case-insensitive; '-' and ' ' read as '_'; a unique prefix works)."""
+    table = devices()
+    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    hits = [n for n in table if n.startswith(key)] if key else []
+    if key not in table and len(hits) == 1:
+        key = hits[0]
+    if key not in table:
+        raise ValueError(f"gpu: got {name!r}; allowed: {', '.join(table)}")
+    return table[key]
+
+
+# What `torch.cuda.get_device_name` reports for each row's GPU (PCIe and other memory
+# variants have other peaks and bandwidths, so they match none).
+CUDA_NAME_PATTERNS = {
+    "h100_sxm": r"\bH100\b.*(SXM|HBM3\b)",
+    "h200": r"\bH200\b",
+    "a100_80gb": r"\bA100\b.*SXM.*80GB",
+    "l4": r"\bL4\b",
+    "t4": r"\bT4\b",
+    "v100_sxm2": r"\bV100\b.*SXM2.*32GB",
+}
+
+
+def device_for_cuda_name(cuda_name: str) -> Device | None:
+    """The device-table row of a GPU by the name CUDA reports, or None when none matches."""
+    import re
+
+    table = devices()
+    for name, pattern in CUDA_NAME_PATTERNS.items():
+        if name in table and re.search(pattern, cuda_name or "", re.IGNORECASE):
+            return table[name]
+    return None

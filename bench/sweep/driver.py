@@ -1,0 +1,633 @@
+"""Sweeps: independent, idempotent (model, configuration) tasks, stored row by row.
+
+A task is plain data with a stable id, so a list of tasks can be printed
+(`stbench sweep --list-tasks`), shipped to other hosts and run one at a time
+(`stbench sweep --task JSON`). A sweep skips tasks already in the store, commits each
+row as it completes (so an interrupted sweep resumes where it stopped), records a
+crash or OOM as a failure row and goes on. With `isolate=True` each task runs in its
+own Python process (`python -m stbench.bench.sweep.isolate`) so a broken CUDA context cannot
+poison the tasks after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig, device_name
+from stbench.bench.config import dtype_name as check_dtype
+from stbench.bench.measure.fit import OutOfMemory, is_oom_error
+from stbench.bench.store.results import KEY_FIELDS, ResultsStore
+
+from stbench.progress import Progress
+
+if TYPE_CHECKING:
+    from stbench.bench.sweep.executors import Executor
+
+DEFAULT_PROFILER = "stbench.bench.measure.profiler:profile"
+MAX_ATTEMPTS = 3  # failed attempts of one key before a sweep stops retrying it
+LEASE_S = 600.0  # claim lease; renewed every HEARTBEAT_S while an isolated task runs
+HEARTBEAT_S = 30.0
+RESULT_MARKER = "@@stbench-result@@ "
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One (model, configuration) to profile; its `key` is the store's row key."""
+
+    model: str
+    frames: int
+    size: int
+    batch: int = 1
+    num_classes: int = 400
+    device: str = "cpu"
+    dtype: str = "float32"
+    channels_last: bool = False
+    compile: bool = False
+    time: bool = False
+    memory: bool = False
+    throughput_batch: int | None = None
+    counters: tuple[str, ...] = ("meta",)
+    profiler: str = DEFAULT_PROFILER
+    # timing-protocol overrides and threads, as (ProfileConfig field, value) pairs
+    protocol: tuple[tuple[str, Any], ...] = ()
+    # modules that register a user model (`--module`): imported again where the task runs
+    modules: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for f in ("frames", "size", "batch", "num_classes"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"task: {f} must be an integer >= 1, got {v!r}")
+        tb = self.throughput_batch
+        if tb is not None and (isinstance(tb, bool) or not isinstance(tb, int) or tb < 1):
+            raise ValueError(f"task: throughput_batch must be an integer >= 1, got {tb!r}")
+        object.__setattr__(self, "counters", tuple(self.counters))
+        object.__setattr__(self, "modules", tuple(self.modules))
+        pairs = self.protocol.items() if isinstance(self.protocol, Mapping) else self.protocol
+        object.__setattr__(self, "protocol", tuple(sorted((str(k), v) for k, v in pairs)))
+
+    def config(self) -> ProfileConfig:
+        """The profile configuration this task runs (its key is the store key)."""
+        return ProfileConfig(
+            self.model,
+            self.frames,
+            self.size,
+            self.batch,
+            self.num_classes,
+            self.device,
+            self.dtype,
+            MEMORY_FORMATS[1] if self.channels_last else MEMORY_FORMATS[0],
+            self.compile,
+            self.counters,
+            timing=self.time,
+            memory=self.memory,
+            throughput_batch=self.throughput_batch,
+            **self._protocol_fields(),
+        )
+
+    @property
+    def threads(self) -> int | None:
+        """The intra-op threads the task measures with (None: torch's default)."""
+        return dict(self.protocol).get("threads")
+
+    def _protocol_fields(self) -> dict[str, Any]:
+        fields = dict(self.protocol)
+        allowed = (*PROTOCOL_FIELDS, "threads")
+        unknown = sorted(set(fields) - set(allowed))
+        if unknown:
+            raise ValueError(f"protocol: unknown {unknown}; allowed: {', '.join(allowed)}")
+        return fields
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """The store key: (model, frames, size, batch, num_classes, device, dtype, mf, compile)."""
+        return self.config().key
+
+    @property
+    def task_id(self) -> str:
+        """A stable, readable id of the key, e.g. `r3d_resnet18/f8/s112/b1/c400/cpu/float32/...`."""
+        m, f, s, b, c, dev, dt, mf, comp = self.key
+        return f"{m}/f{f}/s{s}/b{b}/c{c}/{dev}/{dt}/{mf}/{'compiled' if comp else 'eager'}"
+
+    def stub(self) -> dict[str, Any]:
+        """The key fields as a row (plus task_id), the start of every result row."""
+        row = dict(zip(KEY_FIELDS, self.key, strict=True))
+        row["compile"] = bool(row["compile"])
+        row["task_id"] = self.task_id
+        return row
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every field plus the task_id."""
+        d = dataclasses.asdict(self)
+        d["counters"] = list(self.counters)
+        d["protocol"] = dict(self.protocol)
+        d["modules"] = list(self.modules)
+        if not self.modules:  # a zoo task's JSON stays as it was
+            del d["modules"]
+        d["task_id"] = self.task_id
+        return d
+
+    def to_json(self) -> str:
+        """One-line JSON of the task (what `--list-tasks` prints and `--task` reads)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, data: str | Mapping[str, Any]) -> Task:
+        """Parse a task from JSON text or a dict; unknown fields are an error."""
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"task: not valid JSON ({exc})") from None
+        if not isinstance(data, Mapping):
+            raise ValueError("task: expected a JSON object")
+        d = {k: v for k, v in data.items() if k != "task_id"}
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            raise ValueError(f"task: unknown field(s) {unknown}; allowed: {', '.join(allowed)}")
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in d
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ValueError(f"task: missing required field(s) {missing}")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ValueError(f"task: {exc}") from None
+
+
+def _positive_ints(name: str, values: Iterable[int] | None) -> list[int] | None:
+    if values is None:
+        return None
+    out = list(values)
+    if not out or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in out):
+        raise ValueError(f"{name}: got {out!r}; allowed: integers >= 1")
+    return out
+
+
+def build_tasks(
+    pattern: str,
+    frames_list: Sequence[int] | None = None,
+    sizes: Sequence[int] | None = None,
+    batches: Sequence[int] = (1,),
+    *,
+    num_classes: int | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    channels_last: bool = False,
+    compile: bool = False,
+    time: bool = False,
+    memory: bool = False,
+    throughput_batch: int | None = None,
+    counters: Sequence[str] = ("meta",),
+    profiler: str = DEFAULT_PROFILER,
+    device_here: bool = True,
+    **protocol: Any,
+) -> list[Task]:
+    """Every (model matching `pattern`, frames, size, batch); None = the spec's default.
+
+    `pattern` is a shell-style name pattern; several may be joined by commas. `protocol`:
+    timing-protocol overrides and threads (`ProfileConfig` fields). Every task's
+    configuration is validated here, with `profile`'s messages. `device_here=False`: the
+    tasks run elsewhere (a Ray cluster), so a CUDA device need not exist on this machine.
+    """
+    from stbench.bench.measure.timing import check_device
+    from stbench.zoo import get_spec, list_models
+    from stbench.zoo.plugins import model_modules
+
+    frames_list = _positive_ints("frames", frames_list)
+    sizes = _positive_ints("sizes", sizes)
+    batches = _positive_ints("batches", batches) or [1]
+    if num_classes is not None:
+        _positive_ints("classes", [num_classes])
+    options = {
+        "device": check_device(device) if device_here else device_name(device),
+        "dtype": check_dtype(dtype),
+        "channels_last": channels_last,
+        "compile": compile,
+        "time": time,
+        "memory": memory,
+        "throughput_batch": throughput_batch,
+        "counters": tuple(counters),
+        "profiler": profiler,
+        "protocol": tuple(sorted(protocol.items())),
+    }
+    names: list[str] = []
+    for pat in (p.strip() for p in pattern.split(",")):
+        names.extend(n for n in list_models(pat) if n not in names)
+    if not names:
+        raise ValueError(f"pattern: no zoo model matches {pattern!r} (see `stbench list`)")
+    tasks = []
+    for name in names:
+        spec = get_spec(name)
+        classes = num_classes or spec.default_classes
+        mods = model_modules(name)
+        for frames in frames_list or [spec.default_frames]:
+            for size in sizes or [spec.default_size]:
+                tasks.extend(
+                    Task(name, frames, size, b, classes, **options, modules=mods) for b in batches
+                )
+    for t in tasks:
+        t.config()  # one-line ValueError naming the option, as `profile` gives
+    return tasks
+
+
+def shard(tasks: Sequence[Task], index: int, count: int) -> list[Task]:
+    """The tasks of shard `index` of `count`, by a stable hash of the task id."""
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard: got {index}/{count}; allowed: I/N with 0 <= I < N")
+    return [t for t in tasks if zlib.crc32(t.task_id.encode()) % count == index]
+
+
+# ---------------------------------------------------------------- running one task
+
+
+def load_callable(dotted: str) -> Callable[..., Any]:
+    """Import `module:function` (the task's profiler)."""
+    module, _, attr = dotted.partition(":")
+    if not module or not attr:
+        raise ValueError(f"profiler: got {dotted!r}; allowed: 'module:function'")
+    return getattr(importlib.import_module(module), attr)
+
+
+def failure_row(task: Task, error: str, *, oom: bool = False, error_type: str = "") -> dict:
+    """A failed row for `task` with a one-line error (kept short)."""
+    first = (error.strip().splitlines() or [""])[0][:500]
+    return {**task.stub(), "status": "failed", "error": first, "error_type": error_type, "oom": oom}
+
+
+def run_task(task: Task, static: Any = None) -> dict[str, Any]:
+    """Profile one task in this process; any exception becomes a failure row. `static`: a
+    count `validate_inputs` already made for it (used by the default profiler)."""
+    try:
+        if task.modules:  # a user model: register it in this process first
+            from stbench.zoo.plugins import load_modules
+
+            load_modules(task.modules)
+        if task.profiler == DEFAULT_PROFILER:
+            from stbench.bench.measure.profiler import run_profile
+
+            row = run_profile(task.config(), static=static)
+        else:
+            row = load_callable(task.profiler)(task.model, **task.config().options())
+    except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
+        if isinstance(exc, OutOfMemory):  # already one line with the size asked for
+            return failure_row(task, str(exc), oom=True, error_type="OutOfMemory")
+        msg = f"{type(exc).__name__}: {exc}"
+        return failure_row(task, msg, oom=is_oom_error(exc), error_type=type(exc).__name__)
+    return {**dict(row), **task.stub(), "status": "ok", "error": None}
+
+
+def validate_inputs(
+    tasks: Sequence[Task], on_done: Callable[[], None] | None = None, *, fits_here: bool = True
+) -> dict:
+    """Count every distinct (model, frames, size, classes) of zoo tasks on meta before any
+    runs, so a model that refuses its input stops the sweep with `profile`'s one-line error
+    (naming the model) and nothing stored; returns the counts by static key for reuse.
+    `fits_here=False`: tasks run on other machines, which check their own free memory."""
+    from stbench.bench.count.static import count_static
+    from stbench.bench.measure.fit import check_fits
+
+    counts: dict[tuple, Any] = {}
+    for task in tasks:
+        if task.profiler != DEFAULT_PROFILER:
+            continue
+        cfg = task.config()
+        key = cfg.static().key
+        if key not in counts:
+            try:
+                counts[key] = count_static(cfg.static())
+            except ValueError as exc:
+                raise ValueError(
+                    f"{task.model} at {task.frames} frames, {task.size} px: {exc}"
+                ) from None
+            if on_done:
+                on_done()
+        if not fits_here:
+            continue
+        try:
+            check_fits(cfg, counts[key])
+        except ValueError as exc:
+            raise ValueError(f"{task.model}: {exc}") from None
+    return counts
+
+
+def _death_message(returncode: int, stderr: str) -> str:
+    if returncode < 0:
+        try:
+            how = f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"killed by signal {-returncode}"
+    else:
+        how = f"exit code {returncode}"
+    tail = [ln for ln in stderr.strip().splitlines() if ln.strip()][-1:] or [""]
+    return f"isolated run died ({how}) without a result" + (f": {tail[0]}" if tail[0] else "")
+
+
+def parse_isolated_output(task: Task, returncode: int, stdout: str, stderr: str) -> dict:
+    """The result row from a `stbench.bench.sweep.isolate` child's output, or a failure row."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            try:
+                return json.loads(line[len(RESULT_MARKER) :])
+            except json.JSONDecodeError as exc:
+                return failure_row(task, f"isolated run returned bad JSON ({exc})")
+    if returncode in (130, -signal.SIGINT):
+        raise KeyboardInterrupt
+    return failure_row(task, _death_message(returncode, stderr), error_type="ProcessDied")
+
+
+def die_with_parent() -> None:
+    """In a child before exec: ask Linux to SIGKILL it when the parent dies (even by
+    `kill -9`), so no task outlives its sweep; elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def run_isolated(
+    task: Task,
+    *,
+    timeout_s: float | None = None,
+    heartbeat: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Run one task in a fresh `python -m stbench.bench.sweep.isolate` process; returns its row.
+
+    The child dies with this process; `heartbeat` is called every `HEARTBEAT_S` while the
+    child runs (the sweep renews its claim on the task)."""
+    from stbench.zoo.plugins import runs_here_only, script_model_error
+
+    if runs_here_only([task.model]):
+        return failure_row(task, script_model_error(task.model), error_type="UserError")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(_REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")) if p
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stbench.bench.sweep.isolate"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=die_with_parent,
+    )
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    data: str | None = task.to_json()
+    try:
+        while True:
+            wait = HEARTBEAT_S
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            try:
+                out, err = proc.communicate(data, timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                data = None  # sent with the first call; later calls only collect output
+                if deadline is not None and time.monotonic() >= deadline:
+                    proc.kill()
+                    proc.communicate()
+                    return failure_row(
+                        task, f"timed out after {timeout_s:g} s", error_type="Timeout"
+                    )
+                if heartbeat is not None:
+                    heartbeat()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return parse_isolated_output(task, proc.returncode, out, err)
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+@dataclasses.dataclass
+class SweepSummary:
+    """What a sweep did: counts, the run id and the rows it produced."""
+
+    total: int = 0
+    ran: int = 0
+    skipped: int = 0
+    failed: int = 0
+    claimed_elsewhere: int = 0  # left to another sweep that holds them
+    gave_up: int = 0  # failed MAX_ATTEMPTS times (or --no-retry): not run again
+    run_id: int | None = None
+    rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        """The failure rows of this run."""
+        return [r for r in self.rows if r.get("status") == "failed"]
+
+
+def needs_isolation(task: Task) -> bool:
+    """Whether a task runs real forwards (timing, memory, throughput) or touches a GPU."""
+    return task.time or task.memory or task.throughput_batch is not None or task.device != "cpu"
+
+
+def task_state(
+    store: ResultsStore, task: Task, *, retry: bool = True, retry_failed: bool = False
+) -> str:
+    """ "done" (the store answers the task), "todo", or "gave_up": it failed before and is not
+    retried (`retry=False`, or MAX_ATTEMPTS failed attempts without `retry_failed`)."""
+    row = store.get(task.key)
+    if row is None:
+        return "todo"
+    if row["status"] == "ok":
+        wanted = {
+            "latency_ms_median": task.time,
+            "peak_mem_mib": task.memory,
+            "throughput_clips_per_s": task.throughput_batch is not None,
+        }
+        counted = set(row.get("counters") or ("meta",))
+        crosschecked = set(task.config().counters) <= counted
+        measured = all(row.get(field) is not None for field, asked in wanted.items() if asked)
+        if measured and crosschecked:
+            return "done"
+    failed = row.get("failed_attempts") or (1 if row["status"] == "failed" else 0)
+    if failed == 0 or retry_failed:
+        return "todo"
+    return "todo" if retry and failed < MAX_ATTEMPTS else "gave_up"
+
+
+def is_done(store: ResultsStore, task: Task, *, retry_failed: bool = False) -> bool:
+    """Whether the store already answers `task` with every measurement it asks for."""
+    return task_state(store, task, retry_failed=retry_failed) == "done"
+
+
+def _alive(owner: str) -> bool:
+    """Whether a claim owner (`host:pid:rand`) may still be running: False only for a
+    process of this host that no longer exists."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != platform.node() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_task(store: ResultsStore, task: Task, owner: str, lease_s: float) -> bool:
+    """Claim `task` for `owner`; a claim left by a dead process of this host is taken over
+    at once (a lease elsewhere expires after its `lease_s`)."""
+    if store.claim(task.key, owner, lease_s):
+        return True
+    key = dict(zip(KEY_FIELDS, task.key, strict=True))
+    for c in store.claims():
+        if all(c.get(f) == v for f, v in key.items()) and not _alive(c["owner"]):
+            store.release(task.key, c["owner"])
+            return store.claim(task.key, owner, lease_s)
+    return False
+
+
+def run_sweep(
+    pattern: str | None = None,
+    frames_list: Sequence[int] | None = None,
+    sizes: Sequence[int] | None = None,
+    batches: Sequence[int] = (1,),
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    store: ResultsStore | str | os.PathLike[str] | None = None,
+    isolate: bool | None = True,
+    tasks: Sequence[Task] | None = None,
+    retry: bool = True,
+    retry_failed: bool = False,
+    timeout_s: float | None = None,
+    progress: bool = True,
+    env: Mapping[str, Any] | None = None,
+    executor: Executor | None = None,
+    **task_options: Any,
+) -> SweepSummary:
+    """Run every task the store does not answer yet, committing each row as it completes.
+
+    Either `pattern` (+ frames/sizes/batches and `task_options` of `build_tasks`) or
+    ready-made `tasks`. Before the first task runs, every zoo task's input is checked
+    (`validate_inputs`): a bad one raises ValueError and nothing is stored. Failed tasks
+    are retried (`retry`) until they failed MAX_ATTEMPTS times (`retry_failed` forces
+    them). Each task is claimed in the store first, so concurrent sweeps on one store
+    share the work. `isolate=None` isolates only tasks that run real forwards or use a GPU
+    (`needs_isolation`); isolated children die with the sweep. KeyboardInterrupt stops
+    after the last committed row, and a later sweep resumes from there. `executor` runs
+    the admitted tasks (default: `LocalExecutor` in this process); this driver stays the
+    only writer of the store.
+    """
+    from stbench.bench.store.results import default_owner
+    from stbench.bench.sweep.executors import Hooks, LocalExecutor
+
+    if tasks is None:
+        if not pattern:
+            raise ValueError("pattern: give a model name pattern or tasks")
+        tasks = build_tasks(
+            pattern, frames_list, sizes, batches, device=device, dtype=dtype, **task_options
+        )
+    own_store = not isinstance(store, ResultsStore)
+    db = ResultsStore(store) if own_store else store
+    summary = SweepSummary(total=len(tasks))
+    owner = default_owner()
+    lease_s = max(LEASE_S, 2 * (timeout_s or 0))
+    try:
+        states = [task_state(db, t, retry=retry, retry_failed=retry_failed) for t in tasks]
+        todo = [t for t, st in zip(tasks, states, strict=True) if st == "todo"]
+        summary.skipped = states.count("done")
+        summary.gave_up = states.count("gave_up")
+        if not todo:
+            return summary
+        if isolate is None:  # auto: a process per task only where a device state can break
+            isolate = any(needs_isolation(t) for t in todo)
+        if executor is None:
+            executor = LocalExecutor(isolate=isolate, timeout_s=timeout_s)
+        executor.prepare(todo)
+        with Progress("sweep", len(todo), enabled=progress) as bar:
+            bar.describe("checking inputs")
+            here = executor.name == "local"
+            counts = validate_inputs(todo, on_done=bar.advance, fits_here=here)
+            if env is None:
+                from stbench.bench.environment import collect_environment
+
+                cuda_here = here and not isolate and any(t.device.startswith("cuda") for t in todo)
+                env = collect_environment(init_cuda=cuda_here)
+            flags = {
+                "pattern": pattern,
+                "frames": list(frames_list) if frames_list else None,
+                "sizes": list(sizes) if sizes else None,
+                "batches": list(batches),
+                "isolate": isolate,
+                "retry": retry,
+                "retry_failed": retry_failed,
+                "timeout_s": timeout_s,
+                "executor": executor.name,
+                "tasks": len(tasks),
+                "task_options": {
+                    k: v
+                    for k, v in todo[0].to_dict().items()
+                    if k not in ("model", "frames", "size", "batch", "num_classes", "task_id")
+                },
+            }
+            summary.run_id = db.start_run(env, flags, source="stbench")
+            bar.reset(len(todo))
+            held: set[tuple] = set()
+
+            def admit(task: Task) -> bool:
+                if not claim_task(db, task, owner, lease_s):
+                    summary.claimed_elsewhere += 1
+                elif task_state(db, task, retry=retry, retry_failed=retry_failed) != "todo":
+                    db.release(task.key, owner)
+                    summary.skipped += 1  # another sweep finished it meanwhile
+                else:
+                    held.add(task.key)
+                    return True
+                bar.advance()
+                return False
+
+            hooks = Hooks(
+                admit=admit,
+                renew=lambda t: db.claim(t.key, owner, lease_s),
+                static=counts,
+                note=bar.describe,
+            )
+            try:
+                with contextlib.closing(executor.run(todo, hooks)) as results:
+                    for task, row in results:
+                        db.add_row(row, run_id=summary.run_id, release=owner)
+                        held.discard(task.key)
+                        bar.advance()
+                        summary.ran += 1
+                        summary.rows.append(row)
+                        if row.get("status") == "failed":
+                            summary.failed += 1
+                            msg = f"failed {task.task_id}: {row.get('error')}"
+                            bar.print(msg)
+            finally:
+                for key in held:
+                    db.release(key, owner)
+    finally:
+        if own_store:
+            db.close()
+    return summary
