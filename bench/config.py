@@ -17,6 +17,8 @@ from typing import Any
 
 from stbench.bench.store.results import KEY_FIELDS as KEY
 
+from stbench.values import positive_int, positive_number
+
 MEMORY_FORMATS = ("contiguous", "channels_last_3d")
 DTYPES = ("float32", "bfloat16", "float16")
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
@@ -27,33 +29,9 @@ COUNTERS: tuple[str, ...] = (
     "ptflops-pytorch",
     "ptflops-aten",
 )
-# The CLI spelling of fields whose option has another name.
-OPTION_NAMES = {
-    "num_classes": "num_classes (--classes)",
-    "timing": "timing (--time)",
-    "warmup_s": "--warmup",
-    "max_warmup_s": "--max-warmup",
-    "min_iters": "--min-iters",
-    "max_iters": "--max-iters",
-    "max_time_s": "--max-time",
-    "threads": "--threads",
-}
+INT_OPTIONS = ("min_iters", "max_iters", "threads")
 # Timing-protocol overrides a configuration may carry (see `bench.measure.timing.Protocol`).
 PROTOCOL_FIELDS = ("warmup_s", "max_warmup_s", "min_iters", "max_iters", "max_time_s")
-
-
-def positive_int(name: str, value: Any) -> int:
-    """``value`` if it is an integer >= 1, else ValueError naming the option."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{OPTION_NAMES.get(name, name)}: got {value!r}; allowed: an integer >= 1")
-    return value
-
-
-def positive_number(name: str, value: Any) -> float:
-    """``value`` if it is a number > 0, else ValueError naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{OPTION_NAMES.get(name, name)}: got {value!r}; allowed: a number > 0")
-    return float(value)
 
 
 def device_name(device: Any) -> str:
@@ -123,21 +101,17 @@ class ProfileConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
             raise ValueError(f"model: got {self.model!r}; allowed: a zoo model or module name")
-        for name in ("frames", "size", "num_classes", "throughput_batch"):
+        for name in ("frames", "size", "num_classes", "throughput_batch", *INT_OPTIONS):
             if getattr(self, name) is not None:
-                positive_int(name, getattr(self, name))
-        for name in ("min_iters", "max_iters", "threads"):
-            if getattr(self, name) is not None:
-                positive_int(name, getattr(self, name))
+                object.__setattr__(self, name, positive_int(name, getattr(self, name)))
         for name in ("warmup_s", "max_warmup_s", "max_time_s"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, positive_number(name, getattr(self, name)))
         if self.min_iters and self.max_iters and self.min_iters > self.max_iters:
             raise ValueError(
-                f"--min-iters: got {self.min_iters} > --max-iters {self.max_iters}; "
-                "allowed: min <= max"
+                f"min_iters: got {self.min_iters}; allowed: at most max_iters ({self.max_iters})"
             )
-        positive_int("batch", self.batch)
+        object.__setattr__(self, "batch", positive_int("batch", self.batch))
         if self.memory_format not in MEMORY_FORMATS:
             raise ValueError(
                 f"memory_format: got {self.memory_format!r}; allowed: {', '.join(MEMORY_FORMATS)}"

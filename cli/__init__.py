@@ -8,14 +8,26 @@ way: ``cli -> plots -> bench -> zoo -> models``; nothing below imports from here
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from stbench.cli import list_models, plots, predict, profile, records, reproduce, store, sweep
 from stbench.cli.options import OneLineParser, cli_message, load_modules
 
-from stbench.errors import UserError
+from stbench.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    Terminated,
+    UserError,
+)
+from stbench.values import store_path
 
 __all__ = ["UserError", "build_parser", "main"]
 
@@ -55,22 +67,45 @@ def _version() -> str:
     return __version__
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `stbench` console script."""
+    """Entry point of the `stbench` console script (exit statuses: README, "Exit statuses")."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # named by the (sub)command that was typed, not by `stbench`
         _deepest(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
+    here = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if here else None
     try:
+        return _run(args)
+    finally:
+        if here:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(f"stbench {args.command}: {text}", file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        if getattr(args, "store", None) is not None:  # one rule for --store, every command
+            store_path(args.store)
         load_modules(args)
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a full stdout is an error here, not at interpreter exit
+        return status
     except BrokenPipeError:  # e.g. `stbench list --json | head`: the reader left, not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # no second BrokenPipeError at interpreter exit
-        return 0
+        _quiet_stdout()
+        return EXIT_OK
     except (
         UserError,
         ValueError,
@@ -79,8 +114,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         IsADirectoryError,
         NotADirectoryError,
     ) as exc:
-        print(f"stbench {args.command}: error: {cli_message(str(exc))}", file=sys.stderr)
-        return 2
+        _say(args, f"error: {cli_message(str(exc) or type(exc).__name__)}")
+        return EXIT_USAGE
+    except OSError as exc:
+        if not _stdout_failed(exc):
+            raise
+        _quiet_stdout()
+        _say(args, f"error: cannot write to stdout ({exc.strerror or exc})")
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"stbench {args.command}: interrupted", file=sys.stderr)
-        return 130
+        _say(args, "interrupted")
+        return EXIT_INTERRUPTED
+    except Terminated:
+        _say(args, "terminated (SIGTERM); work stored so far is kept, claims released")
+        return EXIT_TERMINATED
+
+
+def _stdout_failed(exc: OSError) -> bool:
+    """Whether an OSError is stdout refusing output (full disk, closed descriptor)."""
+    return exc.errno in (errno.ENOSPC, errno.EBADF, errno.EPIPE, errno.EIO) or sys.stdout is None
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that no second error comes at interpreter exit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

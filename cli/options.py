@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from stbench.errors import UserError
+from stbench.values import positive_int, positive_number
 
 STORE_HELP = "results store (default: $STBENCH_STORE or results/stbench.sqlite)"
 LEGACY_FLAGS = ("json", "csv", "markdown")
@@ -38,24 +39,12 @@ def add_input(p: argparse.ArgumentParser, batch_help: str = "batch size (default
     p.add_argument("--classes", metavar="C", help="number of classes (default: the spec's)")
 
 
-def _int_option(name: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{name}: got {text!r}; allowed: an integer >= 1") from None
-
-
 def input_options(args: argparse.Namespace) -> dict[str, int | None]:
-    """The --frames/--size/--batch/--classes given, as integers (their range is checked by
-    the configuration); a non-integer is one line naming the option."""
-    return {
-        "frames": _int_option("frames", args.frames),
-        "size": _int_option("size", args.size),
-        "batch": _int_option("batch", args.batch),
-        "num_classes": _int_option("classes", args.classes),
-    }
+    """The --frames/--size/--batch/--classes given, as integers checked by the one rule of
+    each (`stbench.values`); a bad value is one line naming the option."""
+    given = {"frames": args.frames, "size": args.size, "batch": args.batch}
+    given["num_classes"] = args.classes
+    return {k: None if v is None else positive_int(k, v) for k, v in given.items()}
 
 
 MODULE_HELP = (
@@ -155,7 +144,8 @@ def add_models(p: argparse.ArgumentParser, nargs: str = "+", summary: str = SELE
     add_module(p)
 
 
-# Leading names of lower layers' messages (`name: got X`) -> the CLI option the user typed.
+# Leading names of lower layers' messages (`field: got X`) -> the CLI option the user typed:
+# the only place where a field meets its flag.
 OPTION_OF = {
     "frames": "--frames",
     "size": "--size",
@@ -163,14 +153,24 @@ OPTION_OF = {
     "batch": "--batch",
     "batches": "--batches",
     "classes": "--classes",
-    "num_classes (--classes)": "--classes",
-    "timing (--time)": "--time",
+    "num_classes": "--classes",
+    "timing": "--time",
     "dtype": "--dtype",
     "device": "--device",
     "counters": "--counters",
     "units": "--units",
     "throughput_batch": "--throughput-batch",
     "store": "--store",
+    "warmup_s": "--warmup",
+    "max_warmup_s": "--max-warmup",
+    "min_iters": "--min-iters",
+    "max_iters": "--max-iters",
+    "max_time_s": "--max-time",
+    "threads": "--threads",
+    "timeout_s": "--timeout",
+    "jobs": "--jobs",
+    "ray_cpus": "--ray-cpus",
+    "time_budget_s": "--time-budget",
 }
 # The models' input check names the tensor; at the CLI its spatial size is --size.
 INPUT_MESSAGES = {"x: got spatial size": "--size: got spatial size"}
@@ -209,9 +209,7 @@ def add_measure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model before timing")
     p.add_argument("--time", action="store_true", help="measure latency (ms: median, IQR, p90)")
     p.add_argument("--memory", action="store_true", help="measure peak memory (MiB) of a forward")
-    p.add_argument(
-        "--throughput-batch", type=int, metavar="N", help="also measure clips/s at batch N"
-    )
+    p.add_argument("--throughput-batch", metavar="N", help="also measure clips/s at batch N")
 
 
 def add_store(p: argparse.ArgumentParser, summary: str = STORE_HELP) -> None:
@@ -304,13 +302,9 @@ def add_protocol(p: argparse.ArgumentParser) -> None:
 def protocol_options(args: argparse.Namespace) -> dict[str, int | float]:
     """The protocol options given, converted; a bad value is one line naming the option."""
     out: dict[str, int | float] = {}
-    for flag, field, kind, _summary in PROTOCOL_OPTIONS:
+    for _flag, field, kind, _summary in PROTOCOL_OPTIONS:
         text = getattr(args, field, None)
-        if text is None:
-            continue
-        try:
-            out[field] = kind(text)
-        except (TypeError, ValueError):
-            what = "an integer >= 1" if kind is int else "a number > 0"
-            raise ValueError(f"{flag}: got {text!r}; allowed: {what}") from None
+        if text is not None:
+            check = positive_int if kind is int else positive_number
+            out[field] = check(field, text)
     return out

@@ -18,6 +18,7 @@ from stbench.cli.options import (
 )
 
 from stbench.output import check_writable, emit
+from stbench.values import positive_int
 
 DEFAULT_OUT_DIR = Path("stbench_out")
 DEFAULT_DASHBOARD = DEFAULT_OUT_DIR / "dashboard.html"
@@ -69,9 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "input unless --frames/--size/--classes align them; differing inputs are stated.",
     )
     add_models(c)
-    c.add_argument("--frames", type=int, help="clip length T (default: each model's own)")
-    c.add_argument("--size", type=int, help="input size S in px (default: each model's own)")
-    c.add_argument("--classes", type=int, help="number of classes (default: each model's own)")
+    c.add_argument("--frames", help="clip length T (default: each model's own)")
+    c.add_argument("--size", help="input size S in px (default: each model's own)")
+    c.add_argument("--classes", help="number of classes (default: each model's own)")
     c.add_argument(
         "--units",
         default="macs",
@@ -192,10 +193,9 @@ def run_compare(args: argparse.Namespace) -> int:
     from stbench.zoo.records import load_records
 
     fmt = output_format(args)
-    for flag in ("frames", "size"):
-        v = getattr(args, flag)
-        if v is not None and v < 1:
-            raise ValueError(f"--{flag}: got {v}; allowed: an integer >= 1")
+    for flag, field in (("frames", "frames"), ("size", "size"), ("classes", "num_classes")):
+        if getattr(args, flag) is not None:
+            setattr(args, flag, positive_int(field, getattr(args, flag)))
     if args.out:
         check_writable(args.out)
     user = options.records_files(args)

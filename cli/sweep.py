@@ -15,7 +15,8 @@ from stbench.cli.options import (
     protocol_options,
 )
 
-from stbench.errors import UserError
+from stbench.errors import EXIT_FAILED, EXIT_LEFT, UserError
+from stbench.values import positive_int, positive_number, store_path
 
 # Options passed to `build_tasks` under their own names.
 TASK_OPTIONS = (
@@ -44,15 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
             "checked before the first task runs. Tasks already stored are skipped, so "
             "re-running an interrupted sweep resumes it; failed tasks are retried (up to 3 "
             "failed attempts); concurrent sweeps on one store share the tasks. Exit status: "
-            "0 all tasks done, 1 some failed (listed), 2 bad input, 130 interrupted. MACs are "
+            "0 all tasks done, 1 some failed (listed), 2 bad input (nothing created), "
+            "75 some tasks left to another live sweep holding them (run again later), "
+            "130 interrupted (Ctrl-C), 143 terminated (SIGTERM; claims released). MACs are "
             "multiply-accumulates; FLOPs = 2 x MACs."
         ),
     )
     add_models(p, "*")
-    p.add_argument("--frames", type=int, nargs="+", help="clip lengths T (default: spec's)")
-    p.add_argument("--sizes", type=int, nargs="+", help="frame sizes H=W (default: spec's)")
-    p.add_argument("--batches", type=int, nargs="+", default=[1], help="batch sizes (default 1)")
-    p.add_argument("--classes", type=int, help="number of classes (default: spec's)")
+    p.add_argument("--frames", nargs="+", help="clip lengths T (default: spec's)")
+    p.add_argument("--sizes", nargs="+", help="frame sizes H=W (default: spec's)")
+    p.add_argument("--batches", nargs="+", default=["1"], help="batch sizes (default 1)")
+    p.add_argument("--classes", help="number of classes (default: spec's)")
     add_measure(p)
     p.add_argument("--counters", nargs="+", default=["meta"], help="counters (default: meta)")
     iso = p.add_mutually_exclusive_group()
@@ -71,7 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         const=False,
         help="run in this process",
     )
-    p.add_argument("--timeout", type=float, help="seconds per isolated task before failing it")
+    p.add_argument(
+        "--timeout",
+        metavar="S",
+        help="seconds per task before failing it (applied to tasks in their own process; "
+        "a task run in this process, see --no-isolate, cannot be stopped: refused with it)",
+    )
     retry = p.add_mutually_exclusive_group()
     retry.add_argument(
         "--no-retry", action="store_true", help="skip tasks that failed before (default: retry)"
@@ -104,9 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "every task's configuration instead of profiling it (no timing; already predicted "
         "ones are skipped)",
     )
-    p.add_argument(
-        "--jobs", type=int, default=1, help="processes that predict at once (with --predict)"
-    )
+    p.add_argument("--jobs", help="processes that predict at once (only with --predict; default 1)")
     add_executor(p)
     p.set_defaults(func=run)
 
@@ -127,7 +133,7 @@ def add_executor(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--ray-cpus",
-        type=float,
+        metavar="N",
         help="CPUs each timed CPU task reserves on Ray (default: --threads, else 1)",
     )
     p.add_argument(
@@ -148,8 +154,8 @@ def _executor(args: argparse.Namespace) -> object | None:
         return None
     from stbench.bench.sweep.executors import RayExecutor
 
-    if args.ray_cpus is not None and not args.ray_cpus > 0:
-        raise UserError(f"--ray-cpus: got {args.ray_cpus:g}; allowed: a number > 0")
+    if args.ray_cpus is not None:
+        args.ray_cpus = positive_number("ray_cpus", args.ray_cpus)
     resources = {}
     for item in args.ray_resource:
         name, _, amount = item.rpartition("=")
@@ -159,13 +165,15 @@ def _executor(args: argparse.Namespace) -> object | None:
             name = ""
         if not name or resources[name] <= 0:
             raise UserError(f"--ray-resource: got {item!r}; allowed: NAME=AMOUNT, AMOUNT > 0")
-    return RayExecutor(
+    executor = RayExecutor(
         args.address,
         isolate_all=bool(args.isolate),
         timeout_s=args.timeout,
         cpus_per_task=args.ray_cpus,
         resources=resources,
     )
+    executor.connect()  # a cluster that cannot be joined is refused before the store exists
+    return executor
 
 
 def _tasks(args: argparse.Namespace) -> list:
@@ -218,13 +226,28 @@ def _record_tasks(args: argparse.Namespace) -> list:
         raise UserError(str(exc)) from None
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Every option checked by its one rule before anything is created or run."""
+    if args.timeout is not None:
+        args.timeout = positive_number("timeout_s", args.timeout)
+        if args.isolate is False:
+            raise UserError(
+                "--timeout: got --no-isolate; allowed: tasks in their own process (a task "
+                "running in this process cannot be stopped)"
+            )
+    if args.jobs is not None:
+        if not args.predict:
+            raise UserError("--jobs: got no --predict; allowed: only with --predict GPU")
+        args.jobs = positive_int("jobs", args.jobs)
+    if args.store is not None:
+        store_path(args.store)
+
+
 def run(args: argparse.Namespace) -> int:
     """List or run the sweep's tasks and print a one-line summary."""
-    from stbench.bench.store.results import ResultsStore
     from stbench.bench.sweep.driver import run_sweep
 
-    if args.timeout is not None and not args.timeout > 0:
-        raise UserError(f"--timeout: got {args.timeout:g}; allowed: seconds > 0")
+    check_options(args)
     tasks = _tasks(args)
     if args.list_tasks:
         for t in tasks:
@@ -232,41 +255,41 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.predict:
         return _predict(args, tasks)
+    # --timeout applies to every task: each runs in its own process, where it can be stopped
+    isolate = True if args.timeout is not None and args.isolate is None else args.isolate
     executor = _executor(args)
     try:
-        with ResultsStore(args.store) as store:
-            summary = run_sweep(
-                ",".join(args.names) or None,
-                args.frames,
-                args.sizes,
-                args.batches,
-                tasks=tasks,
-                store=store,
-                isolate=args.isolate,
-                retry=not args.no_retry,
-                retry_failed=args.retry_failed,
-                timeout_s=args.timeout,
-                progress=not args.no_progress,
-                executor=executor,
-            )
-            path = store.path
+        summary = run_sweep(
+            ",".join(args.names) or None,
+            args.frames,
+            args.sizes,
+            args.batches,
+            tasks=tasks,
+            store=store_path(args.store) if args.store is not None else None,
+            isolate=isolate,
+            retry=not args.no_retry,
+            retry_failed=args.retry_failed,
+            timeout_s=args.timeout,
+            progress=not args.no_progress,
+            executor=executor,
+        )
     finally:
         if executor is not None:
             executor.close()
-    print(summary_line(summary, path))
+    print(summary_line(summary, summary.store))
     for row in summary.failures:
         print(f"  failed {row.get('task_id')}: {row.get('error')}")
-    return 1 if summary.failed else 0
+    if summary.failed:
+        return EXIT_FAILED
+    return EXIT_LEFT if summary.claimed_elsewhere else 0
 
 
 def _predict(args: argparse.Namespace, tasks: list) -> int:
     from stbench.bench.predict.predictions import predict_sweep
     from stbench.bench.store.results import ResultsStore
 
-    if args.jobs < 1:
-        raise UserError(f"--jobs: got {args.jobs}; allowed: an integer >= 1")
     with ResultsStore(args.store) as store:
-        s = predict_sweep(tasks, store, args.predict, jobs=args.jobs)
+        s = predict_sweep(tasks, store, args.predict, jobs=args.jobs or 1)
         path = store.path
     print(
         f"sweep --predict {args.predict}: {s.total} task(s): predicted {s.ran} "

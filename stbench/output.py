@@ -205,10 +205,16 @@ def _csv(tables: list[Table]) -> str:
     return buf.getvalue()
 
 
+# Text a spreadsheet would run as a formula: prefixed with ' in CSV output (OWASP's advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> Any:
     value = plain(value)
     if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str)
+        value = json.dumps(value, default=str)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value  # numbers stay numbers: only text is guarded
     return "" if value is None else value
 
 

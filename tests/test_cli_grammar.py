@@ -65,7 +65,7 @@ def test_expand_names_no_match_is_one_line(items, message):
 def test_errors_name_the_cli_option():
     assert cli_message("x: got spatial size 16x16; allowed: H and W >= 32").startswith("--size:")
     assert cli_message("frames: got 4; allowed: >= 8").startswith("--frames: got 4")
-    assert cli_message("num_classes (--classes): got 0").startswith("--classes: got 0")
+    assert cli_message("num_classes: got 0").startswith("--classes: got 0")
     assert cli_message("r3d: something else") == "r3d: something else"
 
 

@@ -107,9 +107,9 @@ def test_failure_rows_and_filters(db):
     "bad, match",
     [
         ({"frames": None}, "missing key field"),
-        ({"size": 0}, "size must be an integer"),
-        ({"status": "meh"}, "status must be"),
-        ({"macs": "lots"}, "macs must be int"),
+        ({"size": 0}, "size: got 0; allowed: an integer >= 1"),
+        ({"status": "meh"}, "status: got 'meh'"),
+        ({"macs": "lots"}, "macs: got 'lots'"),
     ],
 )
 def test_invalid_rows_write_nothing(db, bad, match):
@@ -188,7 +188,7 @@ def test_missing_or_unwritable_paths(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match="cannot create"):
         ResultsStore(tmp_path / "file" / "s.sqlite")
-    with pytest.raises(StoreError, match="is a directory"):
+    with pytest.raises(StoreError, match="this is a directory"):
         ResultsStore(tmp_path)
 
 

@@ -78,7 +78,7 @@ def test_task_json_round_trip_and_stable_id():
         Task.from_json('{"model": "a", "frames": 1, "size": 1, "colour": 2}')
     with pytest.raises(ValueError, match="not valid JSON"):
         Task.from_json("{")
-    with pytest.raises(ValueError, match="frames must be an integer"):
+    with pytest.raises(ValueError, match="frames: got"):
         Task("a", frames=0, size=1)
 
 

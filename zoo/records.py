@@ -10,6 +10,7 @@ half-loaded). Column meanings and allowed values: ``zoo/records/README.md``.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 from stbench.zoo.papers import cite_papers
+
+from stbench.values import INT64_MAX, FieldError, input_file, integer, number
 
 RECORDS_DIR = Path(__file__).with_name("records")
 # Column naming the user's file a record comes from (`--records FILE`); empty when shipped.
@@ -54,6 +57,10 @@ COLUMNS: tuple[str, ...] = (
     *DETAIL_COLUMNS,
     "source",
 )
+# Columns stbench's own output adds (`records list --format csv`): read back and ignored.
+WRITTEN_COLUMNS: tuple[str, ...] = ("file", "line", ORIGIN, "num_classes")
+# First characters a spreadsheet reads as a formula; stbench's CSV output prefixes them with '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REQUIRED: tuple[str, ...] = ("paper", "dataset", "metric", "value", "level", "modality", "source")
 KEY: tuple[str, ...] = (
     "paper",
@@ -215,19 +222,23 @@ def _zoo_names() -> set[str]:
 
 
 def _parse_number(text: str, kind: type, field: str) -> tuple[float | int | None, str | None]:
+    """A cell as a number checked by the one rule of its kind (`stbench.values`): plain
+    ASCII digits, finite; integers >= 1, other numbers >= 0 (an accuracy: any sign)."""
     if text == "":
         return None, None
     try:
-        value = kind(text)
-    except ValueError:
-        return None, f"{field}: {text!r} is not {'an integer' if kind is int else 'a number'}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return None, f"{field}: {text!r} is not finite"
-    if value < 0 and field != "value":
-        return None, f"{field}: {text!r} must not be negative"
-    if kind is int and value < 1:
-        return None, f"{field}: {text!r} must be >= 1"
-    return value, None
+        if kind is int:
+            return integer(field, text, low=1, high=INT64_MAX), None
+        low = -math.inf if field == "value" else 0.0
+        return number(
+            field,
+            text,
+            low=low,
+            strict=False,
+            what="a finite number" + ("" if field == "value" else " >= 0"),
+        ), None
+    except FieldError as exc:
+        return None, str(exc)
 
 
 def _level_views_problems(level: str, views: str) -> list[str]:
@@ -308,32 +319,51 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
     return row, bad
 
 
+def _unguard(cell: str | None) -> str | None:
+    """A cell as written before stbench's CSV output guarded it against formula injection
+    (`'=...` reads back as `=...`), so what stbench writes it reads back."""
+    if cell and cell[0] == "'" and cell[1:2] in FORMULA_STARTS:
+        return cell[1:]
+    return cell
+
+
 def _read_file(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
-    """Rows with their 1-based line numbers, or the file-level problems."""
+    """Rows with their 1-based line numbers, or the file-level problems. A UTF-8 BOM
+    (Excel's "CSV UTF-8") is allowed; a quoted cell may hold a newline."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        input_file("records", path)
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, FieldError) as exc:
         return [], [f"{path}: cannot read: {exc}"]
-    reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
-    unknown = [c for c in header if c not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in header]
+    reader = csv.reader(io.StringIO(text, newline=""))
     problems = []
-    if unknown:
-        problems.append(f"{path}:1: unknown column(s) {unknown}; allowed: {', '.join(COLUMNS)}")
-    if missing:
-        problems.append(f"{path}:1: missing required column(s) {missing}")
-    if problems:
-        return [], problems
     rows = []
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            problems.append(f"{path}:{line}: more cells than columns ({len(header)})")
-            continue
-        if all(not (v or "").strip() for v in raw.values()):
-            continue
-        rows.append((line, raw))
+    try:
+        header = next(reader, [])
+        header = [h.strip() for h in header]
+        unknown = [c for c in header if c not in COLUMNS and c not in WRITTEN_COLUMNS]
+        missing = [c for c in REQUIRED if c not in header]
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if unknown:
+            problems.append(f"{path}:1: unknown column(s) {unknown}; allowed: {', '.join(COLUMNS)}")
+        if missing:
+            problems.append(f"{path}:1: missing required column(s) {missing}")
+        if twice:
+            problems.append(f"{path}:1: column(s) given twice {twice}; allowed: each once")
+        if problems:
+            return [], problems
+        line = reader.line_num + 1
+        for cells in reader:
+            start, line = line, reader.line_num + 1
+            if len(cells) > len(header):
+                problems.append(f"{path}:{start}: more cells than columns ({len(header)})")
+                continue
+            raw = {h: _unguard(c) for h, c in zip(header, cells, strict=False)}
+            if all(not (v or "").strip() for v in raw.values()):
+                continue
+            rows.append((start, raw))
+    except csv.Error as exc:  # e.g. a field over the csv module's limit (128 KiB)
+        problems.append(f"{path}:{reader.line_num}: cannot read as CSV ({exc})")
     return rows, problems
 
 

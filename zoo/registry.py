@@ -15,6 +15,8 @@ from stbench.models.summary import ArchSummary, Plan
 from stbench.zoo.papers import PAPERS
 from torch import nn
 
+from stbench.values import positive_int
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -125,7 +127,7 @@ SOURCES: dict[str, str] = {}  # a user model's source key -> its citation (see r
 def register(spec: ModelSpec) -> ModelSpec:
     """Add one spec to the registry; names are unique and lowercase."""
     if spec.name != spec.name.lower():
-        raise ValueError(f"model name must be lowercase, got {spec.name!r}")
+        raise ValueError(f"name: got {spec.name!r}; allowed: a lowercase name")
     if spec.name in _REGISTRY:
         raise ValueError(f"model name {spec.name!r} is registered twice")
     if spec.paper not in PAPERS and spec.paper not in SOURCES:
@@ -183,8 +185,8 @@ def register_model(
         model = (name or getattr(fn, "__name__", "")).lower()
         if not _USER_NAME.match(model):
             raise ValueError(
-                f"name: got {model!r}; allowed: letters, digits, _ . - (starting with a "
-                "letter or digit)"
+                f"name: got {model!r}; allowed: ASCII letters a-z (any case), digits 0-9 and "
+                "_ . - (starting with a letter or digit)"
             )
         _ensure_loaded()  # a user name must not shadow a zoo name
         SOURCES.setdefault(source, citation)
@@ -231,8 +233,8 @@ def get_spec(name: str) -> ModelSpec:
     """Return the spec of a registered model, or raise naming the closest names."""
     _ensure_loaded()
     try:
-        return _REGISTRY[name]
-    except KeyError:
+        return _REGISTRY[name.lower() if isinstance(name, str) else name]
+    except (KeyError, TypeError):
         close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=5, cutoff=0.5)
         hint = f"; closest registered names: {', '.join(close)}" if close else ""
         raise ValueError(
@@ -263,8 +265,6 @@ def create_model(
     spec = get_spec(name)
     num_classes = spec.default_classes if num_classes is None else num_classes
     frames = spec.default_frames if frames is None else frames
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"num_classes: got {num_classes!r}; allowed: an integer >= 1")
-    if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
-        raise ValueError(f"frames: got {frames!r}; allowed: an integer >= 1")
+    num_classes = positive_int("num_classes", num_classes)
+    frames = positive_int("frames", frames)
     return spec.build(num_classes=num_classes, frames=frames, **overrides)

@@ -44,6 +44,7 @@ from stbench.bench.store.schema import (
 )
 
 from stbench.output import Table, render, write_atomic
+from stbench.values import INT64_MAX, FieldError, fits_int64, integer, store_path
 
 __all__ = [
     "DEFAULT_LEASE_S",
@@ -109,8 +110,7 @@ def row_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
         v = row.get(f)
         v = KEY_DEFAULTS[f] if v is None else v
         if f in ("frames", "size", "batch", "num_classes"):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"row: {f} must be an integer >= 1, got {v!r}")
+            v = integer(f, v, low=1, high=INT64_MAX)  # a stored row may exceed today's limits
         elif f == "compile":
             v = int(bool(v))
         else:
@@ -130,10 +130,12 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
         if kind is float:
             return float(value)
         if kind is int:
-            return int(value)
+            return fits_int64(name, int(value))
         return str(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"row: {name} must be {kind.__name__}, got {value!r}") from None
+    except FieldError:
+        raise
+    except (TypeError, ValueError, OverflowError):
+        raise FieldError(name, value, f"a value of type {kind.__name__}") from None
 
 
 def _metrics(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,9 +151,18 @@ def _damaged(path: Path, problem: str) -> str:
     return f"store: {path} is damaged ({problem}); {hint}"
 
 
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already ended it on the error."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
 def _describe(path: Path, exc: sqlite3.Error, timeout: float) -> str:
     msg = str(exc)
     low = msg.lower()
+    if "could not decode" in low:
+        return _damaged(path, "a stored row is not valid UTF-8")
     if "locked" in low or "busy" in low:
         return f"store: {path} is locked by another process (waited {timeout:g} s); retry later"
     if "malformed" in low:
@@ -197,6 +208,8 @@ class ResultsStore:
             yield
         except sqlite3.Error as exc:
             raise StoreError(_describe(self.path, exc, self.timeout)) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # damage inside a row
+            raise StoreError(_damaged(self.path, f"a stored row cannot be read: {exc}")) from None
 
     def _connect(self, target: str, uri: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(target, timeout=self.timeout, uri=uri, isolation_level=None)
@@ -205,8 +218,10 @@ class ResultsStore:
         return conn
 
     def _open(self) -> sqlite3.Connection:
-        if self.path.is_dir():
-            raise StoreError(f"store: {self.path} is a directory; give a file path")
+        try:  # a file path, a regular file if it exists (never /dev/null, a pipe, a folder)
+            store_path(self.path)
+        except FieldError as exc:
+            raise StoreError(str(exc)) from None
         if self.readonly:
             if not self.path.exists():
                 raise StoreError(
@@ -221,21 +236,53 @@ class ResultsStore:
             except OSError as exc:
                 raise StoreError(f"store: cannot create {self.path.parent} ({exc})") from None
             target, uri = str(self.path), False
-        with self._errors():
-            conn = self._connect(target, uri)
-            try:
-                version = self._check(conn)
-                if version in (0, 2) and not self.readonly:
-                    self._create(conn)
-            except BaseException:
-                conn.close()
-                raise
+        new = not self.path.exists()
+        try:
+            with self._errors():
+                conn = self._connect(target, uri)
+                try:
+                    version = self._check(conn)
+                    if version in (0, 2) and not self.readonly:
+                        self._create(conn)
+                    if not self.readonly:
+                        self._check_contents(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+        except BaseException:
+            if new:  # no empty file left behind by a store that could not be created
+                with contextlib.suppress(OSError):
+                    Path(f"{self.path}-journal").unlink(missing_ok=True)
+                    if self.path.stat().st_size == 0:
+                        self.path.unlink()
+            raise
         if version == 1:
             conn.close()
             self._legacy = True
             with self._errors():
                 return self._legacy_copy()
         return conn
+
+    def _check_contents(self, conn: sqlite3.Connection) -> None:
+        """Refuse to write to a store whose rows are damaged inside (invalid JSON or UTF-8,
+        which `quick_check` does not see): later rows would be built on unreadable ones."""
+        tables = schema.tables(conn)
+        for table in ("history", "current"):
+            if table not in tables:
+                continue
+            cur = conn.execute(
+                f"SELECT rowid, CAST(row_json AS BLOB), CAST(error AS BLOB) FROM {table}"
+            )
+            for rowid, *texts in cur:
+                try:
+                    for text in texts:
+                        if text is not None:
+                            bytes(text).decode("utf-8")
+                    json.loads(bytes(texts[0]))
+                except (UnicodeDecodeError, ValueError, TypeError):
+                    raise StoreError(
+                        _damaged(self.path, f"{table} row {rowid} cannot be read")
+                    ) from None
 
     def _roll_back_hot_journal(self) -> None:
         """A killed writer leaves a journal that a read-only connection cannot roll back."""
@@ -271,7 +318,7 @@ class ResultsStore:
                 schema.upgrade_v2(conn)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _roll_back(conn)  # the real error, not "cannot rollback - no transaction is active"
             raise
 
     def _legacy_copy(self) -> sqlite3.Connection:
@@ -314,7 +361,7 @@ class ResultsStore:
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                _roll_back(self._conn)
                 raise
             self._conn.execute("COMMIT")
 
@@ -376,7 +423,7 @@ class ResultsStore:
         key = row_key(row)
         status = status or row.get("status") or "ok"
         if status not in ("ok", "failed"):
-            raise ValueError(f"row: status must be 'ok' or 'failed', got {status!r}")
+            raise FieldError("status", status, "'ok' or 'failed'")
         error = error if error is not None else row.get("error")
         _metrics(row)
         clean = {k: v for k, v in row.items() if k not in VIEW_FIELDS}

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from stbench.bench.measure.fit import OutOfMemory, is_oom_error
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
 
 from stbench.progress import Progress
+from stbench.values import fits_int64, positive_int, positive_ints, store_path
 
 if TYPE_CHECKING:
     from stbench.bench.sweep.executors import Executor
@@ -68,13 +69,9 @@ class Task:
     modules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for f in ("frames", "size", "batch", "num_classes"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"task: {f} must be an integer >= 1, got {v!r}")
-        tb = self.throughput_batch
-        if tb is not None and (isinstance(tb, bool) or not isinstance(tb, int) or tb < 1):
-            raise ValueError(f"task: throughput_batch must be an integer >= 1, got {tb!r}")
+        for f in ("frames", "size", "batch", "num_classes", "throughput_batch"):
+            if getattr(self, f) is not None or f != "throughput_batch":
+                object.__setattr__(self, f, positive_int(f, getattr(self, f)))
         object.__setattr__(self, "counters", tuple(self.counters))
         object.__setattr__(self, "modules", tuple(self.modules))
         pairs = self.protocol.items() if isinstance(self.protocol, Mapping) else self.protocol
@@ -175,15 +172,6 @@ class Task:
             raise ValueError(f"task: {exc}") from None
 
 
-def _positive_ints(name: str, values: Iterable[int] | None) -> list[int] | None:
-    if values is None:
-        return None
-    out = list(values)
-    if not out or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in out):
-        raise ValueError(f"{name}: got {out!r}; allowed: integers >= 1")
-    return out
-
-
 def build_tasks(
     pattern: str,
     frames_list: Sequence[int] | None = None,
@@ -214,11 +202,11 @@ def build_tasks(
     from stbench.zoo import get_spec, list_models
     from stbench.zoo.plugins import model_modules
 
-    frames_list = _positive_ints("frames", frames_list)
-    sizes = _positive_ints("sizes", sizes)
-    batches = _positive_ints("batches", batches) or [1]
+    frames_list = positive_ints("frames", frames_list)
+    sizes = positive_ints("sizes", sizes, each="size")
+    batches = positive_ints("batches", batches, each="batch") or [1]
     if num_classes is not None:
-        _positive_ints("classes", [num_classes])
+        positive_int("num_classes", num_classes)
     options = {
         "device": check_device(device) if device_here else device_name(device),
         "dtype": check_dtype(dtype),
@@ -316,6 +304,8 @@ def validate_inputs(
         if key not in counts:
             try:
                 counts[key] = count_static(cfg.static())
+                for field in ("params", "macs"):  # what the store's INTEGER can hold
+                    fits_int64(field, getattr(counts[key], field, None))
             except ValueError as exc:
                 raise ValueError(
                     f"{task.model} at {task.frames} frames, {task.size} px: {exc}"
@@ -435,6 +425,7 @@ class SweepSummary:
     gave_up: int = 0  # failed MAX_ATTEMPTS times (or --no-retry): not run again
     run_id: int | None = None
     rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    store: Path | None = None  # the store's path
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -538,7 +529,7 @@ def run_sweep(
     the admitted tasks (default: `LocalExecutor` in this process); this driver stays the
     only writer of the store.
     """
-    from stbench.bench.store.results import default_owner
+    from stbench.bench.store.results import default_owner, default_store_path
     from stbench.bench.sweep.executors import Hooks, LocalExecutor
 
     if tasks is None:
@@ -548,12 +539,17 @@ def run_sweep(
             pattern, frames_list, sizes, batches, device=device, dtype=dtype, **task_options
         )
     own_store = not isinstance(store, ResultsStore)
-    db = ResultsStore(store) if own_store else store
-    summary = SweepSummary(total=len(tasks))
+    path = (default_store_path() if store is None else store_path(store)) if own_store else None
+    # a new store is created only once every input has been checked
+    db = store if not own_store else (ResultsStore(path) if path.exists() else None)
+    summary = SweepSummary(total=len(tasks), store=path or db.path)
     owner = default_owner()
     lease_s = max(LEASE_S, 2 * (timeout_s or 0))
     try:
-        states = [task_state(db, t, retry=retry, retry_failed=retry_failed) for t in tasks]
+        states = [
+            "todo" if db is None else task_state(db, t, retry=retry, retry_failed=retry_failed)
+            for t in tasks
+        ]
         todo = [t for t, st in zip(tasks, states, strict=True) if st == "todo"]
         summary.skipped = states.count("done")
         summary.gave_up = states.count("gave_up")
@@ -568,6 +564,8 @@ def run_sweep(
             bar.describe("checking inputs")
             here = executor.name == "local"
             counts = validate_inputs(todo, on_done=bar.advance, fits_here=here)
+            if db is None:
+                db = ResultsStore(path)
             if env is None:
                 from stbench.bench.environment import collect_environment
 
@@ -628,6 +626,6 @@ def run_sweep(
                 for key in held:
                     db.release(key, owner)
     finally:
-        if own_store:
+        if own_store and db is not None:
             db.close()
     return summary
