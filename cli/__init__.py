@@ -96,6 +96,8 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     try:
+        if sys.stdout is None:  # started with stdout closed (`stbench list >&-`)
+            raise UserError("stdout: got a closed stdout; allowed: an open one (or --out FILE)")
         if getattr(args, "store", None) is not None:  # one rule for --store, every command
             store_path(args.store)
         load_modules(args)

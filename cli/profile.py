@@ -23,8 +23,10 @@ from stbench.cli.options import (
 
 from stbench.output import Column, Table, emit
 from stbench.progress import Progress
+from stbench.values import positive_number
 
 UNITS = ("macs", "flops")
+TIME_BUDGET_S = 600.0
 DESCRIPTION = (
     "Profile zoo models. MACs are conv+linear multiply-accumulates per clip "
     "(the papers' 'FLOPs'); FLOPs = 2 x MACs. Counting runs on the meta device "
@@ -49,6 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-module", action="store_true", help="include per-module MACs")
     p.add_argument("--units", default="macs", help="macs (GMACs) or flops (GFLOPs) in the table")
     add_protocol(p)
+    p.add_argument(
+        "--time-budget",
+        metavar="S",
+        help=f"refuse (before any model runs) measurements estimated to take longer than S "
+        f"seconds in all (default {TIME_BUDGET_S:g}); the estimate is a lower bound: counted "
+        "MACs at this machine's measured matrix-multiply rate, times the forwards the timing "
+        "protocol needs (--max-time caps the timing of each model, not the command)",
+    )
     _output_flags(p)
     add_store(p, "also store the rows in this SQLite results file")
     p.set_defaults(func=run)
@@ -96,17 +106,49 @@ def run(args: argparse.Namespace) -> int:
     from stbench.bench.measure.timing import check_device
 
     fmt = _checked_output(args)
+    budget = TIME_BUDGET_S
+    if args.time_budget is not None:
+        budget = positive_number("time_budget_s", args.time_budget)
     cfgs = configs(args)
     check_device(args.device)
     several = len(cfgs) > 1
-    with Progress("profile", len(cfgs) * (1 + several)) as bar:
+    measures = any(c.timing or c.throughput_batch for c in cfgs)
+    with Progress("profile", len(cfgs) * (1 + (several or measures))) as bar:
         # Count every configuration before printing or storing any row: a model that
         # cannot run at this input is refused first, and the counts are reused.
-        counts = [_count(c, bar) for c in cfgs] if several else [None]
+        counts = [_count(c, bar) for c in cfgs] if several or measures else [None]
+        if measures:
+            check_time_budget(cfgs, counts, budget)
         rows, failed = _profile_all(args, cfgs, counts, bar)
     if rows and not args.json_lines:
         emit(profile_tables(rows, args.units, fmt), fmt, out=args.out)
     return 1 if failed else 0
+
+
+def check_time_budget(cfgs: list[Any], counts: list[Any], budget_s: float) -> float:
+    """The estimated seconds of every timed measurement (a lower bound); a one-line error
+    naming the slowest model when the sum exceeds `budget_s`."""
+    from stbench.bench.measure.fit import gemm_gmacs_per_s, timing_seconds
+
+    total, worst = 0.0, None
+    for cfg, sc in zip(cfgs, counts, strict=True):
+        if not (cfg.timing or cfg.throughput_batch) or not getattr(sc, "macs", None):
+            continue
+        rate = gemm_gmacs_per_s(cfg.device, cfg.dtype)
+        forward, seconds = timing_seconds(cfg, sc.macs, rate)
+        total += seconds * (1 + bool(cfg.timing and cfg.throughput_batch))
+        if worst is None or forward > worst[1]:
+            worst = (cfg, forward, rate, sc.macs)
+    if worst is not None and total > budget_s:
+        cfg, forward, rate, macs = worst
+        shape = "x".join(map(str, cfg.input_shape))
+        raise ValueError(
+            f"time_budget_s: got {budget_s:g} s; allowed: at least the estimated "
+            f"{total:,.0f} s of timing ({cfg.model} at {shape}: {macs * cfg.batch / 1e9:,.0f} "
+            f"GMACs per forward, >= {forward:,.1f} s at this machine's measured "
+            f"{rate:,.0f} GMAC/s; raise --time-budget, or lower --size/--frames/--batch)"
+        )
+    return total
 
 
 def _count(cfg: Any, bar: Progress) -> Any:

@@ -216,8 +216,10 @@ def _record_tasks(args: argparse.Namespace) -> list:
         )
     try:
         records = load_for_records(args.for_records)
-    except RecordsError as exc:
-        raise UserError(f"--for-records: {str(exc).splitlines()[0]}") from None
+    except RecordsError as exc:  # the first problem, naming its file and line
+        more = len(exc.problems) - 1
+        tail = f" (and {more} more; `stbench records validate` lists them all)" if more else ""
+        raise UserError(f"--for-records: {exc.problems[0]}{tail}") from None
     options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
     try:
         selected = ",".join(expand_names(args.names)) if args.names else None

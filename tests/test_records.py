@@ -202,7 +202,7 @@ def test_every_bad_row_is_reported_with_file_and_line(tmp_path):
         4: "dataset: unknown dataset 'Kinetics-700'",
         5: "source: missing",
         6: "model: 'no_such_model' is not a registered zoo model",
-        7: "frames: 'eight' is not an integer",
+        7: "frames: got 'eight'; allowed: an integer >= 1",
         8: "views: '10 clips' is not CLIPSxCROPS",
         9: "metric: unknown metric 'accuracy'",
         10: "reported_flops: given without reported_flops_unit",

@@ -211,6 +211,11 @@ class ResultsStore:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # damage inside a row
             raise StoreError(_damaged(self.path, f"a stored row cannot be read: {exc}")) from None
 
+    def _loads(self, text: str) -> Any:
+        """A stored row's JSON; damage inside it is a StoreError naming the file."""
+        with self._errors():
+            return json.loads(text)
+
     def _connect(self, target: str, uri: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(target, timeout=self.timeout, uri=uri, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
@@ -629,7 +634,7 @@ class ResultsStore:
             found = _dicts(self._conn.execute(sql, params))
         out = []
         for rec in found:
-            row = json.loads(rec.pop("row_json"))
+            row = self._loads(rec.pop("row_json"))
             row.update({c: rec[c] for c in own})
             if row.get("noisy") is not None:
                 row["noisy"] = bool(row["noisy"])
@@ -738,7 +743,7 @@ class ResultsStore:
                 f"ORDER BY {', '.join(KEY_FIELDS)}, {', '.join(schema.PREDICTION_OPTIONS)}",
                 params,
             ).fetchall()
-        out = [{**json.loads(r[0]), "stored_at": r[1]} for r in found]
+        out = [{**self._loads(r[0]), "stored_at": r[1]} for r in found]
         if model:
             out = [r for r in out if fnmatch.fnmatchcase(r["model"], model.lower())]
         return out
@@ -835,7 +840,7 @@ class ResultsStore:
         with self._errors():
             found = _dicts(self._conn.execute("SELECT * FROM history ORDER BY id"))
         for e in found:
-            e["row"] = json.loads(e.pop("row_json"))
+            e["row"] = self._loads(e.pop("row_json"))
             e.pop("id")
             e.pop("noisy")
         return found
