@@ -245,3 +245,71 @@ def test_name_check_says_what_it_accepts():
             lambda num_classes, frames: None, source="mylab", citation="x", name="modèle_ü"
         )
     assert "modèle_ü" in str(err.value)
+
+
+# ------------------------------------------------------------------ hostile records files
+
+
+def _records_file(tmp_path, *rows, header=None, name="mine.csv", bom=False):
+    from test_records import HEADER, _row
+
+    p = tmp_path / name
+    text = "\n".join([header or HEADER, *(_row(**r) for r in rows)]) + "\n"
+    p.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    return p
+
+
+def test_records_accept_a_bom_and_a_quoted_newline(tmp_path, capsys):
+    from stbench.zoo.records import validate_files
+
+    p = _records_file(tmp_path, {"note": '"two\nlines"'}, {"published_name": "Net 2"}, bom=True)
+    rows, problems = validate_files([p])
+    assert problems == [] and rows[0]["note"] == "two\nlines" and rows[1]["line"] == 4
+    rc, _, err = _run(capsys, ["records", "validate", str(p)])
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("huge", "field larger than field limit"),
+        ("twice", "given twice ['value']"),
+        ("digits", "value: got '7_5'"),
+        ("arabic", "frames: got '٨'"),
+    ],
+)
+def test_hostile_records_are_one_line(tmp_path, capsys, case, words):
+    from test_records import HEADER
+
+    if case == "huge":
+        p = _records_file(tmp_path, {"note": "x" * 200_000})
+    elif case == "twice":
+        p = _records_file(tmp_path, {}, header=HEADER + ",value")
+    elif case == "digits":
+        p = _records_file(tmp_path, {"value": "7_5"})
+    else:
+        p = _records_file(tmp_path, {"frames": "٨"})
+    _refused(capsys, ["records", "list", "--records", str(p), "--format", "csv"], words)
+
+
+def test_records_list_csv_guards_formulas_and_reads_back(tmp_path, capsys):
+    import csv
+    import io
+
+    from stbench.zoo.records import validate_files
+
+    evil = {"published_name": "=HYPERLINK(1)", "note": "@SUM(A1)", "source": "+cmd"}
+    p = _records_file(tmp_path, evil, {"published_name": "-2+3"})
+    rc, out, err = _run(capsys, ["records", "list", "--records", str(p), "--format", "csv"])
+    assert rc == 0, err
+    mine = [r for r in csv.DictReader(io.StringIO(out)) if r["record_origin"]]
+    assert {r["published_name"] for r in mine} == {"'=HYPERLINK(1)", "'-2+3"}
+    assert all(
+        not c.startswith(("=", "+", "-", "@")) or c[1:2].isdigit() for r in mine for c in r.values()
+    )
+    back = tmp_path / "back.csv"
+    back.write_text(
+        "\n".join(out.splitlines()[:1] + [ln for ln in out.splitlines() if "mine.csv" in ln])
+    )
+    rows, problems = validate_files([back], check_zoo_names=False)
+    assert problems == [] and {r["published_name"] for r in rows} == {"=HYPERLINK(1)", "-2+3"}
