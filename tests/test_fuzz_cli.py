@@ -1,0 +1,219 @@
+"""A fuzzer for the command line (issue 25.5): hostile options for every cheap command and
+hostile records files, run in process, each checked against the exit-status contract.
+
+The contract: the exit status is one of 0, 1, 2, 75, 130, 143; status 2 is exactly one
+error line on stderr (progress lines aside) and never a traceback, and it creates or
+changes no file; `--format json/csv` output parses. `make test` runs the "ci" profile (a
+bounded number of examples); `make fuzz` runs the "fuzz" profile (STBENCH_FUZZ=fuzz).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from stbench.cli import main  # noqa: E402
+
+from stbench.errors import EXIT_LEFT  # noqa: E402
+
+settings.register_profile(
+    "ci",
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+settings.register_profile(
+    "fuzz", max_examples=400, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("STBENCH_FUZZ", "ci"))
+
+STATUSES = {0, 1, 2, EXIT_LEFT, 130, 143}
+ERROR_LINE = re.compile(r"^stbench [\w -]+: error: ")
+PROGRESS_LINE = re.compile(r"^[\w-]+: (\d+/\d+|checking inputs|\S+: )")
+
+# Values that broke or could break a parser: signs, separators, non-Latin digits, huge,
+# non-finite, empty, control characters, paths that are not files.
+HOSTILE = st.one_of(
+    st.sampled_from(
+        [
+            "0",
+            "-3",
+            "1",
+            "8",
+            "7_5",
+            "٣",
+            "８",
+            "inf",
+            "nan",
+            "-inf",
+            "1e999",
+            "99999999",
+            "9" * 30,
+            "",
+            " ",
+            "1.5",
+            "+1",
+            "0x10",
+            "a\nb",
+            "=cmd",
+            "/dev/null",
+            "/",
+            ".",
+        ]
+    ),
+    st.integers(-(2**70), 2**70).map(str),
+    st.text(max_size=6),
+)
+FORMATS = st.sampled_from(["table", "csv", "json", "markdown"])
+CELLS = st.one_of(
+    HOSTILE,
+    st.sampled_from(["ucf101", "top1", "clip", "rgb", "user", "x" * 140_000, '"q"', "a,b"]),
+)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() or p.is_fifo()
+    }
+
+
+def _check(argv: list[str], root: Path) -> tuple[int, str, str]:
+    """Run `stbench argv` in process inside `root`; assert the contract; (status, out, err)."""
+    before = _snapshot(root)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:  # argparse's own usage errors
+            rc = exc.code
+    out_text, err_text = out.getvalue(), err.getvalue()
+    assert rc in STATUSES, (argv, rc, err_text)
+    assert "Traceback" not in err_text, (argv, err_text)
+    if rc == 2:
+        lines = [ln for ln in err_text.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ERROR_LINE.match(ln) or ln.startswith("usage:")]
+        others = [ln for ln in lines if ln not in errors and not PROGRESS_LINE.match(ln)]
+        listing = argv[:2] == ["records", "validate"]  # its problem list is its report
+        assert len(errors) == 1 and (listing or not others), (argv, err_text)
+        assert _snapshot(root) == before, (argv, "a refused command created or changed files")
+    fmt = argv[argv.index("--format") + 1] if "--format" in argv else None
+    if rc == 0 and fmt == "json" and out_text.strip():
+        for chunk in [out_text] if out_text.lstrip().startswith("[") else out_text.splitlines():
+            if chunk.strip():
+                json.loads(chunk)
+    if rc == 0 and fmt == "csv" and out_text.strip():
+        rows = list(csv.reader(io.StringIO(out_text)))
+        assert rows and all(len(r) == len(rows[0]) for r in rows if r), argv
+    return rc, out_text, err_text
+
+
+@contextlib.contextmanager
+def _workdir():
+    old, env = os.getcwd(), os.environ.get("STBENCH_STORE")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        os.environ["STBENCH_STORE"] = str(Path(tmp) / "default.sqlite")
+        try:
+            yield Path(tmp)
+        finally:
+            os.chdir(old)
+            if env is None:
+                os.environ.pop("STBENCH_STORE", None)
+            else:
+                os.environ["STBENCH_STORE"] = env
+
+
+PROFILE_OPTIONS = st.sampled_from(
+    ["--frames", "--size", "--batch", "--classes", "--warmup", "--min-iters", "--threads"]
+    + ["--max-time", "--time-budget", "--units", "--dtype", "--device", "--store", "--counters"]
+)
+SWEEP_OPTIONS = st.sampled_from(
+    ["--frames", "--sizes", "--batches", "--classes", "--timeout", "--jobs", "--shard"]
+    + ["--store", "--min-iters", "--threads", "--ray-cpus", "--throughput-batch"]
+)
+STORE_COMMANDS = st.sampled_from(["results", "export"])
+
+
+@given(option=PROFILE_OPTIONS, value=HOSTILE, fmt=FORMATS)
+def test_profile_options(option, value, fmt):
+    with _workdir() as root:
+        _check(["profile", "r3d_resnet18", option, value, "--format", fmt], root)
+
+
+@given(option=SWEEP_OPTIONS, value=HOSTILE, listing=st.booleans())
+def test_sweep_options(option, value, listing):
+    with _workdir() as root:
+        extra = ["--list-tasks"] if listing else ["--no-progress", "--store", "s.sqlite"]
+        rc, _, _ = _check(["sweep", "r3d_resnet18", "--sizes", "64", *extra, option, value], root)
+        if listing and rc != 0:
+            assert not (root / "s.sqlite").exists()
+
+
+@given(command=STORE_COMMANDS, value=HOSTILE, fmt=FORMATS, model=HOSTILE)
+def test_store_commands(command, value, fmt, model):
+    with _workdir() as root:
+        _check([command, "--store", value, "--format", fmt], root)
+        _check([command, "--model", model or "x", "--format", fmt], root)
+
+
+@given(pattern=HOSTILE, fmt=FORMATS)
+def test_list(pattern, fmt):
+    with _workdir() as root:
+        _check(["list", pattern, "--format", fmt], root)
+
+
+@given(
+    header=st.lists(
+        st.sampled_from(["paper", "model", "value", "dataset", "\ufeffpaper", "x"]), max_size=8
+    ),
+    rows=st.lists(st.lists(CELLS, min_size=1, max_size=10), max_size=4),
+    bom=st.booleans(),
+    fmt=st.sampled_from(["csv", "json"]),
+)
+def test_hostile_records_files(header, rows, bom, fmt):
+    from test_records import HEADER
+
+    with _workdir() as root:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(header or HEADER.split(","))
+        for r in rows:
+            w.writerow(r)
+        path = root / "mine.csv"
+        path.write_bytes(("\ufeff" if bom else "").encode() + buf.getvalue().encode("utf-8"))
+        _check(["records", "validate", str(path)], root)
+        _check(["records", "list", "--records", str(path), "--format", fmt], root)
+
+
+@given(
+    cells=st.fixed_dictionaries(
+        {"value": CELLS, "frames": CELLS, "published_name": CELLS, "note": CELLS}
+    )
+)
+def test_hostile_cells_in_a_valid_file(cells):
+    from test_records import HEADER, _row
+
+    with _workdir() as root:
+        path = root / "mine.csv"
+        path.write_text(
+            HEADER
+            + "\n"
+            + _row(**{k: f'"{v}"' if "," in v else v for k, v in cells.items()})
+            + "\n"
+        )
+        _check(["records", "list", "--records", str(path), "--format", "csv"], root)
