@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 #   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 
-.PHONY: venv demo test lint format bench clean browser faults
+.PHONY: venv demo test lint format bench clean browser faults fuzz
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ test: $(STAMP) browser
 	$(BIN)/ruff format --check stbench cli models zoo bench benchmarks plots tests scripts
 	$(BIN)/python -m pytest -q tests
 	$(MAKE) --no-print-directory faults
+
+# The command-line fuzzer with many more examples than `make test` runs (tests/test_fuzz_cli.py).
+fuzz: $(STAMP)
+	STBENCH_FUZZ=fuzz $(BIN)/python -m pytest -q tests/test_fuzz_cli.py --hypothesis-show-statistics
 
 # Fault injection on the results store (damage, double merges, races, killed writers):
 # prints a table and fails if any row is lost or duplicated.

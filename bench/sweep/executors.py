@@ -16,12 +16,16 @@ Ray is imported only by `RayExecutor` (the optional extra `stbench[ray]`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
+import io
 import math
 import os
 import platform
+import re
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -40,6 +44,15 @@ EXECUTORS = ("local", "ray")
 RAY_RETRIES = MAX_ATTEMPTS - 1  # a task whose worker dies runs at most MAX_ATTEMPTS times
 CHUNK_MAX = 64  # cheap (static) tasks per Ray task, at most
 INSTALL_HINT = "install it with: pip install 'stbench[ray]'"
+AUTH_WORDS = re.compile(r"RAY_AUTH|auth(entication)?[ _-]token|unauthenticated", re.IGNORECASE)
+TOKEN_HINT = (
+    "the Ray cluster wants an auth token; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or "
+    "RAY_AUTH_TOKEN_PATH) to the cluster's token before running stbench"
+)
+
+
+class NeedsToken(RuntimeError):
+    """Joining a Ray cluster that requires an auth token this process does not have."""
 
 
 @dataclasses.dataclass
@@ -194,11 +207,19 @@ class RayExecutor:
         self.resources = dict(resources or {})
         self.started = False
         self.by_node: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.log_path = os.environ.get("STBENCH_RAY_LOG") or os.path.join(
+            tempfile.gettempdir(), f"stbench-ray-{os.getpid()}.log"
+        )
+        self._saved_stderr: tuple[int, Any] | None = None
 
     # -- set-up
 
     def connect(self) -> None:
-        """Join the cluster at `address` (or start a local one); one-line ValueError if not."""
+        """Join the cluster at `address` (or start a local one); one-line ValueError if not.
+
+        Ray's own log lines (its C++ core and Python loggers) go to `log_path`, not to the
+        terminal, while this executor is open; a cluster that wants an auth token is named
+        within a second of Ray saying so."""
         ray = self.ray
         if self.address:
             check_reachable(self.address)
@@ -207,13 +228,81 @@ class RayExecutor:
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if not self.address and "RAY_ADDRESS" not in os.environ:  # a new local Ray
             options["_system_config"] = {"task_oom_retries": 0}  # out of memory is a result
+        self._logs_to_file()
         try:
-            ray.init(address=self.address, logging_level="ERROR", **options)
+            self._init(lambda: ray.init(address=self.address, logging_level="ERROR", **options))
         except Exception as exc:  # noqa: BLE001 - any failure to join is one line for the user
+            self._logs_back()
             where = self.address or "a new local cluster"
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if isinstance(exc, NeedsToken) or AUTH_WORDS.search(first):
+                raise ValueError(f"--address: {where}: {TOKEN_HINT}") from None
             raise ValueError(f"--address: cannot start Ray on {where} ({first})") from None
         self.started = True
+
+    def _init(self, init: Callable[[], Any]) -> None:
+        """Run `init` (ray.init) in a thread while watching the log file: a word about an
+        auth token there ends the wait at once (Ray itself warns for about 20 s first)."""
+        import threading
+
+        outcome: list[BaseException | None] = []
+
+        def target() -> None:
+            try:
+                init()
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                outcome.append(exc)
+
+        thread = threading.Thread(target=target, daemon=True, name="stbench-ray-init")
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+            if AUTH_WORDS.search(self._log_text()):
+                raise NeedsToken(TOKEN_HINT)
+        if outcome and outcome[0] is not None:
+            raise outcome[0]
+
+    def _log_text(self) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()[-65536:]
+        except OSError:
+            return ""
+
+    def _logs_to_file(self) -> None:
+        """Point file descriptor 2 (where Ray's C++ core and its Python loggers write) at
+        `log_path`; stbench's own messages keep the terminal through a new sys.stderr."""
+        if self._saved_stderr is not None:
+            return
+        try:
+            sys.stderr.flush()
+            fd = sys.stderr.fileno()
+            log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return  # no file descriptor behind stderr (e.g. captured): leave Ray's logs be
+        if fd != 2:
+            os.close(log)
+            return
+        saved = os.dup(2)
+        self._saved_stderr = (saved, sys.stderr)
+        os.dup2(log, 2)
+        os.close(log)
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+        print(f"ray: Ray's own logs go to {self.log_path}", file=sys.stderr)
+
+    def _logs_back(self) -> None:
+        """Give file descriptor 2 and sys.stderr back to the terminal."""
+        if self._saved_stderr is None:
+            return
+        saved, stream = self._saved_stderr
+        self._saved_stderr = None
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+            sys.stderr.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = stream
 
     def prepare(self, tasks: Sequence[Task]) -> None:
         """Connect, and refuse GPU tasks on a cluster without GPUs (one line, nothing run)."""
@@ -228,10 +317,14 @@ class RayExecutor:
             )
 
     def close(self) -> None:
-        """Shut down the local Ray this executor started (a joined cluster stays up)."""
-        if self.started:
-            self.ray.shutdown()
-            self.started = False
+        """Shut down the local Ray this executor started (a joined cluster stays up) and
+        give the terminal back."""
+        try:
+            if self.started:
+                self.ray.shutdown()
+                self.started = False
+        finally:
+            self._logs_back()
 
     # -- planning
 

@@ -1,0 +1,110 @@
+"""A clean terminal under cluster faults (issue 25.6): Ray's own logs go to a log file, a
+cluster that wants an auth token is named at once. A fake `ray` module stands in for Ray
+here (fast); the multi-node test with a real `ray.cluster_utils.Cluster` is marked slow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import types
+from pathlib import Path
+
+import pytest
+from stbench.bench.sweep import executors
+from stbench.bench.sweep.executors import RayExecutor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fake_ray(init):
+    return types.SimpleNamespace(is_initialized=lambda: False, init=init, shutdown=lambda: None)
+
+
+def test_auth_token_cluster_gets_a_one_line_hint_at_once(tmp_path, monkeypatch):
+    released = threading.Event()
+    log = tmp_path / "ray.log"
+
+    def init(**kw):  # Ray's warnings about the token, then (much later) a plain error
+        with open(log, "a") as f:
+            f.write("gRPC error: UNAUTHENTICATED: missing auth token\n")
+        released.wait(60)
+        raise RuntimeError("timed out connecting to the GCS")
+
+    monkeypatch.setattr(executors, "import_ray", lambda: _fake_ray(init))
+    monkeypatch.setattr(executors, "check_reachable", lambda address: None)
+    monkeypatch.setenv("STBENCH_RAY_LOG", str(log))
+    ex = RayExecutor("10.0.0.1:6379")
+    try:
+        with pytest.raises(ValueError) as err:
+            ex.connect()
+    finally:
+        released.set()
+    text = str(err.value)
+    assert "RAY_AUTH_MODE" in text and "RAY_AUTH_TOKEN" in text and "\n" not in text
+    assert text.startswith("--address: 10.0.0.1:6379: ")
+
+
+def test_ray_logs_go_to_a_file_not_the_terminal(tmp_path):
+    log = tmp_path / "ray.log"
+    script = textwrap.dedent(
+        """
+        import os, sys, types
+        from stbench.bench.sweep import executors
+        def init(**kw):
+            os.write(2, b"(raylet) worker died: 44 lines of Ray's own logs\\n")
+        fake = types.SimpleNamespace(is_initialized=lambda: False, init=init, shutdown=lambda: None)
+        executors.import_ray = lambda: fake
+        ex = executors.RayExecutor()
+        ex.connect()
+        os.write(2, b"more Ray noise from C++\\n")
+        print("stbench's own line", file=sys.stderr)
+        ex.close()
+        print("after close", file=sys.stderr)
+        """
+    )
+    env = {**os.environ, "STBENCH_RAY_LOG": str(log), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Ray's own logs go to " + str(log) in done.stderr
+    assert "stbench's own line" in done.stderr and "after close" in done.stderr
+    assert "worker died" not in done.stderr and "Ray noise" not in done.stderr
+    assert "worker died" in log.read_text() and "Ray noise" in log.read_text()
+
+
+@pytest.mark.slow
+def test_a_node_removed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
+    """Two local nodes (`ray.cluster_utils.Cluster`); the worker node goes mid-sweep."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+    from stbench.bench.store.results import ResultsStore
+    from stbench.bench.sweep.driver import build_tasks, run_sweep
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker = cluster.add_node(num_cpus=1)
+    tasks = build_tasks("r3d_resnet18,mc3_resnet18,rmc3_resnet18,r2plus1d_resnet18", [8], [64])
+    timer = threading.Timer(2.0, lambda: cluster.remove_node(worker))
+    try:
+        ray.init(address=cluster.address, log_to_driver=False, logging_level="ERROR")
+        timer.start()
+        with ResultsStore(tmp_path / "s.sqlite") as db:
+            summary = run_sweep(
+                tasks=tasks,
+                store=db,
+                progress=False,
+                env={"host": "h"},
+                executor=RayExecutor(isolate_all=True),
+            )
+            rows = db.rows()
+            history = db.history()
+    finally:
+        timer.cancel()
+        ray.shutdown()
+        cluster.shutdown()
+    assert summary.failed == 0
+    assert sorted(r["model"] for r in rows) == sorted(t.model for t in tasks)
+    assert len([h for h in history if h["status"] == "ok"]) == len(tasks)
