@@ -31,17 +31,13 @@ from stbench.bench.predict.trace import (
     trace_training_step,
 )
 
+from stbench.values import positive_int
+
 KIND = "predicted"
 METHOD = (
     "meta-device trace; peak = observed tensor lifetimes rounded to 512 B blocks; latency = "
     "sum over kernels of max(flops/peak, bytes/bandwidth) + launches x overhead (a lower bound)"
 )
-
-
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: got {value!r}; allowed: an integer >= 1")
-    return value
 
 
 def check_request(gpu: str, dtype: str, batch: int, optimizer: str = "sgd") -> Device:
@@ -50,7 +46,7 @@ def check_request(gpu: str, dtype: str, batch: int, optimizer: str = "sgd") -> D
     if dtype not in TRACE_DTYPES:
         raise ValueError(f"dtype: got {dtype!r}; allowed: {', '.join(device.dtypes())}")
     check_dtype_on(device, dtype)
-    _positive("batch", batch)
+    positive_int("batch", batch)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: got {optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
     return device
@@ -122,9 +118,11 @@ def predict(
 
     device = check_request(gpu, dtype, batch, optimizer)
     spec = get_spec(name)
-    frames = spec.default_frames if frames is None else _positive("frames", frames)
-    size = spec.default_size if size is None else _positive("size", size)
-    num_classes = spec.default_classes if num_classes is None else _positive("classes", num_classes)
+    frames = spec.default_frames if frames is None else positive_int("frames", frames)
+    size = spec.default_size if size is None else positive_int("size", size)
+    num_classes = (
+        spec.default_classes if num_classes is None else positive_int("num_classes", num_classes)
+    )
     shape = (batch, 3, frames, size, size)
     options = {"cuda_graphs": cuda_graphs}
     model = build_zoo_model(spec.name, frames=frames, num_classes=num_classes)
