@@ -116,7 +116,9 @@ def _run(args: argparse.Namespace) -> int:
         IsADirectoryError,
         NotADirectoryError,
     ) as exc:
-        _say(args, f"error: {cli_message(str(exc) or type(exc).__name__)}")
+        text = cli_message(str(exc) or type(exc).__name__)
+        listing = isinstance(exc, ValueError) and hasattr(exc, "problems")  # records validate
+        _say(args, f"error: {text if listing else one_line(text)}")
         return EXIT_USAGE
     except OSError as exc:
         if not _stdout_failed(exc):
@@ -130,6 +132,15 @@ def _run(args: argparse.Namespace) -> int:
     except Terminated:
         _say(args, "terminated (SIGTERM); work stored so far is kept, claims released")
         return EXIT_TERMINATED
+
+
+# Characters that end a line for a terminal or for str.splitlines().
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: a value's line breaks shown escaped (e.g. a path holding `\\r`)."""
+    return text.translate({ord(c): repr(c)[1:-1] for c in LINE_BREAKS})
 
 
 def _stdout_failed(exc: OSError) -> bool:

@@ -37,10 +37,11 @@ _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?", re.
 class FieldError(ValueError):
     """A value refused, worded ``field: got V; allowed: Y`` (one line)."""
 
-    def __init__(self, field: str, value: Any, allowed: str) -> None:
-        shown = value if isinstance(value, str) and value.startswith("<") else repr(value)
-        if isinstance(value, str) and len(value) > 80:
-            shown = repr(value[:77] + "...")
+    def __init__(self, field: str, value: Any, allowed: str, *, shown: str | None = None) -> None:
+        if shown is None:
+            shown = repr(
+                value[:77] + "..." if isinstance(value, str) and len(value) > 80 else value
+            )
         super().__init__(f"{field}: got {shown}; allowed: {allowed}")
         self.field, self.value, self.allowed = field, value, allowed
 
@@ -120,7 +121,8 @@ def positive_number(field: str, value: Any) -> float:
 def fits_int64(field: str, value: Any) -> Any:
     """`value` unless it is an int SQLite's INTEGER cannot hold."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
-        raise FieldError(field, f"<a number with {len(str(abs(value)))} digits>", "below 2**63")
+        digits = len(str(abs(value)))
+        raise FieldError(field, value, "below 2**63", shown=f"a number of {digits} digits")
     return value
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from stbench.cli import main  # noqa: E402
 
@@ -150,12 +150,16 @@ STORE_COMMANDS = st.sampled_from(["results", "export"])
 
 
 @given(option=PROFILE_OPTIONS, value=HOSTILE, fmt=FORMATS)
+@example(option="--frames", value="<\x85", fmt="table")  # found: a NEL split the error line
+@example(option="--store", value="", fmt="json")  # found: profile stored nothing, exit 0
 def test_profile_options(option, value, fmt):
     with _workdir() as root:
         _check(["profile", "r3d_resnet18", option, value, "--format", fmt], root)
 
 
 @given(option=SWEEP_OPTIONS, value=HOSTILE, listing=st.booleans())
+@example(option="--sizes", value="99999999", listing=False)  # found: OverflowError traceback
+@example(option="--timeout", value="inf", listing=False)  # found: refused after the store
 def test_sweep_options(option, value, listing):
     with _workdir() as root:
         extra = ["--list-tasks"] if listing else ["--no-progress", "--store", "s.sqlite"]
@@ -165,6 +169,8 @@ def test_sweep_options(option, value, listing):
 
 
 @given(command=STORE_COMMANDS, value=HOSTILE, fmt=FORMATS, model=HOSTILE)
+@example(command="results", value="0\r", fmt="table", model="x")  # found: \r split the line
+@example(command="results", value="/dev/null", fmt="csv", model="x")  # found: exit 0, empty
 def test_store_commands(command, value, fmt, model):
     with _workdir() as root:
         _check([command, "--store", value, "--format", fmt], root)
