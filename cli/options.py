@@ -161,6 +161,7 @@ OPTION_OF = {
     "units": "--units",
     "throughput_batch": "--throughput-batch",
     "store": "--store",
+    "dataset": "--dataset",
     "warmup_s": "--warmup",
     "max_warmup_s": "--max-warmup",
     "min_iters": "--min-iters",

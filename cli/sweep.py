@@ -16,7 +16,7 @@ from stbench.cli.options import (
 )
 
 from stbench.errors import EXIT_FAILED, EXIT_LEFT, UserError
-from stbench.values import positive_int, positive_number, store_path
+from stbench.values import integer, positive_int, positive_number, store_path
 
 # Options passed to `build_tasks` under their own names.
 TASK_OPTIONS = (
@@ -160,10 +160,10 @@ def _executor(args: argparse.Namespace) -> object | None:
     for item in args.ray_resource:
         name, _, amount = item.rpartition("=")
         try:
-            resources[name] = float(amount)
+            resources[name] = positive_number("ray_resource", amount)
         except ValueError:
             name = ""
-        if not name or resources[name] <= 0:
+        if not name:
             raise UserError(f"--ray-resource: got {item!r}; allowed: NAME=AMOUNT, AMOUNT > 0")
     executor = RayExecutor(
         args.address,
@@ -199,7 +199,8 @@ def _tasks(args: argparse.Namespace) -> list:
         raise UserError("MODEL: got nothing; allowed: model names or patterns, or --task JSON")
     if args.shard:
         try:
-            i, n = (int(v) for v in args.shard.split("/"))
+            i, n = args.shard.split("/")
+            i, n = integer("shard", i, low=0), positive_int("shard", n)
         except ValueError:
             raise UserError(f"--shard: got {args.shard!r}; allowed: I/N, e.g. 0/4") from None
         tasks = shard(tasks, i, n)

@@ -269,7 +269,7 @@ def test_frontier_cli_table_and_latency(tmp_path, capsys, fake_collect):
     ("args", "message"),
     [
         (["--dataset", "ucf101"], "--dataset ucf101: no top1 record"),
-        (["--dataset", "nope"], "unknown dataset 'nope'"),
+        (["--dataset", "nope"], "--dataset: got 'nope'"),
         (["--out", "/proc/nope/d.html"], "--out: cannot write"),
     ],
 )

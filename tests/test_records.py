@@ -176,7 +176,7 @@ def test_dataset_aliases_and_class_counts():
     assert num_classes("Mini-SSV2") == 87
     assert num_classes("Mini-Kinetics-200") == 200
     assert DATASETS["mini_kinetics"] != DATASETS["mini_kinetics_200"]
-    with pytest.raises(ValueError, match="dataset: unknown dataset 'Kinetics-700'"):
+    with pytest.raises(ValueError, match="dataset: got 'Kinetics-700'"):
         resolve_dataset("Kinetics-700")
 
 
@@ -199,12 +199,12 @@ def test_every_bad_row_is_reported_with_file_and_line(tmp_path):
     text = str(err.value)
     expected = {
         3: "value: 130 outside [0, 100]",
-        4: "dataset: unknown dataset 'Kinetics-700'",
+        4: "dataset: got 'Kinetics-700'",
         5: "source: missing",
         6: "model: 'no_such_model' is not a registered zoo model",
         7: "frames: got 'eight'; allowed: an integer >= 1",
-        8: "views: '10 clips' is not CLIPSxCROPS",
-        9: "metric: unknown metric 'accuracy'",
+        8: "views: got '10 clips'; allowed: CLIPSxCROPS",
+        9: "metric: got 'accuracy'",
         10: "reported_flops: given without reported_flops_unit",
     }
     for line, reason in expected.items():

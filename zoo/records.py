@@ -202,7 +202,7 @@ def resolve_dataset(name: str) -> Dataset:
     for d in DATASETS.values():
         if low == d.name or low in (a.lower() for a in d.aliases):
             return d
-    raise ValueError(f"dataset: unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    raise FieldError("dataset", name, f"{', '.join(DATASETS)} or one of their aliases")
 
 
 def num_classes(dataset: str) -> int:
@@ -267,7 +267,7 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
         except ValueError as exc:
             bad.append(str(exc))
     if row["metric"] and row["metric"] not in METRICS:
-        bad.append(f"metric: unknown metric {row['metric']!r}; allowed: {', '.join(METRICS)}")
+        bad.append(str(FieldError("metric", row["metric"], ", ".join(METRICS))))
     value, err = _parse_number(row["value"], float, "value")
     if err:
         bad.append(err)
@@ -294,13 +294,11 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
     }
     for field, allowed in choices.items():
         if row[field] and row[field] not in allowed:
-            bad.append(
-                f"{field}: {row[field]!r} not allowed; allowed: {', '.join(a for a in allowed if a)}"
-            )
+            bad.append(str(FieldError(field, row[field], ", ".join(a for a in allowed if a))))
     if row["split"] and row["split"] not in SPLITS:
-        bad.append(f"split: {row['split']!r} not allowed; allowed: {', '.join(SPLITS)}")
+        bad.append(str(FieldError("split", row["split"], ", ".join(SPLITS))))
     if row["views"] and not _VIEWS.match(row["views"]):
-        bad.append(f"views: {row['views']!r} is not CLIPSxCROPS, e.g. 10x3")
+        bad.append(str(FieldError("views", row["views"], "CLIPSxCROPS, e.g. 10x3")))
     elif row["views"] and row["level"] in LEVELS:
         bad += _level_views_problems(row["level"], row["views"])
     if row["reported_flops"] is not None and not (
