@@ -113,10 +113,11 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     several = len(cfgs) > 1
     measures = any(c.timing or c.throughput_batch for c in cfgs)
-    with Progress("profile", len(cfgs) * (1 + (several or measures))) as bar:
-        # Count every configuration before printing or storing any row: a model that
-        # cannot run at this input is refused first, and the counts are reused.
-        counts = [_count(c, bar) for c in cfgs] if several or measures else [None]
+    first = several or measures or bool(args.store)
+    with Progress("profile", len(cfgs) * (1 + first)) as bar:
+        # Count every configuration before printing or storing any row (or creating the
+        # store): a model that cannot run at this input is refused first; counts are reused.
+        counts = [_count(c, bar) for c in cfgs] if first else [None]
         if measures:
             check_time_budget(cfgs, counts, budget)
         rows, failed = _profile_all(args, cfgs, counts, bar)

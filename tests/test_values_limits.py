@@ -101,6 +101,14 @@ def test_sweep_refuses_before_creating_the_store(tmp_path, capsys, extra, words)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_profile_refuses_an_input_before_creating_its_store(tmp_path, capsys):
+    store = tmp_path / "p.sqlite"
+    _refused(
+        capsys, ["profile", "r3d_resnet18", "--frames", "2", "--store", str(store)], "--frames"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_for_records_missing_file_is_named(tmp_path, capsys):
     missing = tmp_path / "MISSING.csv"
     _refused(capsys, ["sweep", "--for-records", str(missing), "--list-tasks"], "MISSING.csv")
