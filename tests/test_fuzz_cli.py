@@ -157,6 +157,17 @@ def test_profile_options(option, value, fmt):
         _check(["profile", "r3d_resnet18", option, value, "--format", fmt], root)
 
 
+@given(
+    options=st.lists(st.tuples(PROFILE_OPTIONS, HOSTILE), min_size=1, max_size=3),
+    store=st.booleans(),
+)
+@example(options=[("--frames", "2")], store=True)  # found: the store was created, then refused
+def test_profile_option_pairs(options, store):
+    with _workdir() as root:
+        argv = ["profile", "r3d_resnet18", *(x for pair in options for x in pair)]
+        _check([*argv, *(["--store", "p.sqlite"] if store else [])], root)
+
+
 @given(option=SWEEP_OPTIONS, value=HOSTILE, listing=st.booleans())
 @example(option="--sizes", value="99999999", listing=False)  # found: OverflowError traceback
 @example(option="--timeout", value="inf", listing=False)  # found: refused after the store
