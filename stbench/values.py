@@ -49,18 +49,18 @@ class FieldError(ValueError):
 def integer(field: str, value: Any, *, low: int = 1, high: int | None = None) -> int:
     """`value` (an int, or text of plain ASCII digits) if `low <= value <= high`."""
     high = LIMITS.get(field, INT64_MAX) if high is None else high
-    allowed = f"an integer >= {low}"
+    allowed, given = f"an integer >= {low}", value  # errors show the value as given
     if isinstance(value, str):
         text = value.strip()
         if not _INT.fullmatch(text):
-            raise FieldError(field, value, allowed)
+            raise FieldError(field, given, allowed)
         value = int(text)
     elif isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError(field, value, allowed)
+        raise FieldError(field, given, allowed)
     if value < low:
-        raise FieldError(field, value, allowed)
+        raise FieldError(field, given, allowed)
     if value > high:
-        raise FieldError(field, value, f"an integer from {low} to {high}")
+        raise FieldError(field, given, f"an integer from {low} to {high}")
     return value
 
 
@@ -100,16 +100,17 @@ def number(
     allowed = what or (
         f"a finite number {bound}" if high == math.inf else f"a number from {low:g} to {high:g}"
     )
+    given = value  # errors show the value as given
     if isinstance(value, str):
         text = value.strip()
         if not _NUMBER.fullmatch(text):
-            raise FieldError(field, value, allowed)
+            raise FieldError(field, given, allowed)
         value = float(text)
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FieldError(field, value, allowed)
+        raise FieldError(field, given, allowed)
     value = float(value)
     if not math.isfinite(value) or value < low or (strict and value == low) or value > high:
-        raise FieldError(field, value, allowed)
+        raise FieldError(field, given, allowed)
     return value
 
 

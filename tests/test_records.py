@@ -240,7 +240,7 @@ def test_cli_validate(tmp_path, capsys):
     assert main(["records", "validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "records: 2 problem(s)" in err
-    assert f"{bad}:3: value: -3 outside" in err and f"{bad}:4: dataset: unknown" in err
+    assert f"{bad}:3: value: -3 outside" in err and f"{bad}:4: dataset: got 'nope'" in err
 
 
 def test_cli_list_filters_json(capsys):

@@ -32,10 +32,10 @@ def _rows(path) -> int:
     [
         (["--counters", "bogus"], "counters: unknown counter 'bogus'"),
         (["--frames", "3"], "r3d_resnet18 at 3 frames, 112 px: frames: got 3"),
-        (["--frames", "0"], "frames: got [0]"),
+        (["--frames", "0"], "--frames: got '0'; allowed: an integer >= 1"),
         (["--dtype", "int8"], "dtype: got 'int8'"),
         (["--time", "--max-iters", "x"], "--max-iters: got 'x'"),
-        (["--timeout", "0"], "--timeout: got 0"),
+        (["--timeout", "0"], "--timeout: got '0'"),
     ],
 )
 def test_bad_sweep_options_store_nothing_and_exit_2(tmp_path, capsys, argv, message):
@@ -148,7 +148,10 @@ def test_ray_executor_without_ray_is_one_line_naming_the_extra(tmp_path, capsys,
     [
         (["--address", "h:1"], "--address/--ray-cpus/--ray-resource: only with --executor ray"),
         (["--executor", "ray", "--ray-resource", "h100"], "--ray-resource: got 'h100'"),
-        (["--executor", "ray", "--ray-cpus", "0"], "--ray-cpus: got 0; allowed: a number > 0"),
+        (
+            ["--executor", "ray", "--ray-cpus", "0"],
+            "--ray-cpus: got '0'; allowed: a finite number > 0",
+        ),
     ],
 )
 def test_bad_executor_flags_are_one_line(tmp_path, capsys, flags, message):
@@ -169,11 +172,10 @@ def test_a_cross_check_the_store_lacks_is_still_to_do(tmp_path):
 
 
 def test_usage_errors_are_one_line(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["sweep", "r3d_resnet18", "--frames", "8,16"])
+    assert main(["sweep", "r3d_resnet18", "--frames", "8,16"]) == 2
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and err.count("\n") == 1
-    assert err.startswith("stbench sweep: error: argument --frames: invalid int value")
+    assert err.count("\n") == 1
+    assert err.startswith("stbench sweep: error: --frames: got '8,16'; allowed: an integer >= 1")
 
 
 def test_short_or_unstable_timings_are_noisy():
