@@ -38,6 +38,8 @@ class FieldError(ValueError):
     """A value refused, worded ``field: got V; allowed: Y`` (one line)."""
 
     def __init__(self, field: str, value: Any, allowed: str, *, shown: str | None = None) -> None:
+        if shown is None and isinstance(value, str) and _NUMBER.fullmatch(value):
+            shown = value  # a number typed as text reads as the number: `frames: got 0`
         if shown is None:
             shown = repr(
                 value[:77] + "..." if isinstance(value, str) and len(value) > 80 else value

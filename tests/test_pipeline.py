@@ -55,7 +55,7 @@ def test_config_key_is_the_store_key_and_options_are_not():
     [
         (dict(frames=0), "frames: got 0; allowed: an integer >= 1"),
         (dict(batch=True), "batch: got True"),
-        (dict(num_classes=-1), "num_classes (--classes): got -1"),
+        (dict(num_classes=-1), "num_classes: got -1"),
         (dict(throughput_batch=0), "throughput_batch: got 0"),
         (dict(device="tpu"), "device: got 'tpu'; allowed: cpu, cuda, cuda:N"),
         (dict(dtype="float64"), "dtype: got 'float64'; allowed: float32, bfloat16, float16"),

@@ -32,10 +32,10 @@ def _rows(path) -> int:
     [
         (["--counters", "bogus"], "counters: unknown counter 'bogus'"),
         (["--frames", "3"], "r3d_resnet18 at 3 frames, 112 px: frames: got 3"),
-        (["--frames", "0"], "--frames: got '0'; allowed: an integer >= 1"),
+        (["--frames", "0"], "--frames: got 0; allowed: an integer >= 1"),
         (["--dtype", "int8"], "dtype: got 'int8'"),
         (["--time", "--max-iters", "x"], "--max-iters: got 'x'"),
-        (["--timeout", "0"], "--timeout: got '0'"),
+        (["--timeout", "0"], "--timeout: got 0"),
     ],
 )
 def test_bad_sweep_options_store_nothing_and_exit_2(tmp_path, capsys, argv, message):
@@ -150,7 +150,7 @@ def test_ray_executor_without_ray_is_one_line_naming_the_extra(tmp_path, capsys,
         (["--executor", "ray", "--ray-resource", "h100"], "--ray-resource: got 'h100'"),
         (
             ["--executor", "ray", "--ray-cpus", "0"],
-            "--ray-cpus: got '0'; allowed: a finite number > 0",
+            "--ray-cpus: got 0; allowed: a finite number > 0",
         ),
     ],
 )

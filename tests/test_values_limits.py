@@ -81,7 +81,7 @@ def test_store_empty_is_one_rule_for_every_command(tmp_path, capsys, monkeypatch
 @pytest.mark.parametrize(
     "extra, words",
     [
-        (["--sizes", "99999999"], ["--sizes: got '99999999'"]),
+        (["--sizes", "99999999"], ["--sizes: got 99999999"]),
         (["--sizes", "7_5"], ["--sizes: got '7_5'"]),
         (["--frames", "٣"], ["--frames: got"]),
         (["--timeout", "inf"], ["--timeout: got"]),
