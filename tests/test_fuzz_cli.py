@@ -234,3 +234,52 @@ def test_hostile_cells_in_a_valid_file(cells):
             + "\n"
         )
         _check(["records", "list", "--records", str(path), "--format", "csv"], root)
+
+
+class _FailingStdout(io.StringIO):
+    """A stdout that fails after `room` characters: a reader that left, or a full disk."""
+
+    def __init__(self, room: int, error: OSError) -> None:
+        super().__init__()
+        self.room, self.error = room, error
+
+    def write(self, text: str) -> int:
+        if self.tell() + len(text) > self.room:
+            raise self.error
+        return super().write(text)
+
+
+@given(
+    argv=st.sampled_from(
+        [
+            ["list", "--format", "json"],
+            ["list", "--format", "csv"],
+            ["list", "--format", "markdown"],
+            ["records", "list", "--format", "csv"],
+            ["reproduce", "--paper", "tran2018", "--format", "csv"],
+        ]
+    ),
+    room=st.integers(0, 4000),
+    broken=st.booleans(),
+)
+def test_a_closed_or_full_stdout_is_one_line(argv, room, broken):
+    import errno
+
+    error = (
+        BrokenPipeError(errno.EPIPE, "Broken pipe")
+        if broken
+        else OSError(errno.ENOSPC, "No space left on device")
+    )
+    err = io.StringIO()
+    out = _FailingStdout(room, error)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:
+            rc = exc.code
+    lines = err.getvalue().strip().splitlines()
+    if broken:  # the reader left: not an error, and never "some tasks failed"
+        assert rc == 0 and lines == [], (argv, err.getvalue())
+    else:
+        assert rc in (0, 2) and "Traceback" not in err.getvalue(), (argv, err.getvalue())
+        assert rc == 0 or (len(lines) == 1 and "No space left" in lines[0]), err.getvalue()
