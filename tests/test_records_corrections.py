@@ -265,4 +265,4 @@ def test_bad_views_and_bad_level_are_reported_once(tmp_path):
     with pytest.raises(RecordsError) as err:
         load_records([path], check_zoo_names=False)
     assert [p.split(": ", 1)[1].split(":")[0] for p in err.value.problems] == ["views", "level"]
-    assert "not allowed" in err.value.problems[1]
+    assert "level: got 'frame'; allowed:" in err.value.problems[1]
