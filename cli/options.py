@@ -149,6 +149,7 @@ def add_models(p: argparse.ArgumentParser, nargs: str = "+", summary: str = SELE
 OPTION_OF = {
     "frames": "--frames",
     "size": "--size",
+    "size/batch": "--size/--batch",
     "sizes": "--sizes",
     "batch": "--batch",
     "batches": "--batches",

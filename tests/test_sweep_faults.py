@@ -109,7 +109,7 @@ def test_memory_lower_bound_counts_weights_and_the_largest_activation():
     assert sc.largest_activation == stem_out
     assert fit.memory_lower_bound(cfg, sc) == 4 * sc.params + 4 * stem_out * 4
     fit.check_fits(cfg, sc, available=10 * fit.GIB)
-    with pytest.raises(ValueError, match=r"^--size/--batch: r3d_resnet18 at 4x3x8x112x112"):
+    with pytest.raises(ValueError, match=r"^size/batch: r3d_resnet18 at 4x3x8x112x112"):
         fit.check_fits(cfg, sc, available=1000)
 
 

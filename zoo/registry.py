@@ -213,7 +213,7 @@ def register_model(
 def is_registered(name: str) -> bool:
     """True when `name` is a zoo model or a registered user model (entry points included)."""
     _ensure_loaded()
-    return name in _REGISTRY
+    return (name.lower() if isinstance(name, str) else name) in _REGISTRY
 
 
 _loaded = False
