@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from stbench.bench.store import schema
 from stbench.bench.store.results import ResultsStore, StoreError
 from stbench.cli import main
@@ -240,9 +241,10 @@ def test_time_estimate_follows_the_protocol():
 
 
 def test_create_model_ignores_case_like_the_cli():
-    from stbench.zoo import get_spec
+    from stbench.zoo import create_model, get_spec, is_registered
 
-    assert get_spec("R3D_ResNet18").name == "r3d_resnet18"
+    assert get_spec("R3D_ResNet18").name == "r3d_resnet18" and is_registered("MC3_ResNet18")
+    assert create_model("TSN_ResNet18", num_classes=7)(torch.zeros(1, 3, 8, 64, 64)).shape == (1, 7)
 
 
 def test_name_check_says_what_it_accepts():
