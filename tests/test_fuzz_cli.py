@@ -283,3 +283,45 @@ def test_a_closed_or_full_stdout_is_one_line(argv, room, broken):
     else:
         assert rc in (0, 2) and "Traceback" not in err.getvalue(), (argv, err.getvalue())
         assert rc == 0 or (len(lines) == 1 and "No space left" in lines[0]), err.getvalue()
+
+
+def _commands() -> list[tuple[tuple[str, ...], list[str], list[str]]]:
+    """Every (sub)command with its positional arguments filled in and its options that take
+    a value, read from the parser itself (a new option is fuzzed without a word here)."""
+    import argparse
+
+    from stbench.cli import build_parser
+
+    fill = {"names": ["r3d_resnet18"], "files": ["other.sqlite"], "file": ["b.json"]}
+    out = []
+
+    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs:
+            for name, sub in subs[0].choices.items():
+                walk(sub, (*path, name))
+            return
+        if path[0] == "demo":  # the whole zoo and a dashboard: too slow for an example
+            return
+        if path[0] == "merge-store":  # creates its target before checking the sources: issue
+            return  # 22.15, fixed on the trust-a branch; add it back once that is merged
+        given = [x for a in parser._actions if not a.option_strings for x in fill.get(a.dest, [])]
+        if path == ("records", "validate"):
+            given = ["mine.csv"]
+        takes = [a.option_strings[-1] for a in parser._actions if a.option_strings and a.nargs != 0]
+        out.append((path, given, [t for t in takes if t not in ("--help", "--version")]))
+
+    walk(build_parser(), ())
+    return out
+
+
+COMMANDS = _commands()
+
+
+@given(data=st.data())
+def test_every_command_with_a_hostile_option(data):
+    path, given, options = data.draw(st.sampled_from(COMMANDS))
+    option = data.draw(st.sampled_from(options))
+    value = data.draw(HOSTILE.filter(lambda v: v[:1] not in "-"))  # a value, not a flag
+    with _workdir() as root:
+        _check([*path, *given, option, value], root)
