@@ -114,7 +114,10 @@ def _frontier_outputs(args: argparse.Namespace) -> tuple[str, str | None, Path]:
     fmt = resolve_format(args.format, out)
     if out:
         check_writable(out)
-    return fmt, out, check_writable(dashboard or DEFAULT_DASHBOARD, option=option)
+    dashboard = dashboard or DEFAULT_DASHBOARD
+    if Path(dashboard).suffix.lower() not in HTML:  # refused before counting or storing
+        raise ValueError(f"{option}: got {str(dashboard)!r}; allowed: an .html file")
+    return fmt, out, check_writable(dashboard, option=option)
 
 
 # --cost -> the measured field it needs

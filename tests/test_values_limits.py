@@ -110,6 +110,13 @@ def test_profile_refuses_an_input_before_creating_its_store(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_frontier_refuses_a_dashboard_name_before_counting(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # found by the fuzzer: 46 s of counting into a new store first
+    monkeypatch.setenv("STBENCH_STORE", str(tmp_path / "s.sqlite"))
+    _refused(capsys, ["frontier", "--dashboard", "0"], "--dashboard: got '0'")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_for_records_missing_file_is_named(tmp_path, capsys):
     missing = tmp_path / "MISSING.csv"
     _refused(capsys, ["sweep", "--for-records", str(missing), "--list-tasks"], "MISSING.csv")
