@@ -29,6 +29,8 @@ from typing import Any
 
 from stbench.bench.store.results import ResultsStore, StoreError, default_owner, row_key
 
+from stbench.errors import EXIT_LEFT
+
 FAULTS: dict[str, Callable[[Path], Tally]] = {}
 CHILDREN: dict[str, Callable[..., None]] = {}
 
@@ -494,7 +496,9 @@ def concurrent_sweeps(tmp: Path) -> Tally:
     found = ok_entries(store)
     firsts = [(o.strip().splitlines() or [e.strip()])[0] for o, e in outs]
     both = all("left to another sweep" in f for f in firsts)
-    passed = all(p.returncode == 0 for p in procs)
+    # a sweep that left tasks to the other exits EXIT_LEFT (75), not 0 ("all done")
+    want = [EXIT_LEFT if "left to another sweep" in f else 0 for f in firsts]
+    passed = [p.returncode for p in procs] == want
     return Tally(models, found, f"both sweeps shared the work: {both}", passed)
 
 
