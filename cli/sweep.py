@@ -289,8 +289,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace, tasks: list) -> int:
     from stbench.bench.predict.predictions import predict_sweep
+    from stbench.bench.predict.predictor import check_request
     from stbench.bench.store.results import ResultsStore
 
+    try:  # an unknown GPU creates no store
+        check_request(args.predict, "float32", 1)
+    except ValueError as exc:
+        raise UserError(f"--predict: {str(exc).partition(': ')[2]}") from None
     with ResultsStore(args.store) as store:
         s = predict_sweep(tasks, store, args.predict, jobs=args.jobs or 1)
         path = store.path

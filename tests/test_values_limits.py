@@ -91,6 +91,7 @@ def test_store_empty_is_one_rule_for_every_command(tmp_path, capsys, monkeypatch
         (["--predict", "a100", "--jobs", "0"], ["--jobs: got"]),
         (["--predict", "a100", "--jobs", "-3"], ["--jobs: got"]),
         (["--executor", "ray", "--address", "127.0.0.1:1"], ["--address"]),
+        (["--predict", "0"], ["0"]),  # found by the fuzzer: the store came first
     ],
 )
 def test_sweep_refuses_before_creating_the_store(tmp_path, capsys, extra, words):
