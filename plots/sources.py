@@ -57,11 +57,12 @@ def store_profiles(
     rows = _read_store(path) if path.exists() or path.is_dir() else []
     todo = missing_static(configs, rows)
     notes: list[str] = []
+    later = strict and not path.exists()  # a new store only once every input counted
     if todo:
+        db = None
         try:
-            db = ResultsStore(path)
+            db = None if later else ResultsStore(path)
         except StoreError as exc:
-            db = None
             notes.append(f"static counts not stored: {exc}")
         label = "counting params and MACs on the meta device"
         with Progress(label, len(todo), enabled=not quiet) as bar:
@@ -76,12 +77,26 @@ def store_profiles(
                     db.close()
         if failures and strict:
             raise ValueError(failures[0])
+        if later and new:
+            _keep_counts(path, new, notes)
         rows = [*rows, *new]
         notes.extend(f"profile failed: {f}" for f in failures)
     df = pd.DataFrame([r for r in rows if r.get("status", "ok") == "ok"])
     if len(df):
         df["origin"] = f"store:{path}"
     return df, notes
+
+
+def _keep_counts(path: Path, rows: list[dict], notes: list[str]) -> None:
+    """Create the store at `path` with the static counts `rows` (one run, one transaction)."""
+    from stbench.bench.environment import collect_environment
+    from stbench.bench.store.results import ResultsStore, StoreError
+
+    try:
+        with ResultsStore(path) as db:
+            db.add_rows(rows, env=collect_environment(), flags={"static_counts": len(rows)})
+    except StoreError as exc:
+        notes.append(f"static counts not stored: {exc}")
 
 
 DEFAULT_GPU = "h100_sxm"

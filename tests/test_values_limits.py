@@ -118,6 +118,13 @@ def test_frontier_refuses_a_dashboard_name_before_counting(tmp_path, capsys, mon
     assert list(tmp_path.iterdir()) == []
 
 
+def test_compare_refuses_an_input_before_creating_the_store(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # found by the fuzzer: the store was created, then refused
+    monkeypatch.setenv("STBENCH_STORE", str(tmp_path / "s.sqlite"))
+    _refused(capsys, ["compare", "r3d_resnet18", "--frames", "1"], "frames: got 1")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_for_records_missing_file_is_named(tmp_path, capsys):
     missing = tmp_path / "MISSING.csv"
     _refused(capsys, ["sweep", "--for-records", str(missing), "--list-tasks"], "MISSING.csv")
