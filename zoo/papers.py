@@ -1,4 +1,4 @@
-"""The four papers of the zoo: their short citations and the paper files that cite them.
+"""The zoo's papers: their short citations and the paper files that cite them.
 
 The shipped records, targets and specs were transcribed from the papers' text files
 (``papers/NNN_<hash>.txt``, see ``zoo/records/README.md``); what a user reads names the
@@ -35,10 +35,18 @@ PAPER_INFO = {
         "(ICCV 2019, arXiv:1909.13130)",
         "003_c8d95147dedad406.txt",
     ),
+    # The frontier beyond the four papers (issue 23): no transcribed text file; their figures
+    # are cited from the authors' releases (repository, file, commit, row).
+    "feichtenhofer2020": (
+        "Feichtenhofer 2020 (arXiv:2004.04730)",
+        "Feichtenhofer, X3D: Expanding Architectures for Efficient Video Recognition "
+        "(CVPR 2020, arXiv:2004.04730)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}
-FILE_CITATIONS = {file: short for short, _, file in PAPER_INFO.values()}
+FILE_CITATIONS = {file: short for short, _, file in PAPER_INFO.values() if file}
 # A paper file, with or without its folder, the "(Tran et al. CVPR 2018)" the targets add
 # and the space before what follows it
 # ("000_....txt Table 5" -> "Chen et al. 2021 (arXiv:2010.11757), Table 5").

@@ -88,6 +88,7 @@ SOURCE_PAPERS = {
     "papers/002_a287baa9121de811.txt": "tran2018",
     "papers/003_c8d95147dedad406.txt": "luo2019",
     "IBM/action-recognition-pytorch": "ibm",
+    "arXiv:2004.04730": "feichtenhofer2020",
 }
 PAPER_KEYS = tuple(dict.fromkeys(SOURCE_PAPERS.values()))
 # Default bindings of the `block_conv_weights` convention (see the module docstring).

@@ -1,0 +1,50 @@
+"""Zoo specs beyond the four papers: the designs users compare against today (issue 23).
+
+X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
+(facebookresearch/SlowFast ``slowfast/models/video_model_builder.py`` X3D, configs
+``configs/Kinetics/X3D_{XS,S,M,L}.yaml``; the same network as pytorchvideo
+``models/x3d.py`` create_x3d): gamma_w = 2, gamma_b = 2.25, gamma_d = 2.2 (XS, S, M) or 5
+(L); the variants differ in clip and crop: XS 4x160, S 13x160, M 16x224, L 16x312 (the
+configs' NUM_FRAMES and TRAIN_CROP_SIZE; the default input of each spec). Testing with 3
+crops uses TEST_CROP_SIZE 182, 182, 256, 356.
+"""
+
+from __future__ import annotations
+
+from stbench.models.x3d import x3d
+from stbench.zoo.papers import SHORT
+from stbench.zoo.registry import ModelSpec, register
+
+X3D_PAPER = "feichtenhofer2020"
+X3D_CODE = "facebookresearch/SlowFast configs/Kinetics/X3D_{v}.yaml"
+
+
+def x3d_spec(name: str, variant: str, depth: float, frames: int, size: int) -> None:
+    """Register one X3D variant: depth factor gamma_d, clip `frames` x `size` (train crop)."""
+    about = (
+        f"X3D-{variant}: channel-wise 3x3x3 bottlenecks with SE and swish, gamma_w=2, "
+        f"gamma_b=2.25, gamma_d={depth:g}; {frames} frames at {size}x{size}"
+    )
+    register(
+        ModelSpec(
+            name,
+            "X3D",
+            X3D_PAPER,
+            backbone="x3d",
+            plan=x3d,
+            kwargs={"depth": depth},
+            default_frames=frames,
+            default_size=size,
+            citation=f"{SHORT[X3D_PAPER]}, Sec. 3 and Table 1; {X3D_CODE.format(v=variant)}",
+            description=about,
+        )
+    )
+
+
+# fmt: off
+#        name       variant gamma_d frames size
+x3d_spec("x3d_xs",  "XS",   2.2,    4,     160)
+x3d_spec("x3d_s",   "S",    2.2,    13,    160)
+x3d_spec("x3d_m",   "M",    2.2,    16,    224)
+x3d_spec("x3d_l",   "L",    5.0,    16,    312)
+# fmt: on
