@@ -1,7 +1,7 @@
 """Fixed marker style per family and backbone, the same whatever subset a view shows.
 
 Each zoo family has one colour, grouped by design (2D, 3D and mixed 3D, (2+1)D, separable
-3D, temporal modules, grouped, channel-wise); each backbone has one marker symbol. Colours are unique
+3D, temporal modules, grouped, channel-wise, attention); each backbone has one marker symbol. Colours are unique
 across families and at least `MIN_DISTANCE` apart (RGB) between families of one paper, so
 families compared in one figure never look alike. A family outside this table (a user's
 model) gets a colour from `EXTRA` by a stable hash of its name and is named as unlisted.
@@ -52,6 +52,7 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "TSM": ("temporal modules", "#e377c2"),
     "GST": ("grouped", "#000000"),
     "X3D": ("channel-wise", "#ff00ff"),
+    "Video Swin": ("attention", "#00e5ff"),
 }
 BACKBONE_SYMBOL: dict[str, str] = {
     "resnet18": "circle",
@@ -60,6 +61,7 @@ BACKBONE_SYMBOL: dict[str, str] = {
     "resnet101": "triangle-up",
     "inception_v1": "star",
     "x3d": "hexagon",
+    "swin": "pentagon",
 }
 EXTRA = "#4d4d4d #a6761d #e7298a #66a61e #7570b3 #d95f02 #1b7837 #762a83".split()
 EXTRA_SYMBOLS = "cross x pentagon hexagon triangle-down hourglass bowtie".split()

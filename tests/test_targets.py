@@ -34,6 +34,7 @@ EXPECTED_PER_PAPER = {
     "luo2019": 22,
     "chen2021": 7,
     "feichtenhofer2020": 8,
+    "liu2022": 6,
 }
 
 

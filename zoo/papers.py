@@ -43,6 +43,11 @@ PAPER_INFO = {
         "(CVPR 2020, arXiv:2004.04730)",
         "",
     ),
+    "liu2022": (
+        "Liu et al. 2022 (arXiv:2106.13230)",
+        "Liu et al., Video Swin Transformer (CVPR 2022, arXiv:2106.13230)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}

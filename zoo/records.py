@@ -175,7 +175,7 @@ MODALITIES = ("rgb", "flow", "two_stream", "rgb_flow_audio", "unspecified")
 TP_POOLS = ("", "avg", "max")
 FLOPS_UNITS = ("", "count", "M", "G")
 PARAMS_UNITS = ("", "count", "M")
-FLOPS_CONVENTIONS = ("", "conv_macs_no_fc", "paper_flops_as_macs")
+FLOPS_CONVENTIONS = ("", "conv_macs_no_fc", "paper_flops_as_macs", "fvcore_flops_as_total_macs")
 SPLITS = ("val", "test", "3_split_avg", "split1")
 _VIEWS = re.compile(r"^[1-9]\d*x[1-9]\d*$")
 

@@ -1,5 +1,7 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
+Video Swin T/S/B: see the table at the end of this module.
+
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
 (facebookresearch/SlowFast ``slowfast/models/video_model_builder.py`` X3D, configs
 ``configs/Kinetics/X3D_{XS,S,M,L}.yaml``; the same network as pytorchvideo
@@ -11,6 +13,7 @@ crops uses TEST_CROP_SIZE 182, 182, 256, 356.
 
 from __future__ import annotations
 
+from stbench.models.attention import video_swin
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
@@ -47,4 +50,41 @@ x3d_spec("x3d_xs",  "XS",   2.2,    4,     160)
 x3d_spec("x3d_s",   "S",    2.2,    13,    160)
 x3d_spec("x3d_m",   "M",    2.2,    16,    224)
 x3d_spec("x3d_l",   "L",    5.0,    16,    312)
+# fmt: on
+
+
+# Video Swin (Liu et al., CVPR 2022, arXiv:2106.13230) as its release and mmaction2 build it
+# (mmaction2 configs/recognition/swin/swin-{tiny,small,base}_p244-w877-in1k-pre_8xb8-amp-
+# 32x2x1-30e_kinetics400-rgb.py): tubelets 2x4x4, window 8x7x7, 32 frames at 224x224.
+SWIN_PAPER = "liu2022"
+SWIN_CODE = "open-mmlab/mmaction2 configs/recognition/swin/swin-{v}_p244-w877-in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py"
+
+
+def swin_spec(name: str, variant: str, dim: int, depths: tuple, heads: tuple) -> None:
+    """Register one Video Swin: embedding width, blocks and heads per stage."""
+    about = (
+        f"Video Swin-{variant[0].upper()}: shifted 8x7x7 window attention, C={dim}, "
+        f"blocks {depths}, heads {heads}; 32 frames at 224x224"
+    )
+    register(
+        ModelSpec(
+            name,
+            "Video Swin",
+            SWIN_PAPER,
+            backbone="swin",
+            plan=video_swin,
+            kwargs={"embed_dim": dim, "depths": depths, "heads": heads},
+            default_frames=32,
+            default_size=224,
+            citation=f"{SHORT[SWIN_PAPER]}, Sec. 3; {SWIN_CODE.format(v=variant)}",
+            description=about,
+        )
+    )
+
+
+# fmt: off
+#         name            variant  C    blocks per stage  heads per stage
+swin_spec("video_swin_t", "tiny",  96,  (2, 2, 6, 2),     (3, 6, 12, 24))
+swin_spec("video_swin_s", "small", 96,  (2, 2, 18, 2),    (3, 6, 12, 24))
+swin_spec("video_swin_b", "base",  128, (2, 2, 18, 2),    (4, 8, 16, 32))
 # fmt: on

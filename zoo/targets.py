@@ -22,6 +22,10 @@ convention
     ``paper_flops_as_macs``
         a paper's "FLOPs"/"GFLOPs" figure, which is a multiply-add count: compared with the
         zoo's convolution + linear MACs per clip (one multiply-add = 1 MAC).
+    ``fvcore_flops_as_total_macs``
+        a transformer paper's "FLOPs" counted by fvcore, attention included: multiply-adds of
+        convolutions, linear layers and the attention matrix products, compared with the
+        zoo's ``total_macs`` (conv + linear + matmul) per clip.
     ``block_conv_weights``
         weights of one k x k conv slot (the operator a spatio-temporal design puts there),
         no bias, no BatchNorm, evaluated with H = W = T = 3 (Luo & Yuille Sec. 3.3, "the
@@ -79,6 +83,7 @@ CONVENTIONS = {
     "all_params_with_fc": "params",
     "conv_macs_no_fc": "macs",
     "paper_flops_as_macs": "macs",
+    "fvcore_flops_as_total_macs": "macs",
     "block_conv_weights": "block_params",
 }
 # Source prefix -> paper key (the keys of zoo.registry.PAPERS, plus the IBM code release).
@@ -89,6 +94,7 @@ SOURCE_PAPERS = {
     "papers/003_c8d95147dedad406.txt": "luo2019",
     "IBM/action-recognition-pytorch": "ibm",
     "arXiv:2004.04730": "feichtenhofer2020",
+    "arXiv:2106.13230": "liu2022",
 }
 PAPER_KEYS = tuple(dict.fromkeys(SOURCE_PAPERS.values()))
 # Default bindings of the `block_conv_weights` convention (see the module docstring).

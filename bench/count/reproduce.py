@@ -33,6 +33,7 @@ class Counts:
     macs: int
     conv_macs: int
     linear_macs: int
+    total_macs: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
         macs=int(c.macs),
         conv_macs=int(c.conv_macs),
         linear_macs=int(c.linear_macs),
+        total_macs=int(c.total_macs),
     )
 
 
@@ -103,6 +105,8 @@ def measure(target: Target) -> int:
         return c.conv_macs
     if target.convention == "paper_flops_as_macs":
         return c.macs
+    if target.convention == "fvcore_flops_as_total_macs":
+        return c.total_macs
     raise ValueError(f"convention: no measurement for {target.convention!r}")
 
 

@@ -1,0 +1,234 @@
+"""Video transformers: the Video Swin Transformer (Liu et al., CVPR 2022, arXiv:2106.13230).
+
+Video Swin, as the authors' release builds it (SwinTransformer/Video-Swin-Transformer
+``mmaction/models/backbones/swin_transformer.py``, SwinTransformer3D; the same network as
+mmaction2 ``mmaction/models/backbones/swin.py`` and torchvision ``swin3d_t/s/b``): a 2x4x4
+tubelet embedding (a strided Conv3d with bias, then LayerNorm) to C channels; four stages
+of pre-norm blocks of 3-D window attention (window 8x7x7, every second block shifted by half
+a window, a learned relative position bias per head) and a 4x MLP with GELU; between stages
+a 2x2 spatial patch merging (LayerNorm, then a linear 4C -> 2C without bias); a final
+LayerNorm, global average pool, dropout and the classifier (mmaction2's I3DHead). A window
+larger than the feature map shrinks to it and loses its shift there (``get_window_size``).
+Attention products (q k^T, attn v) are matrix products: ``matmul_macs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from stbench.models.operators import op
+from stbench.models.summary import ArchSummary
+from stbench.models.validation import ArgumentError, check_input
+from torch import nn
+from torch.nn import functional as F
+
+WINDOW_ATTENTION = op("window_attention_3d")
+Size3 = tuple[int, int, int]
+
+
+def window_and_shift(size: Size3, window: Size3, shift: Size3) -> tuple[Size3, Size3]:
+    """A window no larger than the feature map; no shift along an axis it covers whole."""
+    win = tuple(min(s, w) for s, w in zip(size, window, strict=True))
+    sh = tuple(0 if s <= w else h for s, w, h in zip(size, window, shift, strict=True))
+    return win, sh  # type: ignore[return-value]
+
+
+def to_windows(x: torch.Tensor, win: Size3) -> torch.Tensor:
+    """(B, D, H, W, C) -> (B * windows, tokens per window, C)."""
+    b, d, h, w, c = x.shape
+    x = x.view(b, d // win[0], win[0], h // win[1], win[1], w // win[2], win[2], c)
+    return x.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(-1, win[0] * win[1] * win[2], c)
+
+
+def from_windows(x: torch.Tensor, win: Size3, b: int, d: int, h: int, w: int) -> torch.Tensor:
+    """(B * windows, tokens per window, C) -> (B, D, H, W, C)."""
+    x = x.view(b, d // win[0], h // win[1], w // win[2], win[0], win[1], win[2], -1)
+    return x.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(b, d, h, w, -1)
+
+
+def relative_index(win: Size3) -> torch.Tensor:
+    """(N, N) index into the relative position bias table of a window of N tokens."""
+    coords = torch.stack(torch.meshgrid(*(torch.arange(n) for n in win), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+    rel = rel + torch.tensor([win[0] - 1, win[1] - 1, win[2] - 1])
+    return (
+        rel[..., 0] * (2 * win[1] - 1) * (2 * win[2] - 1)
+        + rel[..., 1] * (2 * win[2] - 1)
+        + rel[..., 2]
+    )
+
+
+def shift_mask(size: Size3, win: Size3, shift: Size3, device: torch.device) -> torch.Tensor:
+    """(windows, N, N) additive mask keeping a shifted window's tokens within their region."""
+    region = torch.zeros(1, *size, 1, device=device)
+    count = 0
+    cuts = [
+        (slice(-w), slice(-w, -s), slice(-s, None)) if s else (slice(None),)
+        for w, s in zip(win, shift, strict=True)
+    ]
+    for d in cuts[0]:
+        for h in cuts[1]:
+            for w in cuts[2]:
+                region[:, d, h, w, :] = count
+                count += 1
+    ids = to_windows(region, win).squeeze(-1)
+    diff = ids[:, None, :] - ids[:, :, None]
+    return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
+
+
+class WindowAttention3D(nn.Module):
+    """Multi-head self-attention within 3-D windows, with a relative position bias."""
+
+    def __init__(self, dim: int, heads: int, window: Size3) -> None:
+        super().__init__()
+        self.heads, self.window = heads, window
+        self.scale = (dim // heads) ** -0.5
+        table = (2 * window[0] - 1) * (2 * window[1] - 1) * (2 * window[2] - 1)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(table, heads))
+        # the full window's index, cut to [:N, :N] where a window shrinks (as the release does)
+        self.register_buffer("relative_position_index", relative_index(window), persistent=False)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        bw, n, c = x.shape
+        qkv = self.qkv(x).reshape(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+        attn = q @ k.transpose(-2, -1)
+        index = self.relative_position_index[:n, :n].reshape(-1)
+        bias = self.relative_position_bias_table[index].reshape(n, n, -1).permute(2, 0, 1)
+        attn = attn + bias.unsqueeze(0)
+        if mask is not None:
+            nw = mask.shape[0]
+            attn = attn.view(bw // nw, nw, self.heads, n, n) + mask[None, :, None]
+            attn = attn.view(-1, self.heads, n, n)
+        out = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(bw, n, c)
+        return self.proj(out)
+
+
+class SwinBlock3D(nn.Module):
+    """LayerNorm -> (shifted) window attention -> residual; LayerNorm -> MLP -> residual."""
+
+    def __init__(self, dim: int, heads: int, window: Size3, shifted: bool, mlp_ratio: float):
+        super().__init__()
+        self.window = window
+        self.shift = tuple(w // 2 for w in window) if shifted else (0, 0, 0)
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention3D(dim, heads, window)
+        self.norm2 = nn.LayerNorm(dim)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, d, h, w, c = x.shape
+        win, shift = window_and_shift((d, h, w), self.window, self.shift)
+        y = self.norm1(x)
+        pads = [(-n) % k for n, k in zip((d, h, w), win, strict=True)]
+        y = F.pad(y, (0, 0, 0, pads[2], 0, pads[1], 0, pads[0]))
+        dp, hp, wp = d + pads[0], h + pads[1], w + pads[2]
+        mask = None
+        if any(shift):
+            y = torch.roll(y, shifts=tuple(-s for s in shift), dims=(1, 2, 3))
+            mask = shift_mask((dp, hp, wp), win, shift, x.device)
+        y = from_windows(self.attn(to_windows(y, win), mask), win, b, dp, hp, wp)
+        if any(shift):
+            y = torch.roll(y, shifts=shift, dims=(1, 2, 3))
+        x = x + y[:, :d, :h, :w].contiguous()
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchMerging(nn.Module):
+    """2x2 spatial neighbours concatenated (4C), LayerNorm, linear to 2C (no bias)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, _, h, w, _ = x.shape
+        x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        parts = [x[:, :, i::2, j::2] for j, i in ((0, 0), (0, 1), (1, 0), (1, 1))]
+        return self.reduction(self.norm(torch.cat(parts, dim=-1)))
+
+
+class VideoSwin(nn.Module):
+    """Tubelet embedding -> four Swin stages (patch merging between) -> norm, pool, FC."""
+
+    def __init__(self, plan: SwinPlan, num_classes: int, frames: int) -> None:
+        super().__init__()
+        self.frames, self.min_size = frames, 32
+        self.patch = plan.patch
+        dim = plan.embed_dim
+        self.patch_embed = nn.Conv3d(3, dim, plan.patch, stride=plan.patch)
+        self.patch_norm = nn.LayerNorm(dim)
+        self.stages = nn.ModuleList()
+        self.merges = nn.ModuleList()
+        for i, (depth, heads) in enumerate(zip(plan.depths, plan.heads, strict=True)):
+            blocks = [SwinBlock3D(dim, heads, plan.window, j % 2 == 1, 4.0) for j in range(depth)]
+            self.stages.append(nn.Sequential(*blocks))
+            if i < len(plan.depths) - 1:
+                self.merges.append(PatchMerging(dim))
+                dim *= 2
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(plan.dropout)
+        self.fc = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.frames, self.min_size)
+        pads = [(-n) % p for n, p in zip(x.shape[2:], self.patch, strict=True)]
+        x = F.pad(x, (0, pads[2], 0, pads[1], 0, pads[0]))
+        x = self.patch_norm(self.patch_embed(x).permute(0, 2, 3, 4, 1))
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i < len(self.merges):
+                x = self.merges[i](x)
+        x = self.norm(x).mean(dim=(1, 2, 3))
+        return self.fc(self.dropout(x))
+
+
+@dataclass(frozen=True)
+class SwinPlan:
+    """A Video Swin: embedding width C, blocks and heads per stage, window, tubelet."""
+
+    embed_dim: int = 96
+    depths: tuple[int, ...] = (2, 2, 6, 2)
+    heads: tuple[int, ...] = (3, 6, 12, 24)
+    window: Size3 = (8, 7, 7)
+    patch: Size3 = (2, 4, 4)
+    dropout: float = 0.5
+
+    def build(self, num_classes: int, frames: int) -> VideoSwin:
+        """The module for `num_classes` classes and clips of `frames` frames."""
+        return VideoSwin(self, num_classes, frames)
+
+    def summary(self) -> ArchSummary:
+        """Shifted 3-D window attention in every stage; T halved once, by the tubelets."""
+        slots = tuple((f"stage {i + 1}", WINDOW_ATTENTION) for i in range(len(self.depths)))
+        stem = f"{'x'.join(map(str, self.patch))} tubelet embedding"
+        t_pool = f"{self.patch[0]}x tubelets at the embedding" if self.patch[0] > 1 else None
+        return ArchSummary(stem, (WINDOW_ATTENTION.name,) * len(slots), t_pool, slots)
+
+
+SWIN_OPTIONS = ("embed_dim", "depths", "heads", "window", "dropout")
+
+
+def video_swin(
+    *,
+    embed_dim: int = 96,
+    depths: tuple[int, ...] = (2, 2, 6, 2),
+    heads: tuple[int, ...] = (3, 6, 12, 24),
+    window: Size3 = (8, 7, 7),
+    dropout: float = 0.5,
+    **unknown: Any,
+) -> SwinPlan:
+    """Plan a Video Swin with embedding width `embed_dim`, `depths` and `heads` per stage."""
+    for name, value in unknown.items():
+        raise ArgumentError(
+            name, value, "an option of video_swin (" + ", ".join(SWIN_OPTIONS) + ")"
+        )
+    if len(depths) != len(heads):
+        raise ArgumentError("heads", heads, f"one head count per stage ({len(depths)})")
+    return SwinPlan(embed_dim, tuple(depths), tuple(heads), tuple(window), (2, 4, 4), dropout)
