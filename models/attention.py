@@ -232,3 +232,109 @@ def video_swin(
     if len(depths) != len(heads):
         raise ArgumentError("heads", heads, f"one head count per stage ({len(depths)})")
     return SwinPlan(embed_dim, tuple(depths), tuple(heads), tuple(window), (2, 4, 4), dropout)
+
+
+def sinusoid_table(positions: int, dim: int, device: torch.device) -> torch.Tensor:
+    """(1, positions, dim) fixed sine-cosine position table (sin on even, cos on odd dims)."""
+    pos = torch.arange(positions, dtype=torch.float64, device=device)[:, None]
+    expo = (2 * (torch.arange(dim, device=device) // 2)).to(torch.float64) / dim
+    angle = pos / torch.pow(torch.tensor(10000.0, dtype=torch.float64, device=device), expo)
+    table = torch.where(torch.arange(dim, device=device) % 2 == 0, angle.sin(), angle.cos())
+    return table.to(torch.float32)[None]
+
+
+class GlobalAttention(nn.Module):
+    """Multi-head self-attention over all tokens; q and v biases, no k bias (VideoMAE)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(dim))
+        self.v_bias = nn.Parameter(torch.zeros(dim))
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
+        qkv = self.qkv(x) + bias  # nn.Linear, so its MACs count as linear
+        q, k, v = qkv.reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+class ViTBlock(nn.Module):
+    """Pre-norm transformer block: LayerNorm -> attention -> residual; LayerNorm -> MLP."""
+
+    def __init__(self, dim: int, heads: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = GlobalAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class VideoViT(nn.Module):
+    """Tubelet embedding + fixed sine-cosine positions -> ViT blocks -> mean, LayerNorm, FC."""
+
+    def __init__(self, plan: ViTPlan, num_classes: int, frames: int) -> None:
+        super().__init__()
+        self.frames, self.min_size = frames, plan.patch[1]
+        self.patch = plan.patch
+        dim = plan.embed_dim
+        self.patch_embed = nn.Conv3d(3, dim, plan.patch, stride=plan.patch)
+        self.blocks = nn.Sequential(*(ViTBlock(dim, plan.heads) for _ in range(plan.depth)))
+        self.fc_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.dropout = nn.Dropout(plan.dropout)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.frames, self.min_size)
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = x + sinusoid_table(x.shape[1], x.shape[2], x.device).to(x.dtype)
+        x = self.blocks(x)
+        return self.head(self.dropout(self.fc_norm(x.mean(dim=1))))
+
+
+@dataclass(frozen=True)
+class ViTPlan:
+    """A plain video ViT on 2x16x16 tubelets (VideoMAE's fine-tuned classifier)."""
+
+    embed_dim: int = 768
+    depth: int = 12
+    heads: int = 12
+    patch: Size3 = (2, 16, 16)
+    dropout: float = 0.5
+
+    def build(self, num_classes: int, frames: int) -> VideoViT:
+        """The module for `num_classes` classes and clips of `frames` frames."""
+        if frames % self.patch[0]:
+            raise ArgumentError(
+                "frames", frames, f"a multiple of the tubelet length {self.patch[0]}"
+            )
+        return VideoViT(self, num_classes, frames)
+
+    def summary(self) -> ArchSummary:
+        """Joint space-time attention in every block; T halved by the tubelets."""
+        slots = ((f"blocks 1-{self.depth}", JOINT_ATTENTION),)
+        stem = f"{'x'.join(map(str, self.patch))} tubelet embedding"
+        return ArchSummary(
+            stem, (JOINT_ATTENTION.name,), f"{self.patch[0]}x tubelets at the embedding", slots
+        )
+
+
+JOINT_ATTENTION = op("joint_space_time_attention")
+VIT_OPTIONS = ("embed_dim", "depth", "heads", "dropout")
+
+
+def video_vit(
+    *, embed_dim: int = 768, depth: int = 12, heads: int = 12, dropout: float = 0.5, **unknown: Any
+) -> ViTPlan:
+    """Plan a VideoMAE-style ViT: width `embed_dim`, `depth` blocks of `heads` heads."""
+    for name, value in unknown.items():
+        raise ArgumentError(name, value, "an option of video_vit (" + ", ".join(VIT_OPTIONS) + ")")
+    return ViTPlan(embed_dim, depth, heads, (2, 16, 16), dropout)

@@ -53,6 +53,7 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "GST": ("grouped", "#000000"),
     "X3D": ("channel-wise", "#ff00ff"),
     "Video Swin": ("attention", "#00e5ff"),
+    "VideoMAE": ("attention", "#7cfc00"),
 }
 BACKBONE_SYMBOL: dict[str, str] = {
     "resnet18": "circle",
@@ -62,6 +63,7 @@ BACKBONE_SYMBOL: dict[str, str] = {
     "inception_v1": "star",
     "x3d": "hexagon",
     "swin": "pentagon",
+    "vit_tubelet": "star-diamond",
 }
 EXTRA = "#4d4d4d #a6761d #e7298a #66a61e #7570b3 #d95f02 #1b7837 #762a83".split()
 EXTRA_SYMBOLS = "cross x pentagon hexagon triangle-down hourglass bowtie".split()

@@ -35,6 +35,7 @@ EXPECTED_PER_PAPER = {
     "chen2021": 7,
     "feichtenhofer2020": 8,
     "liu2022": 6,
+    "tong2022": 4,
 }
 
 

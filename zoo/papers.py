@@ -48,6 +48,12 @@ PAPER_INFO = {
         "Liu et al., Video Swin Transformer (CVPR 2022, arXiv:2106.13230)",
         "",
     ),
+    "tong2022": (
+        "Tong et al. 2022 (arXiv:2203.12602)",
+        "Tong et al., VideoMAE: Masked Autoencoders are Data-Efficient Learners for "
+        "Self-Supervised Video Pre-Training (NeurIPS 2022, arXiv:2203.12602)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}

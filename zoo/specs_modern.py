@@ -1,6 +1,6 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
-Video Swin T/S/B: see the table at the end of this module.
+Video Swin T/S/B and VideoMAE ViT-S/B/L: see their tables below.
 
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
 (facebookresearch/SlowFast ``slowfast/models/video_model_builder.py`` X3D, configs
@@ -13,7 +13,7 @@ crops uses TEST_CROP_SIZE 182, 182, 256, 356.
 
 from __future__ import annotations
 
-from stbench.models.attention import video_swin
+from stbench.models.attention import video_swin, video_vit
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
@@ -87,4 +87,41 @@ def swin_spec(name: str, variant: str, dim: int, depths: tuple, heads: tuple) ->
 swin_spec("video_swin_t", "tiny",  96,  (2, 2, 6, 2),     (3, 6, 12, 24))
 swin_spec("video_swin_s", "small", 96,  (2, 2, 18, 2),    (3, 6, 12, 24))
 swin_spec("video_swin_b", "base",  128, (2, 2, 18, 2),    (4, 8, 16, 32))
+# fmt: on
+
+
+# VideoMAE (Tong et al., NeurIPS 2022, arXiv:2203.12602): the fine-tuned classifier of
+# MCG-NJU/VideoMAE modeling_finetune.py (vit_{small,base,large}_patch16_224: 2x16x16 tubelets,
+# fixed sine-cosine positions, q/v biases, mean pooling + fc_norm); 16 frames at 224x224.
+VIDEOMAE_PAPER = "tong2022"
+VIDEOMAE_CODE = "MCG-NJU/VideoMAE modeling_finetune.py vit_{v}_patch16_224"
+
+
+def videomae_spec(name: str, variant: str, dim: int, depth: int, heads: int) -> None:
+    """Register one VideoMAE ViT: width, blocks and heads."""
+    about = (
+        f"VideoMAE ViT-{variant[0].upper()}: joint space-time attention over 2x16x16 tubelets, "
+        f"width {dim}, {depth} blocks, {heads} heads; 16 frames at 224x224"
+    )
+    register(
+        ModelSpec(
+            name,
+            "VideoMAE",
+            VIDEOMAE_PAPER,
+            backbone="vit_tubelet",
+            plan=video_vit,
+            kwargs={"embed_dim": dim, "depth": depth, "heads": heads},
+            default_frames=16,
+            default_size=224,
+            citation=f"{SHORT[VIDEOMAE_PAPER]}, Sec. 4; {VIDEOMAE_CODE.format(v=variant)}",
+            description=about,
+        )
+    )
+
+
+# fmt: off
+#             name              variant  width depth heads
+videomae_spec("videomae_vit_s", "small", 384,  12,   6)
+videomae_spec("videomae_vit_b", "base",  768,  12,   12)
+videomae_spec("videomae_vit_l", "large", 1024, 24,   16)
 # fmt: on
