@@ -338,3 +338,124 @@ def video_vit(
     for name, value in unknown.items():
         raise ArgumentError(name, value, "an option of video_vit (" + ", ".join(VIT_OPTIONS) + ")")
     return ViTPlan(embed_dim, depth, heads, (2, 16, 16), dropout)
+
+
+class DividedBlock(nn.Module):
+    """TimeSformer's divided space-time block: temporal attention (+ linear), then spatial
+    attention per frame with the class token, then the MLP (Bertasius et al. Fig. 1)."""
+
+    def __init__(self, dim: int, heads: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.temporal_norm1 = nn.LayerNorm(dim, eps=eps)
+        self.temporal_attn = PlainAttention(dim, heads)
+        self.temporal_fc = nn.Linear(dim, dim)
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = PlainAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, cls: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, n, t, c = x.shape  # x: (B, H*W, T, C) patch tokens; cls: (B, 1, C)
+        xt = x.reshape(b * n, t, c)
+        xt = xt + self.temporal_fc(self.temporal_attn(self.temporal_norm1(xt)))
+        xs = xt.reshape(b, n, t, c).transpose(1, 2).reshape(b * t, n, c)
+        xs = torch.cat((cls.repeat_interleave(t, dim=0), xs), dim=1)
+        res = self.attn(self.norm1(xs))
+        cls = cls + res[:, :1].reshape(b, t, c).mean(dim=1, keepdim=True)
+        x = xt.reshape(b, n, t, c) + res[:, 1:].reshape(b, t, n, c).transpose(1, 2)
+        tokens = torch.cat((cls, x.reshape(b, n * t, c)), dim=1)
+        tokens = tokens + self.mlp(self.norm2(tokens))
+        return tokens[:, :1], tokens[:, 1:].reshape(b, n, t, c)
+
+
+class PlainAttention(nn.Module):
+    """Multi-head self-attention with a qkv linear (with bias) and an output projection."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+class TimeSformer(nn.Module):
+    """Per-frame 16x16 patches, class token, space and time embeddings -> divided blocks ->
+    LayerNorm -> class token -> FC (facebookresearch/TimeSformer ``models/vit.py``)."""
+
+    def __init__(self, plan: TimeSformerPlan, num_classes: int, frames: int) -> None:
+        super().__init__()
+        self.frames, self.min_size, self.patch = frames, plan.patch, plan.patch
+        dim = plan.embed_dim
+        self.patch_embed = nn.Conv2d(3, dim, plan.patch, stride=plan.patch)
+        grid = plan.train_size // plan.patch
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, grid * grid + 1, dim))
+        self.time_embed = nn.Parameter(torch.zeros(1, frames, dim))
+        self.blocks = nn.ModuleList(DividedBlock(dim, plan.heads) for _ in range(plan.depth))
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.frames, self.min_size)
+        b, _, t, _, _ = x.shape
+        x = self.patch_embed(x.transpose(1, 2).flatten(0, 1))  # (B*T, C, h, w)
+        h, w = x.shape[-2:]
+        x = x.flatten(2).transpose(1, 2)  # (B*T, h*w, C)
+        pos = self.pos_embed[:, 1:]
+        grid = int(round(pos.shape[1] ** 0.5))
+        if (h, w) != (grid, grid):  # as the release: nearest resize of the spatial table
+            pos = pos.transpose(1, 2).reshape(1, -1, grid, grid)
+            pos = F.interpolate(pos, size=(h, w), mode="nearest").flatten(2).transpose(1, 2)
+        x = x + pos
+        cls = (self.cls_token + self.pos_embed[:, :1]).expand(b, -1, -1)
+        c = x.shape[-1]
+        x = x.reshape(b, t, h * w, c).transpose(1, 2) + self.time_embed[:, None]
+        for block in self.blocks:
+            cls, x = block(cls, x)
+        return self.head(self.norm(cls[:, 0]))
+
+
+@dataclass(frozen=True)
+class TimeSformerPlan:
+    """TimeSformer: ViT-B/16 with divided space-time attention; positions for `train_size`."""
+
+    embed_dim: int = 768
+    depth: int = 12
+    heads: int = 12
+    patch: int = 16
+    train_size: int = 224
+
+    def build(self, num_classes: int, frames: int) -> TimeSformer:
+        """The module for `num_classes` classes and clips of `frames` frames."""
+        return TimeSformer(self, num_classes, frames)
+
+    def summary(self) -> ArchSummary:
+        """Divided space-time attention in every block; T is never reduced."""
+        slots = ((f"blocks 1-{self.depth}", DIVIDED_ATTENTION),)
+        stem = f"1x{self.patch}x{self.patch} patch embedding per frame"
+        return ArchSummary(stem, (DIVIDED_ATTENTION.name,), None, slots)
+
+
+DIVIDED_ATTENTION = op("divided_space_time_attention")
+TIMESFORMER_OPTIONS = ("embed_dim", "depth", "heads", "train_size")
+
+
+def timesformer(
+    *,
+    embed_dim: int = 768,
+    depth: int = 12,
+    heads: int = 12,
+    train_size: int = 224,
+    **unknown: Any,
+) -> TimeSformerPlan:
+    """Plan a TimeSformer (divided space-time attention) of ViT width/depth/heads."""
+    for name, value in unknown.items():
+        allowed = "an option of timesformer (" + ", ".join(TIMESFORMER_OPTIONS) + ")"
+        raise ArgumentError(name, value, allowed)
+    return TimeSformerPlan(embed_dim, depth, heads, 16, train_size)

@@ -54,6 +54,7 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "X3D": ("channel-wise", "#ff00ff"),
     "Video Swin": ("attention", "#00e5ff"),
     "VideoMAE": ("attention", "#7cfc00"),
+    "TimeSformer": ("attention", "#ffa0c8"),
 }
 BACKBONE_SYMBOL: dict[str, str] = {
     "resnet18": "circle",
@@ -64,6 +65,7 @@ BACKBONE_SYMBOL: dict[str, str] = {
     "x3d": "hexagon",
     "swin": "pentagon",
     "vit_tubelet": "star-diamond",
+    "vit_frame_patches": "star-square",
 }
 EXTRA = "#4d4d4d #a6761d #e7298a #66a61e #7570b3 #d95f02 #1b7837 #762a83".split()
 EXTRA_SYMBOLS = "cross x pentagon hexagon triangle-down hourglass bowtie".split()

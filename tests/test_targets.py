@@ -36,6 +36,7 @@ EXPECTED_PER_PAPER = {
     "feichtenhofer2020": 8,
     "liu2022": 6,
     "tong2022": 4,
+    "bertasius2021": 2,
 }
 
 

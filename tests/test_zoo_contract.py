@@ -34,7 +34,9 @@ def _clip(name: str, **change: int) -> torch.Tensor:
 
 
 def test_the_zoo_is_whole():
-    assert len(NAMES) == 138  # 128 of the four papers + X3D (4), Video Swin (3), VideoMAE (3)
+    assert (
+        len(NAMES) == 141
+    )  # the four papers' 128 + X3D 4, Video Swin 3, VideoMAE 3, TimeSformer 3
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -54,6 +54,12 @@ PAPER_INFO = {
         "Self-Supervised Video Pre-Training (NeurIPS 2022, arXiv:2203.12602)",
         "",
     ),
+    "bertasius2021": (
+        "Bertasius et al. 2021 (arXiv:2102.05095)",
+        "Bertasius et al., Is Space-Time Attention All You Need for Video Understanding? "
+        "(ICML 2021, arXiv:2102.05095)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}

@@ -91,6 +91,12 @@ DATASETS: dict[str, Dataset] = {
             "Kinetics-400",
         ),
         Dataset(
+            "kinetics600",
+            600,
+            ("Kinetics-600", "K600"),
+            "Kinetics-600",
+        ),
+        Dataset(
             "kinetics400_minus40",
             360,
             ("Kinetics-360",),

@@ -1,6 +1,6 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
-Video Swin T/S/B and VideoMAE ViT-S/B/L: see their tables below.
+Video Swin T/S/B, VideoMAE ViT-S/B/L and TimeSformer (base, HR, L): see their tables below.
 
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
 (facebookresearch/SlowFast ``slowfast/models/video_model_builder.py`` X3D, configs
@@ -13,7 +13,7 @@ crops uses TEST_CROP_SIZE 182, 182, 256, 356.
 
 from __future__ import annotations
 
-from stbench.models.attention import video_swin, video_vit
+from stbench.models.attention import timesformer, video_swin, video_vit
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
@@ -124,4 +124,43 @@ def videomae_spec(name: str, variant: str, dim: int, depth: int, heads: int) -> 
 videomae_spec("videomae_vit_s", "small", 384,  12,   6)
 videomae_spec("videomae_vit_b", "base",  768,  12,   12)
 videomae_spec("videomae_vit_l", "large", 1024, 24,   16)
+# fmt: on
+
+
+# TimeSformer (Bertasius et al., ICML 2021, arXiv:2102.05095): divided space-time attention
+# on a ViT-B/16 as facebookresearch/TimeSformer timesformer/models/vit.py builds it; the
+# variants of its configs/Kinetics: TimeSformer_divST_8x32_224 (8 frames at 224),
+# _16x16_448 (HR: 16 frames at 448, position table for 448) and _96x4_224 (L: 96 frames).
+TIMESFORMER_PAPER = "bertasius2021"
+TIMESFORMER_CODE = "facebookresearch/TimeSformer configs/Kinetics/TimeSformer_divST_{v}.yaml"
+
+
+def timesformer_spec(name: str, variant: str, frames: int, size: int) -> None:
+    """Register one TimeSformer: clip `frames` x `size` (the position table's size)."""
+    about = (
+        f"TimeSformer{variant and '-' + variant}: ViT-B/16 with divided space-time attention "
+        f"(temporal, then spatial, per block); {frames} frames at {size}x{size}"
+    )
+    config = {"": "8x32_224", "HR": "16x16_448", "L": "96x4_224"}[variant]
+    register(
+        ModelSpec(
+            name,
+            "TimeSformer",
+            TIMESFORMER_PAPER,
+            backbone="vit_frame_patches",
+            plan=timesformer,
+            kwargs={"train_size": size},
+            default_frames=frames,
+            default_size=size,
+            citation=f"{SHORT[TIMESFORMER_PAPER]}, Sec. 3; {TIMESFORMER_CODE.format(v=config)}",
+            description=about,
+        )
+    )
+
+
+# fmt: off
+#                name               variant frames size
+timesformer_spec("timesformer",     "",     8,     224)
+timesformer_spec("timesformer_hr",  "HR",   16,    448)
+timesformer_spec("timesformer_l",   "L",    96,    224)
 # fmt: on

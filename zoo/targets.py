@@ -96,6 +96,7 @@ SOURCE_PAPERS = {
     "arXiv:2004.04730": "feichtenhofer2020",
     "arXiv:2106.13230": "liu2022",
     "arXiv:2203.12602": "tong2022",
+    "arXiv:2102.05095": "bertasius2021",
 }
 PAPER_KEYS = tuple(dict.fromkeys(SOURCE_PAPERS.values()))
 # Default bindings of the `block_conv_weights` convention (see the module docstring).
