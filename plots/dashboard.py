@@ -20,11 +20,11 @@ from stbench.bench.store.history import NOISY_REL_IQR
 from stbench.plots.curves import CURVES_NOTE
 from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
-    MACS_NOTE,
     CostAxis,
     PlotData,
     dataset_label,
     dataset_order,
+    macs_note,
     matmul_line,
     matmul_note,
     missing_dimensions,
@@ -273,7 +273,7 @@ def build_payload(
     all_notes.extend(user_records_note(rows))
     return {
         "title": title,
-        "macs_note": MACS_NOTE,
+        "macs_note": macs_note(points),
         "points": rows,
         "axes": [
             {

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from stbench.bench.count.macs_scope import PAPERS_SCOPE, matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import (
+    PAPERS_SCOPE,
+    TOTAL_SCOPE,
+    includes_matmul,
+    matmul_models_note,
+    matmul_share,
+)
 from stbench.plots.frontier import frontier_ids
 from stbench.plots.runs import one_per_run, views_factor
 from stbench.plots.views import VIEWS, assign_views
@@ -53,6 +59,24 @@ MAIN_DATASETS = ("kinetics400", "mini_kinetics", "ssv1", "ssv2", "mini_ssv2")
 # Counts beside `macs` that say what it leaves out (`bench.count.macs_scope`).
 MATMUL_COLUMNS = ("matmul_macs", "total_macs")
 MACS_NOTE = "1 MAC = 1 multiply-add, conv + linear layers; FLOPs = 2 x MACs"
+MACS_TOTAL_NOTE = (
+    "1 MAC = 1 multiply-add, conv + linear layers + attention matmuls (total_macs, as fvcore "
+    "counts transformers); FLOPs = 2 x MACs"
+)
+# Set on points whose MACs count total_macs: their conv+linear MACs, kept beside.
+CONV_LINEAR_COLUMN = "macs_conv_linear"
+
+
+def counts_matmul(points: pd.DataFrame) -> bool:
+    """True when the points' MACs count total_macs (a model with attention is among them)."""
+    return CONV_LINEAR_COLUMN in points.columns
+
+
+def macs_note(points: pd.DataFrame) -> str:
+    """What one MAC of the points' MACs axes counts."""
+    return MACS_TOTAL_NOTE if counts_matmul(points) else MACS_NOTE
+
+
 VIEWS_NOTE = "x views = clips x crops of the record's test protocol"
 
 
@@ -73,19 +97,22 @@ class CostAxis:
 
 
 def static_axes(base: pd.DataFrame) -> list[CostAxis]:
-    """MACs and FLOPs per clip and per video, params: the static cost axes with data."""
+    """MACs and FLOPs per clip and per video, params: the static cost axes with data; the
+    MACs axes count total_macs, and say so, when the points have attention among them."""
     axes: list[CostAxis] = []
+    total = counts_matmul(base)
+    scope = " (conv+linear+matmul)" if total else ""
     if "macs" in base.columns and base["macs"].notna().any():
         for key, unit, scale, how in (
-            ("macs", "GMACs", 1e-9, MACS_NOTE),
-            ("flops", "GFLOPs", 2e-9, "= 2 x GMACs"),
+            ("macs", "GMACs", 1e-9, macs_note(base)),
+            ("flops", "GFLOPs", 2e-9, "= 2 x GMACs" + (f"; {TOTAL_SCOPE}" if total else "")),
         ):
             axes.append(
                 CostAxis(
                     key,
                     "macs",
-                    f"{unit} per clip",
-                    f"{unit} per clip ({how})",
+                    f"{unit} per clip{scope}",
+                    f"{unit} per clip{scope} ({how})",
                     scale,
                     video=f"{key}_video",
                 )
@@ -94,8 +121,8 @@ def static_axes(base: pd.DataFrame) -> list[CostAxis]:
                 CostAxis(
                     f"{key}_video",
                     "macs_video",
-                    f"{unit} per video",
-                    f"{unit} per video (per clip {VIEWS_NOTE}; {how})",
+                    f"{unit} per video{scope}",
+                    f"{unit} per video{scope} (per clip {VIEWS_NOTE}; {how})",
                     scale,
                     per="video",
                 )
@@ -242,6 +269,13 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
                 sub = sub.assign(_b1=sub["batch"] != 1).sort_values("_b1", kind="stable")
             got = sub.groupby("_rid")[col].first()
             base[col] = got.astype(float)
+    if "total_macs" in base.columns and "macs" in base.columns:
+        matmul = base["matmul_macs"] if "matmul_macs" in base.columns else base["total_macs"] * 0
+        if includes_matmul(zip(matmul, base["total_macs"], strict=True)):
+            # a model with sizeable attention is compared: every point's MACs count total_macs
+            # (equal to macs for models without matmul), the axes' titles say so
+            base[CONV_LINEAR_COLUMN] = base["macs"]
+            base["macs"] = base["total_macs"].where(base["total_macs"].notna(), base["macs"])
     factors = [views_factor(r) for r in base.to_dict("records")]
     base["views_factor"] = [f for f, _ in factors]
     base["views_how"] = [h for _, h in factors]
@@ -360,8 +394,8 @@ def missing_dimensions(axes: list[CostAxis]) -> list[str]:
 
 
 def matmul_note(points: pd.DataFrame) -> str | None:
-    """The note naming each model of ``points`` whose matmul MACs the GMACs axis leaves out
-    (`bench.count.macs_scope`), None when there is none."""
+    """The note naming each model of ``points`` with flagged matmul MACs, which the GMACs
+    axis includes or leaves out (`bench.count.macs_scope`), None when there is none."""
     if not set(MATMUL_COLUMNS) <= set(points.columns):
         return None
     shares: dict[str, set[float]] = {}
@@ -369,7 +403,7 @@ def matmul_note(points: pd.DataFrame) -> str | None:
         got = matmul_share(m, t)
         if got is not None:
             shares.setdefault(str(model), set()).add(got)
-    return matmul_models_note(shares)
+    return matmul_models_note(shares, included=counts_matmul(points))
 
 
 def matmul_line(row: pd.Series | dict) -> str | None:
@@ -378,10 +412,14 @@ def matmul_line(row: pd.Series | dict) -> str | None:
     got = matmul_share(m, t)
     if got is None:
         return None
+    where = (
+        "included in the GMACs axis, which counts conv+linear+matmul"
+        if CONV_LINEAR_COLUMN in row and row.get(CONV_LINEAR_COLUMN) == row.get(CONV_LINEAR_COLUMN)
+        else f"not in the GMACs axis, which counts {PAPERS_SCOPE}"
+    )
     return (
         f"matmul GMACs per clip: {float(m) / 1e9:.4g} ({100 * got:.1f}% of "
-        f"conv+linear+matmul {float(t) / 1e9:.4g}; not in the GMACs axis, which counts "
-        f"{PAPERS_SCOPE})"
+        f"conv+linear+matmul {float(t) / 1e9:.4g}; {where})"
     )
 
 

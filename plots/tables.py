@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from stbench.bench.count.macs_scope import matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import includes_matmul, matmul_models_note, matmul_share
 from stbench.bench.store.history import NOISY_REL_IQR
 from stbench.plots.data import CostAxis, dataset_label, matmul_note
 from stbench.zoo.records import ORIGIN
@@ -79,12 +79,18 @@ def compare_rows(
         put(row, "params (M)", prof["params"] / 1e6)
         row["_macs"] = prof["macs"]
         row["_matmul"] = (prof.get("matmul_macs"), prof.get("total_macs"))
-        if units == "macs":
-            put(row, "GMACs per clip", prof["macs"] / 1e9)
-        else:
-            put(row, "GFLOPs per clip (2 x MACs)", 2 * prof["macs"] / 1e9)
         rows.append(row)
-    matmul = _matmul_cells(rows, units)
+    # a model with sizeable attention among them: every model's MACs count total_macs
+    total = includes_matmul(r["_matmul"] for r in rows)
+    scope = " (conv+linear+matmul)" if total else ""
+    for row in rows:
+        if total and _num(row["_matmul"][1]) is not None:
+            row["_macs"] = row["_matmul"][1]
+        if units == "macs":
+            put(row, f"GMACs per clip{scope}", row["_macs"] / 1e9)
+        else:
+            put(row, f"GFLOPs per clip (2 x MACs){scope}", 2 * row["_macs"] / 1e9)
+    matmul = _matmul_cells(rows, units, total)
     for row, cells in zip(rows, matmul, strict=True):
         for col, value in cells:
             put(row, col, value)
@@ -127,7 +133,7 @@ def compare_rows(
         if got is not None:
             shares.setdefault(row["model"], []).append(got)
         row.pop("_macs", None)
-    notes = [n for n in (matmul_models_note(shares),) if n]
+    notes = [n for n in (matmul_models_note(shares, included=total),) if n]
     notes += [f"source of {s}" for s in sources]
     notes += [
         f"noisy: {n} (IQR/median > {NOISY_REL_IQR:g} or timing stopped on its time cap)"
@@ -140,12 +146,26 @@ def compare_rows(
     return rows, notes
 
 
-def _matmul_cells(rows: list[dict], units: str) -> list[list[tuple[str, float | None]]]:
-    """Per row, its matmul and conv+linear+matmul figures, when any model of the comparison
-    has matmul MACs (attention, non-local blocks) the GMACs figure leaves out."""
+def _matmul_cells(
+    rows: list[dict], units: str, total: bool = False
+) -> list[list[tuple[str, float | None]]]:
+    """Per row, its matmul figure and the other scope's total, when any model of the
+    comparison has matmul MACs (attention, non-local blocks): with `total` the GMACs figure
+    includes them, and the conv+linear figure stands beside it; else the reverse."""
     if not any(m for m, _ in (r["_matmul"] for r in rows)):
         return [[] for _ in rows]
     unit, scale = ("GMACs", 1e-9) if units == "macs" else ("GFLOPs", 2e-9)
+    if total:
+        return [
+            [
+                (f"matmul {unit} per clip (in {unit})", None if m is None else m * scale),
+                (
+                    f"conv+linear {unit} per clip (the papers' convention)",
+                    None if t is None or m is None else (t - m) * scale,
+                ),
+            ]
+            for m, t in (r["_matmul"] for r in rows)
+        ]
     return [
         [
             (f"matmul {unit} per clip (not in {unit})", None if m is None else m * scale),

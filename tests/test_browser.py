@@ -285,3 +285,40 @@ def test_shipped_cpu_reference_is_drawn_on_the_main_datasets(tmp_path):
     device = next(a for a in payload["axes"] if a["key"].startswith("latency|cpu|"))["key"]
     drawn = _run_latency(payload, tmp_path, device.split("|")[-1])
     assert {"kinetics400", "mini_kinetics", "mini_ssv2"} <= drawn
+
+
+def _frontier_today() -> pd.DataFrame:
+    """Kinetics-400 video-level records of the new families beside two CNNs of the papers."""
+    base = dict(split="val", level="video", input_size=224, num_classes=400, dataset="kinetics400")
+    base.update(modality="rgb", source="test", metric="top1", batch=1, device="meta")
+    pts = [  # model, family, backbone, frames, views, macs, matmul, params, top-1
+        ("i3d_resnet50", "I3D", "resnet50", 32, "10x3", 335e9, 0, 28e6, 76.6),
+        ("nln_resnet50", "NLN", "resnet50", 32, "10x3", 49e9, 16e9, 31e6, 74.0),
+        ("x3d_m", "X3D", "x3d", 16, "10x3", 6.18e9, 0, 3.8e6, 76.2),
+        ("video_swin_t", "Video Swin", "swin", 32, "4x3", 69.8e9, 17.9e9, 28e6, 78.3),
+        ("videomae_vit_b", "VideoMAE", "vit_tubelet", 16, "5x3", 135e9, 45.3e9, 87e6, 81.5),
+        ("timesformer", "TimeSformer", "vit_frame_patches", 8, "1x3", 190e9, 6e9, 122e6, 77.9),
+    ]
+    rows = [
+        dict(base, model=m, family=f, backbone=b, frames=t, views=v, macs=c, params=p, value=a)
+        | {"matmul_macs": mm, "total_macs": c + mm}
+        for m, f, b, t, v, c, mm, p, a in pts
+    ]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
+def test_new_families_have_their_own_style_and_the_axis_names_its_convention(tmp_path):
+    page = render_html(build_payload(PlotData.from_joined(_frontier_today())))
+    res = _selftest(page, tmp_path)
+    assert res["errors"] == []
+    first = {s["step"]: s for s in res["steps"]}["initial"]
+    assert first["dataset"] == "kinetics400" and first["per"] == "video"
+    pairs = {fam: (colour, symbol) for fam, colour, symbol in first["pairs"]}
+    new = ("X3D", "Video Swin", "VideoMAE", "TimeSformer")
+    assert set(new) <= set(pairs), pairs
+    assert len({pairs[f] for f in pairs}) == len(pairs)  # one colour-symbol pair per family
+    assert len({pairs[f][0] for f in new}) == len(new)  # and a colour of its own each
+    # attention among the models: the axis counts conv+linear+matmul and says so
+    assert "conv+linear+matmul" in first["xtitle"] and "attention" in first["xtitle"]
+    assert first["x"]["videomae_vit_b"] == pytest.approx(15 * 180.3, rel=1e-3)  # total x 5x3

@@ -79,10 +79,11 @@ def test_readme_bring_your_own_model_example_runs(clean_registry, tmp_path, monk
     page = Path("stbench_out/mine.html").read_text()
     assert "tiny_attention" in page and "matmul GMACs per clip" in page  # its hover
     assert re.search(r'"user":\s*"my_records.csv"', page)  # drawn as yours
-    # its attention is 95% of its MACs: the frontier's GMACs leave it out, and say so
+    # its attention is 95% of its MACs: the frontier's GMACs count it, and say so
     assert main(["frontier", "--records", "my_records.csv", "--dataset", "Mini-Kinetics"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert re.search(r"tiny_attention 9\d\.\d%", out) and "the papers' convention" in out, out
+    assert re.search(r"tiny_attention 9\d\.\d%", out) and "total_macs" in out, out
+    assert "GMACs per clip (conv+linear+matmul)" in out, out
 
 
 def test_readme_reproduce_summary_matches_the_targets():
