@@ -459,3 +459,292 @@ def timesformer(
         allowed = "an option of timesformer (" + ", ".join(TIMESFORMER_OPTIONS) + ")"
         raise ArgumentError(name, value, allowed)
     return TimeSformerPlan(embed_dim, depth, heads, 16, train_size)
+
+
+def _prod(values: tuple[int, ...]) -> int:
+    """Product of a tuple of ints (1 for an empty one)."""
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+class TokenPool(nn.Module):
+    """Pool the (T, H, W) grid of tokens, the class token kept apart, then an optional norm."""
+
+    def __init__(self, pool: nn.Module, norm: nn.Module | None) -> None:
+        super().__init__()
+        self.pool, self.norm = pool, norm
+
+    def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
+        squeeze = x.dim() == 3
+        if squeeze:
+            x = x.unsqueeze(1)
+        b, n, _, c = x.shape
+        cls, grid = x[:, :, :1], x[:, :, 1:]
+        grid = self.pool(grid.transpose(2, 3).reshape(b * n, c, *thw))
+        out_thw = tuple(grid.shape[2:])
+        x = torch.cat((cls, grid.reshape(b, n, c, -1).transpose(2, 3)), dim=2)
+        if self.norm is not None:
+            x = self.norm(x)
+        return (x.squeeze(1) if squeeze else x), out_thw  # type: ignore[return-value]
+
+
+def _pooling(dim: int, kernel: tuple[int, ...], stride: tuple[int, ...]) -> TokenPool | None:
+    """Channel-wise conv pooling of q, k or v (MViT's "conv" mode) with a LayerNorm."""
+    if _prod(kernel) == 1 and _prod(stride) == 1:
+        return None
+    pad = tuple(k // 2 for k in kernel)
+    conv = nn.Conv3d(dim, dim, kernel, stride=stride, padding=pad, groups=dim, bias=False)
+    return TokenPool(conv, nn.LayerNorm(dim, eps=1e-6))
+
+
+def _rel_index(q: int, k: int) -> torch.Tensor:
+    """(q, k) index of decomposed relative positions between q and k grids of one axis."""
+    q_ratio, k_ratio = max(k / q, 1.0), max(q / k, 1.0)
+    dist = torch.arange(q)[:, None] * q_ratio - (torch.arange(k)[None, :] + (1.0 - k)) * k_ratio
+    return dist.long()
+
+
+def _resize(table: torch.Tensor, length: int) -> torch.Tensor:
+    """A relative position table linearly resized to `length` rows (unchanged if it fits)."""
+    if table.shape[0] == length:
+        return table
+    resized = F.interpolate(table.t()[None], size=length, mode="linear")
+    return resized[0].t()
+
+
+class MultiscaleAttention(nn.Module):
+    """Pooling attention (Fan et al. 2021): q, k, v pooled by channel-wise convs; MViTv2 adds
+    decomposed relative positions and the pooled-q residual (Li et al. 2022)."""
+
+    def __init__(self, cfg: MViTBlockConfig, in_thw: Size3, attn_dim: int, v2: bool) -> None:
+        super().__init__()
+        self.heads, self.v2 = cfg.heads, v2
+        self.head_dim = attn_dim // cfg.heads
+        self.scale = self.head_dim**-0.5
+        self.qkv = nn.Linear(cfg.dim_in, 3 * attn_dim)
+        self.proj = nn.Linear(attn_dim, attn_dim)
+        self.pool_q = _pooling(self.head_dim, cfg.kernel_q, cfg.stride_q)
+        self.pool_k = _pooling(self.head_dim, cfg.kernel_kv, cfg.stride_kv)
+        self.pool_v = _pooling(self.head_dim, cfg.kernel_kv, cfg.stride_kv)
+        if v2:
+            size = max(in_thw[1:])
+            q_size, kv_size = size // cfg.stride_q[1], size // cfg.stride_kv[1]
+            spatial = 2 * max(q_size, kv_size) - 1
+            self.rel_pos_h = nn.Parameter(torch.zeros(spatial, self.head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(spatial, self.head_dim))
+            self.rel_pos_t = nn.Parameter(torch.zeros(2 * in_thw[0] - 1, self.head_dim))
+
+    def _rel_pos(self, attn: torch.Tensor, q: torch.Tensor, q_thw: Size3, k_thw: Size3):
+        """attn + the decomposed (t, h, w) relative position terms of q (class token aside)."""
+        tables = (self.rel_pos_t, self.rel_pos_h, self.rel_pos_w)
+        r = [
+            _resize(tab, 2 * max(qn, kn) - 1)[_rel_index(qn, kn).to(q.device)]
+            for tab, qn, kn in zip(tables, q_thw, k_thw, strict=True)
+        ]
+        b, heads, _, dim = q.shape
+        (qt, qh, qw), (kt, kh, kw) = q_thw, k_thw
+        rq = q[:, :, 1:].reshape(b, heads, qt, qh, qw, dim)
+        rel_h = torch.einsum("bythwc,hkc->bythwk", rq, r[1])
+        rel_w = torch.einsum("bythwc,wkc->bythwk", rq, r[2])
+        rel_t = torch.einsum("bythwc,tkc->bythwk", rq, r[0])
+        rel = (
+            rel_h[:, :, :, :, :, None, :, None]
+            + rel_w[:, :, :, :, :, None, None, :]
+            + rel_t[:, :, :, :, :, :, None, None]
+        ).reshape(b, heads, qt * qh * qw, kt * kh * kw)
+        return torch.cat(
+            (attn[:, :, :1], torch.cat((attn[:, :, 1:, :1], attn[:, :, 1:, 1:] + rel), 3)), 2
+        )
+
+    def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
+        b, n, _ = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, self.head_dim).transpose(1, 3)
+        q, k, v = qkv.unbind(dim=2)  # (B, heads, N, head_dim) each
+        k_thw = q_thw = thw
+        if self.pool_k is not None:
+            k, k_thw = self.pool_k(k, thw)
+            v = self.pool_v(v, thw)[0]
+        if self.pool_q is not None:
+            q, q_thw = self.pool_q(q, thw)
+        attn = (self.scale * q) @ k.transpose(2, 3)
+        if self.v2:
+            attn = self._rel_pos(attn, q, q_thw, k_thw)
+        out = attn.softmax(dim=-1) @ v
+        if self.v2:  # residual pooling: + pooled q (the class token excluded)
+            out = torch.cat((out[:, :, :1], out[:, :, 1:] + q[:, :, 1:]), dim=2)
+        return self.proj(out.transpose(1, 2).reshape(b, -1, self.heads * self.head_dim)), q_thw
+
+
+class MultiscaleBlock(nn.Module):
+    """LayerNorm -> pooling attention (+ pooled skip) -> LayerNorm -> MLP; the width changes
+    in the MLP and its skip projection (MViT) or in the attention (MViTv2)."""
+
+    def __init__(self, cfg: MViTBlockConfig, in_thw: Size3, v2: bool) -> None:
+        super().__init__()
+        self.v2 = v2
+        attn_dim = cfg.dim_out if v2 else cfg.dim_in
+        self.pool_skip = None
+        if _prod(cfg.stride_q) > 1:
+            kernel = tuple(s + 1 if s > 1 else s for s in cfg.stride_q)
+            pool = nn.MaxPool3d(kernel, cfg.stride_q, tuple(k // 2 for k in kernel))
+            self.pool_skip = TokenPool(pool, None)
+        self.norm1 = nn.LayerNorm(cfg.dim_in, eps=1e-6)
+        self.attn = MultiscaleAttention(cfg, in_thw, attn_dim, v2)
+        self.norm2 = nn.LayerNorm(attn_dim, eps=1e-6)
+        self.mlp = nn.Sequential(
+            nn.Linear(attn_dim, 4 * attn_dim), nn.GELU(), nn.Linear(4 * attn_dim, cfg.dim_out)
+        )
+        self.project = nn.Linear(cfg.dim_in, cfg.dim_out) if cfg.dim_in != cfg.dim_out else None
+
+    def forward(self, x: torch.Tensor, thw: Size3) -> tuple[torch.Tensor, Size3]:
+        x_norm1 = self.norm1(x)
+        x_attn, thw_new = self.attn(x_norm1, thw)
+        if self.project is not None and self.v2:
+            x = self.project(x_norm1)
+        skip = x if self.pool_skip is None else self.pool_skip(x, thw)[0]
+        x = skip + x_attn
+        x_norm2 = self.norm2(x)
+        if self.project is not None and not self.v2:
+            x = self.project(x_norm2)
+        return x + self.mlp(x_norm2), thw_new
+
+
+@dataclass(frozen=True)
+class MViTBlockConfig:
+    """One MViT block: heads, widths in and out, q and kv pooling kernels and strides."""
+
+    heads: int
+    dim_in: int
+    dim_out: int
+    kernel_q: Size3
+    kernel_kv: Size3
+    stride_q: Size3
+    stride_kv: Size3
+
+
+class MViT(nn.Module):
+    """Conv cube embedding, class token (+ absolute positions in v1) -> multiscale blocks ->
+    LayerNorm -> class token -> dropout -> FC (torchvision ``models/video/mvit.py``)."""
+
+    def __init__(self, plan: MViTPlan, num_classes: int, frames: int) -> None:
+        super().__init__()
+        self.frames, self.min_size, self.size = frames, plan.size, plan.size
+        blocks = plan.blocks()
+        dim = blocks[0].dim_in
+        self.conv_proj = nn.Conv3d(3, dim, (3, 7, 7), stride=(2, 4, 4), padding=(1, 3, 3))
+        thw = (frames // 2, plan.size // 4, plan.size // 4)
+        self.thw = thw
+        self.class_token = nn.Parameter(torch.zeros(dim))
+        self.v2 = plan.version == 2
+        if not self.v2:
+            self.spatial_pos = nn.Parameter(torch.zeros(thw[1] * thw[2], dim))
+            self.temporal_pos = nn.Parameter(torch.zeros(thw[0], dim))
+            self.class_pos = nn.Parameter(torch.zeros(dim))
+        self.blocks = nn.ModuleList()
+        for cfg in blocks:
+            self.blocks.append(MultiscaleBlock(cfg, thw, self.v2))
+            thw = tuple(n // s for n, s in zip(thw, cfg.stride_q, strict=True))  # type: ignore[assignment]
+        self.norm = nn.LayerNorm(blocks[-1].dim_out, eps=1e-6)
+        self.dropout = nn.Dropout(plan.dropout)
+        self.head = nn.Linear(blocks[-1].dim_out, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.frames, self.min_size)
+        if x.shape[-2:] != (self.size, self.size):
+            raise ValueError(
+                f"x: got spatial size {x.shape[-2]}x{x.shape[-1]}; allowed: "
+                f"{self.size}x{self.size}, the size the position tables were built for"
+            )
+        x = self.conv_proj(x).flatten(2).transpose(1, 2)
+        cls = self.class_token.expand(x.shape[0], 1, -1)
+        x = torch.cat((cls, x), dim=1)
+        if not self.v2:
+            hw, c = self.spatial_pos.shape
+            pos = self.temporal_pos.repeat_interleave(hw, dim=0) + self.spatial_pos.repeat(
+                self.thw[0], 1
+            )
+            x = x + torch.cat((self.class_pos[None], pos), dim=0)[None]
+        thw = self.thw
+        for block in self.blocks:
+            x, thw = block(x, thw)
+        return self.head(self.dropout(self.norm(x)[:, 0]))
+
+
+@dataclass(frozen=True)
+class MViTPlan:
+    """MViT (version 1) or MViTv2: blocks per stage (widths 96, 192, 384, 768; heads 1, 2, 4,
+    8; q pooled 1x2x2 entering stages 2-4; kv strides 1x8x8 shrinking with q)."""
+
+    version: int = 1
+    depths: tuple[int, ...] = (1, 2, 11, 2)
+    size: int = 224
+    dropout: float = 0.5
+
+    def blocks(self) -> list[MViTBlockConfig]:
+        """The block settings, as torchvision's ``mvit_v1_b``/``mvit_v2_s`` tables write them."""
+        widths, heads, out = (96, 192, 384, 768), (1, 2, 4, 8), []
+        kv = (1, 8, 8)
+        for stage, n in enumerate(self.depths):
+            for j in range(n):
+                first = j == 0 and stage > 0
+                stride_q = (1, 2, 2) if first else (1, 1, 1)
+                if first:
+                    kv = tuple(max(k // s, 1) for k, s in zip(kv, stride_q, strict=True))  # type: ignore[assignment]
+                last_of_stage = j == n - 1 and stage < len(self.depths) - 1
+                if self.version == 2:  # the width changes in a stage's first block
+                    dim_in = widths[stage - 1] if first else widths[stage]
+                    dim_out = widths[stage]
+                else:  # ... in the MLP of the block before it
+                    dim_in = widths[stage]
+                    dim_out = widths[stage + 1] if last_of_stage else widths[stage]
+                kernel_q = (3, 3, 3) if first or self.version == 2 else (1, 1, 1)
+                out.append(
+                    MViTBlockConfig(
+                        heads[stage],
+                        dim_in,
+                        dim_out,
+                        kernel_q,
+                        (3, 3, 3),
+                        stride_q,
+                        kv,  # type: ignore[arg-type]
+                    )
+                )
+        return out
+
+    def build(self, num_classes: int, frames: int) -> MViT:
+        """The module for `num_classes` classes and clips of `frames` frames."""
+        if frames % 2:
+            raise ArgumentError(
+                "frames", frames, "an even number (the 3x7x7 cube embedding has temporal stride 2)"
+            )
+        return MViT(self, num_classes, frames)
+
+    def summary(self) -> ArchSummary:
+        """Pooling attention in every stage; T halved once, by the cube embedding."""
+        name = POOLING_ATTENTION_V2 if self.version == 2 else POOLING_ATTENTION
+        slots = tuple((f"stage {i + 1}", name) for i in range(len(self.depths)))
+        stem = "3x7x7 cube embedding, stride 2x4x4"
+        return ArchSummary(stem, (name.name,) * len(slots), "stride 2 at the cube embedding", slots)
+
+
+POOLING_ATTENTION = op("pooling_attention")
+POOLING_ATTENTION_V2 = op("pooling_attention_relpos_residual")
+MVIT_OPTIONS = ("version", "depths", "size", "dropout")
+
+
+def mvit(
+    *,
+    version: int = 1,
+    depths: tuple[int, ...] = (1, 2, 11, 2),
+    size: int = 224,
+    dropout: float = 0.5,
+    **unknown: Any,
+) -> MViTPlan:
+    """Plan an MViT (`version` 1) or MViTv2 (2) with `depths` blocks per stage at `size`."""
+    for name, value in unknown.items():
+        raise ArgumentError(name, value, "an option of mvit (" + ", ".join(MVIT_OPTIONS) + ")")
+    if version not in (1, 2):
+        raise ArgumentError("version", version, "1 (MViT) or 2 (MViTv2)")
+    return MViTPlan(version, tuple(depths), size, dropout)

@@ -55,6 +55,8 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "Video Swin": ("attention", "#00e5ff"),
     "VideoMAE": ("attention", "#7cfc00"),
     "TimeSformer": ("attention", "#ffa0c8"),
+    "MViT": ("attention", "#3f00ff"),
+    "MViTv2": ("attention", "#9e9ac8"),
 }
 BACKBONE_SYMBOL: dict[str, str] = {
     "resnet18": "circle",
@@ -66,6 +68,7 @@ BACKBONE_SYMBOL: dict[str, str] = {
     "swin": "pentagon",
     "vit_tubelet": "star-diamond",
     "vit_frame_patches": "star-square",
+    "mvit": "hourglass",
 }
 EXTRA = "#4d4d4d #a6761d #e7298a #66a61e #7570b3 #d95f02 #1b7837 #762a83".split()
 EXTRA_SYMBOLS = "cross x pentagon hexagon triangle-down hourglass bowtie".split()

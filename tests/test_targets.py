@@ -37,6 +37,8 @@ EXPECTED_PER_PAPER = {
     "liu2022": 6,
     "tong2022": 4,
     "bertasius2021": 2,
+    "fan2021": 2,
+    "li2022": 4,
 }
 
 

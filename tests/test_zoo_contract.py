@@ -34,9 +34,8 @@ def _clip(name: str, **change: int) -> torch.Tensor:
 
 
 def test_the_zoo_is_whole():
-    assert (
-        len(NAMES) == 141
-    )  # the four papers' 128 + X3D 4, Video Swin 3, VideoMAE 3, TimeSformer 3
+    # the four papers' 128 + X3D 4, Video Swin 3, VideoMAE 3, TimeSformer 3, MViT/MViTv2 4
+    assert len(NAMES) == 145
 
 
 @pytest.mark.parametrize("name", NAMES)

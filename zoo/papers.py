@@ -60,6 +60,17 @@ PAPER_INFO = {
         "(ICML 2021, arXiv:2102.05095)",
         "",
     ),
+    "fan2021": (
+        "Fan et al. 2021 (arXiv:2104.11227)",
+        "Fan et al., Multiscale Vision Transformers (ICCV 2021, arXiv:2104.11227)",
+        "",
+    ),
+    "li2022": (
+        "Li et al. 2022 (arXiv:2112.01526)",
+        "Li et al., MViTv2: Improved Multiscale Vision Transformers for Classification and "
+        "Detection (CVPR 2022, arXiv:2112.01526)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}

@@ -1,6 +1,7 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
-Video Swin T/S/B, VideoMAE ViT-S/B/L and TimeSformer (base, HR, L): see their tables below.
+Video Swin T/S/B, VideoMAE ViT-S/B/L, TimeSformer (base, HR, L), MViT-B and MViTv2-S/B:
+see their tables below.
 
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
 (facebookresearch/SlowFast ``slowfast/models/video_model_builder.py`` X3D, configs
@@ -13,7 +14,7 @@ crops uses TEST_CROP_SIZE 182, 182, 256, 356.
 
 from __future__ import annotations
 
-from stbench.models.attention import timesformer, video_swin, video_vit
+from stbench.models.attention import mvit, timesformer, video_swin, video_vit
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
@@ -163,4 +164,49 @@ def timesformer_spec(name: str, variant: str, frames: int, size: int) -> None:
 timesformer_spec("timesformer",     "",     8,     224)
 timesformer_spec("timesformer_hr",  "HR",   16,    448)
 timesformer_spec("timesformer_l",   "L",    96,    224)
+# fmt: on
+
+
+# MViT (Fan et al., ICCV 2021, arXiv:2104.11227) and MViTv2 (Li et al., CVPR 2022,
+# arXiv:2112.01526) as torchvision models/video/mvit.py builds mvit_v1_b and mvit_v2_s (and
+# MViTv2-B with SlowFast configs/Kinetics/MVITv2_B_32x3.yaml's depths 2, 3, 16, 3): 3x7x7
+# cube embedding, pooling attention with channel-wise conv pooling; v2 adds decomposed
+# relative positions and the pooled-q residual, and widens in the attention.
+MVIT_CODE = "pytorch/vision torchvision/models/video/mvit.py {fn}"
+
+
+def mvit_spec(name: str, family: str, paper: str, version: int, depths: tuple, frames: int) -> None:
+    """Register one MViT: version, blocks per stage, clip length (224x224 crops)."""
+    about = (
+        f"{family}: pooling attention, blocks per stage {depths}, widths 96-768, "
+        f"{frames} frames at 224x224"
+        + (", relative positions, residual pooling" if version == 2 else "")
+    )
+    fn = (
+        "mvit_v1_b"
+        if version == 1
+        else "mvit_v2_s (MViTv2-B: SlowFast configs/Kinetics/MVITv2_B_32x3.yaml)"
+    )
+    register(
+        ModelSpec(
+            name,
+            family,
+            paper,
+            backbone="mvit",
+            plan=mvit,
+            kwargs={"version": version, "depths": depths},
+            default_frames=frames,
+            default_size=224,
+            citation=f"{SHORT[paper]}, Sec. 3-4; {MVIT_CODE.format(fn=fn)}",
+            description=about,
+        )
+    )
+
+
+# fmt: off
+#         name             family    paper     version blocks per stage  frames
+mvit_spec("mvit_b_16x4",   "MViT",   "fan2021", 1,     (1, 2, 11, 2),    16)
+mvit_spec("mvit_b_32x3",   "MViT",   "fan2021", 1,     (1, 2, 11, 2),    32)
+mvit_spec("mvitv2_s_16x4", "MViTv2", "li2022",  2,     (1, 2, 11, 2),    16)
+mvit_spec("mvitv2_b_32x3", "MViTv2", "li2022",  2,     (2, 3, 16, 3),    32)
 # fmt: on
