@@ -52,6 +52,8 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "TSM": ("temporal modules", "#e377c2"),
     "GST": ("grouped", "#000000"),
     "X3D": ("channel-wise", "#ff00ff"),
+    "ir-CSN": ("channel-wise", "#8b0000"),
+    "ip-CSN": ("channel-wise", "#00868b"),
     "Video Swin": ("attention", "#00e5ff"),
     "VideoMAE": ("attention", "#7cfc00"),
     "TimeSformer": ("attention", "#ffa0c8"),
@@ -69,6 +71,7 @@ BACKBONE_SYMBOL: dict[str, str] = {
     "vit_tubelet": "star-diamond",
     "vit_frame_patches": "star-square",
     "mvit": "hourglass",
+    "resnet152": "diamond-tall",
 }
 EXTRA = "#4d4d4d #a6761d #e7298a #66a61e #7570b3 #d95f02 #1b7837 #762a83".split()
 EXTRA_SYMBOLS = "cross x pentagon hexagon triangle-down hourglass bowtie".split()

@@ -39,6 +39,7 @@ EXPECTED_PER_PAPER = {
     "bertasius2021": 2,
     "fan2021": 2,
     "li2022": 4,
+    "tran2019": 7,
 }
 
 

@@ -71,6 +71,12 @@ PAPER_INFO = {
         "Detection (CVPR 2022, arXiv:2112.01526)",
         "",
     ),
+    "tran2019": (
+        "Tran et al. 2019 (arXiv:1904.02811)",
+        "Tran et al., Video Classification with Channel-Separated Convolutional Networks "
+        "(ICCV 2019, arXiv:1904.02811)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}

@@ -1,7 +1,7 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
-Video Swin T/S/B, VideoMAE ViT-S/B/L, TimeSformer (base, HR, L), MViT-B and MViTv2-S/B:
-see their tables below.
+Video Swin T/S/B, VideoMAE ViT-S/B/L, TimeSformer (base, HR, L), MViT-B and MViTv2-S/B,
+ir-/ip-CSN: see their tables below.
 
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
 (facebookresearch/SlowFast ``slowfast/models/video_model_builder.py`` X3D, configs
@@ -15,6 +15,7 @@ crops uses TEST_CROP_SIZE 182, 182, 256, 356.
 from __future__ import annotations
 
 from stbench.models.attention import mvit, timesformer, video_swin, video_vit
+from stbench.models.csn import csn
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
@@ -209,4 +210,43 @@ mvit_spec("mvit_b_16x4",   "MViT",   "fan2021", 1,     (1, 2, 11, 2),    16)
 mvit_spec("mvit_b_32x3",   "MViT",   "fan2021", 1,     (1, 2, 11, 2),    32)
 mvit_spec("mvitv2_s_16x4", "MViTv2", "li2022",  2,     (1, 2, 11, 2),    16)
 mvit_spec("mvitv2_b_32x3", "MViTv2", "li2022",  2,     (2, 3, 16, 3),    32)
+# fmt: on
+
+
+# CSN (Tran et al., ICCV 2019, arXiv:1904.02811) as VMZ and mmaction2 resnet3d_csn.py build
+# it: channel-wise 3x3x3 bottlenecks (ip-CSN: with a 1x1x1 conv before), T halved in stages
+# 2-4; 32 frames at 224x224 (mmaction2 configs/recognition/csn, 32x2x1 sampling).
+CSN_PAPER = "tran2019"
+CSN_CODE = "open-mmlab/mmaction2 mmaction/models/backbones/resnet3d_csn.py"
+
+
+def csn_spec(name: str, family: str, depth: int, mode: str) -> None:
+    """Register one CSN: ResNet depth and bottleneck mode (ir or ip)."""
+    about = (
+        f"{family}-{depth}: ResNet-{depth} bottlenecks with a channel-wise 3x3x3 conv"
+        + (" after a 1x1x1 conv" if mode == "ip" else "")
+        + "; 32 frames at 224x224"
+    )
+    register(
+        ModelSpec(
+            name,
+            family,
+            CSN_PAPER,
+            backbone=f"resnet{depth}",
+            plan=csn,
+            kwargs={"depth": depth, "mode": mode},
+            default_frames=32,
+            default_size=224,
+            citation=f"{SHORT[CSN_PAPER]}, Sec. 4; {CSN_CODE}",
+            description=about,
+        )
+    )
+
+
+# fmt: off
+#        name               family    depth mode
+csn_spec("ircsn_resnet50",  "ir-CSN", 50,   "ir")
+csn_spec("ircsn_resnet101", "ir-CSN", 101,  "ir")
+csn_spec("ircsn_resnet152", "ir-CSN", 152,  "ir")
+csn_spec("ipcsn_resnet152", "ip-CSN", 152,  "ip")
 # fmt: on
