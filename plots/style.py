@@ -31,6 +31,7 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "C3D": ("3D", "#f16913"),
     "SlowFast": ("3D", "#ff7f0e"),
     "NLN": ("3D", "#dfc27d"),
+    "Slow": ("3D", "#b15928"),
     "MC2": ("3D (mixed)", "#fdae6b"),
     "MC3": ("3D (mixed)", "#e6550d"),
     "MC4": ("3D (mixed)", "#a63603"),

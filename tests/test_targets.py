@@ -40,6 +40,7 @@ EXPECTED_PER_PAPER = {
     "fan2021": 2,
     "li2022": 4,
     "tran2019": 7,
+    "feichtenhofer2019": 6,
 }
 
 

@@ -77,6 +77,12 @@ PAPER_INFO = {
         "(ICCV 2019, arXiv:1904.02811)",
         "",
     ),
+    "feichtenhofer2019": (
+        "Feichtenhofer et al. 2019 (arXiv:1812.03982)",
+        "Feichtenhofer et al., SlowFast Networks for Video Recognition (ICCV 2019, "
+        "arXiv:1812.03982)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}

@@ -1,7 +1,8 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
 Video Swin T/S/B, VideoMAE ViT-S/B/L, TimeSformer (base, HR, L), MViT-B and MViTv2-S/B,
-ir-/ip-CSN: see their tables below.
+ir-/ip-CSN, Slow-only and C2D (pytorchvideo): see their tables
+below.
 
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
 (facebookresearch/SlowFast ``slowfast/models/video_model_builder.py`` X3D, configs
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from stbench.models.attention import mvit, timesformer, video_swin, video_vit
 from stbench.models.csn import csn
+from stbench.models.slow import slow_resnet
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
@@ -249,4 +251,44 @@ csn_spec("ircsn_resnet50",  "ir-CSN", 50,   "ir")
 csn_spec("ircsn_resnet101", "ir-CSN", 101,  "ir")
 csn_spec("ircsn_resnet152", "ir-CSN", 152,  "ir")
 csn_spec("ipcsn_resnet152", "ip-CSN", 152,  "ip")
+# fmt: on
+
+
+# Slow-only and C2D as PySlowFast/pytorchvideo build them (Feichtenhofer et al., SlowFast,
+# ICCV 2019, arXiv:1812.03982): facebookresearch/SlowFast configs/Kinetics/pytorchvideo/
+# SLOW_{4x16,8x8}_R50.yaml and C2D_8x8_R50.yaml (ARCH slow / c2d), 224 training crops.
+SLOW_PAPER = "feichtenhofer2019"
+SLOW_CODE = "facebookresearch/SlowFast configs/Kinetics/pytorchvideo/{c}_R50.yaml"
+
+
+def slow_spec(name: str, family: str, config: str, frames: int, **kw: object) -> None:
+    """Register one pytorchvideo ResNet-50 (Slow-only or C2D) for clips of `frames`."""
+    c2d = family == "C2D"
+    about = (
+        "C2D ResNet-50 as pytorchvideo builds it: 2-D convs, 2x1x1 max-pool after res2"
+        if c2d
+        else "Slow-only ResNet-50: SlowFast's slow pathway alone (3x1x1 conv_a in res4-res5)"
+    ) + f"; {frames} frames at 224x224"
+    register(
+        ModelSpec(
+            name,
+            family,
+            SLOW_PAPER,
+            backbone="resnet50",
+            plan=slow_resnet,
+            kwargs=dict(kw),
+            default_frames=frames,
+            default_size=224,
+            citation=f"{SHORT[SLOW_PAPER]}, Table 1; {SLOW_CODE.format(c=config)}",
+            description=about,
+        )
+    )
+
+
+C2D_POOLED = {"conv_a_t": (1, 1, 1, 1), "pool_after_res2": True}
+# fmt: off
+#         name                  family  config       frames
+slow_spec("slow_resnet50_4x16", "Slow", "SLOW_4x16", 4)
+slow_spec("slow_resnet50_8x8",  "Slow", "SLOW_8x8",  8)
+slow_spec("c2d_resnet50_8x8",   "C2D",  "C2D_8x8",   8, **C2D_POOLED)
 # fmt: on

@@ -100,6 +100,7 @@ SOURCE_PAPERS = {
     "arXiv:2104.11227": "fan2021",
     "arXiv:2112.01526": "li2022",
     "arXiv:1904.02811": "tran2019",
+    "arXiv:1812.03982": "feichtenhofer2019",
 }
 PAPER_KEYS = tuple(dict.fromkeys(SOURCE_PAPERS.values()))
 # Default bindings of the `block_conv_weights` convention (see the module docstring).
