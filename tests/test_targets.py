@@ -41,6 +41,7 @@ EXPECTED_PER_PAPER = {
     "li2022": 4,
     "tran2019": 7,
     "feichtenhofer2019": 6,
+    "fan2021ptv": 2,
 }
 
 

@@ -83,6 +83,12 @@ PAPER_INFO = {
         "arXiv:1812.03982)",
         "",
     ),
+    "fan2021ptv": (
+        "Fan et al. 2021 (arXiv:2111.09887)",
+        "Fan et al., PyTorchVideo: A Deep Learning Library for Video Understanding (ACM MM 2021, "
+        "arXiv:2111.09887)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}

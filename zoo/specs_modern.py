@@ -1,8 +1,8 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
 Video Swin T/S/B, VideoMAE ViT-S/B/L, TimeSformer (base, HR, L), MViT-B and MViTv2-S/B,
-ir-/ip-CSN, Slow-only and C2D (pytorchvideo): see their tables
-below.
+ir-/ip-CSN, Slow-only, C2D and R(2+1)D-50 (pytorchvideo): see their
+tables below.
 
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
 (facebookresearch/SlowFast ``slowfast/models/video_model_builder.py`` X3D, configs
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from stbench.models.attention import mvit, timesformer, video_swin, video_vit
 from stbench.models.csn import csn
-from stbench.models.slow import slow_resnet
+from stbench.models.slow import r2plus1d_resnet, slow_resnet
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.registry import ModelSpec, register
@@ -292,3 +292,23 @@ slow_spec("slow_resnet50_4x16", "Slow", "SLOW_4x16", 4)
 slow_spec("slow_resnet50_8x8",  "Slow", "SLOW_8x8",  8)
 slow_spec("c2d_resnet50_8x8",   "C2D",  "C2D_8x8",   8, **C2D_POOLED)
 # fmt: on
+
+
+# R(2+1)D-50 as pytorchvideo builds it (Fan et al., PyTorchVideo, arXiv:2111.09887;
+# models/r2plus1d.py create_r2plus1d; SlowFast configs/Kinetics/pytorchvideo/
+# R2PLUS1D_16x4_R50.yaml): Tran et al.'s (2+1)D factorisation inside ResNet-50 bottlenecks.
+register(
+    ModelSpec(
+        "r2plus1d_resnet50_16x4",
+        "R(2+1)D",
+        "fan2021ptv",
+        backbone="resnet50",
+        plan=r2plus1d_resnet,
+        kwargs={"depth": 50},
+        default_frames=16,
+        default_size=224,
+        citation=f"{SHORT['fan2021ptv']}, model zoo; pytorchvideo models/r2plus1d.py create_r2plus1d",
+        description="R(2+1)D-50 as pytorchvideo builds it: (2+1)D bottlenecks (3x1x1 then 1x3x3 "
+        "at the bottleneck width), no stem pool, T halved in stages 3-4; 16 frames at 224x224",
+    )
+)
