@@ -224,8 +224,13 @@ def run_compare(args: argparse.Namespace) -> int:
     if differ and fmt != "table":
         print(f"stbench compare: note: {differ}", file=sys.stderr)
     notes = [*([differ] if differ else []), *notes, *problems]
+    scope = (
+        "conv + linear + attention matmuls"
+        if any("(conv+linear+matmul)" in k for r in rows for k in r)
+        else "conv + linear"
+    )
     title = (
-        "stbench compare (MACs = multiply-accumulates, conv + linear, per clip"
+        f"stbench compare (MACs = multiply-accumulates, {scope}, per clip"
         f"{'; per video = per clip x views' if args.per == 'video' else ''}; deltas vs the first)"
     )
     emit(compare_table(rows, notes, title), fmt, out=args.out)
