@@ -29,3 +29,22 @@ def lazy_attributes(
         return sorted({*homes, *vars(sys.modules[module])})
 
     return getattr_, dir_
+
+
+def lazy_exports(
+    package: str, doc: str | None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``(__getattr__, __dir__, __all__)`` for a package whose docstring lists its public
+    names after a line ``Public names:``, one ``submodule: name name ...`` line each.
+
+    >>> __getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)
+    """
+    _, marker, table = (doc or "").partition("Public names:")
+    if not marker:
+        raise ValueError(f"{package}: its docstring has no 'Public names:' section")
+    homes = {
+        name: f"{package}.{module.strip()}"
+        for module, _, names in (line.partition(":") for line in table.splitlines() if ":" in line)
+        for name in names.split()
+    }
+    return (*lazy_attributes(package, homes), sorted(homes))

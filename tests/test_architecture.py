@@ -90,3 +90,20 @@ def test_package_exports_the_profile_function():
     import stbench
 
     assert callable(profile) and stbench.profile is profile
+
+
+@pytest.mark.parametrize("sub", ["count", "measure", "predict", "store", "sweep"])
+def test_bench_subpackage_public_names_resolve(sub):
+    import importlib
+
+    package = importlib.import_module(f"stbench.bench.{sub}")
+    assert package.__all__, f"stbench.bench.{sub} names no public API"
+    for name in package.__all__:
+        assert getattr(package, name) is not None, f"stbench.bench.{sub}.{name}"
+
+
+def test_lazy_exports_refuses_a_docstring_without_its_table():
+    from stbench.lazy import lazy_exports
+
+    with pytest.raises(ValueError, match="Public names"):
+        lazy_exports("pkg", "no table here")

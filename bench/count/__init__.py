@@ -1,18 +1,16 @@
 """Counting: params and MACs on the ``meta`` device (`counting`), the one cached static
 count (`static`), cross-checks against other counters (`crosscheck`), what MACs leave out
-(`macs_scope`) and the reproduction report against published figures (`reproduce`)."""
+(`macs_scope`) and the reproduction report against published figures (`reproduce`).
+
+Public names:
+    counting: static_count StaticCount
+    static: count_static count_many
+    crosscheck: cross_check
+    macs_scope: matmul_share
+"""
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_exports
 
-_HOMES = {
-    "static_count": "stbench.bench.count.counting",
-    "StaticCount": "stbench.bench.count.counting",
-    "count_static": "stbench.bench.count.static",
-    "count_many": "stbench.bench.count.static",
-    "cross_check": "stbench.bench.count.crosscheck",
-    "matmul_share": "stbench.bench.count.macs_scope",
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)

@@ -1,18 +1,16 @@
 """Measuring on a real device: latency and throughput (`timing`), peak memory (`memory`),
 out-of-memory as a result (`fit`), the profiling pipeline (`profiler`) and one model timed
-under pytest-benchmark (`benchmark_run`)."""
+under pytest-benchmark (`benchmark_run`).
+
+Public names:
+    profiler: profile run_profile
+    timing: measure_latency measure_throughput
+    fit: OutOfMemory
+    benchmark_run: benchmark_model
+"""
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_exports
 
-_HOMES = {
-    "profile": "stbench.bench.measure.profiler",
-    "run_profile": "stbench.bench.measure.profiler",
-    "measure_latency": "stbench.bench.measure.timing",
-    "measure_throughput": "stbench.bench.measure.timing",
-    "OutOfMemory": "stbench.bench.measure.fit",
-    "benchmark_model": "stbench.bench.measure.benchmark_run",
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)

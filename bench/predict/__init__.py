@@ -1,17 +1,17 @@
 """The device model: an op trace on ``meta`` (`trace`), simulated peak memory (`memsim`),
 the roofline latency bound (`roofline`) over the GPU table (`devices`, `devices.csv`), one
 prediction row (`predictor`), stored predictions (`predictions`) and the check of predicted
-memory against a real CPU run (`memcheck`)."""
+memory against a real CPU run (`memcheck`).
+
+Public names:
+    predictor: predict
+    devices: get_device
+    predictions: predict_sweep
+    memcheck: check_memory
+"""
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_exports
 
-_HOMES = {
-    "predict": "stbench.bench.predict.predictor",
-    "get_device": "stbench.bench.predict.devices",
-    "predict_sweep": "stbench.bench.predict.predictions",
-    "check_memory": "stbench.bench.predict.memcheck",
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)

@@ -3,22 +3,13 @@
 (`benchmark_import`).
 
 ``from stbench.bench.store import ResultsStore`` is the public entry point.
+
+Public names:
+    results: KEY_FIELDS SCHEMA_VERSION ResultsStore StoreError default_store_path row_key
 """
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_exports
 
-_HOMES = {
-    name: "stbench.bench.store.results"
-    for name in (
-        "KEY_FIELDS",
-        "SCHEMA_VERSION",
-        "ResultsStore",
-        "StoreError",
-        "default_store_path",
-        "row_key",
-    )
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)
