@@ -214,6 +214,7 @@ def run_compare(args: argparse.Namespace) -> int:
         [c.model for c in configs],
         frames=args.frames,
         size=args.size,
+        num_classes=args.classes,
         units=args.units,
         store=store,
         records=records,

@@ -34,6 +34,7 @@ def compare_rows(
     *,
     frames: int | None = None,
     size: int | None = None,
+    num_classes: int | None = None,
     units: str = "macs",
     store: pd.DataFrame | None = None,
     records: pd.DataFrame | None = None,
@@ -42,8 +43,10 @@ def compare_rows(
 ) -> tuple[list[dict], list[str]]:
     """One row per model (params, GMACs/GFLOPs per clip, latency, memory, accuracy; with
     ``per='video'`` also the cost per video of each accuracy figure) and notes naming each
-    figure's source; `delta <col>` fields hold the difference to the first. Records are
-    picked by `plots.runs.one_per_run`, the rule the frontier uses."""
+    figure's source; `delta <col>` fields hold the difference to the first. Each model runs
+    at ``frames``/``size``/``num_classes`` (None: its own default), and its counts and
+    measurements are those of that input. Records are picked by `plots.runs.one_per_run`,
+    the rule the frontier uses."""
     from stbench.zoo.registry import get_spec
 
     if not names:
@@ -67,14 +70,15 @@ def compare_rows(
         spec = get_spec(name)
         t = frames or spec.default_frames
         s = size or spec.default_size
-        prof = profiler(name, t, s, spec.default_classes)
+        k = num_classes or spec.default_classes
+        prof = profiler(name, t, s, k)
         row: dict[str, Any] = {
             "model": name,
             "family": spec.family,
             "backbone": spec.backbone,
             "frames": t,
             "size (px)": s,
-            "classes": spec.default_classes,
+            "classes": k,
         }
         put(row, "params (M)", prof["params"] / 1e6)
         row["_macs"] = prof["macs"]
@@ -95,6 +99,7 @@ def compare_rows(
                 (store["model"] == row["model"])
                 & (pd.to_numeric(store["frames"]) == row["frames"])
                 & (pd.to_numeric(store["size"]) == row["size (px)"])
+                & (pd.to_numeric(store["num_classes"]) == row["classes"])
             ]
             for col, label in (
                 ("latency_ms_median", "latency (ms)"),

@@ -33,6 +33,7 @@ STORE = pd.DataFrame(
         "size": [224, 224, 224],
         "device": ["cuda"] * 3,
         "batch": [1] * 3,
+        "num_classes": [200] * 3,
         "dtype": ["float32"] * 3,
         "latency_ms_median": [5.0, 9.5, 20.0],
         "peak_mem_mib": [300.0, 500.0, 800.0],
