@@ -24,6 +24,7 @@ from stbench.bench.sweep.driver import (
     run_task,
     shard,
 )
+from stbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS: list[str] = []
@@ -260,13 +261,12 @@ def test_static_sweep_stores_each_count_as_it_finishes_and_resumes(db, monkeypat
 
     monkeypatch.setattr(counting, "static_count", interrupted_third)
     names = ["mc2_resnet18", "mc3_resnet18", "rmc2_resnet18", "r3d_resnet18"]
-    zoo = [Task(m, frames=8, size=32) for m in names]
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(tasks=zoo, store=db, isolate=False, progress=False, env=ENV)
+    argv = ["sweep", ",".join(names), "--frames", "8", "--sizes", "32", "--no-progress"]
+    argv += ["--store", str(db.path)]
+    assert main(argv) == 130  # `stbench sweep`, interrupted during its third count
     assert [r["model"] for r in db.rows()] == names[:2]
-    monkeypatch.setattr(counting, "static_count", real)
-    s = run_sweep(tasks=zoo, store=db, isolate=False, progress=False, env=ENV)
-    assert (s.ran, s.skipped) == (2, 2) and sorted(r["model"] for r in db.rows()) == sorted(names)
+    assert main(argv) == 0  # counts only the two the store lacks
+    assert sorted(r["model"] for r in db.rows()) == sorted(names) and len(made) == 5
 
 
 def test_sweep_refuses_a_size_the_model_cannot_take_before_storing(db):
