@@ -164,7 +164,7 @@ def _add_per(p: argparse.ArgumentParser) -> None:
 
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
-    from stbench.plots.dashboard import write_dashboard
+    from stbench.plots.dashboard import initial_selection, write_dashboard
     from stbench.plots.demo import collect, frontier_points, pick_axis
     from stbench.plots.tables import frontier_tables
 
@@ -174,11 +174,16 @@ def run_frontier(args: argparse.Namespace) -> int:
     _check_cost(args, _stored_rows(args.store))
     quiet = fmt != "table"
     data = collect(
-        store=args.store, user_records=user, reference=not args.no_reference, quiet=quiet
+        store=args.store,
+        user_records=user,
+        reference=not args.no_reference,
+        quiet=quiet,
+        predict=True,
     )
     axis = pick_axis(data.axes, args.cost, args.per)
     front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
-    write_dashboard(data, dashboard)
+    opens = dict(dataset=dataset, metric=args.metric, level=args.level)
+    write_dashboard(data, dashboard, initial=initial_selection(data.axes, axis, **opens))
     emit(frontier_tables(front, axis), fmt, out=table_out)
     print(f"dashboard: {dashboard}", file=sys.stderr)  # stderr: stdout stays the table
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -218,9 +218,11 @@ def build_payload(
     notes: Iterable[str] = (),
     title: str = "stbench: speed-accuracy frontiers",
     metrics: Sequence[str] = ("top1", "top5"),
+    initial: Mapping[str, str] | None = None,
 ) -> dict:
     """Everything the page needs, as JSON-ready data, from a run's `PlotData` (or from
-    joined rows, with ``unmatched``, ``notes`` and ``metrics``)."""
+    joined rows, with ``unmatched``, ``notes`` and ``metrics``); ``initial`` is the
+    selection the page opens on (`initial_selection`; a link's ``#...`` still wins)."""
     if not isinstance(data, PlotData):
         data = PlotData.from_joined(data, unmatched, notes, metrics)
     points, axes, members = data.points, data.axes, data.members
@@ -304,7 +306,24 @@ def build_payload(
         "curves_note": CURVES_NOTE,
         "frontiers": data.frontiers,
         "notes": all_notes,
+        "initial": {k: str(v) for k, v in (initial or {}).items() if v is not None},
     }
+
+
+def initial_selection(
+    axes: Sequence[CostAxis],
+    axis: CostAxis,
+    *,
+    dataset: str | None = None,
+    metric: str | None = None,
+    level: str | None = None,
+) -> dict[str, str]:
+    """The page's selectors (as its ``#dataset=...&cost=...&per=...`` reads them) that show
+    what a command printed: its dataset, metric, accuracy level and cost axis."""
+    cost = next((a.key for a in axes if a.video == axis.key), axis.key)
+    got = {"dataset": dataset, "metric": metric, "level": level, "cost": cost}
+    got["per"] = "video" if axis.per == "video" else "clip"
+    return {k: v for k, v in got.items() if v is not None}
 
 
 def user_records_note(rows: Sequence[dict]) -> list[str]:
@@ -338,10 +357,13 @@ def write_dashboard(
     unmatched: pd.DataFrame | None = None,
     notes: Iterable[str] = (),
     title: str = "stbench: speed-accuracy frontiers",
+    initial: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows)."""
+    """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows),
+    opening on the ``initial`` selection (`initial_selection`)."""
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--dashboard: expected an .html file, got {str(out)!r}")
-    page = render_html(build_payload(data, unmatched=unmatched, notes=notes, title=title))
+    payload = build_payload(data, unmatched=unmatched, notes=notes, title=title, initial=initial)
+    page = render_html(payload)
     return write_atomic(out, page)

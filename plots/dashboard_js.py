@@ -129,22 +129,33 @@ function setup() {
   });
   fill($('sel-cost'), costs);
   fill($('sel-view'), D.views);
+  select(D.initial || {});
   fromHash();
   $('sel-dataset').addEventListener('change', function () { refreshMetrics(); draw(); });
   ['sel-split', 'sel-metric'].forEach(function (id) { $(id).addEventListener('change', function () { if (id === 'sel-split') { var keep = $('sel-metric').value; fill($('sel-metric'), (D.metrics[$('sel-dataset').value] || []).map(function (m) { return {key: m, label: m}; })); $('sel-metric').value = keep; } refreshLevels(); draw(); }); });
   ['sel-cost', 'sel-per', 'sel-view', 'sel-level', 'chk-log', 'chk-size'].forEach(function (id) { $(id).addEventListener('change', draw); });
 }
 
-// A link such as dashboard.html#dataset=ssv1&view=gst&cost=params&per=clip&log=0 opens that selection.
-function fromHash() {
-  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
-    var parts = kv.split('='), k = decodeURIComponent(parts[0]), v = decodeURIComponent(parts[1] || '');
-    if (k === 'log') { $('chk-log').checked = v !== '0'; return; }
-    var sel = $('sel-' + k);
-    if (!sel || !Array.prototype.some.call(sel.options, function (o) { return o.value === v && !o.disabled; })) return;
+// A selection {dataset, split, metric, level, cost, per, view, log}: the page opens on the one its
+// command printed (D.initial), then on a link's, e.g. dashboard.html#dataset=ssv1&view=gst&cost=params&per=clip&log=0.
+function select(pairs) {
+  if ('log' in pairs) $('chk-log').checked = pairs.log !== '0';
+  ['dataset', 'split', 'metric', 'level', 'cost', 'per', 'view'].forEach(function (k) {
+    var sel = $('sel-' + k), v = pairs[k];
+    if (v == null || !Array.prototype.some.call(sel.options, function (o) { return o.value === v && !o.disabled; })) return;
     sel.value = v;
     if (k === 'dataset') refreshMetrics();
+    if (k === 'split' || k === 'metric') refreshLevels();
   });
+}
+
+function fromHash() {
+  var pairs = {};
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+    var parts = kv.split('=');
+    pairs[decodeURIComponent(parts[0])] = decodeURIComponent(parts[1] || '');
+  });
+  select(pairs);
 }
 
 function message(text) {

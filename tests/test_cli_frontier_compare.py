@@ -4,9 +4,16 @@ dashboard opens on what was asked, and machine-readable output keeps stable keys
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
 from stbench.cli import main
+from stbench.plots.dashboard import build_payload, render_html
+from stbench.plots.data import PlotData
+from stbench.zoo import records
+from test_browser import CHROMIUM, _joined, _selftest
+from test_records import _row, _write
 
 
 def _key(model: str, frames: int, size: int, classes: int) -> dict:
@@ -28,3 +35,53 @@ def test_compare_runs_at_the_classes_asked_for(tmp_path, capsys):
     (row,) = json.loads(capsys.readouterr().out)
     assert row["classes"] == 400 and 33.3 < row["params (M)"] < 33.5
     assert any(k.startswith("latency") and row[k] == 12.5 for k in row)
+
+
+def _payload(html: str) -> dict:
+    m = re.search(r'id="stbench-data">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
+@pytest.fixture
+def two_datasets(tmp_path, monkeypatch):
+    """Shipped records: tsn_resnet18 and tam_resnet18 at 4 x 32² on Kinetics-400 (listed
+    first on the page) and on Mini-SSV2, clip and video level (fast to count)."""
+    cells = dict(frames="4", input_size="32", split="val", paper="chen2021", source="a test")
+    rows = [
+        _row(model=m, dataset=d, level=lev, views=v, value=str(a + (lev == "video")), **cells)
+        for m, a in (("tsn_resnet18", 30.5), ("tam_resnet18", 35.0))
+        for d in ("kinetics400", "mini_ssv2")
+        for lev, v in (("clip", "1x1"), ("video", "2x1"))
+    ]
+    path = _write(tmp_path, "shipped.csv", *rows)
+    monkeypatch.setattr(records, "shipped_files", lambda: [path])
+    return path
+
+
+def test_frontier_dashboard_opens_on_what_was_asked_with_predicted_axes(tmp_path, two_datasets):
+    html, store = tmp_path / "f.html", str(tmp_path / "s.sqlite")
+    argv = ["frontier", "--dataset", "Mini-SSV2", "--cost", "params", "--level", "clip"]
+    assert main([*argv, "--store", store, "--dashboard", str(html), "--format", "json"]) == 0
+    payload = _payload(html.read_text())
+    assert payload["initial"] == {
+        "dataset": "mini_ssv2",
+        "metric": "top1",
+        "level": "clip",
+        "cost": "params",
+        "per": "clip",
+    }
+    assert {"predicted_latency", "predicted_memory"} <= {a["kind"] for a in payload["axes"]}
+    assert main(["frontier", "--per", "video", "--store", store, "--dashboard", str(html)]) == 0
+    initial = _payload(html.read_text())["initial"]
+    assert initial == {"metric": "top1", "cost": "macs", "per": "video"}
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
+def test_the_page_opens_on_its_initial_selection(tmp_path):
+    data = PlotData.from_joined(_joined())
+    initial = {"dataset": "ssv1", "metric": "top1", "level": "clip", "cost": "params"}
+    res = _selftest(render_html(build_payload(data, initial={**initial, "per": "clip"})), tmp_path)
+    assert res["errors"] == []
+    first = res["steps"][0]
+    assert {k: first[k] for k in initial} == initial and "Something-Something V1" in first["title"]
