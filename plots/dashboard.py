@@ -27,6 +27,7 @@ from stbench.plots.data import (
     dataset_order,
     matmul_line,
     matmul_note,
+    measured_sources,
     missing_dimensions,
 )
 from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
@@ -267,7 +268,7 @@ def build_payload(
         d: sorted(points.loc[points["dataset"] == d, "metric"].astype(str).unique())
         for d in datasets
     }
-    all_notes = list(missing_dimensions(axes))
+    all_notes = list(missing_dimensions(axes, measured_sources(data.joined)))
     if len(data.unmatched):
         all_notes.append(_unmatched_note(data.unmatched))
     all_notes.extend(data.notes)

@@ -336,22 +336,57 @@ def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
     return axes
 
 
-def missing_dimensions(axes: list[CostAxis]) -> list[str]:
-    """Sentences naming each cost dimension with no measurement at all."""
+MEASURED_KINDS = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
+
+
+def _source_name(origin: str) -> str:
+    """'the results store (PATH)' or 'the shipped reference results (FILE)' of an origin."""
+    kind, _, where = origin.partition(":")
+    return {
+        "store": f"the results store ({where})",
+        "reference": f"the shipped reference results ({where})",
+    }.get(kind, origin)
+
+
+def measured_sources(joined: pd.DataFrame | None) -> dict[str, set[str]]:
+    """Each source of the joined rows (``origin``) and the measured kinds (latency, memory)
+    its rows bring."""
+    if joined is None or "origin" not in joined.columns:
+        return {}
+    out: dict[str, set[str]] = {}
+    for origin, rows in joined.groupby(joined["origin"].fillna("").astype(str)):
+        if origin:
+            out[origin] = {
+                k
+                for k, col in MEASURED_KINDS.items()
+                if col in rows.columns and pd.to_numeric(rows[col], errors="coerce").notna().any()
+            }
+    return out
+
+
+def missing_dimensions(
+    axes: list[CostAxis], sources: dict[str, set[str]] | None = None
+) -> list[str]:
+    """Sentences naming each cost dimension with no measurement at all, and what the sources
+    the records joined (`measured_sources`) do hold."""
     kinds = {a.kind for a in axes} | {a.key for a in axes}
     notes = []
-    hint = (
-        "the results store has no timed rows and no reference results are shipped in "
-        "bench/reference/; add some with `stbench sweep ... --time --memory` "
-        "(on a GPU: also `--device cuda`)"
-    )
     missing = [
         name
         for kind, name in (("latency", "latency"), ("memory", "peak memory"))
         if kind not in kinds
     ]
     if missing:
-        notes.append(f"No {' or '.join(missing)} measurements: {hint}.")
+        held = [
+            _source_name(o) + (f": {' and '.join(sorted(k))} only" if k else ": static counts only")
+            for o, k in sorted((sources or {}).items())
+        ]
+        notes.append(
+            f"No {' or '.join(missing)} measurements for any record's input"
+            + "".join(f"; {h}" for h in held)
+            + "; add some with `stbench sweep ... --time --memory` (on a GPU: also "
+            "`--device cuda`)."
+        )
     if "macs" not in kinds:
         notes.append("MACs: no static profile joined any record (run `stbench profile`).")
     if "params" not in kinds:

@@ -85,3 +85,13 @@ def test_the_page_opens_on_its_initial_selection(tmp_path):
     assert res["errors"] == []
     first = res["steps"][0]
     assert {k: first[k] for k in initial} == initial and "Something-Something V1" in first["title"]
+
+
+def test_the_missing_memory_note_names_what_the_shipped_reference_holds():
+    from reference_fixture import reference_joined
+
+    notes = build_payload(PlotData.from_joined(reference_joined()))["notes"]
+    (note,) = [n for n in notes if n.startswith("No ")]
+    assert note.startswith("No peak memory measurements for any record's input")
+    assert "the shipped reference results (cpu-sample.csv): latency only" in note
+    assert "no reference results are shipped" not in note

@@ -94,7 +94,7 @@ def test_missing_latency_is_said_not_hidden():
     p = build_payload(sample_joined(latency=False))
     assert p["missing_kinds"] == ["latency", "memory"]
     assert any(n.startswith("No latency or peak memory measurements") for n in p["notes"])
-    assert any("bench/reference/" in n for n in p["notes"])
+    assert any("stbench sweep ... --time --memory" in n for n in p["notes"])
 
 
 def test_unmatched_records_are_reported():
