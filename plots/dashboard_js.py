@@ -129,11 +129,30 @@ function setup() {
   });
   fill($('sel-cost'), costs);
   fill($('sel-view'), D.views);
+  refreshPer();
   select(D.initial || {});
   fromHash();
   $('sel-dataset').addEventListener('change', function () { refreshMetrics(); draw(); });
   ['sel-split', 'sel-metric'].forEach(function (id) { $(id).addEventListener('change', function () { if (id === 'sel-split') { var keep = $('sel-metric').value; fill($('sel-metric'), (D.metrics[$('sel-dataset').value] || []).map(function (m) { return {key: m, label: m}; })); $('sel-metric').value = keep; } refreshLevels(); draw(); }); });
-  ['sel-cost', 'sel-per', 'sel-view', 'sel-level', 'chk-log', 'chk-size'].forEach(function (id) { $(id).addEventListener('change', draw); });
+  $('sel-cost').addEventListener('change', function () { refreshPer(); draw(); });
+  $('sel-per').addEventListener('change', function () { perWanted = $('sel-per').value; draw(); });
+  ['sel-view', 'sel-level', 'chk-log', 'chk-size'].forEach(function (id) { $(id).addEventListener('change', draw); });
+}
+
+// "Cost per" shows what is drawn: video or clip where the cost axis has both forms (the choice
+// is kept across axes), else the axis' only form (batch, model, clip) with the reason video is not offered.
+var perWanted = 'video';
+function refreshPer() {
+  var axis = axisByKey[$('sel-cost').value], twin = axis.video && axisByKey[axis.video];
+  if (twin) {
+    fill($('sel-per'), [{key: 'video', label: 'video (clip x views)'}, {key: 'clip', label: 'clip'}]);
+    $('sel-per').value = perWanted;
+  } else {
+    fill($('sel-per'), [{key: axis.per, label: axis.per + ' (the only form of this axis)'},
+      {key: 'video', label: 'video: not for this axis (' + axis.label + ' is per ' + axis.per + ')', disabled: true}]);
+    $('sel-per').value = axis.per;
+  }
+  $('sel-per').title = twin ? '' : axis.label + ' is per ' + axis.per + ': it has no per-video form';
 }
 
 // A selection {dataset, split, metric, level, cost, per, view, log}: the page opens on the one its
@@ -146,6 +165,8 @@ function select(pairs) {
     sel.value = v;
     if (k === 'dataset') refreshMetrics();
     if (k === 'split' || k === 'metric') refreshLevels();
+    if (k === 'cost') refreshPer();
+    if (k === 'per') perWanted = v;
   });
 }
 
@@ -380,6 +401,7 @@ function snapshot() {
   return {
     dataset: $('sel-dataset').value, metric: $('sel-metric').value, cost: $('sel-cost').value,
     per: $('sel-per').value, view: $('sel-view').value, level: $('sel-level').value,
+    per_options: Array.prototype.map.call($('sel-per').options, function (o) { return (o.disabled ? '-' : '') + o.value; }),
     levels: Array.prototype.map.call($('sel-level').options, function (o) { return o.value; }),
     svg: !!plot.querySelector('.main-svg') && plot.style.display !== 'none',
     points: plot.querySelectorAll('.scatterlayer .point').length,

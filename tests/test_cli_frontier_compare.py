@@ -95,3 +95,29 @@ def test_the_missing_memory_note_names_what_the_shipped_reference_holds():
     assert note.startswith("No peak memory measurements for any record's input")
     assert "the shipped reference results (cpu-sample.csv): latency only" in note
     assert "no reference results are shipped" not in note
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
+def test_cost_per_shows_what_is_drawn(tmp_path):
+    payload = build_payload(PlotData.from_joined(_joined()))
+    extra = [
+        {"label": "params", "set": {"cost": "params"}},
+        {"label": "predicted", "set": {"cost": "predicted_latency_ms"}},
+        {"label": "macs", "set": {"cost": "macs"}},
+        {"label": "clip", "set": {"per": "clip"}},
+        {"label": "flops", "set": {"cost": "flops"}},
+    ]
+    res = _selftest(render_html(payload), tmp_path, extra)
+    assert res["errors"] == []
+    steps = {s["step"]: s for s in res["steps"]}
+    assert steps["initial"]["per"] == "video" and steps["initial"]["per_options"] == [
+        "video",
+        "clip",
+    ]
+    params, predicted = steps["params"], steps["predicted"]
+    assert params["per"] == "model" and params["per_options"] == ["model", "-video"]
+    assert predicted["per"] == "clip" and predicted["per_options"] == ["clip", "-video"]
+    assert "Cost is per model" in params["levelnote"]
+    assert steps["macs"]["per"] == "video" and "GMACs per video" in steps["macs"]["xtitle"]
+    assert steps["flops"]["per"] == "clip" and "GFLOPs per clip" in steps["flops"]["xtitle"]
