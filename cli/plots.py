@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cost axis of the table: macs (GMACs per clip, default), flops (GFLOPs = 2 x MACs), "
         "params (M), latency (ms, median), memory (peak MiB)",
     )
-    _add_per(p)
+    _add_per(p, default=None)
     p.add_argument(
         "--level",
         choices=("clip", "video", "unspecified"),
@@ -153,19 +153,39 @@ def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
     )
 
 
-def _add_per(p: argparse.ArgumentParser) -> None:
+def _add_per(p: argparse.ArgumentParser, default: str | None = "clip") -> None:
+    what = (
+        "per video where the records state their views, else per clip, as the dashboard"
+        if default is None
+        else default
+    )
     p.add_argument(
         "--per",
-        default="clip",
+        default=default,
         choices=("clip", "video"),
-        help="MACs/FLOPs per clip (default) or per video (per clip x the record's clips x crops)",
+        help="MACs/FLOPs per clip or per video (per clip x the record's clips x crops; "
+        f"default: {what})",
     )
+
+
+def _frontier(data: object, cost: str, per: str | None, **selection: object) -> tuple:
+    """(axis, frontier rows) of `cost`: per ``per``, or (None) per video where the selected
+    records state their views (clips x crops), else per clip (the dashboard's default)."""
+    from stbench.plots.demo import frontier_points, pick_axis
+
+    if per is None:
+        try:
+            return _frontier(data, cost, "video", **selection)
+        except ValueError:
+            per = "clip"
+    axis = pick_axis(data.axes, cost, per)
+    return axis, frontier_points(data, axis, **selection)
 
 
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
     from stbench.plots.dashboard import initial_selection, write_dashboard
-    from stbench.plots.demo import collect, frontier_points, pick_axis
+    from stbench.plots.demo import collect
     from stbench.plots.tables import frontier_tables
 
     fmt, table_out, dashboard = _frontier_outputs(args)
@@ -180,8 +200,9 @@ def run_frontier(args: argparse.Namespace) -> int:
         quiet=quiet,
         predict=True,
     )
-    axis = pick_axis(data.axes, args.cost, args.per)
-    front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
+    axis, front = _frontier(
+        data, args.cost, args.per, dataset=dataset, metric=args.metric, level=args.level
+    )
     opens = dict(dataset=dataset, metric=args.metric, level=args.level)
     write_dashboard(data, dashboard, initial=initial_selection(data.axes, axis, **opens))
     emit(frontier_tables(front, axis), fmt, out=table_out)
@@ -273,7 +294,7 @@ def run_demo(args: argparse.Namespace) -> int:
     import time
 
     from stbench.plots.dashboard import write_dashboard
-    from stbench.plots.demo import MAIN_DATASETS, collect, frontier_points, pick_axis
+    from stbench.plots.demo import MAIN_DATASETS, collect
     from stbench.plots.tables import frontier_tables
 
     from stbench.output import Table, render, write_atomic
@@ -283,11 +304,10 @@ def run_demo(args: argparse.Namespace) -> int:
     _stored_rows(args.store)  # a bad store is refused before any counting
     data = collect(store=args.store, user_records=options.records_files(args), predict=True)
     write_dashboard(data, out)
-    axis = pick_axis(data.axes, "macs")
     have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])
     for ds in [d for d in MAIN_DATASETS if d in have] + sorted(have - set(MAIN_DATASETS)):
         try:
-            front = frontier_points(data, axis, dataset=ds, metric="top1")
+            axis, front = _frontier(data, "macs", None, dataset=ds, metric="top1")
         except ValueError as exc:  # one dataset without costs must not end the demo
             print(f"{ds}: {exc}")
             continue

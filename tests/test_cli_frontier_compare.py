@@ -121,3 +121,39 @@ def test_cost_per_shows_what_is_drawn(tmp_path):
     assert "Cost is per model" in params["levelnote"]
     assert steps["macs"]["per"] == "video" and "GMACs per video" in steps["macs"]["xtitle"]
     assert steps["flops"]["per"] == "clip" and "GFLOPs per clip" in steps["flops"]["xtitle"]
+
+
+def test_frontier_and_demo_default_to_per_video_where_views_are_known(
+    tmp_path, monkeypatch, capsys
+):
+    cells = dict(frames="4", input_size="32", split="val", paper="chen2021", source="a test")
+    rows = [
+        _row(model=m, dataset=d, level="video", views=v, value=str(a), **cells)
+        for m, a in (("tsn_resnet18", 30.5), ("tam_resnet18", 35.0))
+        for d, v in (("kinetics400", "10x3"), ("mini_ssv2", ""))
+    ]
+    path = _write(tmp_path, "shipped.csv", *rows)
+    monkeypatch.setattr(records, "shipped_files", lambda: [path])
+    base = [
+        "frontier",
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--dashboard",
+        str(tmp_path / "f.html"),
+    ]
+    costs = {}
+    for ds in ("kinetics400", "mini_ssv2"):
+        assert main([*base, "--dataset", ds, "--format", "json"]) == 0
+        row = {r["model"]: r for r in json.loads(capsys.readouterr().out)}["tam_resnet18"]
+        costs[ds] = {k: v for k, v in row.items() if k.startswith("GMACs")}
+    (video,), (clip,) = costs["kinetics400"].values(), costs["mini_ssv2"].values()
+    assert list(costs["kinetics400"]) == ["GMACs per video"] and video == pytest.approx(
+        30 * clip, rel=0.01
+    )
+    assert list(costs["mini_ssv2"]) == ["GMACs per clip"]  # no views stated: per clip
+    assert (
+        main(["demo", "--out-dir", str(tmp_path / "out"), "--store", str(tmp_path / "s.sqlite")])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "top1 (%) vs GMACs per video" in out and "top1 (%) vs GMACs per clip" in out

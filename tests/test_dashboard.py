@@ -251,7 +251,7 @@ def test_frontier_cli_json_and_dashboard(tmp_path, capsys, fake_collect):
         ("tsn_resnet18", 16),
         ("tam_resnet50", 8),
     ]
-    assert rows[0]["GMACs per clip"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
+    assert rows[0]["GMACs per video"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
     assert out.exists()
 
 
@@ -297,7 +297,7 @@ def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_colle
     assert main(["demo", "--out-dir", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert (
-        "Pareto frontier: Kinetics-400 (kinetics400, val split, clip-level), top1 (%) vs GMACs per clip"
+        "Pareto frontier: Kinetics-400 (kinetics400, val split, clip-level), top1 (%) vs GMACs per video"
         in out
     )
     assert "no joined records for mini_kinetics, ssv2" in out
