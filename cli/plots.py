@@ -283,9 +283,7 @@ def _all_frontiers(data: object) -> list[dict]:
                 front = frontier_points(data, ax, dataset=None, metric=metric)
             except ValueError:
                 continue
-            for r in frontier_rows(front, ax):
-                cost = r.pop(ax.label)
-                rows.append({**r, "cost_axis": ax.label, "cost": cost})
+            rows.extend(frontier_rows(front, ax))
     return rows
 
 

@@ -196,7 +196,8 @@ def _accuracy_cells(
 
 
 def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
-    """Rows of a frontier table (one per frontier point), cost in the axis' unit."""
+    """Rows of a frontier table (one per frontier point), under stable keys whatever the axis:
+    ``cost_axis`` (the axis' label, with its unit) and ``cost`` (in that unit)."""
     out = []
     for _, r in points.iterrows():
         out.append(
@@ -206,7 +207,6 @@ def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
                 "model": str(r["model"]),
                 "frames": int(r["frames"]) if _num(r.get("frames")) is not None else None,
                 "size (px)": int(r["size"]) if _num(r.get("size")) is not None else None,
-                axis.label: float(r[axis.column]) * axis.scale,
                 "accuracy (%)": float(r["value"]),
                 "split": str(r.get("split", "")),
                 "level": str(r.get("level", "")),
@@ -215,6 +215,8 @@ def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
                 "source": str(r.get("source", "")),
                 "also sources": str(r.get("also_sources", "")),
                 "your record": _origin(r),
+                "cost_axis": axis.label,
+                "cost": float(r[axis.column]) * axis.scale,
             }
         )
     return out
@@ -261,9 +263,11 @@ def compare_table(rows: list[dict], notes: Sequence[str] = (), title: str = "") 
 def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
     """One frontier table per (dataset, metric): brief columns for people, every field for
     CSV/JSON."""
-    two = (axis.label, "accuracy (%)")
+    header = {"cost": axis.label}
     cols = [
-        Column(c, get=_model_cell) if c == "model" else Column(c, digits=2 if c in two else None)
+        Column(c, get=_model_cell)
+        if c == "model"
+        else Column(c, header.get(c, ""), digits=2 if c in ("cost", "accuracy (%)") else None)
         for c in brief_columns(axis)
     ]
     keys = ["dataset", "split", "metric", "level"]
@@ -280,8 +284,9 @@ def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
 
 
 def brief_columns(axis: CostAxis) -> list[str]:
-    """The frontier columns rich shows (JSON/CSV carry every field, dataset and source too)."""
-    return ["model", "frames", "size (px)", axis.label, "accuracy (%)", "views", "source"]
+    """The frontier columns rich shows (JSON/CSV carry every field, dataset and source too);
+    ``cost`` is headed by the axis' label."""
+    return ["model", "frames", "size (px)", "cost", "accuracy (%)", "views", "source"]
 
 
 def dataset_title(
