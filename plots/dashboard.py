@@ -30,6 +30,7 @@ from stbench.plots.data import (
     measured_sources,
     missing_dimensions,
 )
+from stbench.plots.runs import views_text
 from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
 from stbench.plots.views import VIEWS, View
 from stbench.zoo.records import ORIGIN
@@ -101,9 +102,9 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
         acc += f" ({e(str(g('split')))})"
     lines.append(acc)
     proto = [
-        f"{k} {e(str(g(k)))}"
+        f"{k} {e(views_text(row) if k == 'views' else str(g(k)))}"
         for k in ("level", "views", "pretraining", "modality", "protocol", "variant")
-        if g(k)
+        if g(k) or k == "views"
     ]
     if proto:
         lines.append(" · ".join(proto))
@@ -249,6 +250,7 @@ def build_payload(
                 ),
                 "modality": str(r.get("modality") or "not stated").replace("nan", "not stated"),
                 "views_known": bool(pd.notna(r.get("views_factor"))),
+                "views_how": str(r.get("views_how") or ""),
                 "params": _jsonable(r.get("params")),
                 "value": float(r["value"]),
                 "frames": _jsonable(r.get("frames")),

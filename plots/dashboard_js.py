@@ -227,9 +227,13 @@ function levelNote(level, axis, inView, pts) {
     (others.length ? 'Also on this dataset and metric: ' + others.map(function (l) { return esc(l) + ' (' + c[l] + ')'; }).join(', ') +
      ' — choose them under Accuracy level; levels are never mixed on one frontier.' : 'No other level on this dataset and metric.')];
   lines.push('Cost is <b>per ' + esc(axis.per) + '</b>' + (axis.per === 'video' ? ' (per clip x views = clips x crops of each record\'s test protocol)' : '') + '.');
-  var unknown = inView.filter(function (p) { return !p.views_known; });
-  if (unknown.length) lines.push(unknown.length + ' record(s) state no views: ' + (axis.per === 'video' ? 'not drawn (no per-video cost)' : axis.kind === 'latency' ? 'drawn (a latency is per batch)' : 'drawn with open markers') +
-    ' (' + unknown.slice(0, 6).map(function (p) { return esc(p.model); }).join(', ') + (unknown.length > 6 ? ', ...' : '') + ').');
+  var why = {};  // records with no per-video cost, by the reason the hover and the CLI give
+  inView.forEach(function (p) { if (!p.views_known) (why[p.views_how] = why[p.views_how] || []).push(p.model); });
+  Object.keys(why).sort().forEach(function (w) {
+    var m = why[w];
+    lines.push(m.length + ' record(s): ' + esc(w) + ' — ' + (axis.per === 'video' ? 'not drawn' : axis.kind === 'latency' ? 'drawn (a latency is per batch)' : 'drawn with open markers') +
+      ' (' + m.slice(0, 6).map(esc).join(', ') + (m.length > 6 ? ', ...' : '') + ').');
+  });
   return lines.concat(latencyNote(axis, pts), mixNote(pts)).join('<br>');
 }
 

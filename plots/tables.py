@@ -198,6 +198,8 @@ def _accuracy_cells(
 def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
     """Rows of a frontier table (one per frontier point), under stable keys whatever the axis:
     ``cost_axis`` (the axis' label, with its unit) and ``cost`` (in that unit)."""
+    from stbench.plots.runs import views_text
+
     out = []
     for _, r in points.iterrows():
         out.append(
@@ -210,7 +212,7 @@ def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
                 "accuracy (%)": float(r["value"]),
                 "split": str(r.get("split", "")),
                 "level": str(r.get("level", "")),
-                "views": str(r.get("views", "")),
+                "views": views_text(r),
                 "views factor": _num(r.get("views_factor")),
                 "source": str(r.get("source", "")),
                 "also sources": str(r.get("also_sources", "")),
