@@ -217,3 +217,11 @@ def test_the_page_names_why_a_record_has_no_per_video_cost(tmp_path):
     note = res["steps"][0]["levelnote"]
     assert "1 record(s): all frames of each video; video length not stated" in note
     assert "state no views" not in note
+
+
+def test_records_validate_names_module_for_a_model_of_your_own(tmp_path, capsys):
+    mine = _write(tmp_path, "my_runs.csv", _row(model="tiny_attention", published_name=""))
+    assert main(["records", "validate", str(mine)]) != 0
+    captured = capsys.readouterr()
+    assert "'tiny_attention' is not a registered zoo model" in captured.out + captured.err
+    assert "given with --module" in captured.out + captured.err

@@ -140,7 +140,8 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "rows": (
             rows,
             "line 2: model: 'no_such_model' is not a registered zoo model (see `stbench list`; "
-            f"a model of your own counts once registered) (and 1 more; `stbench records "
+            "a model of your own counts once its file or module is given with --module) "
+            f"(and 1 more; `stbench records "
             f"validate {rows}` lists them all)",
         ),
         "duplicate": (dup, "line 3: duplicate key"),
