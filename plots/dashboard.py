@@ -74,8 +74,10 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
     spec = [
         f"{k} {e(str(g(c)))}"
         for k, c in (("family", "family"), ("backbone", "backbone"), ("zoo paper", "zoo_paper"))
-        if g(c)
+        if g(c) and not (c == "zoo_paper" and g("your_model"))
     ]
+    if g("your_model"):
+        spec.append(f"<b>your model</b> ({e(str(g('your_model')))})")
     if spec:
         lines.append(" · ".join(spec))
     if g("operators"):
@@ -302,7 +304,7 @@ def build_payload(
         "levels": sorted(points["level"].unique()),
         "metrics": metrics,
         "colors": {f: family_color(f) for f in families},
-        "groups": {f: family_group(f) for f in families},
+        "groups": {f: _group(f, points) for f in families},
         "symbols": {b: backbone_symbol(b) for b in backbones},
         "outlines": OUTLINES,
         "curves": curves,
@@ -327,6 +329,17 @@ def initial_selection(
     got = {"dataset": dataset, "metric": metric, "level": level, "cost": cost}
     got["per"] = "video" if axis.per == "video" else "clip"
     return {k: v for k, v in got.items() if v is not None}
+
+
+def _group(family: str, points: pd.DataFrame) -> str:
+    """The legend's design group of a family: 'your model' for a family only your own
+    models (`register_model`) have, outside the zoo's groups."""
+    group = family_group(family)
+    if group == "unlisted" and "your_model" in points.columns:
+        mine = points.loc[points["family"] == family, "your_model"]
+        if len(mine) and (mine != "").all():
+            return "your model"
+    return group
 
 
 def user_records_note(rows: Sequence[dict]) -> list[str]:

@@ -142,14 +142,17 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _spec_columns(models: pd.Series) -> pd.DataFrame:
-    """Family, paper, backbone, operators and temporal pooling of each zoo model."""
+    """Family, paper, backbone, operators and temporal pooling of each zoo model; for a
+    model of your own (`register_model`), ``your_model`` says so with its source."""
     rows = {}
     for name in models.dropna().unique():
         try:
-            from stbench.zoo.registry import get_spec
+            from stbench.zoo.registry import PAPERS, citation, get_spec
 
             s = get_spec(str(name))
+            mine = s.paper not in PAPERS
             rows[name] = {
+                "your_model": f"source {s.paper}: {citation(s.paper)}" if mine else "",
                 "family": s.family,
                 "paper": s.paper,
                 "backbone": s.backbone,
@@ -278,10 +281,9 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             )
     axes.extend(predicted_axes(df, base))
     spec = _spec_columns(base["model"])
-    if "paper" in spec.columns:
-        base["zoo_paper"] = base["model"].map(spec["paper"]).fillna("").astype(str)
-    else:
-        base["zoo_paper"] = ""
+    for col, to in (("paper", "zoo_paper"), ("your_model", "your_model")):
+        got = base["model"].map(spec[col]) if col in spec.columns else None
+        base[to] = "" if got is None else got.fillna("").astype(str)
     for col in ("family", "backbone", "operators", "temporal_pool"):
         given = df.groupby("_rid")[col].first() if col in df.columns else None
         from_spec = base["model"].map(spec[col]) if col in spec.columns else None

@@ -225,3 +225,25 @@ def test_records_validate_names_module_for_a_model_of_your_own(tmp_path, capsys)
     captured = capsys.readouterr()
     assert "'tiny_attention' is not a registered zoo model" in captured.out + captured.err
     assert "given with --module" in captured.out + captured.err
+
+
+def test_your_model_is_named_as_yours_in_the_hover_and_the_legend(
+    tmp_path, capsys, two_datasets, clean_registry
+):
+    from test_user_records import MODEL, USER_MODULE
+
+    module = tmp_path / "my_models.py"
+    module.write_text(USER_MODULE)
+    cells = {**MODEL, "model": "my_pooled_net", "paper": "mylab", "dataset": "mini_ssv2"}
+    mine = _write(tmp_path, "mine.csv", _row(**cells, split="val", views="1x1", value="45"))
+    html = tmp_path / "f.html"
+    argv = ["frontier", "--module", str(module), "--records", str(mine), "--dashboard", str(html)]
+    assert main([*argv, "--store", str(tmp_path / "s.sqlite"), "--format", "json"]) == 0
+    payload = _payload(html.read_text())
+    (point,) = [p for p in payload["points"] if p["model"] == "my_pooled_net"]
+    assert "<b>your model</b> (source mylab: My Lab, unpublished)" in point["hover"]
+    assert "zoo paper" not in point["hover"]
+    assert payload["groups"][point["family"]] == "your model"
+    assert "unlisted" not in payload["groups"].values()
+    zoo = next(p for p in payload["points"] if p["model"] == "tsn_resnet18")
+    assert "zoo paper chen2021" in zoo["hover"] and "your model" not in zoo["hover"]
