@@ -46,6 +46,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_per(p, default=None)
     p.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16", "float16"),
+        help="--cost latency/memory: the measurements at this dtype (default: float32 where "
+        "measured)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        help="--cost latency/memory: the measurements on this device (default: cuda where "
+        "measured, else cpu)",
+    )
+    p.add_argument(
         "--level",
         choices=("clip", "video", "unspecified"),
         help="accuracy level (default: a table per level; a frontier never mixes levels)",
@@ -132,7 +144,14 @@ def _stored_rows(store: str | None) -> list[dict]:
 
 
 def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
-    """Refuse --cost/--per that no data can answer before counting anything."""
+    """Refuse --cost/--per/--dtype/--device that no data can answer before counting anything."""
+    for option in ("dtype", "device"):
+        given = getattr(args, option, None)
+        if given and args.cost not in MEASURED:
+            raise ValueError(
+                f"--{option}: got {given!r} with --cost {args.cost}; allowed: only with "
+                "--cost latency or memory (a static count has no dtype or device)"
+            )
     if args.per == "video" and args.cost not in ("macs", "flops"):
         raise ValueError(
             f"--per video: the {args.cost} axis has no per-video form; allowed: macs, flops"
@@ -168,17 +187,20 @@ def _add_per(p: argparse.ArgumentParser, default: str | None = "clip") -> None:
     )
 
 
-def _frontier(data: object, cost: str, per: str | None, **selection: object) -> tuple:
-    """(axis, frontier rows) of `cost`: per ``per``, or (None) per video where the selected
-    records state their views (clips x crops), else per clip (the dashboard's default)."""
+def _frontier(
+    data: object, cost: str, per: str | None, measured: dict | None = None, **selection: object
+) -> tuple:
+    """(axis, frontier rows) of `cost` (a measured one at ``measured``' dtype and device):
+    per ``per``, or (None) per video where the selected records state their views (clips x
+    crops), else per clip (the dashboard's default)."""
     from stbench.plots.demo import frontier_points, pick_axis
 
     if per is None:
         try:
-            return _frontier(data, cost, "video", **selection)
+            return _frontier(data, cost, "video", measured, **selection)
         except ValueError:
             per = "clip"
-    axis = pick_axis(data.axes, cost, per)
+    axis = pick_axis(data.axes, cost, per, **(measured or {}))
     return axis, frontier_points(data, axis, **selection)
 
 
@@ -200,8 +222,9 @@ def run_frontier(args: argparse.Namespace) -> int:
         quiet=quiet,
         predict=True,
     )
+    measured = dict(dtype=args.dtype, device=args.device)
     axis, front = _frontier(
-        data, args.cost, args.per, dataset=dataset, metric=args.metric, level=args.level
+        data, args.cost, args.per, measured, dataset=dataset, metric=args.metric, level=args.level
     )
     opens = dict(dataset=dataset, metric=args.metric, level=args.level)
     write_dashboard(data, dashboard, initial=initial_selection(data.axes, axis, **opens))

@@ -247,3 +247,51 @@ def test_your_model_is_named_as_yours_in_the_hover_and_the_legend(
     assert "unlisted" not in payload["groups"].values()
     zoo = next(p for p in payload["points"] if p["model"] == "tsn_resnet18")
     assert "zoo paper chen2021" in zoo["hover"] and "your model" not in zoo["hover"]
+
+
+@pytest.fixture
+def two_dtypes(monkeypatch):
+    """Collected data with latency measured on the CPU in float32 and in bfloat16."""
+    import stbench.cli.plots as cli_plots
+    import stbench.plots.demo as demo
+    from stbench.plots.data import build_points
+    from test_dashboard import sample_joined
+
+    joined = sample_joined()
+    timed = joined[joined["latency_ms_median"].notna()].assign(device="cpu")
+    bf16 = timed.assign(dtype="bfloat16", latency_ms_median=timed["latency_ms_median"] / 2)
+    joined = pd.concat([joined[joined["latency_ms_median"].isna()], timed, bf16])
+
+    def collect(**_):
+        points, axes = build_points(joined)
+        return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
+
+    monkeypatch.setattr(demo, "collect", collect)
+    monkeypatch.setattr(cli_plots, "_stored_rows", lambda store: [])
+
+
+def _frontier_json(capsys, tmp_path, *args) -> list[dict]:
+    argv = ["frontier", "--dashboard", str(tmp_path / "f.html"), *args, "--format", "json"]
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_frontier_latency_at_the_dtype_and_device_asked(tmp_path, capsys, two_dtypes):
+    default = _frontier_json(capsys, tmp_path, "--cost", "latency", "--dataset", "kinetics400")
+    assert {r["cost_axis"] for r in default} == {"Latency (ms), cpu, float32, batch 1"}
+    got = _frontier_json(capsys, tmp_path, "--cost", "latency", "--dtype", "bfloat16")
+    assert {r["cost_axis"] for r in got} == {"Latency (ms), cpu, bfloat16, batch 1"}
+    assert sorted(r["cost"] for r in got) == sorted(r["cost"] / 2 for r in default)
+    got = _frontier_json(capsys, tmp_path, "--cost", "latency", "--device", "cpu")
+    assert {r["cost_axis"] for r in got} == {"Latency (ms), cpu, float32, batch 1"}
+    for args, message in (
+        (
+            ["--cost", "latency", "--dtype", "float16"],
+            "--dtype: got 'float16'; allowed: bfloat16, float32",
+        ),
+        (["--cost", "latency", "--device", "cuda"], "--device: got 'cuda'; allowed: cpu"),
+        (["--cost", "macs", "--dtype", "bfloat16"], "--dtype: got 'bfloat16' with --cost macs"),
+    ):
+        assert main(["frontier", "--dashboard", str(tmp_path / "f.html"), *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
