@@ -93,7 +93,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_per(c)
     add_store(c)
     options.add_records(c)
-    add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
+    add_output(
+        c,
+        what="the comparison (csv/json: one row per model and figure, under the same keys "
+        "whatever the records: figure, value, delta vs the first)",
+    )
     c.set_defaults(func=run_compare)
 
     d = command(sub, "demo", "profile the zoo statically, write the dashboard, print the frontiers")
@@ -237,7 +241,7 @@ def run_compare(args: argparse.Namespace) -> int:
     """Print the models side by side, with deltas against the first."""
     from stbench.bench.config import ProfileConfig
     from stbench.plots.sources import static_lookup, store_profiles
-    from stbench.plots.tables import compare_rows, compare_table
+    from stbench.plots.tables import compare_records, compare_rows, compare_table
     from stbench.zoo.records import load_records
 
     fmt = output_format(args)
@@ -278,7 +282,8 @@ def run_compare(args: argparse.Namespace) -> int:
         "stbench compare (MACs = multiply-accumulates, conv + linear, per clip"
         f"{'; per video = per clip x views' if args.per == 'video' else ''}; deltas vs the first)"
     )
-    emit(compare_table(rows, notes, title), fmt, out=args.out)
+    people = fmt in ("table", "markdown")  # CSV/JSON: stable keys, a row per figure
+    emit((compare_table if people else compare_records)(rows, notes, title), fmt, out=args.out)
     return 0
 
 

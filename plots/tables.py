@@ -262,6 +262,28 @@ def compare_table(rows: list[dict], notes: Sequence[str] = (), title: str = "") 
     return Table(rows, cols, title=title, notes=[f"note: {n}" for n in notes], transpose=True)
 
 
+COMPARE_INPUT = ("model", "family", "backbone", "frames", "size (px)", "classes")
+
+
+def compare_records(rows: list[dict], notes: Sequence[str] = (), title: str = "") -> Table:
+    """The compare rows for CSV/JSON under keys that do not depend on the models, the
+    store or the records: one row per (model, figure) with the model's input, ``figure``
+    (the table's row label, with its unit and setting), ``value`` and ``delta`` (vs the
+    first model), as `frontier` gives ``cost_axis`` and ``cost``."""
+    out = [
+        {
+            **{k: row.get(k) for k in COMPARE_INPUT},
+            "figure": key,
+            "value": value,
+            "delta": row.get(f"delta {key}"),
+        }
+        for row in rows
+        for key, value in row.items()
+        if key not in COMPARE_INPUT and not key.startswith("delta ")
+    ]
+    return Table(out, title=title, notes=[f"note: {n}" for n in notes])
+
+
 def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
     """One frontier table per (dataset, metric): brief columns for people, every field for
     CSV/JSON."""

@@ -28,14 +28,15 @@ def test_compare_runs_at_the_classes_asked_for(tmp_path, capsys):
         s.add_row({**_key("r3d_resnet18", 8, 64, 400), "latency_ms_median": 12.5})
     argv = ["compare", "r3d_resnet18", "mc2_resnet18", "--size", "64", "--classes", "10"]
     assert main([*argv, "--store", str(store), "--format", "json"]) == 0
-    r3d, mc2 = json.loads(capsys.readouterr().out)
-    assert r3d["classes"] == mc2["classes"] == 10 and r3d["size (px)"] == 64
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["classes"], r["size (px)"]) for r in rows} == {(10, 64)}
+    r3d = {r["figure"]: r["value"] for r in rows if r["model"] == "r3d_resnet18"}
     assert 33.0 < r3d["params (M)"] < 33.2  # R3D-18 with a 10-class head (33.37 M at 400)
-    assert not any(k.startswith("latency") and r3d[k] is not None for k in r3d)
+    assert not any(f.startswith("latency") and v is not None for f, v in r3d.items())
     assert main(["compare", "r3d_resnet18", "--size", "64", "--store", str(store), "--json"]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
-    assert row["classes"] == 400 and 33.3 < row["params (M)"] < 33.5
-    assert any(k.startswith("latency") and row[k] == 12.5 for k in row)
+    row = {r["figure"]: r["value"] for r in json.loads(capsys.readouterr().out)}
+    assert 33.3 < row["params (M)"] < 33.5
+    assert any(f.startswith("latency") and v == 12.5 for f, v in row.items())
 
 
 def _payload(html: str) -> dict:
@@ -295,3 +296,15 @@ def test_frontier_latency_at_the_dtype_and_device_asked(tmp_path, capsys, two_dt
         assert main(["frontier", "--dashboard", str(tmp_path / "f.html"), *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
+
+
+def test_compare_csv_keys_do_not_depend_on_the_records_or_the_store(tmp_path, capsys):
+    store = tmp_path / "s.sqlite"
+    headers = set()
+    for argv in (
+        ["compare", "tsn_resnet18", "tam_resnet18", "--frames", "8", "--size", "224"],  # records
+        ["compare", "tsn_resnet18", "--frames", "4", "--size", "32"],  # none at this input
+    ):
+        assert main([*argv, "--store", str(store), "--format", "csv"]) == 0
+        headers.add(capsys.readouterr().out.splitlines()[0])
+    assert headers == {"model,family,backbone,frames,size (px),classes,figure,value,delta"}

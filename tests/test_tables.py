@@ -140,11 +140,13 @@ def test_compare_cli_json_with_real_counts(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("STBENCH_STORE", raising=False)
     argv = ["compare", "tsn_resnet50", "tsm_resnet50", "--frames", "8", "--size", "224", "--json"]
     assert main(argv) == 0
-    tsn, tsm = json.loads(capsys.readouterr().out)
+    got = {(r["model"], r["figure"]): r for r in json.loads(capsys.readouterr().out)}
+    tsn = got["tsn_resnet50", "GMACs per clip"]
     assert tsn["frames"] == 8 and tsn["size (px)"] == 224
-    assert 30 < tsn["GMACs per clip"] < 35  # ResNet-50 TSN, 8 x 224²: about 33 GMACs
-    assert tsm["delta GMACs per clip"] == pytest.approx(0.0, abs=0.01)  # a shift costs no MACs
-    assert any(k.startswith("top1 (%)") for k in tsn)  # published accuracy is joined
+    assert 30 < tsn["value"] < 35  # ResNet-50 TSN, 8 x 224²: about 33 GMACs
+    tsm = got["tsm_resnet50", "GMACs per clip"]
+    assert tsm["delta"] == pytest.approx(0.0, abs=0.01)  # a shift costs no MACs
+    assert any(f.startswith("top1 (%)") for m, f in got if m == "tsn_resnet50")  # accuracy
 
 
 def test_compare_cli_bad_input(tmp_path, capsys):

@@ -101,7 +101,7 @@ def test_compare_shows_your_record_next_to_the_published_one(tmp_path, capsys, s
     argv = ["compare", "tsn_resnet18", "--frames", "4", "--size", "32"]
     argv += ["--store", str(tmp_path / "s.sqlite"), "--records", str(mine)]
     assert main([*argv, "--json"]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    row = {r["figure"]: r["value"] for r in json.loads(capsys.readouterr().out)}
     assert row["top1 (%) mini_ssv2 clip 1x1"] == 30.5
     assert row["top1 (%) mini_ssv2 clip 1x1 (your record)"] == 40.0
     assert main(argv) == 0
