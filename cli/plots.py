@@ -44,7 +44,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cost axis of the table: macs (GMACs per clip, default), flops (GFLOPs = 2 x MACs), "
         "params (M), latency (ms, median), memory (peak MiB)",
     )
-    _add_per(p)
+    _add_per(p, default=None)
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16", "float16"),
+        help="--cost latency/memory: the measurements at this dtype (default: float32 where "
+        "measured)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        help="--cost latency/memory: the measurements on this device (default: cuda where "
+        "measured, else cpu)",
+    )
     p.add_argument(
         "--level",
         choices=("clip", "video", "unspecified"),
@@ -81,7 +93,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_per(c)
     add_store(c)
     options.add_records(c)
-    add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
+    add_output(
+        c,
+        what="the comparison (csv/json: one row per model and figure, under the same keys "
+        "whatever the records: figure, value, delta vs the first)",
+    )
     c.set_defaults(func=run_compare)
 
     d = command(sub, "demo", "profile the zoo statically, write the dashboard, print the frontiers")
@@ -132,7 +148,14 @@ def _stored_rows(store: str | None) -> list[dict]:
 
 
 def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
-    """Refuse --cost/--per that no data can answer before counting anything."""
+    """Refuse --cost/--per/--dtype/--device that no data can answer before counting anything."""
+    for option in ("dtype", "device"):
+        given = getattr(args, option, None)
+        if given and args.cost not in MEASURED:
+            raise ValueError(
+                f"--{option}: got {given!r} with --cost {args.cost}; allowed: only with "
+                "--cost latency or memory (a static count has no dtype or device)"
+            )
     if args.per == "video" and args.cost not in ("macs", "flops"):
         raise ValueError(
             f"--per video: the {args.cost} axis has no per-video form; allowed: macs, flops"
@@ -153,19 +176,42 @@ def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
     )
 
 
-def _add_per(p: argparse.ArgumentParser) -> None:
+def _add_per(p: argparse.ArgumentParser, default: str | None = "clip") -> None:
+    what = (
+        "per video where the records state their views, else per clip, as the dashboard"
+        if default is None
+        else default
+    )
     p.add_argument(
         "--per",
-        default="clip",
+        default=default,
         choices=("clip", "video"),
-        help="MACs/FLOPs per clip (default) or per video (per clip x the record's clips x crops)",
+        help="MACs/FLOPs per clip or per video (per clip x the record's clips x crops; "
+        f"default: {what})",
     )
+
+
+def _frontier(
+    data: object, cost: str, per: str | None, measured: dict | None = None, **selection: object
+) -> tuple:
+    """(axis, frontier rows) of `cost` (a measured one at ``measured``' dtype and device):
+    per ``per``, or (None) per video where the selected records state their views (clips x
+    crops), else per clip (the dashboard's default)."""
+    from stbench.plots.demo import frontier_points, pick_axis
+
+    if per is None:
+        try:
+            return _frontier(data, cost, "video", measured, **selection)
+        except ValueError:
+            per = "clip"
+    axis = pick_axis(data.axes, cost, per, **(measured or {}))
+    return axis, frontier_points(data, axis, **selection)
 
 
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
-    from stbench.plots.dashboard import write_dashboard
-    from stbench.plots.demo import collect, frontier_points, pick_axis
+    from stbench.plots.dashboard import initial_selection, write_dashboard
+    from stbench.plots.demo import collect
     from stbench.plots.tables import frontier_tables
 
     fmt, table_out, dashboard = _frontier_outputs(args)
@@ -174,11 +220,18 @@ def run_frontier(args: argparse.Namespace) -> int:
     _check_cost(args, _stored_rows(args.store))
     quiet = fmt != "table"
     data = collect(
-        store=args.store, user_records=user, reference=not args.no_reference, quiet=quiet
+        store=args.store,
+        user_records=user,
+        reference=not args.no_reference,
+        quiet=quiet,
+        predict=True,
     )
-    axis = pick_axis(data.axes, args.cost, args.per)
-    front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
-    write_dashboard(data, dashboard)
+    measured = dict(dtype=args.dtype, device=args.device)
+    axis, front = _frontier(
+        data, args.cost, args.per, measured, dataset=dataset, metric=args.metric, level=args.level
+    )
+    opens = dict(dataset=dataset, metric=args.metric, level=args.level)
+    write_dashboard(data, dashboard, initial=initial_selection(data.axes, axis, **opens))
     emit(frontier_tables(front, axis), fmt, out=table_out)
     print(f"dashboard: {dashboard}", file=sys.stderr)  # stderr: stdout stays the table
     return 0
@@ -188,7 +241,7 @@ def run_compare(args: argparse.Namespace) -> int:
     """Print the models side by side, with deltas against the first."""
     from stbench.bench.config import ProfileConfig
     from stbench.plots.sources import static_lookup, store_profiles
-    from stbench.plots.tables import compare_rows, compare_table
+    from stbench.plots.tables import compare_records, compare_rows, compare_table
     from stbench.zoo.records import load_records
 
     fmt = output_format(args)
@@ -214,6 +267,7 @@ def run_compare(args: argparse.Namespace) -> int:
         [c.model for c in configs],
         frames=args.frames,
         size=args.size,
+        num_classes=args.classes,
         units=args.units,
         store=store,
         records=records,
@@ -228,7 +282,8 @@ def run_compare(args: argparse.Namespace) -> int:
         "stbench compare (MACs = multiply-accumulates, conv + linear, per clip"
         f"{'; per video = per clip x views' if args.per == 'video' else ''}; deltas vs the first)"
     )
-    emit(compare_table(rows, notes, title), fmt, out=args.out)
+    people = fmt in ("table", "markdown")  # CSV/JSON: stable keys, a row per figure
+    emit((compare_table if people else compare_records)(rows, notes, title), fmt, out=args.out)
     return 0
 
 
@@ -256,9 +311,7 @@ def _all_frontiers(data: object) -> list[dict]:
                 front = frontier_points(data, ax, dataset=None, metric=metric)
             except ValueError:
                 continue
-            for r in frontier_rows(front, ax):
-                cost = r.pop(ax.label)
-                rows.append({**r, "cost_axis": ax.label, "cost": cost})
+            rows.extend(frontier_rows(front, ax))
     return rows
 
 
@@ -267,7 +320,7 @@ def run_demo(args: argparse.Namespace) -> int:
     import time
 
     from stbench.plots.dashboard import write_dashboard
-    from stbench.plots.demo import MAIN_DATASETS, collect, frontier_points, pick_axis
+    from stbench.plots.demo import MAIN_DATASETS, collect
     from stbench.plots.tables import frontier_tables
 
     from stbench.output import Table, render, write_atomic
@@ -277,11 +330,10 @@ def run_demo(args: argparse.Namespace) -> int:
     _stored_rows(args.store)  # a bad store is refused before any counting
     data = collect(store=args.store, user_records=options.records_files(args), predict=True)
     write_dashboard(data, out)
-    axis = pick_axis(data.axes, "macs")
     have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])
     for ds in [d for d in MAIN_DATASETS if d in have] + sorted(have - set(MAIN_DATASETS)):
         try:
-            front = frontier_points(data, axis, dataset=ds, metric="top1")
+            axis, front = _frontier(data, "macs", None, dataset=ds, metric="top1")
         except ValueError as exc:  # one dataset without costs must not end the demo
             print(f"{ds}: {exc}")
             continue

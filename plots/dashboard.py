@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -27,8 +27,10 @@ from stbench.plots.data import (
     dataset_order,
     matmul_line,
     matmul_note,
+    measured_sources,
     missing_dimensions,
 )
+from stbench.plots.runs import views_text
 from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
 from stbench.plots.views import VIEWS, View
 from stbench.zoo.records import ORIGIN
@@ -72,8 +74,10 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
     spec = [
         f"{k} {e(str(g(c)))}"
         for k, c in (("family", "family"), ("backbone", "backbone"), ("zoo paper", "zoo_paper"))
-        if g(c)
+        if g(c) and not (c == "zoo_paper" and g("your_model"))
     ]
+    if g("your_model"):
+        spec.append(f"<b>your model</b> ({e(str(g('your_model')))})")
     if spec:
         lines.append(" · ".join(spec))
     if g("operators"):
@@ -100,9 +104,9 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
         acc += f" ({e(str(g('split')))})"
     lines.append(acc)
     proto = [
-        f"{k} {e(str(g(k)))}"
+        f"{k} {e(views_text(row) if k == 'views' else str(g(k)))}"
         for k in ("level", "views", "pretraining", "modality", "protocol", "variant")
-        if g(k)
+        if g(k) or k == "views"
     ]
     if proto:
         lines.append(" · ".join(proto))
@@ -218,9 +222,11 @@ def build_payload(
     notes: Iterable[str] = (),
     title: str = "stbench: speed-accuracy frontiers",
     metrics: Sequence[str] = ("top1", "top5"),
+    initial: Mapping[str, str] | None = None,
 ) -> dict:
     """Everything the page needs, as JSON-ready data, from a run's `PlotData` (or from
-    joined rows, with ``unmatched``, ``notes`` and ``metrics``)."""
+    joined rows, with ``unmatched``, ``notes`` and ``metrics``); ``initial`` is the
+    selection the page opens on (`initial_selection`; a link's ``#...`` still wins)."""
     if not isinstance(data, PlotData):
         data = PlotData.from_joined(data, unmatched, notes, metrics)
     points, axes, members = data.points, data.axes, data.members
@@ -246,6 +252,7 @@ def build_payload(
                 ),
                 "modality": str(r.get("modality") or "not stated").replace("nan", "not stated"),
                 "views_known": bool(pd.notna(r.get("views_factor"))),
+                "views_how": str(r.get("views_how") or ""),
                 "params": _jsonable(r.get("params")),
                 "value": float(r["value"]),
                 "frames": _jsonable(r.get("frames")),
@@ -265,7 +272,7 @@ def build_payload(
         d: sorted(points.loc[points["dataset"] == d, "metric"].astype(str).unique())
         for d in datasets
     }
-    all_notes = list(missing_dimensions(axes))
+    all_notes = list(missing_dimensions(axes, measured_sources(data.joined)))
     if len(data.unmatched):
         all_notes.append(_unmatched_note(data.unmatched))
     all_notes.extend(data.notes)
@@ -297,14 +304,42 @@ def build_payload(
         "levels": sorted(points["level"].unique()),
         "metrics": metrics,
         "colors": {f: family_color(f) for f in families},
-        "groups": {f: family_group(f) for f in families},
+        "groups": {f: _group(f, points) for f in families},
         "symbols": {b: backbone_symbol(b) for b in backbones},
         "outlines": OUTLINES,
         "curves": curves,
         "curves_note": CURVES_NOTE,
         "frontiers": data.frontiers,
         "notes": all_notes,
+        "initial": {k: str(v) for k, v in (initial or {}).items() if v is not None},
     }
+
+
+def initial_selection(
+    axes: Sequence[CostAxis],
+    axis: CostAxis,
+    *,
+    dataset: str | None = None,
+    metric: str | None = None,
+    level: str | None = None,
+) -> dict[str, str]:
+    """The page's selectors (as its ``#dataset=...&cost=...&per=...`` reads them) that show
+    what a command printed: its dataset, metric, accuracy level and cost axis."""
+    cost = next((a.key for a in axes if a.video == axis.key), axis.key)
+    got = {"dataset": dataset, "metric": metric, "level": level, "cost": cost}
+    got["per"] = "video" if axis.per == "video" else "clip"
+    return {k: v for k, v in got.items() if v is not None}
+
+
+def _group(family: str, points: pd.DataFrame) -> str:
+    """The legend's design group of a family: 'your model' for a family only your own
+    models (`register_model`) have, outside the zoo's groups."""
+    group = family_group(family)
+    if group == "unlisted" and "your_model" in points.columns:
+        mine = points.loc[points["family"] == family, "your_model"]
+        if len(mine) and (mine != "").all():
+            return "your model"
+    return group
 
 
 def user_records_note(rows: Sequence[dict]) -> list[str]:
@@ -338,10 +373,13 @@ def write_dashboard(
     unmatched: pd.DataFrame | None = None,
     notes: Iterable[str] = (),
     title: str = "stbench: speed-accuracy frontiers",
+    initial: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows)."""
+    """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows),
+    opening on the ``initial`` selection (`initial_selection`)."""
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--dashboard: expected an .html file, got {str(out)!r}")
-    page = render_html(build_payload(data, unmatched=unmatched, notes=notes, title=title))
+    payload = build_payload(data, unmatched=unmatched, notes=notes, title=title, initial=initial)
+    page = render_html(payload)
     return write_atomic(out, page)

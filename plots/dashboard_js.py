@@ -129,22 +129,54 @@ function setup() {
   });
   fill($('sel-cost'), costs);
   fill($('sel-view'), D.views);
+  refreshPer();
+  select(D.initial || {});
   fromHash();
   $('sel-dataset').addEventListener('change', function () { refreshMetrics(); draw(); });
   ['sel-split', 'sel-metric'].forEach(function (id) { $(id).addEventListener('change', function () { if (id === 'sel-split') { var keep = $('sel-metric').value; fill($('sel-metric'), (D.metrics[$('sel-dataset').value] || []).map(function (m) { return {key: m, label: m}; })); $('sel-metric').value = keep; } refreshLevels(); draw(); }); });
-  ['sel-cost', 'sel-per', 'sel-view', 'sel-level', 'chk-log', 'chk-size'].forEach(function (id) { $(id).addEventListener('change', draw); });
+  $('sel-cost').addEventListener('change', function () { refreshPer(); draw(); });
+  $('sel-per').addEventListener('change', function () { perWanted = $('sel-per').value; draw(); });
+  ['sel-view', 'sel-level', 'chk-log', 'chk-size'].forEach(function (id) { $(id).addEventListener('change', draw); });
 }
 
-// A link such as dashboard.html#dataset=ssv1&view=gst&cost=params&per=clip&log=0 opens that selection.
-function fromHash() {
-  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
-    var parts = kv.split('='), k = decodeURIComponent(parts[0]), v = decodeURIComponent(parts[1] || '');
-    if (k === 'log') { $('chk-log').checked = v !== '0'; return; }
-    var sel = $('sel-' + k);
-    if (!sel || !Array.prototype.some.call(sel.options, function (o) { return o.value === v && !o.disabled; })) return;
+// "Cost per" shows what is drawn: video or clip where the cost axis has both forms (the choice
+// is kept across axes), else the axis' only form (batch, model, clip) with the reason video is not offered.
+var perWanted = 'video';
+function refreshPer() {
+  var axis = axisByKey[$('sel-cost').value], twin = axis.video && axisByKey[axis.video];
+  if (twin) {
+    fill($('sel-per'), [{key: 'video', label: 'video (clip x views)'}, {key: 'clip', label: 'clip'}]);
+    $('sel-per').value = perWanted;
+  } else {
+    fill($('sel-per'), [{key: axis.per, label: axis.per + ' (the only form of this axis)'},
+      {key: 'video', label: 'video: not for this axis (' + axis.label + ' is per ' + axis.per + ')', disabled: true}]);
+    $('sel-per').value = axis.per;
+  }
+  $('sel-per').title = twin ? '' : axis.label + ' is per ' + axis.per + ': it has no per-video form';
+}
+
+// A selection {dataset, split, metric, level, cost, per, view, log}: the page opens on the one its
+// command printed (D.initial), then on a link's, e.g. dashboard.html#dataset=ssv1&view=gst&cost=params&per=clip&log=0.
+function select(pairs) {
+  if ('log' in pairs) $('chk-log').checked = pairs.log !== '0';
+  ['dataset', 'split', 'metric', 'level', 'cost', 'per', 'view'].forEach(function (k) {
+    var sel = $('sel-' + k), v = pairs[k];
+    if (v == null || !Array.prototype.some.call(sel.options, function (o) { return o.value === v && !o.disabled; })) return;
     sel.value = v;
     if (k === 'dataset') refreshMetrics();
+    if (k === 'split' || k === 'metric') refreshLevels();
+    if (k === 'cost') refreshPer();
+    if (k === 'per') perWanted = v;
   });
+}
+
+function fromHash() {
+  var pairs = {};
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+    var parts = kv.split('=');
+    pairs[decodeURIComponent(parts[0])] = decodeURIComponent(parts[1] || '');
+  });
+  select(pairs);
 }
 
 function message(text) {
@@ -195,9 +227,13 @@ function levelNote(level, axis, inView, pts) {
     (others.length ? 'Also on this dataset and metric: ' + others.map(function (l) { return esc(l) + ' (' + c[l] + ')'; }).join(', ') +
      ' — choose them under Accuracy level; levels are never mixed on one frontier.' : 'No other level on this dataset and metric.')];
   lines.push('Cost is <b>per ' + esc(axis.per) + '</b>' + (axis.per === 'video' ? ' (per clip x views = clips x crops of each record\'s test protocol)' : '') + '.');
-  var unknown = inView.filter(function (p) { return !p.views_known; });
-  if (unknown.length) lines.push(unknown.length + ' record(s) state no views: ' + (axis.per === 'video' ? 'not drawn (no per-video cost)' : axis.kind === 'latency' ? 'drawn (a latency is per batch)' : 'drawn with open markers') +
-    ' (' + unknown.slice(0, 6).map(function (p) { return esc(p.model); }).join(', ') + (unknown.length > 6 ? ', ...' : '') + ').');
+  var why = {};  // records with no per-video cost, by the reason the hover and the CLI give
+  inView.forEach(function (p) { if (!p.views_known) (why[p.views_how] = why[p.views_how] || []).push(p.model); });
+  Object.keys(why).sort().forEach(function (w) {
+    var m = why[w];
+    lines.push(m.length + ' record(s): ' + esc(w) + ' — ' + (axis.per === 'video' ? 'not drawn' : axis.kind === 'latency' ? 'drawn (a latency is per batch)' : 'drawn with open markers') +
+      ' (' + m.slice(0, 6).map(esc).join(', ') + (m.length > 6 ? ', ...' : '') + ').');
+  });
   return lines.concat(latencyNote(axis, pts), mixNote(pts)).join('<br>');
 }
 
@@ -369,6 +405,7 @@ function snapshot() {
   return {
     dataset: $('sel-dataset').value, metric: $('sel-metric').value, cost: $('sel-cost').value,
     per: $('sel-per').value, view: $('sel-view').value, level: $('sel-level').value,
+    per_options: Array.prototype.map.call($('sel-per').options, function (o) { return (o.disabled ? '-' : '') + o.value; }),
     levels: Array.prototype.map.call($('sel-level').options, function (o) { return o.value; }),
     svg: !!plot.querySelector('.main-svg') && plot.style.display !== 'none',
     points: plot.querySelectorAll('.scatterlayer .point').length,

@@ -142,14 +142,17 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _spec_columns(models: pd.Series) -> pd.DataFrame:
-    """Family, paper, backbone, operators and temporal pooling of each zoo model."""
+    """Family, paper, backbone, operators and temporal pooling of each zoo model; for a
+    model of your own (`register_model`), ``your_model`` says so with its source."""
     rows = {}
     for name in models.dropna().unique():
         try:
-            from stbench.zoo.registry import get_spec
+            from stbench.zoo.registry import PAPERS, citation, get_spec
 
             s = get_spec(str(name))
+            mine = s.paper not in PAPERS
             rows[name] = {
+                "your_model": f"source {s.paper}: {citation(s.paper)}" if mine else "",
                 "family": s.family,
                 "paper": s.paper,
                 "backbone": s.backbone,
@@ -278,10 +281,9 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             )
     axes.extend(predicted_axes(df, base))
     spec = _spec_columns(base["model"])
-    if "paper" in spec.columns:
-        base["zoo_paper"] = base["model"].map(spec["paper"]).fillna("").astype(str)
-    else:
-        base["zoo_paper"] = ""
+    for col, to in (("paper", "zoo_paper"), ("your_model", "your_model")):
+        got = base["model"].map(spec[col]) if col in spec.columns else None
+        base[to] = "" if got is None else got.fillna("").astype(str)
     for col in ("family", "backbone", "operators", "temporal_pool"):
         given = df.groupby("_rid")[col].first() if col in df.columns else None
         from_spec = base["model"].map(spec[col]) if col in spec.columns else None
@@ -336,22 +338,57 @@ def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
     return axes
 
 
-def missing_dimensions(axes: list[CostAxis]) -> list[str]:
-    """Sentences naming each cost dimension with no measurement at all."""
+MEASURED_KINDS = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
+
+
+def _source_name(origin: str) -> str:
+    """'the results store (PATH)' or 'the shipped reference results (FILE)' of an origin."""
+    kind, _, where = origin.partition(":")
+    return {
+        "store": f"the results store ({where})",
+        "reference": f"the shipped reference results ({where})",
+    }.get(kind, origin)
+
+
+def measured_sources(joined: pd.DataFrame | None) -> dict[str, set[str]]:
+    """Each source of the joined rows (``origin``) and the measured kinds (latency, memory)
+    its rows bring."""
+    if joined is None or "origin" not in joined.columns:
+        return {}
+    out: dict[str, set[str]] = {}
+    for origin, rows in joined.groupby(joined["origin"].fillna("").astype(str)):
+        if origin:
+            out[origin] = {
+                k
+                for k, col in MEASURED_KINDS.items()
+                if col in rows.columns and pd.to_numeric(rows[col], errors="coerce").notna().any()
+            }
+    return out
+
+
+def missing_dimensions(
+    axes: list[CostAxis], sources: dict[str, set[str]] | None = None
+) -> list[str]:
+    """Sentences naming each cost dimension with no measurement at all, and what the sources
+    the records joined (`measured_sources`) do hold."""
     kinds = {a.kind for a in axes} | {a.key for a in axes}
     notes = []
-    hint = (
-        "the results store has no timed rows and no reference results are shipped in "
-        "bench/reference/; add some with `stbench sweep ... --time --memory` "
-        "(on a GPU: also `--device cuda`)"
-    )
     missing = [
         name
         for kind, name in (("latency", "latency"), ("memory", "peak memory"))
         if kind not in kinds
     ]
     if missing:
-        notes.append(f"No {' or '.join(missing)} measurements: {hint}.")
+        held = [
+            _source_name(o) + (f": {' and '.join(sorted(k))} only" if k else ": static counts only")
+            for o, k in sorted((sources or {}).items())
+        ]
+        notes.append(
+            f"No {' or '.join(missing)} measurements for any record's input"
+            + "".join(f"; {h}" for h in held)
+            + "; add some with `stbench sweep ... --time --memory` (on a GPU: also "
+            "`--device cuda`)."
+        )
     if "macs" not in kinds:
         notes.append("MACs: no static profile joined any record (run `stbench profile`).")
     if "params" not in kinds:

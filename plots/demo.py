@@ -98,12 +98,20 @@ def collect(
     return PlotData.from_joined(joined, unmatched, notes, curves=heavy_curves(profiles))
 
 
-def pick_axis(axes: Sequence[CostAxis], cost: str, per: str = "clip") -> CostAxis:
+def pick_axis(
+    axes: Sequence[CostAxis],
+    cost: str,
+    per: str = "clip",
+    *,
+    dtype: str | None = None,
+    device: str | None = None,
+) -> CostAxis:
     """The cost axis for `--cost` (macs|flops|params|latency|memory), per clip or (MACs and
-    FLOPs) per video; ValueError if absent."""
+    FLOPs) per video; a measured axis (latency, memory) at ``dtype`` and on ``device``
+    (cpu, cuda) where given; ValueError if absent."""
     if per not in ("clip", "video"):
         raise ValueError(f"--per: got {per!r}; allowed: clip, video")
-    axis = _pick_axis(axes, cost)
+    axis = _pick_axis(_measured_at(axes, cost, dtype, device), cost)
     if per == "video":
         twin = [a for a in axes if a.key == axis.video]
         if not twin:
@@ -112,6 +120,33 @@ def pick_axis(axes: Sequence[CostAxis], cost: str, per: str = "clip") -> CostAxi
             )
         return twin[0]
     return axis
+
+
+def _measured_at(
+    axes: Sequence[CostAxis], cost: str, dtype: str | None, device: str | None
+) -> list[CostAxis]:
+    """``axes`` without the `cost` axes measured at another dtype or device than asked
+    (columns `kind|device|batch|dtype|options|name`); ValueError naming what was measured."""
+    if dtype is None and device is None:
+        return list(axes)
+    measured = [a for a in axes if a.kind == cost and a.column.count("|") == 5]
+    if not measured:
+        option = "--dtype" if dtype else "--device"
+        raise ValueError(
+            f"{option}: got {dtype or device!r} with --cost {cost}; allowed: only with a "
+            "measured cost (--cost latency or memory) that has measurements"
+        )
+    kept = measured
+    for option, want, part in (("--device", device, 1), ("--dtype", dtype, 3)):
+        if want is None:
+            continue
+        have = sorted({a.column.split("|")[part].split(":")[0] for a in kept})
+        kept = [a for a in kept if a.column.split("|")[part].split(":")[0] == want]
+        if not kept:
+            raise ValueError(
+                f"{option}: got {want!r}; allowed: {', '.join(have)} (the {cost} measured)"
+            )
+    return [a for a in axes if a.kind != cost or a in kept]
 
 
 def _pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:

@@ -65,6 +65,16 @@ def views_factor(row: dict) -> tuple[float, str]:
     return float(clips * crops), f"{clips} clips x {crops} crops"
 
 
+def views_text(row: dict) -> str:
+    """A record's test views in words, the one answer the tables and the dashboard give:
+    'CxK' (clips x crops), 'all frames' (one pass over each whole video, Xie et al.; its
+    ``views`` cell is no clip count) or 'not stated'."""
+    if "all_frames" in _text(row.get("protocol")):
+        return "all frames"
+    m = _VIEWS.match(_text(row.get("views")))
+    return f"{m.group(1)}x{m.group(2)}" if m else "not stated"
+
+
 def _decimals(v: object) -> int:
     text = f"{float(v):.6f}".rstrip("0")
     return len(text.split(".")[1]) if "." in text else 0

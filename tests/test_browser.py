@@ -149,7 +149,7 @@ def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
     )
     assert "GMACs per video" in first["xtitle"] and "video level" in first["title"]
     assert "Also on this dataset and metric: clip" in first["levelnote"]
-    assert "1 record(s) state no views: not drawn" in first["levelnote"]
+    assert "1 record(s): views not stated: no per-video cost — not drawn" in first["levelnote"]
     assert "tsn_resnet50" not in first["x"]  # views not stated: no per-video cost, not guessed
     clip, video = steps["per-clip"], steps["per-video"]
     assert "GMACs per clip" in clip["xtitle"] and "tsn_resnet50" in clip["x"]

@@ -94,7 +94,7 @@ def test_missing_latency_is_said_not_hidden():
     p = build_payload(sample_joined(latency=False))
     assert p["missing_kinds"] == ["latency", "memory"]
     assert any(n.startswith("No latency or peak memory measurements") for n in p["notes"])
-    assert any("bench/reference/" in n for n in p["notes"])
+    assert any("stbench sweep ... --time --memory" in n for n in p["notes"])
 
 
 def test_unmatched_records_are_reported():
@@ -251,7 +251,7 @@ def test_frontier_cli_json_and_dashboard(tmp_path, capsys, fake_collect):
         ("tsn_resnet18", 16),
         ("tam_resnet50", 8),
     ]
-    assert rows[0]["GMACs per clip"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
+    assert rows[0]["cost"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
     assert out.exists()
 
 
@@ -260,7 +260,8 @@ def test_frontier_cli_table_and_latency(tmp_path, capsys, fake_collect):
     assert main(["frontier", "--out", out, "--cost", "latency", "--csv"]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0].startswith("dataset,metric,model")
-    assert "Latency (ms), cuda, float32, batch 1" in text.splitlines()[0]
+    assert text.splitlines()[0].endswith(",cost_axis,cost")  # stable keys, whatever the axis
+    assert '"Latency (ms), cuda, float32, batch 1"' in text.splitlines()[1]
     assert main(["frontier", "--out", out, "--dataset", "ssv1"]) == 0
     assert "Pareto frontier: Something-Something V1" in capsys.readouterr().out
 
@@ -297,7 +298,7 @@ def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_colle
     assert main(["demo", "--out-dir", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert (
-        "Pareto frontier: Kinetics-400 (kinetics400, val split, clip-level), top1 (%) vs GMACs per clip"
+        "Pareto frontier: Kinetics-400 (kinetics400, val split, clip-level), top1 (%) vs GMACs per video"
         in out
     )
     assert "no joined records for mini_kinetics, ssv2" in out

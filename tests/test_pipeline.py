@@ -233,7 +233,7 @@ def test_a_stored_measurement_answers_the_static_count(tmp_path, capsys, monkeyp
     calls = spy_on(monkeypatch, static, "count_many")
     argv = ["compare", "tsn_resnet18", "--frames", "2", "--size", "32", "--store", str(store)]
     assert main([*argv, "--json"]) == 0
-    (out,) = json.loads(capsys.readouterr().out)
+    out = {r["figure"]: r["value"] for r in json.loads(capsys.readouterr().out)}
     assert calls == [] and out["GMACs per clip"] == pytest.approx(22e-9)
     assert out["params (M)"] == pytest.approx(11e-6)
     assert out["latency (ms) cuda b8 float32"] == 3.0

@@ -24,6 +24,7 @@ from stbench.bench.sweep.driver import (
     run_task,
     shard,
 )
+from stbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS: list[str] = []
@@ -243,3 +244,32 @@ def test_auto_isolation_only_for_real_forwards(db):
 def test_task_json_missing_required_fields_is_named():
     with pytest.raises(ValueError, match=r"task: missing required field\(s\) \['frames', 'size'\]"):
         sweep_mod.Task.from_json('{"model": "tsn_resnet18"}')
+
+
+def test_static_sweep_stores_each_count_as_it_finishes_and_resumes(db, monkeypatch):
+    """Inputs are checked without counting; an interrupted static sweep keeps every count
+    made before it stopped, and the next one counts only the rest."""
+    from stbench.bench.count import counting
+
+    real, made = counting.static_count, []
+
+    def interrupted_third(*args, **kwargs):
+        made.append(args[1])
+        if len(made) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(counting, "static_count", interrupted_third)
+    names = ["mc2_resnet18", "mc3_resnet18", "rmc2_resnet18", "r3d_resnet18"]
+    argv = ["sweep", ",".join(names), "--frames", "8", "--sizes", "32", "--no-progress"]
+    argv += ["--store", str(db.path)]
+    assert main(argv) == 130  # `stbench sweep`, interrupted during its third count
+    assert [r["model"] for r in db.rows()] == names[:2]
+    assert main(argv) == 0  # counts only the two the store lacks
+    assert sorted(r["model"] for r in db.rows()) == sorted(names) and len(made) == 5
+
+
+def test_sweep_refuses_a_size_the_model_cannot_take_before_storing(db):
+    with pytest.raises(ValueError, match="r3d_resnet18 at 8 frames, 8 px: x: got spatial size"):
+        run_sweep(tasks=[Task("r3d_resnet18", 8, 8)], store=db, progress=False, env=ENV)
+    assert db.rows() == []

@@ -303,7 +303,7 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
     if row["model"] and zoo_names is not None and row["model"] not in zoo_names:
         bad.append(
             f"model: {row['model']!r} is not a registered zoo model (see `stbench list`; "
-            "a model of your own counts once registered)"
+            "a model of your own counts once its file or module is given with --module)"
         )
     return row, bad
 

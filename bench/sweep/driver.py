@@ -297,32 +297,56 @@ def run_task(task: Task, static: Any = None) -> dict[str, Any]:
     return {**dict(row), **task.stub(), "status": "ok", "error": None}
 
 
+def check_model_input(cfg: ProfileConfig) -> None:
+    """Refuse (the model's own ValueError) a clip the model cannot take, without counting:
+    the model is built on meta (its construction checks frames) and, where it states them,
+    the clip's frames and size are checked as its forward would."""
+    import torch
+    from stbench.bench.count.static import build_model
+    from stbench.models.validation import check_input
+
+    model = build_model(cfg.static())
+    frames, min_size = getattr(model, "frames", None), getattr(model, "min_size", None)
+    if isinstance(frames, int) and isinstance(min_size, int):
+        shape = (1, 3, cfg.frames, cfg.size, cfg.size)
+        check_input(torch.empty(shape, device="meta"), frames, min_size)
+
+
 def validate_inputs(
     tasks: Sequence[Task], on_done: Callable[[], None] | None = None, *, fits_here: bool = True
 ) -> dict:
-    """Count every distinct (model, frames, size, classes) of zoo tasks on meta before any
-    runs, so a model that refuses its input stops the sweep with `profile`'s one-line error
-    (naming the model) and nothing stored; returns the counts by static key for reuse.
-    `fits_here=False`: tasks run on other machines, which check their own free memory."""
+    """Check every distinct (model, frames, size, classes) of zoo tasks before any runs, so
+    a model that refuses its input stops the sweep with `profile`'s one-line error (naming
+    the model) and nothing stored. Static-only tasks are checked cheaply (the model built on
+    meta, `check_model_input`) and counted when they run, each row stored as it finishes;
+    a measuring task is counted here, for the memory check (`fits_here=False`: tasks run on
+    other machines, which check their own free memory). Returns those counts by static key
+    for reuse."""
     from stbench.bench.count.static import count_static
     from stbench.bench.measure.fit import check_fits
 
     counts: dict[tuple, Any] = {}
+    checked: set[tuple] = set()
     for task in tasks:
         if task.profiler != DEFAULT_PROFILER:
             continue
         cfg = task.config()
         key = cfg.static().key
-        if key not in counts:
+        count = fits_here and cfg.measures and key not in counts
+        if key not in checked or count:
             try:
-                counts[key] = count_static(cfg.static())
+                if count:
+                    counts[key] = count_static(cfg.static())
+                else:
+                    check_model_input(cfg)
             except ValueError as exc:
                 raise ValueError(
                     f"{task.model} at {task.frames} frames, {task.size} px: {exc}"
                 ) from None
-            if on_done:
+            if on_done and key not in checked:
                 on_done()
-        if not fits_here:
+            checked.add(key)
+        if not (fits_here and cfg.measures):
             continue
         try:
             check_fits(cfg, counts[key])
