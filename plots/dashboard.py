@@ -29,7 +29,7 @@ from stbench.plots.data import (
     matmul_note,
     missing_dimensions,
 )
-from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
+from stbench.plots.style import OUTLINES, backbone_symbol, distinct_colors, family_group
 from stbench.plots.views import VIEWS, View
 from stbench.zoo.records import ORIGIN
 
@@ -296,7 +296,7 @@ def build_payload(
         "datasets": [{"key": d, "label": dataset_label(d)} for d in datasets],
         "levels": sorted(points["level"].unique()),
         "metrics": metrics,
-        "colors": {f: family_color(f) for f in families},
+        "colors": distinct_colors(families),
         "groups": {f: family_group(f) for f in families},
         "symbols": {b: backbone_symbol(b) for b in backbones},
         "outlines": OUTLINES,
