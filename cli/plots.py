@@ -18,6 +18,7 @@ from stbench.cli.options import (
 )
 
 from stbench.output import check_writable, emit
+from stbench.progress import Progress
 
 DEFAULT_OUT_DIR = Path("stbench_out")
 DEFAULT_DASHBOARD = DEFAULT_OUT_DIR / "dashboard.html"
@@ -240,9 +241,6 @@ def run_frontier(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """Print the models side by side, with deltas against the first."""
     from stbench.bench.config import ProfileConfig
-    from stbench.plots.sources import static_lookup, store_profiles
-    from stbench.plots.tables import compare_records, compare_rows, compare_table
-    from stbench.zoo.records import load_records
 
     fmt = output_format(args)
     for flag in ("frames", "size"):
@@ -252,15 +250,21 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out)
     user = options.records_files(args)
-    names = expand_names(args.names)
-    configs = []
-    for n in names:
-        with about_model(n, len(names) > 1):
-            configs.append(
-                ProfileConfig.for_model(
-                    n, frames=args.frames, size=args.size, num_classes=args.classes
+    with Progress("compare") as bar:
+        bar.describe("loading the zoo")
+        from stbench.plots.sources import static_lookup, store_profiles
+        from stbench.plots.tables import compare_records, compare_rows, compare_table
+        from stbench.zoo.records import load_records
+
+        names = expand_names(args.names)
+        configs = []
+        for n in names:
+            with about_model(n, len(names) > 1):
+                configs.append(
+                    ProfileConfig.for_model(
+                        n, frames=args.frames, size=args.size, num_classes=args.classes
+                    )
                 )
-            )
     store, problems = store_profiles(args.store, configs, quiet=fmt != "table", strict=True)
     records = load_records(check_zoo_names=False, user_files=user)
     rows, notes = compare_rows(

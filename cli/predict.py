@@ -62,7 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Predict every named model and print or write the tables."""
     from stbench.bench.predict.devices import devices
-    from stbench.bench.predict.predictor import check_request, predict
 
     from stbench.output import check_writable, emit
 
@@ -76,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return _validate(args, fmt)
     if not args.gpu:
         raise ValueError(f"--gpu: got nothing; allowed: {', '.join(devices())}")
+    from stbench.bench.predict.predictor import check_request, predict  # imports torch
+
     opts: dict[str, Any] = {
         "gpu": args.gpu,
         **input_options(args),
@@ -104,12 +105,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace, fmt: str) -> int:
-    from stbench.bench.predict.predictions import validation_rows
     from stbench.bench.store.results import ResultsStore
 
     from stbench.output import emit
 
-    with ResultsStore(args.store, readonly=True) as store:
+    with Progress("predict --validate") as bar, ResultsStore(args.store, readonly=True) as store:
+        bar.describe("loading the device model")
+        from stbench.bench.predict.predictions import validation_rows
+
+        bar.describe(f"reading {store.path}")
         rows, measured, missing = validation_rows(store)
         path = store.path
     if not rows:

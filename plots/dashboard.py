@@ -12,8 +12,10 @@ from __future__ import annotations
 import html
 import json
 import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from stbench.bench.store.history import NOISY_REL_IQR
@@ -31,11 +33,13 @@ from stbench.plots.data import (
     missing_dimensions,
 )
 from stbench.plots.runs import views_text
-from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
+from stbench.plots.style import OUTLINES, backbone_symbol, distinct_colors, family_group
 from stbench.plots.views import VIEWS, View
 from stbench.zoo.records import ORIGIN
 
 from stbench.output import write_atomic
+
+PAGE_WARN_MB = 50  # a dashboard larger than this is slow to open: warn before writing it
 
 
 def _fmt(v: object, digits: int = 2) -> str:
@@ -54,12 +58,12 @@ def _present(v: object) -> bool:
     )
 
 
-def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
+def _hover(row: Mapping[str, Any], axes: Sequence[CostAxis]) -> str:
     """The point's full configuration, its costs and the record's source, as hover HTML."""
     e = html.escape
 
     def g(col: str) -> object:
-        v = row[col] if col in row.index else None
+        v = row.get(col)
         return v if _present(v) else None
 
     lines = [f"<b>{e(str(row['model']))}</b>"]
@@ -235,7 +239,7 @@ def build_payload(
     backbones = sorted({*points["backbone"].unique(), *(c["backbone"] for c in curves)})
     cost_cols = sorted({a.column for a in axes})
     rows = []
-    for (_, r), m in zip(points.iterrows(), members, strict=True):
+    for r, m in zip(points.to_dict("records"), members, strict=True):  # plain dicts: fast
         spread, noisy = latency_marks(r, axes)
         rows.append(
             {
@@ -303,7 +307,7 @@ def build_payload(
         "datasets": [{"key": d, "label": dataset_label(d)} for d in datasets],
         "levels": sorted(points["level"].unique()),
         "metrics": metrics,
-        "colors": {f: family_color(f) for f in families},
+        "colors": distinct_colors(families),
         "groups": {f: _group(f, points) for f in families},
         "symbols": {b: backbone_symbol(b) for b in backbones},
         "outlines": OUTLINES,
@@ -359,11 +363,11 @@ def render_html(payload: dict) -> str:
     from plotly.offline import get_plotlyjs
 
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    return (
-        PAGE_TEMPLATE.replace("__TITLE__", html.escape(payload["title"]))
-        .replace("__DATA__", data)
-        .replace("__PLOTLYJS__", get_plotlyjs())
+    head, _, rest = PAGE_TEMPLATE.replace("__TITLE__", html.escape(payload["title"])).partition(
+        "__PLOTLYJS__"
     )
+    middle, _, tail = rest.partition("__DATA__")
+    return "".join((head, get_plotlyjs(), middle, data, tail))  # one copy of the data
 
 
 def write_dashboard(
@@ -382,4 +386,13 @@ def write_dashboard(
         raise ValueError(f"--dashboard: expected an .html file, got {str(out)!r}")
     payload = build_payload(data, unmatched=unmatched, notes=notes, title=title, initial=initial)
     page = render_html(payload)
+    mb = len(page) / 1e6
+    if mb > PAGE_WARN_MB:  # said before the write, which takes a while at this size
+        print(
+            f"stbench: warning: {out}: the dashboard is {mb:.0f} MB ({len(payload['points'])} "
+            f"points); browsers open pages over {PAGE_WARN_MB} MB slowly or not at all: draw "
+            "fewer records (e.g. one dataset or fewer runs in your --records file)",
+            file=sys.stderr,
+            flush=True,
+        )
     return write_atomic(out, page)

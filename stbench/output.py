@@ -290,6 +290,26 @@ def _fitted_widths(headers: list[str], body: list[list[str]], width: int) -> lis
     return widths
 
 
+def _wrap(text: str, width: int) -> str:
+    """`text` in lines of at most `width` cells, broken at spaces and, in a longer word,
+    after `_`, `-`, `/` or `.` (never mid-word unless one part alone is longer)."""
+    from rich.cells import cell_len
+
+    out = []
+    for paragraph in text.splitlines() or [""]:
+        lines: list[str] = []
+        for word in paragraph.split(" "):
+            parts = [word] if cell_len(word) <= width else re.findall(r"[^_/.-]*[_/.-]?", word)
+            for j, part in enumerate(p for p in parts if p):
+                sep = " " if j == 0 else ""
+                if lines and cell_len(lines[-1] + sep + part) <= width:
+                    lines[-1] += sep + part
+                else:
+                    lines.append(part)
+        out.extend(lines or [""])
+    return "\n".join(out)
+
+
 def rich_table(t: Table, width: int | None = None) -> Any:
     """The table as a rich Table (cells are plain text, never markup). With `width`: sized
     so that no word of a cell or a header is broken (headers and text wrap at spaces); None
@@ -309,9 +329,12 @@ def rich_table(t: Table, width: int | None = None) -> Any:
             col = t.shown[i]
             justify = col.justify or ("right" if _numeric(t, col) else "left")
         fixed = widths[i] if widths else None
+        header = _wrap(header, fixed) if fixed else header
         out.add_column(Text(header), justify=justify, width=fixed, overflow="fold")
     styles = t.styles if t.styles is not None and not t.transpose else [None] * len(body)
     for cells, style in zip(body, styles, strict=True):
+        if widths:
+            cells = [_wrap(c, w) for c, w in zip(cells, widths, strict=True)]
         out.add_row(*(Text(c) for c in cells), style=style)
     return out
 

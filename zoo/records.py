@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,9 +210,14 @@ def shipped_files() -> list[Path]:
 
 
 def _zoo_names() -> set[str]:
-    from stbench.zoo import list_models
+    """Registered names: from the torch-free zoo index unless models were registered here."""
+    if {"stbench.zoo.registry", "stbench.zoo.plugins"} & set(sys.modules):
+        from stbench.zoo import list_models
 
-    return set(list_models())
+        return set(list_models())
+    from stbench.zoo.index import zoo_rows
+
+    return {r["model"] for r in zoo_rows()}
 
 
 def _parse_number(text: str, kind: type, field: str) -> tuple[float | int | None, str | None]:
