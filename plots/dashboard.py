@@ -340,8 +340,25 @@ def write_dashboard(
     title: str = "stbench: speed-accuracy frontiers",
 ) -> Path:
     """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows)."""
+    out = check_dashboard_path(out_path)
+    page = dashboard_page(data, unmatched=unmatched, notes=notes, title=title)
+    return write_atomic(out, page)
+
+
+def check_dashboard_path(out_path: str | Path) -> Path:
+    """The dashboard's path, refused unless it names an .html file."""
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--dashboard: expected an .html file, got {str(out)!r}")
-    page = render_html(build_payload(data, unmatched=unmatched, notes=notes, title=title))
-    return write_atomic(out, page)
+    return out
+
+
+def dashboard_page(
+    data: PlotData | pd.DataFrame,
+    *,
+    unmatched: pd.DataFrame | None = None,
+    notes: Iterable[str] = (),
+    title: str = "stbench: speed-accuracy frontiers",
+) -> str:
+    """The self-contained HTML dashboard as text (written with the output it belongs to)."""
+    return render_html(build_payload(data, unmatched=unmatched, notes=notes, title=title))

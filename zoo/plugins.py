@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stbench.errors import UserError
+from stbench.output import reads
 
 ENTRY_POINT_GROUP = "stbench.models"
 MAIN = "__main__"  # origin of a model registered by a script: no module to import elsewhere
@@ -67,6 +68,7 @@ def load_module(spec: str) -> str:
         if not path.is_file():
             raise UserError(f"--module: got {spec!r}; allowed: an existing .py file (not found)")
         canonical = str(path)
+        reads(path, "--module")
     else:
         canonical = spec
     if canonical in _loaded:

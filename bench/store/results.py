@@ -43,7 +43,7 @@ from stbench.bench.store.schema import (
     VIEW_COLUMNS,
 )
 
-from stbench.output import Table, render, write_atomic
+from stbench.output import Table, reads, render, write_atomic
 
 __all__ = [
     "DEFAULT_LEASE_S",
@@ -183,6 +183,7 @@ class ResultsStore:
         timeout: float = 10.0,
     ) -> None:
         self.path = Path(path) if path is not None else default_store_path()
+        reads(self.path, "the results store")
         self.readonly = readonly
         self.timeout = timeout
         self._legacy = False  # a schema-1 file read through an in-memory copy
