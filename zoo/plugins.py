@@ -145,14 +145,21 @@ def load_entry_points() -> None:
                 )
 
 
+def registering_module(fn: Callable[..., Any]) -> str | None:
+    """The module spec that registers `fn` now (what a worker imports to have it too): the
+    `load_module` spec being imported, else `fn`'s module (MAIN for a script; None for an
+    entry point, which loads by itself)."""
+    if _loading:
+        return _loading[-1]
+    module = getattr(fn, "__module__", None) or MAIN
+    return MAIN if module in (MAIN, "__mp_main__") else module
+
+
 def note_origin(name: str, builder: Callable[..., Any]) -> None:
     """Remember which module registers the user model `name` (see `model_modules`)."""
-    if _loading:
-        if _loading[-1] is not None:
-            _origin[name] = _loading[-1]
-        return
-    module = getattr(builder, "__module__", None) or MAIN
-    _origin[name] = MAIN if module in (MAIN, "__mp_main__") else module
+    origin = registering_module(builder)
+    if origin is not None:
+        _origin[name] = origin
 
 
 def model_modules(name: str) -> tuple[str, ...]:

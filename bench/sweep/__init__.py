@@ -9,6 +9,7 @@ from stbench.lazy import lazy_attributes
 _HOMES = {
     "Task": "stbench.bench.sweep.driver",
     "build_tasks": "stbench.bench.sweep.driver",
+    "register_profiler": "stbench.bench.sweep.driver",
     "run_sweep": "stbench.bench.sweep.driver",
 }
 __all__ = sorted(_HOMES)
