@@ -279,3 +279,38 @@ def test_a_task_naming_an_unregistered_profiler_is_a_failure_row_not_an_import()
     row = run_task(Task("m", 4, 32, profiler="this_module_does_not_exist:fn"))
     assert row["status"] == "failed" and "allowed: a registered profiler" in row["error"]
     assert "this_module_does_not_exist" not in sys.modules
+
+
+# ------------------------------------------------------------------ merge-store (issue 22.15)
+
+
+def test_merge_store_missing_source_creates_no_target(tmp_path, capsys):
+    target = tmp_path / "all.sqlite"
+    missing = tmp_path / "missing.sqlite"
+    assert main(["merge-store", str(missing), "--store", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"stbench merge-store: error: FILE {missing}: no results store at {missing}" in err
+    assert err.count("\n") == 1 and "--store" not in err and not target.exists()
+
+
+@pytest.mark.parametrize("target_exists", [False, True])
+def test_merge_store_checks_every_source_before_merging_any(
+    store_path, tmp_path, capsys, target_exists
+):
+    target = tmp_path / "all.sqlite"
+    if target_exists:
+        with ResultsStore(target):
+            pass
+    before = target.read_bytes() if target_exists else None
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("model,frames\nr3d,8\n")  # not a store
+    assert main(["merge-store", str(store_path), str(bad), "--store", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: FILE {bad}: {bad} is corrupt or not an SQLite database" in err
+    assert err.count("\n") == 1 and "--store" not in err
+    if target_exists:
+        assert target.read_bytes() == before
+        with ResultsStore(target, readonly=True) as s:
+            assert s.rows() == []
+    else:
+        assert not target.exists()
