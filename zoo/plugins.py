@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stbench.zoo.usercode import user_code
+
 from stbench.errors import UserError
 from stbench.output import reads
 
@@ -73,14 +75,9 @@ def load_module(spec: str) -> str:
         canonical = spec
     if canonical in _loaded:
         return canonical
-    with _registering(canonical):
-        try:
-            name = _import_file(Path(canonical)) if _is_file_spec(spec) else _import_name(spec)
-        except UserError:
-            raise
-        except Exception as exc:  # the user's code: one line naming the module and the error
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise UserError(f"--module {spec}: {type(exc).__name__}: {first}") from exc
+    # the user's code, in the box: one line naming the module, sys.exit included
+    with _registering(canonical), user_code(f"--module {spec}", "import"):
+        name = _import_file(Path(canonical)) if _is_file_spec(spec) else _import_name(spec)
     _loaded[canonical] = name
     return canonical
 
@@ -131,18 +128,13 @@ def load_entry_points() -> None:
         return
     _entry_points_loaded = True
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        with _registering(None):
-            try:
+        try:
+            with _registering(None), user_code(f"entry point {ep.name!r} ({ep.value})", "import"):
                 obj = ep.load()
                 if callable(obj):
                     obj()
-            except Exception as exc:  # one broken plugin must not stop every command
-                first = (str(exc).strip().splitlines() or [""])[0]
-                print(
-                    f"stbench: warning: entry point {ep.name!r} ({ep.value}) of group "
-                    f"{ENTRY_POINT_GROUP} failed: {type(exc).__name__}: {first}",
-                    file=sys.stderr,
-                )
+        except UserError as exc:  # one broken plugin must not stop every command
+            print(f"stbench: warning: {exc} (group {ENTRY_POINT_GROUP}; ignored)", file=sys.stderr)
 
 
 def registering_module(fn: Callable[..., Any]) -> str | None:

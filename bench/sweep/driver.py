@@ -29,6 +29,7 @@ from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig,
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.measure.fit import OutOfMemory, is_oom_error
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
+from stbench.zoo.usercode import UserCodeError
 
 from stbench.progress import Progress
 
@@ -344,6 +345,8 @@ def run_task(task: Task, static: Any = None) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
         if isinstance(exc, OutOfMemory):  # already one line with the size asked for
             return failure_row(task, str(exc), oom=True, error_type="OutOfMemory")
+        if isinstance(exc, UserCodeError):  # already one line naming model, phase, exception
+            return failure_row(task, str(exc), error_type="UserCodeError")
         msg = f"{type(exc).__name__}: {exc}"
         return failure_row(task, msg, oom=is_oom_error(exc), error_type=type(exc).__name__)
     return {**dict(row), **task.stub(), "status": "ok", "error": None}
@@ -360,21 +363,27 @@ def validate_inputs(
     from stbench.bench.measure.fit import check_fits
 
     counts: dict[tuple, Any] = {}
+    failing: set[tuple] = set()  # a user's model that fails: its tasks become failure rows
     for task in tasks:
         if task.profiler != DEFAULT_PROFILER:
             continue
         cfg = task.config()
         key = cfg.static().key
+        if key in failing:
+            continue
         if key not in counts:
             try:
                 counts[key] = count_static(cfg.static())
+            except UserCodeError:
+                failing.add(key)
+                continue
             except ValueError as exc:
                 raise ValueError(
                     f"{task.model} at {task.frames} frames, {task.size} px: {exc}"
                 ) from None
             if on_done:
                 on_done()
-        if not fits_here:
+        if not fits_here or key not in counts:
             continue
         try:
             check_fits(cfg, counts[key])
