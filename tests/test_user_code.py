@@ -220,3 +220,24 @@ def test_sys_exit_in_user_code_is_an_error_naming_it(tmp_path, capsys, clean_reg
     line = _one_line(capsys.readouterr().err)
     who = f"--module {path}: import" if where == "import" else "model quits: builder"
     assert f"{who}: got sys.exit(0); allowed: return or raise, never exit" in line
+
+
+def test_a_signal_from_user_code_is_an_error_naming_it(tmp_path, capsys, clean_registry):
+    path = tmp_path / "signals.py"
+    path.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGUSR1)\n")
+    assert main(["list", "--module", str(path)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"--module {path}: import: got signal SIGUSR1; allowed: return or raise" in line
+
+
+def test_an_isolated_sweep_task_of_a_failing_user_model_is_a_failure_row(module, tmp_path, capsys):
+    store = tmp_path / "s.sqlite"
+    argv = ["sweep", "fails_when_timed", "--module", module, "--store", str(store), "--time"]
+    assert main([*argv, "--min-iters", "2", "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "ran 1 (1 failed)" in out
+    with ResultsStore(store, readonly=True) as db:
+        (row,) = db.rows()
+    assert row["error"] == (
+        "model fails_when_timed: forward (measuring): RuntimeError: kernel launch failed"
+    )

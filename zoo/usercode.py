@@ -4,12 +4,14 @@ entry point, a registered builder, a forward) runs inside `user_code`.
 The box saves the process state stbench measures with and restores it afterwards, whatever
 the user's code did: torch's default dtype, intra-op threads and grad mode, the RNG states
 (Python, NumPy, torch, CUDA), the working directory, ``sys.stdout``/``sys.stderr`` and the
-SIGINT/SIGTERM handlers. While it runs, the user's stdout (Python's and file descriptor 1)
-goes to stderr, so stbench's stdout stays its table, CSV or JSON. Anything it raises, a
-``sys.exit`` included, comes out as one `UserCodeError` line naming the model or module, the
-phase and the exception (a usage problem: exit 2 from a command, a failure row in a sweep).
-What the code returns is checked where it is used: a builder returns an ``nn.Module``
-(`check_module`), a forward a tensor or a structure of tensors (`check_output`).
+SIGINT/SIGTERM handlers (an alarm the code left set is cancelled). While it runs, the
+user's stdout (Python's and file descriptor 1) goes to stderr, so stbench's stdout stays
+its table, CSV or JSON. Anything it raises, a ``sys.exit`` included, comes out as one
+`UserCodeError` line naming the model or module, the phase and the exception (a usage
+problem: exit 2 from a command, a failure row in a sweep); so does a SIGALRM, SIGUSR1 or
+SIGUSR2 it sends (SIGINT and SIGTERM stay the user's way to stop stbench). What the code
+returns is checked where it is used: a builder returns an ``nn.Module`` (`check_module`),
+a forward a tensor or a structure of tensors (`check_output`, `check_classes`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from typing import Any
 
 from stbench.errors import UserError
 
-SIGNALS = ("SIGINT", "SIGTERM")
+SIGNALS = ("SIGINT", "SIGTERM")  # their handlers are stbench's: restored after user code
+# Signals only the code itself sends (an alarm, a user signal): an error naming it, not death.
+OWN_SIGNALS = ("SIGALRM", "SIGUSR1", "SIGUSR2")
+
+
+class _Signalled(Exception):
+    """A signal user code sent to this process while it ran."""
 
 
 class UserCodeError(UserError):
@@ -57,9 +65,16 @@ def _save() -> dict[str, Any]:
     if torch.cuda.is_initialized():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     for name in SIGNALS:
-        with contextlib.suppress(ValueError, OSError):
+        with contextlib.suppress(ValueError, OSError, AttributeError):
             state["signals"][name] = signal.getsignal(getattr(signal, name))
+    for name in OWN_SIGNALS:  # (main thread only: elsewhere signal.signal is refused)
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            state["signals"][name] = signal.signal(getattr(signal, name), _raise_signalled)
     return state
+
+
+def _raise_signalled(signum: int, _frame: Any) -> None:
+    raise _Signalled(signal.Signals(signum).name)
 
 
 def _restore(state: dict[str, Any]) -> None:
@@ -85,6 +100,8 @@ def _restore(state: dict[str, Any]) -> None:
         steps.append(lambda: sys.modules["numpy"].random.set_state(state["numpy_rng"]))
     if "cuda_rng" in state:
         steps.append(lambda: torch.cuda.set_rng_state_all(state["cuda_rng"]))
+    if "SIGALRM" in state["signals"]:
+        steps.insert(0, lambda: signal.setitimer(signal.ITIMER_REAL, 0))  # an alarm left set
     for name, handler in state["signals"].items():
         steps.append(lambda n=name, h=handler: signal.signal(getattr(signal, n), h))
     for step in steps:
@@ -133,6 +150,11 @@ def user_code(
     except SystemExit as exc:
         raise UserCodeError(
             f"{who}: {phase}: got sys.exit({exc.code!r}); allowed: return or raise, never exit",
+            who=who,
+        ) from None
+    except _Signalled as exc:
+        raise UserCodeError(
+            f"{who}: {phase}: got signal {exc}; allowed: return or raise, never signal stbench",
             who=who,
         ) from None
     except UserCodeError as exc:
