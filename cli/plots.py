@@ -281,9 +281,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
+    csv_path = check_writable(out.with_name("frontiers.csv"), option="--out-dir")
     _stored_rows(args.store)  # a bad store is refused before any counting
     data = collect(store=args.store, user_records=options.records_files(args), predict=True)
-    csv_path = out.with_name("frontiers.csv")
     # the dashboard and the CSV are one output, written together before anything is printed
     pages = {out: dashboard_page(data), csv_path: render(Table(_all_frontiers(data)), "csv")}
     write_set(pages, option="--out-dir")

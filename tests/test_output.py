@@ -473,3 +473,16 @@ def test_demo_dying_on_a_broken_stdout_leaves_one_whole_set(tmp_path, capfd, fak
         assert main(["demo", "--out-dir", str(out)]) == 0  # the reader left: not an error
     dashboard, frontiers = (out / "dashboard.html").read_text(), (out / "frontiers.csv").read_text()
     assert dashboard.startswith("<!DOCTYPE html>") and frontiers.startswith("dataset,")
+
+
+def test_demo_refuses_a_set_member_that_is_an_input_before_any_work(tmp_path, capsys, fake_collect):
+    from test_user_records import _mine
+
+    mine = _mine(tmp_path)
+    before = mine.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(mine, out / "frontiers.csv")
+    assert main(["demo", "--out-dir", str(out), "--records", str(mine)]) == 2
+    _one_line_refusal(capsys, "which this command reads (--records)")
+    assert mine.read_bytes() == before and not (out / "dashboard.html").exists()
