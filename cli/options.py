@@ -83,8 +83,7 @@ INPUT_OPTIONS = (
 
 
 def note_inputs(args: argparse.Namespace) -> None:
-    """Tell the output rule every file the command's options name for reading (records,
-    --module files, the store, FILE arguments) before any is read or written."""
+    """Tell the output rule every file the command's options name for reading."""
     from stbench.output import reads
 
     for attr, role in INPUT_OPTIONS:

@@ -122,9 +122,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    """Merge every given store's history into --store (idempotent, field by field): the
-    target (when it exists) and every source are checked first; nothing is created or
-    merged unless all of them are good."""
+    """Merge every given store's history into --store, once every store checked out good."""
     from stbench.bench.store.results import ResultsStore, default_store_path, merge_source
 
     target = Path(args.store) if args.store else default_store_path()

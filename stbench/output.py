@@ -8,8 +8,10 @@ its stable key, numbers unformatted. Every file stbench writes goes through `wri
 (`write_atomic` for one file): the output rule (`checked_target`) refuses a path ending in
 '/', a symlink loop, a folder, a results store, and any file the running command reads
 (`reads`); then every file of the output is written to a temporary file in its folder,
-fsync'd, and all are renamed into place together, mode 0644; a failure leaves the old
-files as they were.
+fsync'd, and all are renamed into place together, mode 0644 (a failed rename puts back the
+files already replaced); a symlink's target is written and the link kept; a device or
+FIFO (/dev/stdout) is written into, never replaced; any failure is one ValueError line
+naming the option, the old files as they were.
 
 Rich is imported inside functions: `import stbench.cli` stays light.
 """
@@ -424,8 +426,7 @@ def command_scope() -> Iterator[None]:
 
 
 def reads(path: str | os.PathLike[str], role: str) -> None:
-    """Note that the running command reads `path` (as `role`, e.g. '--records'): no output of
-    the command may be written over it (same resolved path or same inode)."""
+    """Note that the running command reads `path` (as `role`): no output may replace it."""
     if _reading:
         for ident in _identities(Path(path)):
             _reading[-1].setdefault(ident, role)
@@ -464,9 +465,7 @@ def _is_store(path: Path) -> bool:
 
 
 def checked_target(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
-    """The output rule: the file a write to `path` replaces (a symlink's target), refused
-    (one line naming `option`) when the path ends in '/', loops through symlinks, names a
-    folder, a file the running command reads, or a results store."""
+    """The file a write to `path` replaces, or one line naming `option` if the rule refuses it."""
     text = os.fspath(path)
     if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
         raise ValueError(f"{option}: got {text!r}; allowed: a file path (not ending in '/')")
@@ -520,15 +519,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, option: str
 def write_set(
     files: Mapping[str | os.PathLike[str], str | bytes], *, option: str = "--out"
 ) -> list[Path]:
-    """stbench's one writer: every file of one output, all replaced or none.
-
-    Each path passes the output rule (`checked_target`) before anything is written; each
-    file goes to a temporary file in its folder (created), fsync, mode 0644; then every
-    file is renamed into place, and a failure among the renames puts back what was there.
-    Writing to a symlink replaces its target and keeps the link; a device or FIFO (e.g.
-    /dev/stdout) is written into, never replaced. Any failure is one ValueError line naming
-    `option`; the old files stay.
-    """
+    """stbench's one writer: every file of one output replaced together, or none (see top)."""
     given = [Path(p) for p in files]
     targets = [checked_target(p, option=option) for p in files]  # as typed: a '/' counts
     if len({str(t.absolute()) for t in targets}) < len(targets):
@@ -618,8 +609,7 @@ def _sync_folder(folder: Path) -> None:
 
 
 def check_writable(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
-    """Fail early, before long work, when `path` cannot be written or the output rule refuses
-    it (see `checked_target`); creates its folder."""
+    """Fail before long work when `path` cannot be written or the rule refuses it."""
     given = Path(path)
     target = checked_target(path, option=option)
     try:

@@ -138,9 +138,7 @@ def load_entry_points() -> None:
 
 
 def registering_module(fn: Callable[..., Any]) -> str | None:
-    """The module spec that registers `fn` now (what a worker imports to have it too): the
-    `load_module` spec being imported, else `fn`'s module (MAIN for a script; None for an
-    entry point, which loads by itself)."""
+    """The module spec a worker imports to register `fn` too (None: an entry point)."""
     if _loading:
         return _loading[-1]
     module = getattr(fn, "__module__", None) or MAIN

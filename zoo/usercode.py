@@ -138,9 +138,7 @@ def _first_line(exc: BaseException) -> str:
 def user_code(
     who: str, phase: str, *, passing: tuple[type[BaseException], ...] = ()
 ) -> Iterator[None]:
-    """Run user code in the box: state restored, stdout to stderr, any exception (but
-    KeyboardInterrupt, stbench's own `UserError`s and the `passing` types) one
-    `UserCodeError` line "`who`: `phase`: Type: message"."""
+    """Run user code in the box; `passing`: exception types that go through unchanged."""
     state = _save()
     try:
         with _stdout_to_stderr():
@@ -200,8 +198,7 @@ def check_module(value: Any, who: str) -> Any:
 
 
 def check_output(out: Any) -> Any:
-    """A forward's result: a tensor or a structure (tuple, list, dict) holding one, never
-    None; the `UserCodeError` is named by the box around the forward."""
+    """A forward's result: a tensor or a structure (tuple, list, dict) of them, never None."""
     import torch
     from torch.utils._pytree import tree_leaves
 

@@ -805,8 +805,7 @@ class MergeSource:
 
 
 def merge_source(path: str | os.PathLike[str], timeout: float = 10.0) -> MergeSource:
-    """Read (and so check) the store at `path` for a merge; StoreError for a missing, damaged
-    or unreadable one, before anything is written anywhere."""
+    """Read (and so check) the store at `path` for a merge: StoreError for a bad one."""
     if not Path(path).exists():
         raise StoreError(f"merge source: no results store at {path}")
     with ResultsStore(path, readonly=True, timeout=timeout) as src:

@@ -263,16 +263,17 @@ def shard(tasks: Sequence[Task], index: int, count: int) -> list[Task]:
 
 
 # Profilers a task may name: name -> (function, module spec that registers it). A task
-# (from a file, stdin or another process) names one of these, never a function to import.
+# (from a file, stdin or another process) names one of these, never a function to import;
+# register one in a module given with --module (workers import that module again). A task
+# read as data may list only modules this process loaded (--module) or that register its
+# model or profiler.
 _PROFILERS: dict[str, tuple[Callable[..., Any] | None, str | None]] = {
     DEFAULT_PROFILER: (None, None)
 }
 
 
 def register_profiler(fn: Callable[..., Any], *, name: str | None = None) -> Callable[..., Any]:
-    """Register `fn(model, **config options) -> row` as a profiler tasks may name (default
-    name: 'module:function'); a decorator too. Register it in a module given with --module
-    (or imported by the code that builds the tasks): workers import that module again."""
+    """Register `fn(model, **options) -> row` as a profiler tasks may name ('module:function')."""
     from stbench.zoo.plugins import registering_module
 
     key = name or f"{fn.__module__}:{fn.__qualname__}"
@@ -306,8 +307,7 @@ def load_callable(name: str) -> Callable[..., Any]:
 
 
 def check_named_code(task: Task) -> Task:
-    """A task read as data names only registered code: a registered profiler, and no module
-    but those this process loaded (--module) or that register its model or profiler."""
+    """A task read as data, refused unless its profiler and modules are registered here."""
     from stbench.zoo.plugins import loaded_modules, model_modules
 
     load_callable(task.profiler)
