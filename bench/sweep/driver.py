@@ -29,7 +29,7 @@ from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig,
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.measure.fit import OutOfMemory, is_oom_error
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
-from stbench.zoo.usercode import UserCodeError
+from stbench.zoo.usercode import UserCodeError, user_code
 
 from stbench.progress import Progress
 
@@ -340,8 +340,9 @@ def run_task(task: Task, static: Any = None) -> dict[str, Any]:
             from stbench.bench.measure.profiler import run_profile
 
             row = run_profile(task.config(), static=static)
-        else:
-            row = profiler(task.model, **task.config().options())
+        else:  # a user's profiler: state kept, stdout to stderr, its errors as they are
+            with user_code(f"profiler {task.profiler}", "profile", passing=(Exception,)):
+                row = profiler(task.model, **task.config().options())
     except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
         if isinstance(exc, OutOfMemory):  # already one line with the size asked for
             return failure_row(task, str(exc), oom=True, error_type="OutOfMemory")
