@@ -211,9 +211,11 @@ def _frontier(
 
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
-    from stbench.plots.dashboard import initial_selection, write_dashboard
+    from stbench.plots.dashboard import check_dashboard_path, dashboard_page, initial_selection
     from stbench.plots.demo import collect
     from stbench.plots.tables import frontier_tables
+
+    from stbench.output import render, write_set
 
     fmt, table_out, dashboard = _frontier_outputs(args)
     user = options.records_files(args)
@@ -232,8 +234,14 @@ def run_frontier(args: argparse.Namespace) -> int:
         data, args.cost, args.per, measured, dataset=dataset, metric=args.metric, level=args.level
     )
     opens = dict(dataset=dataset, metric=args.metric, level=args.level)
-    write_dashboard(data, dashboard, initial=initial_selection(data.axes, axis, **opens))
-    emit(frontier_tables(front, axis), fmt, out=table_out)
+    page = dashboard_page(data, initial=initial_selection(data.axes, axis, **opens))
+    tables = frontier_tables(front, axis)
+    outputs = {check_dashboard_path(dashboard): page}
+    if table_out:  # the dashboard and the table file are one output: replaced together
+        outputs[Path(table_out)] = render(tables, fmt)
+    write_set(outputs, option="--out" if table_out else "--dashboard")
+    if not table_out:
+        emit(tables, fmt)
     print(f"dashboard: {dashboard}", file=sys.stderr)  # stderr: stdout stays the table
     return 0
 
@@ -323,17 +331,20 @@ def run_demo(args: argparse.Namespace) -> int:
     """The one-command demo: profile, join, write the dashboard, print the frontiers."""
     import time
 
-    from stbench.plots.dashboard import write_dashboard
+    from stbench.plots.dashboard import dashboard_page
     from stbench.plots.demo import MAIN_DATASETS, collect
     from stbench.plots.tables import frontier_tables
 
-    from stbench.output import Table, render, write_atomic
+    from stbench.output import Table, render, write_set
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
+    csv_path = check_writable(out.with_name("frontiers.csv"), option="--out-dir")
     _stored_rows(args.store)  # a bad store is refused before any counting
     data = collect(store=args.store, user_records=options.records_files(args), predict=True)
-    write_dashboard(data, out)
+    # the dashboard and the CSV are one output, written together before anything is printed
+    pages = {out: dashboard_page(data), csv_path: render(Table(_all_frontiers(data)), "csv")}
+    write_set(pages, option="--out-dir")
     have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])
     for ds in [d for d in MAIN_DATASETS if d in have] + sorted(have - set(MAIN_DATASETS)):
         try:
@@ -342,8 +353,6 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"{ds}: {exc}")
             continue
         emit(frontier_tables(front, axis))
-    csv_path = out.with_name("frontiers.csv")
-    write_atomic(csv_path, render(Table(_all_frontiers(data)), "csv"), option="--out-dir")
     missing = [d for d in MAIN_DATASETS if d not in have]
     print(
         f"{len(data.points)} records plotted, {len(data.unmatched)} without a profile"

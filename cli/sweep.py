@@ -169,11 +169,11 @@ def _executor(args: argparse.Namespace) -> object | None:
 
 
 def _tasks(args: argparse.Namespace) -> list:
-    from stbench.bench.sweep.driver import Task, build_tasks, shard
+    from stbench.bench.sweep.driver import Task, build_tasks, check_named_code, shard
 
     if args.task:
         lines = sys.stdin.read().splitlines() if args.task == "-" else [args.task]
-        tasks = [Task.from_json(line) for line in lines if line.strip()]
+        tasks = [check_named_code(Task.from_json(line)) for line in lines if line.strip()]
     elif args.for_records is not None:
         tasks = _record_tasks(args)
     elif args.names:

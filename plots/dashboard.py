@@ -381,18 +381,38 @@ def write_dashboard(
 ) -> Path:
     """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows),
     opening on the ``initial`` selection (`initial_selection`)."""
+    out = check_dashboard_path(out_path)
+    page = dashboard_page(data, unmatched=unmatched, notes=notes, title=title, initial=initial)
+    return write_atomic(out, page)
+
+
+def check_dashboard_path(out_path: str | Path) -> Path:
+    """The dashboard's path, refused unless it names an .html file."""
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--dashboard: expected an .html file, got {str(out)!r}")
+    return out
+
+
+def dashboard_page(
+    data: PlotData | pd.DataFrame,
+    *,
+    unmatched: pd.DataFrame | None = None,
+    notes: Iterable[str] = (),
+    title: str = "stbench: speed-accuracy frontiers",
+    initial: Mapping[str, str] | None = None,
+) -> str:
+    """The self-contained HTML dashboard as text (written with the output it belongs to),
+    with a warning on stderr when it is too large for a browser to open comfortably."""
     payload = build_payload(data, unmatched=unmatched, notes=notes, title=title, initial=initial)
     page = render_html(payload)
     mb = len(page) / 1e6
     if mb > PAGE_WARN_MB:  # said before the write, which takes a while at this size
         print(
-            f"stbench: warning: {out}: the dashboard is {mb:.0f} MB ({len(payload['points'])} "
+            f"stbench: warning: the dashboard is {mb:.0f} MB ({len(payload['points'])} "
             f"points); browsers open pages over {PAGE_WARN_MB} MB slowly or not at all: draw "
             "fewer records (e.g. one dataset or fewer runs in your --records file)",
             file=sys.stderr,
             flush=True,
         )
-    return write_atomic(out, page)
+    return page

@@ -27,6 +27,7 @@ _LAZY = {
     "load_module": "stbench.zoo",
     "is_registered": "stbench.zoo",
     "profile": "stbench.bench",
+    "register_profiler": "stbench.bench.sweep",
 }
 
 __all__ = ["__version__", *_LAZY]

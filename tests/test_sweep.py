@@ -20,6 +20,7 @@ from stbench.bench.sweep.driver import (
     Task,
     is_done,
     parse_isolated_output,
+    register_profiler,
     run_sweep,
     run_task,
     shard,
@@ -50,6 +51,7 @@ def fake_profile(model, *, frames, size, batch, num_classes, timing=False, **kw)
 
 
 PROFILER = f"{__name__}:fake_profile"
+register_profiler(fake_profile)  # tasks name only registered profilers
 TESTS_PATH = os.pathsep.join([str(ROOT / "tests"), str(ROOT)])
 
 
@@ -213,6 +215,7 @@ def test_killed_sweep_process_resumes_without_losing_rows(tmp_path):
     lines = "\n".join(t.to_json() for t in tasks("a", "b", "c", "d"))
     env = {**os.environ, "STBENCH_TEST_KILL": "c"}
     cmd = [sys.executable, "-m", "stbench.cli", "sweep", "--task", "-", "--no-isolate"]
+    cmd += ["--module", "test_sweep"]  # registers PROFILER in the child
     proc = subprocess.run(
         [*cmd, "--store", str(path), "--no-progress"],
         input=lines,

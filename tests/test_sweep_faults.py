@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 import pytest
+import test_sweep  # noqa: F401  (registers FAKE; tests/ is on sys.path under pytest)
 from stbench.bench.config import ProfileConfig
 from stbench.bench.count.static import count_static
 from stbench.bench.measure import fit
@@ -14,7 +15,7 @@ from stbench.bench.store.results import ResultsStore
 from stbench.bench.sweep.driver import Task
 from stbench.cli import main
 
-FAKE = "test_sweep:fake_profile"  # tests/ is on sys.path under pytest
+FAKE = "test_sweep:fake_profile"
 
 
 def _rows(path) -> int:

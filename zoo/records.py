@@ -20,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 from stbench.zoo.papers import cite_papers
 
+from stbench.output import reads
+
 RECORDS_DIR = Path(__file__).with_name("records")
 # Column naming the user's file a record comes from (`--records FILE`); empty when shipped.
 ORIGIN = "record_origin"
@@ -317,6 +319,7 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
 def _read_file(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
     """Rows with their 1-based line numbers, or the file-level problems."""
     try:
+        reads(path, "records")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [f"{path}: cannot read: {exc}"]

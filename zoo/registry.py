@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 from stbench.models.summary import ArchSummary, Plan
 from stbench.zoo.papers import PAPERS
+from stbench.zoo.usercode import check_module, user_code
 from torch import nn
 
 
@@ -100,10 +102,16 @@ class BuilderPlan:
     operators: tuple[str, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     stem: str = ""
+    name: str = ""  # a user's model: the builder runs in the box (`zoo.usercode`)
 
     def build(self, num_classes: int, frames: int) -> nn.Module:
-        """The builder's module."""
-        return self.builder(num_classes=num_classes, frames=frames, **self.kwargs)
+        """The builder's module (a user's builder boxed, its result checked)."""
+        if not self.name:
+            return self.builder(num_classes=num_classes, frames=frames, **self.kwargs)
+        who = f"model {self.name}"
+        with user_code(who, "builder"):
+            module = self.builder(num_classes=num_classes, frames=frames, **self.kwargs)
+        return check_module(module, who)
 
     def summary(self) -> ArchSummary:
         """The given operators; no temporal pooling or slots are known."""
@@ -115,6 +123,29 @@ def builder_plan(
 ) -> BuilderPlan:
     """`ModelSpec.plan` for a model made by `builder`; `kwargs` (and overrides) go to it."""
     return BuilderPlan(builder, operators, kwargs, stem)
+
+
+def user_plan(
+    name: str, builder: Callable[..., nn.Module], operators: tuple[str, ...], **kwargs: Any
+) -> BuilderPlan:
+    """`ModelSpec.plan` of a user's model `name`: its builder runs in the box."""
+    return BuilderPlan(builder, operators, kwargs, name=name)
+
+
+def check_builder(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
+    """A builder must take num_classes= and frames= (and the registered kwargs)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (a builtin): checked when called
+        return
+    try:
+        signature.bind(num_classes=1, frames=1, **kwargs)
+    except TypeError as exc:
+        name = getattr(fn, "__name__", "builder")
+        raise ValueError(
+            f"builder: got {name}{signature} ({exc}); allowed: a function taking "
+            "num_classes= and frames= (and your registered kwargs)"
+        ) from None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -180,6 +211,7 @@ def register_model(
     def add(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if not callable(fn):
             raise ValueError(f"builder: got {fn!r}; allowed: a function returning an nn.Module")
+        check_builder(fn, kwargs)
         model = (name or getattr(fn, "__name__", "")).lower()
         if not _USER_NAME.match(model):
             raise ValueError(
@@ -193,7 +225,7 @@ def register_model(
             family or model,
             source,
             backbone,
-            functools.partial(builder_plan, fn, tuple(operators)),
+            functools.partial(user_plan, model, fn, tuple(operators)),
             kwargs,
             frames,
             size,

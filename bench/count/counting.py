@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from stbench.bench.count.macs_scope import MATMUL_FLAG_SHARE, matmul_flag
+from stbench.zoo.usercode import check_output
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -340,7 +341,8 @@ def run_counted(
         ) from exc
     finally:
         model.train(was_training)
-    out_shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+    first = _first_tensor(check_output(out))  # never None: a forward returns tensors
+    out_shape = tuple(first.shape) if first is not None else None
     return counter.records, out_shape, max(counter.largest, math.prod(shape))
 
 

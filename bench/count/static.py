@@ -65,14 +65,20 @@ def count_static(
 
     The zoo model is built on meta unless ``model`` is given (any module, with real or meta
     weights, is counted on meta and left unchanged); ``input_shape`` defaults to one clip
-    ``(1, 3, frames, size, size)``. Per-module MACs when ``cfg.per_module``.
+    ``(1, 3, frames, size, size)``. Per-module MACs when ``cfg.per_module``. A user's
+    model runs in the box (`zoo.usercode`); the output's class dimension must be
+    ``cfg.num_classes`` when that is given.
     """
     from stbench.bench.count.counting import static_count
+    from stbench.zoo.usercode import check_classes, model_code
 
     if model is None:
         model = build_model(cfg)
     shape = (1, 3, cfg.frames, cfg.size, cfg.size) if input_shape is None else input_shape
-    return static_count(model, shape, per_module=cfg.per_module)
+    with model_code(cfg.model, "forward (counting)"):
+        sc = static_count(model, shape, per_module=cfg.per_module)
+    check_classes(sc.output_shape, cfg.num_classes, cfg.model)
+    return sc
 
 
 def static_fields(sc: StaticCount) -> dict[str, Any]:

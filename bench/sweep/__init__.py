@@ -3,7 +3,7 @@ a child process (`isolate`: ``python -m stbench.bench.sweep.isolate``) and the t
 accuracy records need (`record_tasks`).
 
 Public names:
-    driver: Task build_tasks run_sweep
+    driver: Task build_tasks register_profiler run_sweep
 """
 
 from __future__ import annotations

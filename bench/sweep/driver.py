@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import json
 import os
 import platform
@@ -30,6 +29,7 @@ from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig,
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.measure.fit import OutOfMemory, is_oom_error
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
+from stbench.zoo.usercode import UserCodeError, user_code
 
 from stbench.progress import Progress
 
@@ -76,7 +76,8 @@ class Task:
         if tb is not None and (isinstance(tb, bool) or not isinstance(tb, int) or tb < 1):
             raise ValueError(f"task: throughput_batch must be an integer >= 1, got {tb!r}")
         object.__setattr__(self, "counters", tuple(self.counters))
-        object.__setattr__(self, "modules", tuple(self.modules))
+        extra = profiler_modules(self.profiler)  # a worker registers the profiler too
+        object.__setattr__(self, "modules", tuple(dict.fromkeys((*self.modules, *extra))))
         pairs = self.protocol.items() if isinstance(self.protocol, Mapping) else self.protocol
         object.__setattr__(self, "protocol", tuple(sorted((str(k), v) for k, v in pairs)))
 
@@ -261,12 +262,63 @@ def shard(tasks: Sequence[Task], index: int, count: int) -> list[Task]:
 # ---------------------------------------------------------------- running one task
 
 
-def load_callable(dotted: str) -> Callable[..., Any]:
-    """Import `module:function` (the task's profiler)."""
-    module, _, attr = dotted.partition(":")
-    if not module or not attr:
-        raise ValueError(f"profiler: got {dotted!r}; allowed: 'module:function'")
-    return getattr(importlib.import_module(module), attr)
+# Profilers a task may name: name -> (function, module spec that registers it). A task
+# (from a file, stdin or another process) names one of these, never a function to import;
+# register one in a module given with --module (workers import that module again). A task
+# read as data may list only modules this process loaded (--module) or that register its
+# model or profiler.
+_PROFILERS: dict[str, tuple[Callable[..., Any] | None, str | None]] = {
+    DEFAULT_PROFILER: (None, None)
+}
+
+
+def register_profiler(fn: Callable[..., Any], *, name: str | None = None) -> Callable[..., Any]:
+    """Register `fn(model, **options) -> row` as a profiler tasks may name ('module:function')."""
+    from stbench.zoo.plugins import registering_module
+
+    key = name or f"{fn.__module__}:{fn.__qualname__}"
+    if key == DEFAULT_PROFILER:
+        raise ValueError(f"profiler: got {key!r}; allowed: a name other than stbench's own")
+    _PROFILERS[key] = (fn, registering_module(fn))
+    return fn
+
+
+def profiler_modules(name: str) -> tuple[str, ...]:
+    """The module spec a worker imports so that profiler `name` is registered there."""
+    from stbench.zoo.plugins import MAIN
+
+    module = _PROFILERS.get(name, (None, None))[1]
+    return () if module in (None, MAIN) else (module,)
+
+
+def load_callable(name: str) -> Callable[..., Any]:
+    """The registered profiler `name` (see `register_profiler`); any other name is refused."""
+    if name not in _PROFILERS:
+        raise ValueError(
+            f"profiler: got {name!r}; allowed: a registered profiler ({', '.join(_PROFILERS)}; "
+            "add one with stbench.register_profiler in a --module file)"
+        )
+    fn = _PROFILERS[name][0]
+    if fn is None:
+        from stbench.bench.measure.profiler import profile
+
+        return profile
+    return fn
+
+
+def check_named_code(task: Task) -> Task:
+    """A task read as data, refused unless its profiler and modules are registered here."""
+    from stbench.zoo.plugins import loaded_modules, model_modules
+
+    load_callable(task.profiler)
+    allowed = {*loaded_modules(), *model_modules(task.model), *profiler_modules(task.profiler)}
+    stray = [m for m in task.modules if m not in allowed]
+    if stray:
+        raise ValueError(
+            f"task: modules: got {stray!r}; allowed: modules given with --module "
+            f"({', '.join(sorted(allowed)) or 'none'})"
+        )
+    return task
 
 
 def failure_row(task: Task, error: str, *, oom: bool = False, error_type: str = "") -> dict:
@@ -283,15 +335,19 @@ def run_task(task: Task, static: Any = None) -> dict[str, Any]:
             from stbench.zoo.plugins import load_modules
 
             load_modules(task.modules)
+        profiler = load_callable(task.profiler)  # a registered profiler, or a failure row
         if task.profiler == DEFAULT_PROFILER:
             from stbench.bench.measure.profiler import run_profile
 
             row = run_profile(task.config(), static=static)
-        else:
-            row = load_callable(task.profiler)(task.model, **task.config().options())
+        else:  # a user's profiler: state kept, stdout to stderr, its errors as they are
+            with user_code(f"profiler {task.profiler}", "profile", passing=(Exception,)):
+                row = profiler(task.model, **task.config().options())
     except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
         if isinstance(exc, OutOfMemory):  # already one line with the size asked for
             return failure_row(task, str(exc), oom=True, error_type="OutOfMemory")
+        if isinstance(exc, UserCodeError):  # already one line naming model, phase, exception
+            return failure_row(task, str(exc), error_type="UserCodeError")
         msg = f"{type(exc).__name__}: {exc}"
         return failure_row(task, msg, oom=is_oom_error(exc), error_type=type(exc).__name__)
     return {**dict(row), **task.stub(), "status": "ok", "error": None}
@@ -327,11 +383,14 @@ def validate_inputs(
 
     counts: dict[tuple, Any] = {}
     checked: set[tuple] = set()
+    failing: set[tuple] = set()  # a user's model that fails: its tasks become failure rows
     for task in tasks:
         if task.profiler != DEFAULT_PROFILER:
             continue
         cfg = task.config()
         key = cfg.static().key
+        if key in failing:
+            continue
         count = fits_here and cfg.measures and key not in counts
         if key not in checked or count:
             try:
@@ -339,6 +398,9 @@ def validate_inputs(
                     counts[key] = count_static(cfg.static())
                 else:
                     check_model_input(cfg)
+            except UserCodeError:
+                failing.add(key)
+                continue
             except ValueError as exc:
                 raise ValueError(
                     f"{task.model} at {task.frames} frames, {task.size} px: {exc}"
