@@ -40,6 +40,7 @@ def test_datasheet_values_of_h100_and_t4():
 
 def test_gpu_names_are_forgiving_but_unknown_ones_list_the_table():
     assert get_device("H100 SXM").name == "h100_sxm"  # unique prefix
+    assert get_device("H100").name == "h100_sxm" and get_device("a100").name == "a100_80gb"
     assert get_device("rtx-4090").name == "rtx_4090"
     assert get_device("a100-80gb").name == "a100_80gb"
     with pytest.raises(ValueError, match="gpu: got 'x100'; allowed: h100_sxm, h100_pcie, h200"):

@@ -68,10 +68,16 @@ def devices() -> dict[str, Device]:
     return {d.name: d for d in map(_parse, csv.DictReader(text.splitlines()))}
 
 
+# Short names that name a family with several rows: the row the table had before it grew.
+ALIASES = {"h100": "h100_sxm", "a100": "a100_80gb", "v100": "v100_sxm2", "rtx_pro": "rtx_pro_6000"}
+
+
 def get_device(name: str) -> Device:
-    """The GPU called ``name`` (case-insensitive; '-' and ' ' read as '_'; a unique prefix works)."""
+    """The GPU called ``name`` (case-insensitive; '-' and ' ' read as '_'; a unique prefix or an
+    alias of :data:`ALIASES` works)."""
     table = devices()
     key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    key = ALIASES.get(key, key)
     hits = [n for n in table if n.startswith(key)] if key else []
     if key not in table and len(hits) == 1:
         key = hits[0]
