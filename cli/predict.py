@@ -54,6 +54,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compare the stored predictions with every measured CUDA row of the same "
         "configuration in the store (error table per family) and exit",
     )
+    p.add_argument(
+        "--memory-format",
+        default="contiguous",
+        help="contiguous or channels_last (channels_last_3d for video models): the layout the "
+        "estimate assumes (tensor-core convs on contiguous tensors pay NCHW<->NHWC conversions)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="estimate a torch.compile'd model (fused elementwise chains, no eager host cost)",
+    )
+    p.add_argument(
+        "--validate-published",
+        action="store_true",
+        help="predict every published GPU measurement of bench/reference/published_gpu.csv and "
+        "print the error per source, GPU, dtype, mode and batch regime, then exit",
+    )
+    p.add_argument(
+        "--leave-one-gpu-out",
+        action="store_true",
+        help="with --validate-published: refit the estimate's constants without each GPU and "
+        "predict that GPU's rows (slower: one fit per GPU)",
+    )
     add_store(p, "store the predictions in this results store (with --validate: read it)")
     add_output(p, what="the predictions (csv/json: every field of every row)")
     p.set_defaults(func=run)
@@ -72,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list_gpus:
         emit(device_table(list(devices().values())), fmt, out=args.out)
         return 0
+    if args.validate_published:
+        return _validate_published(args, fmt)
     if args.validate:
         return _validate(args, fmt)
     if not args.gpu:
@@ -84,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         "optimizer": args.optimizer,
         "cuda_graphs": args.cuda_graphs,
         "per_stage": args.per_stage,
+        "memory_format": args.memory_format,
+        "compile": args.compile,
     }
     check_request(opts["gpu"], opts["dtype"], opts["batch"], opts["optimizer"])
     names = expand_names(args.names)
@@ -123,6 +150,143 @@ def _validate(args: argparse.Namespace, fmt: str) -> int:
         return 0
     emit(validation_tables(rows, missing), fmt, out=args.out)
     return 0
+
+
+def _validate_published(args: argparse.Namespace, fmt: str) -> int:
+    from stbench.bench.predict import published as pub
+
+    from stbench.output import emit
+
+    rows = pub.load_published()
+    targets = pub.latency_targets(rows)
+    with Progress("predict published measurements", 1) as bar:
+        results = pub.predict_targets(targets)
+        memory = pub.predict_memory(pub.memory_targets(rows))
+        held = pub.leave_one_gpu_out(targets) if args.leave_one_gpu_out else []
+        bar.advance()
+    emit(published_tables(results, memory, held), fmt, out=args.out)
+    return 0
+
+
+def _pct(x: float) -> float:
+    return 100 * x
+
+
+def published_tables(
+    results: list[dict[str, Any]],
+    memory: list[dict[str, Any]],
+    held: list[dict[str, Any]] | None = None,
+) -> list[Table]:
+    """Error tables of the estimate against published GPU measurements, and a summary line."""
+    from stbench.bench.predict import published as pub
+
+    def src(r: dict[str, Any]) -> str:
+        return r["repository"].split("/")[-1]
+
+    groups = [
+        ("source", src),
+        ("gpu", lambda r: r["gpu"]),
+        ("dtype", lambda r: r["dtype"]),
+        ("mode", lambda r: r["mode"]),
+        ("batch regime", pub.batch_regime),
+        ("bound by", pub.regime_of),
+    ]
+    summary_rows = []
+    for name, key in groups:
+        for group, s in pub.group_errors(results, key).items():
+            summary_rows.append({"by": name, "group": group, **s})
+    cols = [
+        Column("by"),
+        Column("group"),
+        Column("n"),
+        Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
+        Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+    ]
+    total = pub.summary(r["error"] for r in results)
+    above = sum(r["bound_ms"] > r["measured_ms"] for r in results)
+    mem = pub.summary(r["error"] for r in memory)
+    line = (
+        f"latency estimate vs {total['n']} published measurements: median |error| "
+        f"{_pct(total['median']):.1f}%, worst {_pct(total['worst']):.1f}%; lower bound above a "
+        f"measurement: {above}; training peak memory vs {mem['n']}: worst "
+        f"{_pct(mem['worst']):.1f}%"
+    )
+    notes = [
+        "error = estimate / measured - 1; measured = the published mean ms per batch "
+        "(or batch / published throughput); constants as shipped (fitted on these rows)",
+    ]
+    notes.append(line)
+    tables = [Table(summary_rows, cols, title="stbench predict --validate-published", notes=notes)]
+    detail = [
+        {**r, "precision": r["dtype"], "layout": r["memory_format"], "err": _pct(r["error"])}
+        for r in results
+    ]
+    tables.append(
+        Table(
+            detail,
+            [
+                Column("gpu"),
+                Column("zoo_model", "model"),
+                Column("precision"),
+                Column("layout"),
+                Column("mode"),
+                Column("batch"),
+                Column("measured_ms", "measured (ms)", digits=2),
+                Column("predicted_ms", "estimate (ms)", digits=2),
+                Column("bound_ms", "bound (ms)", digits=2),
+                Column("bound_by", "bound by"),
+                Column("err", "err (%)", digits=1),
+            ],
+            title="per published measurement",
+        )
+    )
+    if memory:
+        tables.append(
+            Table(
+                [{**r, "err": _pct(r["error"])} for r in memory],
+                [
+                    Column("zoo_model", "model"),
+                    Column("frames", "T"),
+                    Column("batch"),
+                    Column("value", "measured (MiB)", digits=0),
+                    Column("predicted_mib", "predicted (MiB)", digits=0),
+                    Column("err", "err (%)", digits=1),
+                ],
+                title="training peak memory (max_memory_allocated) vs published",
+            )
+        )
+    if held:
+        tables.append(_held_out_table(held))
+    return tables
+
+
+def _held_out_table(held: list[dict[str, Any]]) -> Table:
+    from stbench.bench.predict import published as pub
+
+    rows = []
+    for gpu, s in pub.group_errors(held, lambda r: r["held_out"]).items():
+        mine = [r for r in held if r["held_out"] == gpu]
+        rows.append({"held_out": gpu, **s, "unseen": sum(not r["identifiable"] for r in mine)})
+    for reg, s in pub.group_errors(held, pub.batch_regime).items():
+        rows.append({"held_out": f"(all) {reg}", **s})
+    for reg, s in pub.group_errors(held, pub.regime_of).items():
+        if reg != "train":
+            rows.append({"held_out": f"(all) {reg}", **s})
+    ok = [r for r in held if r["identifiable"]]
+    rows.append({"held_out": "(all)", **pub.summary(r["error"] for r in held)})
+    rows.append({"held_out": "(all, precision seen)", **pub.summary(r["error"] for r in ok)})
+    return Table(
+        rows,
+        [
+            Column("held_out", "held-out GPU"),
+            Column("n"),
+            Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
+            Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+            Column("unseen", "rows in a precision no other GPU runs"),
+        ],
+        title="leave one GPU out: refit without the GPU, predict its rows",
+        notes=["'precision seen': rows whose kernel precision some training GPU also runs"],
+    )
 
 
 def validation_tables(rows: list[dict[str, Any]], missing: int = 0) -> list[Table]:

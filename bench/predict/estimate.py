@@ -135,12 +135,13 @@ PROTOCOL_MS: dict[str, Constant] = {
     ),
 }
 
-# |relative error| of the estimate against the published rows, by regime (median, worst):
-# written from the last `stbench predict --validate-published` run (leave-one-GPU-out).
+# |relative error| of the estimate against the published rows, by regime (median, worst),
+# leave-one-GPU-out (each GPU's rows predicted by constants fitted without that GPU): written
+# from `stbench predict --validate-published --leave-one-gpu-out` (58 rows; README).
 REGIME_ERROR: dict[str, tuple[float, float]] = {
-    "host-bound": (0.08, 0.25),
-    "gpu-bound": (0.12, 0.40),
-    "train": (0.15, 0.40),
+    "host-bound": (0.042, 0.133),
+    "gpu-bound": (0.177, 0.471),
+    "train": (0.100, 0.303),
 }
 
 

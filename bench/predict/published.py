@@ -25,6 +25,7 @@ from stbench.bench.predict.estimate import (
     Features,
     estimate_features,
     features,
+    regime,
     values,
 )
 
@@ -123,11 +124,16 @@ def protocol_ms(t: Mapping[str, Any], v: Mapping[str, float] | None = None) -> f
     return (v or {}).get(c.name, c.value)
 
 
-def regime_of(t: Mapping[str, Any]) -> str:
+def batch_regime(t: Mapping[str, Any]) -> str:
     """train | small batch (<= SMALL_BATCH) | large batch."""
     if t["mode"] == "train":
         return "train"
     return f"batch<={SMALL_BATCH}" if t["batch"] <= SMALL_BATCH else f"batch>{SMALL_BATCH}"
+
+
+def regime_of(r: Mapping[str, Any]) -> str:
+    """The estimate's regime of a predicted row (host-bound, gpu-bound, train): the interval's."""
+    return regime(r["bound_by"], r["mode"] == "train")
 
 
 def predict_targets(
@@ -154,7 +160,7 @@ def predict_targets(
                 "predicted_ms": predicted,
                 "bound_ms": bound,
                 "error": predicted / t["measured_ms"] - 1,
-                "regime": regime_of(t),
+                "regime": regime(est["bound_by"], train),
             }
         )
     return out
