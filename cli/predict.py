@@ -354,7 +354,7 @@ def prediction_tables(rows: list[dict[str, Any]], fmt: str = "table") -> list[Ta
     )
     title = (
         f"stbench predict: PREDICTED for {first['gpu_label']}, {first['dtype']} "
-        f"(no measurement; latency is a lower bound, {graphs})"
+        f"(no measurement; latency: estimate with its interval, and a lower bound, {graphs})"
     )
     cols = [
         Column("model"),
@@ -372,8 +372,15 @@ def prediction_tables(rows: list[dict[str, Any]], fmt: str = "table") -> list[Ta
             digits=0,
         ),
         Column("fits", get=lambda r: "yes" if r["fits"] else "NO"),
+        Column("latency_ms", "estimate (ms)", digits=3),
+        Column(
+            "latency_ms_low",
+            "interval (ms)",
+            get=lambda r: f"{r['latency_ms_low']:.3g}-{r['latency_ms_high']:.3g}",
+        ),
+        Column("bound_by", "waits on"),
         Column("latency_bound_ms", "bound (ms)", digits=3),
-        Column("limiter", "limited by"),
+        Column("limiter", "bound limited by"),
     ]
     if "train_peak_memory_bytes" in first:
         cols += [
@@ -383,9 +390,15 @@ def prediction_tables(rows: list[dict[str, Any]], fmt: str = "table") -> list[Ta
                 get=lambda r: _mib(r, "train_peak_memory_bytes"),
                 digits=0,
             ),
+            Column("train_latency_ms", "train estimate (ms)", digits=3),
             Column("train_latency_bound_ms", "train bound (ms)", digits=3),
         ]
-    notes = [f"not modelled: {first['not_modelled']}"]
+    notes = [
+        f"not modelled: {first['not_modelled']}",
+        "estimate: bench.predict.estimate (eager PyTorch, memory format "
+        f"{first['memory_format']}); interval: its regime's worst leave-one-GPU-out error vs "
+        "published measurements (stbench predict --validate-published)",
+    ]
     tables = [Table(rows, cols, title=title, notes=notes, first=["model", "frames", "size"])]
     if fmt in ("table", "markdown"):
         tables += [_stage_table(r) for r in rows if "per_stage" in r]
