@@ -303,9 +303,10 @@ PREDICTED_AXES = (
     # (key = column of the points, label, title)
     (
         "predicted_latency_ms",
-        "Latency (ms), predicted, {gpu}, lower bound",
-        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, the model's own "
-        "class count: a roofline lower bound (stbench predict), not a measurement",
+        "Latency (ms), predicted, {gpu}, {validation}",
+        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, eager PyTorch, the "
+        "model's own class count: the device model's estimate (stbench predict; {validation}, "
+        "leave one GPU out), error bars its interval; not a measurement",
     ),
     (
         "predicted_peak_mib",
@@ -323,7 +324,10 @@ def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
         return []
     gpu = str(df["predicted_gpu"].dropna().iloc[0])
     axes = []
-    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu"):
+    from stbench.bench.predict.estimate import validation_label
+
+    extra = ("predicted_latency_low_ms", "predicted_latency_high_ms", "predicted_latency_bound_ms")
+    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu", *extra):
         if col in df.columns:
             base[col] = df.groupby("_rid")[col].first()
     for col, label, title in PREDICTED_AXES:
@@ -332,7 +336,8 @@ def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
             continue
         base[col] = got.groupby(df["_rid"]).first().astype(float)
         kind = "predicted_" + ("latency" if "latency" in col else "memory")
-        axes.append(CostAxis(col, col, label.format(gpu=gpu), title.format(gpu=gpu), kind=kind))
+        text = {"gpu": gpu, "validation": validation_label()}
+        axes.append(CostAxis(col, col, label.format(**text), title.format(**text), kind=kind))
     return axes
 
 

@@ -64,8 +64,9 @@ def _stored_keys(store: ResultsStore, device: str) -> set[tuple[Any, ...]]:
 def predictor_version() -> str:
     """The `predictor` field this stbench writes (a newer torch traces anew)."""
     import torch
+    from stbench.bench.predict.predictor import PREDICTOR
 
-    return f"stbench device model, torch {torch.__version__}"
+    return f"{PREDICTOR}, torch {torch.__version__}"
 
 
 def predict_sweep(

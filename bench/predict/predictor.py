@@ -39,6 +39,8 @@ from stbench.bench.predict.trace import (
 )
 
 KIND = "predicted"
+# The `predictor` field: a new model or a newer torch makes stored predictions stale.
+PREDICTOR = "stbench device model 2 (estimate + bound)"
 METHOD = (
     "meta-device trace; peak = observed tensor lifetimes rounded to 512 B blocks; latency_ms = "
     "estimate (per-kernel achieved fraction of peak by kernel class + layout conversions, "
@@ -185,7 +187,7 @@ def predict(
         "method": METHOD,
         "not_modelled": NOT_MODELLED,
         "device_source": device.source,
-        "predictor": f"stbench device model, torch {torch.__version__}",
+        "predictor": f"{PREDICTOR}, torch {torch.__version__}",
     }
     if per_stage:
         row.update(_per_group(fwd, device, options, spec))
