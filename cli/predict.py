@@ -77,6 +77,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with --validate-published: refit the estimate's constants without each GPU and "
         "predict that GPU's rows (slower: one fit per GPU)",
     )
+    p.add_argument(
+        "--validate-cpu",
+        metavar="CSV",
+        nargs="?",
+        const="bench/reference/cpu-amd-epyc.csv",
+        help="the same estimate for this CPU (a device row from short GEMM and copy probes, "
+        "cached per machine): fit on every other input of a CPU reference file (default: "
+        "bench/reference/cpu-amd-epyc.csv), print the error per family group on the others",
+    )
     add_store(p, "store the predictions in this results store (with --validate: read it)")
     add_output(p, what="the predictions (csv/json: every field of every row)")
     p.set_defaults(func=run)
@@ -97,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.validate_published:
         return _validate_published(args, fmt)
+    if args.validate_cpu:
+        return _validate_cpu(args, fmt)
     if args.validate:
         return _validate(args, fmt)
     if not args.gpu:
@@ -166,6 +177,47 @@ def _validate_published(args: argparse.Namespace, fmt: str) -> int:
         bar.advance()
     emit(published_tables(results, memory, held), fmt, out=args.out)
     return 0
+
+
+def _validate_cpu(args: argparse.Namespace, fmt: str) -> int:
+    from pathlib import Path
+
+    from stbench.bench.predict import cpu_device as cpu
+
+    from stbench.output import emit
+
+    path = Path(args.validate_cpu)
+    if not path.exists():
+        raise ValueError(f"--validate-cpu: got {str(path)!r}; allowed: a CPU reference CSV")
+    with Progress("probe this CPU, fit and predict the CPU reference", 1) as bar:
+        rows, v, device = cpu.validate_cpu_reference(path)
+        bar.advance()
+    cols = [
+        Column("group", "family group"),
+        Column("n"),
+        Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
+        Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+    ]
+    held = [r for r in rows if not r["fit"]]
+    total = pub_summary([r["error"] for r in held])
+    consts = ", ".join(f"{k} {v[k]:.3g}" for k in cpu.CPU_FITTED)
+    notes = [
+        f"device: {device.label}; probed GEMM {device.peaks['fp32'] / 1e9:.1f} GFLOP/s float32, "
+        f"copy {device.bandwidth / 1e9:.1f} GB/s; fitted on {len(rows) - len(held)} inputs: "
+        f"{consts}",
+        f"{len(held)} held-out float32 inputs of {path.name}: median |error| "
+        f"{_pct(total['median']):.1f}%, worst {_pct(total['worst']):.1f}%",
+    ]
+    title = "stbench predict --validate-cpu: estimate vs the CPU reference (held-out inputs)"
+    emit(Table(cpu.group_table(rows), cols, title=title, notes=notes), fmt, out=args.out)
+    return 0
+
+
+def pub_summary(errors: list[float]) -> dict[str, float]:
+    """n, median and worst |relative error| (as `bench.predict.published.summary`)."""
+    from stbench.bench.predict.published import summary
+
+    return summary(errors)
 
 
 def _pct(x: float) -> float:

@@ -101,3 +101,42 @@ def test_small_batch_published_rows_are_predicted_and_the_bound_stays_below():
         assert r["bound_ms"] < r["measured_ms"]
         assert abs(r["error"]) < 0.4, r
     assert pub.summary(r["error"] for r in res)["median"] < 0.25
+
+
+def test_cpu_device_row_from_probes_and_family_groups():
+    from stbench.bench.predict import cpu_device as cpu
+    from stbench.zoo import get_spec
+
+    probe = {"cpu": "x", "threads": 1, "n": 8, "fp32_flops": 5e10, "bf16_flops": 1e11}
+    dev = cpu.cpu_device({**probe, "bandwidth": 1e10})
+    assert dev.peak("fp32") == 5e10 and dev.bandwidth == 1e10
+    t = {"model": MODEL, "frames": 2, "size": 32, "num_classes": 10, "dtype": "float32"}
+    v = cpu.cpu_constants()
+    assert v["overlap_sharpness"] == 1.0  # on a CPU, ops and their dispatch add up
+    f = cpu.cpu_features({**t, "memory_format": "contiguous"}, dev)
+    est = cpu.estimate_features(f, v)
+    assert est["latency_ms"] == pytest.approx(est["gpu_ms"] + est["host_ms"])
+    rows = cpu.reference_targets(
+        resources.files("stbench.bench").joinpath("reference/cpu-amd-epyc.csv")
+    )
+    groups = {r["group"] for r in rows}
+    assert groups <= set(cpu.FAMILY_GROUPS), groups - set(cpu.FAMILY_GROUPS)
+    assert {r["fit"] for r in rows} == {True, False}
+    assert get_spec("nln_resnet50").family in cpu.FAMILY_GROUPS["attention (non-local)"]
+
+
+def test_small_probe_is_cached_per_machine(tmp_path, monkeypatch):
+    from stbench.bench.predict import cpu_device as cpu
+
+    monkeypatch.setenv("STBENCH_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(cpu, "probe", lambda threads: calls.append(threads) or {"threads": threads})
+    assert cpu.cached_probe(1) == {"threads": 1} and cpu.cached_probe(1) == {"threads": 1}
+    assert calls == [1] and len(list(tmp_path.glob("cpu-probe-*-t1.json"))) == 1
+
+
+def test_probe_measures_positive_rates():
+    from stbench.bench.predict import cpu_device as cpu
+
+    p = cpu.probe(1, n=64, copy_mib=1)
+    assert p["fp32_flops"] > 0 and p["bf16_flops"] > 0 and p["bandwidth"] > 0

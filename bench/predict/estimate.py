@@ -265,7 +265,7 @@ def gpu_seconds(f: Features, v: Mapping[str, float]) -> float:
     floor = v["kernel_floor_us"] * 1e-6
     eff = np.select(
         [f.cls == 2, f.cls == 3, f.cls == 4, f.cls == 1],
-        [v["eff_fp32"], v["eff_tf32"], v["eff_half"], v["eff_fp32"]],
+        [v["eff_fp32"], v["eff_tf32"], v["eff_half"], v.get("eff_grouped", v["eff_fp32"])],
         default=1.0,
     )
     compute = np.where(f.cls == 0, 0.0, f.flops / (eff * f.peak))
