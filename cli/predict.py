@@ -361,6 +361,8 @@ def validation_tables(rows: list[dict[str, Any]], missing: int = 0) -> list[Tabl
             Column("latency_ratio_median", "measured/bound median", digits=2),
             Column("latency_ratio_min", "measured/bound min", digits=2),
             Column("bound_above_measured", "bound > measured (model error)"),
+            Column("estimate_abs_error_pct_median", "estimate |err| median (%)", digits=1),
+            Column("estimate_abs_error_pct_max", "estimate |err| max (%)", digits=1),
         ],
         title="stbench predict --validate: PREDICTED vs MEASURED per family",
         notes=notes,
@@ -380,6 +382,8 @@ def validation_tables(rows: list[dict[str, Any]], missing: int = 0) -> list[Tabl
             Column("bound_ms", "bound (ms)", digits=3),
             Column("measured_ms", "measured (ms)", digits=3),
             Column("latency_ratio", "measured/bound", digits=2),
+            Column("estimate_ms", "estimate (ms)", digits=3),
+            Column("estimate_error_pct", "estimate err (%)", digits=1),
             Column(
                 "bound_above_measured",
                 "flag",
