@@ -427,6 +427,12 @@ def prediction_tables(rows: list[dict[str, Any]], fmt: str = "table") -> list[Ta
             get=lambda r: _mib(r, "peak_memory_bytes"),
             digits=0,
         ),
+        Column(
+            "reserved_peak_memory_bytes",
+            "reserved (MiB)",
+            get=lambda r: _mib(r, "reserved_peak_memory_bytes"),
+            digits=0,
+        ),
         Column("fits", get=lambda r: "yes" if r["fits"] else "NO"),
         Column("latency_ms", "estimate (ms)", digits=3),
         Column(

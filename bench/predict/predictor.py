@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from stbench.bench.predict.allocator import reserved_report
 from stbench.bench.predict.devices import Device, get_device
 from stbench.bench.predict.estimate import (
     REGIME_ERROR,
@@ -39,6 +40,14 @@ from stbench.bench.predict.trace import (
 )
 
 KIND = "predicted"
+MEMORY_LABELS = {
+    "peak_memory_bytes": "allocated: torch.cuda.max_memory_allocated (tensor lifetimes, 512 B "
+    "blocks)",
+    "reserved_peak_memory_bytes": "reserved: torch.cuda.max_memory_reserved (caching-allocator "
+    "segments replayed: 2 MiB small, 20 MiB or 2 MiB-rounded large)",
+    "not_modelled": "the CUDA context (outside PyTorch's allocator) and cuDNN/cuBLAS "
+    "workspaces (algorithm-dependent)",
+}
 # The `predictor` field: a new model or a newer torch makes stored predictions stale.
 PREDICTOR = "stbench device model 2 (estimate + bound)"
 METHOD = (
@@ -171,6 +180,8 @@ def predict(
         "arithmetic_intensity": total["arithmetic_intensity"],
         "peak_memory_bytes": memory["peak_bytes"],
         "peak_memory_last_use_bytes": memory_report(fwd, lifetimes="last_use")["peak_bytes"],
+        "reserved_peak_memory_bytes": reserved_report(fwd)["reserved_peak_bytes"],
+        "memory_labels": MEMORY_LABELS,
         "device_memory_bytes": device.memory_bytes,
         "fits": memory["peak_bytes"] <= device.memory_bytes,
         "memory": memory,
@@ -207,6 +218,7 @@ def predict(
             train_bytes_moved=ttotal["bytes_moved"],
             train_kernels=ttotal["kernels"],
             train_peak_memory_bytes=tmem["peak_bytes"],
+            train_reserved_peak_memory_bytes=reserved_report(step)["reserved_peak_bytes"],
             train_fits=tmem["peak_bytes"] <= device.memory_bytes,
             train_memory=tmem,
             **_estimate_fields("train_", test, batch, train=True),
