@@ -318,7 +318,7 @@ PREDICTED_AXES = (
 
 
 def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
-    """The device model's cost axes (predicted latency bound, predicted peak) where the
+    """The device model's cost axes (predicted latency estimate, predicted peak) where the
     joined rows carry them (`plots.sources.with_predictions`); fills their point columns."""
     if "predicted_gpu" not in df.columns or df["predicted_gpu"].isna().all():
         return []
