@@ -501,6 +501,8 @@ def device_table(table: list[Any]) -> Table:
                 **{f"{p}_tflops": None if v is None else v / 1e12 for p, v in peaks.items()},
                 "bandwidth_gb_s": d.bandwidth / 1e9,
                 "memory_gib": d.memory_bytes / 2**30,
+                "sm_count": d.sm_count,
+                "boost_mhz": d.boost_mhz,
                 "source": d.source,
             }
         )
@@ -513,6 +515,8 @@ def device_table(table: list[Any]) -> Table:
         ),
         Column("bandwidth_gb_s", "bandwidth (GB/s)", digits=0),
         Column("memory_gib", "memory (GiB)", digits=0),
+        Column("sm_count", "SMs"),
+        Column("boost_mhz", "boost (MHz)", digits=0),
         Column("source"),
     ]
     return Table(rows, cols, title="stbench device table (dense peaks)")
