@@ -142,9 +142,13 @@ def latency_lines(row: pd.Series, axis: CostAxis) -> list[str]:
 
 
 def latency_marks(row: pd.Series, axes: Sequence[CostAxis]) -> tuple[dict, list[str]]:
-    """A point's latency IQR per latency column and the latency columns where it is noisy."""
+    """A point's latency IQR per latency column (a predicted latency: its [low, high]
+    interval) and the latency columns where it is noisy."""
     spread, noisy = {}, []
     for a in axes:
+        low, high = row.get("predicted_latency_low_ms"), row.get("predicted_latency_high_ms")
+        if a.kind == "predicted_latency" and _present(low) and _present(high):
+            spread[a.column] = [float(low), float(high)]  # the estimate's interval
         if a.kind != "latency":
             continue
         combo = a.column.partition("|")[2]
@@ -176,7 +180,7 @@ def predicted_vs_measured(row: pd.Series, axes: Sequence[CostAxis]) -> list[str]
         predicted = row.get(f"predicted_{'latency_ms' if a.kind == 'latency' else 'peak_mib'}")
         measured = row.get(a.column)
         if _present(predicted) and _present(measured) and float(predicted) > 0:
-            what = "latency / its lower bound" if a.kind == "latency" else "peak memory"
+            what = "latency / its estimate" if a.kind == "latency" else "peak memory"
             ratio = float(measured) / float(predicted)
             out.append(f"measured / predicted {what} on {gpu}: {ratio:.2f}")
     return out
@@ -204,9 +208,9 @@ def _jsonable(v: object) -> object:
 FLOPS_LATENCY = View(
     "flops_latency",
     "FLOPs vs latency (predicted)",
-    "Per model and input: GMACs per clip against the predicted latency lower bound, coloured "
-    "by family; the marker says what bounds it (circle: compute, square: memory traffic, "
-    "diamond: kernel launches). Points above the others at equal GMACs are the designs "
+    "Per model and input: GMACs per clip against the predicted latency (the device model's "
+    "estimate, error bars its interval), coloured by family; the marker says what limits its "
+    "roofline bound (circle: compute, square: memory traffic, diamond: kernel launches). Points above the others at equal GMACs are the designs "
     "(channel shifts, grouped or separable convolutions) whose FLOPs understate their time. "
     "Accuracy is not shown here.",
     lambda row: None,

@@ -375,7 +375,8 @@ function drawCostView(view) {
         (p.costs[macs.column] * macs.scale).toPrecision(4) + ' GMACs per clip<br>' + esc(lat.label) + ': ' + p.costs[lat.column].toPrecision(4) + ' ms<br>' +
         'bound by: ' + esc(p.limiter || '?') + (p.intensity != null ? ' · ' + p.intensity.toFixed(1) + ' MACs/byte' : ''); }),
       marker: {size: 10, color: D.colors[f], line: {width: 1, color: '#333'},
-        symbol: g.map(function (p) { return LIMITER_SYMBOL[p.limiter] || 'circle-open'; })}};
+        symbol: g.map(function (p) { return LIMITER_SYMBOL[p.limiter] || 'circle-open'; })},
+      error_y: errorBars(g, lat)};
   });
   var layout = {title: {text: 'GMACs per clip vs ' + lat.label + ' (' + n + ' model inputs)'},
     xaxis: {title: {text: macs.title}, type: 'log'}, yaxis: {title: {text: lat.label}, type: 'log'},
@@ -398,12 +399,18 @@ function pointSymbol(p, axis) {
 
 // Measured latency: the median with an error bar of +- IQR/2 (the spread of the timed calls).
 function errorBars(g, axis) {
+  if (axis.kind === 'predicted_latency' && g.some(function (p) { return p.spread[axis.column] != null; })) {
+    var lo = function (p) { var s = p.spread[axis.column]; return s == null ? 0 : (p.costs[axis.column] - s[0]) * axis.scale; };
+    var hi = function (p) { var s = p.spread[axis.column]; return s == null ? 0 : (s[1] - p.costs[axis.column]) * axis.scale; };
+    return {type: 'data', symmetric: false, visible: true, thickness: 1.2, width: 3, array: g.map(hi), arrayminus: g.map(lo)};
+  }
   if (axis.kind !== 'latency' || !g.some(function (p) { return p.spread[axis.column] != null; })) return {visible: false};
   return {type: 'data', symmetric: true, visible: true, thickness: 1.2, width: 3,
     array: g.map(function (p) { var s = p.spread[axis.column]; return s == null ? 0 : s / 2 * axis.scale; })};
 }
 
 function latencyNote(axis, pts) {
+  if (axis.kind === 'predicted_latency') return ['Predicted latency: the device model\'s estimate; error bars: its interval (the worst leave-one-GPU-out error of its regime against published GPU measurements). Not a measurement.'];
   if (axis.kind !== 'latency') return [];
   var noisy = pts.filter(function (p) { return p.noisy.indexOf(axis.column) >= 0; });
   return ['Measured latency: median per batch, error bars &plusmn; IQR/2 of the timed calls; open markers: noisy measurements (' +

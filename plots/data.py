@@ -305,9 +305,10 @@ PREDICTED_AXES = (
     # (key = column of the points, label, title)
     (
         "predicted_latency_ms",
-        "Latency (ms), predicted, {gpu}, lower bound",
-        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, the model's own "
-        "class count: a roofline lower bound (stbench predict), not a measurement",
+        "Latency (ms), predicted, {gpu}, {validation}",
+        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, eager PyTorch, the "
+        "model's own class count: the device model's estimate (stbench predict; {validation}, "
+        "leave one GPU out), error bars its interval; not a measurement",
     ),
     (
         "predicted_peak_mib",
@@ -319,13 +320,16 @@ PREDICTED_AXES = (
 
 
 def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
-    """The device model's cost axes (predicted latency bound, predicted peak) where the
+    """The device model's cost axes (predicted latency estimate, predicted peak) where the
     joined rows carry them (`plots.sources.with_predictions`); fills their point columns."""
     if "predicted_gpu" not in df.columns or df["predicted_gpu"].isna().all():
         return []
     gpu = str(df["predicted_gpu"].dropna().iloc[0])
     axes = []
-    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu"):
+    from stbench.bench.predict.estimate import validation_label
+
+    extra = ("predicted_latency_low_ms", "predicted_latency_high_ms", "predicted_latency_bound_ms")
+    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu", *extra):
         if col in df.columns:
             base[col] = df.groupby("_rid")[col].first()
     for col, label, title in PREDICTED_AXES:
@@ -334,7 +338,8 @@ def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
             continue
         base[col] = got.groupby(df["_rid"]).first().astype(float)
         kind = "predicted_" + ("latency" if "latency" in col else "memory")
-        axes.append(CostAxis(col, col, label.format(gpu=gpu), title.format(gpu=gpu), kind=kind))
+        text = {"gpu": gpu, "validation": validation_label()}
+        axes.append(CostAxis(col, col, label.format(**text), title.format(**text), kind=kind))
     return axes
 
 

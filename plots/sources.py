@@ -86,7 +86,10 @@ def store_profiles(
 
 DEFAULT_GPU = "h100_sxm"
 PREDICTED_COLUMNS = {
-    "latency_bound_ms": "predicted_latency_ms",
+    "latency_ms": "predicted_latency_ms",
+    "latency_ms_low": "predicted_latency_low_ms",
+    "latency_ms_high": "predicted_latency_high_ms",
+    "latency_bound_ms": "predicted_latency_bound_ms",
     "peak_memory_bytes": "predicted_peak_mib",
     "arithmetic_intensity": "predicted_intensity",
     "limiter": "predicted_limiter",
@@ -137,6 +140,7 @@ def store_predictions(
     df = pd.DataFrame([r for r in rows if (*(r[k] for k in JOIN_KEYS),) in keys])
     if df.empty:
         return df, notes
+    df = df.reindex(columns=list(dict.fromkeys([*df.columns, *PREDICTED_COLUMNS])))
     df = df.sort_values("stored_at").drop_duplicates(list(PREDICTED_KEYS), keep="last")
     df["peak_memory_bytes"] = df["peak_memory_bytes"] / 2**20
     df["gpu_label"] = df["gpu_label"].str.replace("NVIDIA ", "", regex=False)

@@ -59,7 +59,9 @@ def _joined() -> pd.DataFrame:
     for i, r in enumerate(rows):  # the device model's forward prediction of each input
         limiter = ("compute", "memory", "launch")[i % 3]
         r.update(predicted_gpu="H100 SXM5 80GB", predicted_limiter=limiter)
-        r.update(predicted_latency_ms=0.1 + r["macs"] / 1e11, predicted_peak_mib=r["params"] / 2e5)
+        lat = 0.1 + r["macs"] / 1e11
+        r.update(predicted_latency_ms=lat, predicted_peak_mib=r["params"] / 2e5)
+        r.update(predicted_latency_low_ms=lat / 1.3, predicted_latency_high_ms=lat * 1.8)
         r.update(predicted_intensity=50.0)
     return pd.DataFrame(rows).drop(columns=[]).assign(family=lambda d: d.get("family"))
 
@@ -181,11 +183,15 @@ def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
     assert any(m.startswith("Fast-S3D") for m in xie["curve_marks"])
     pred = steps["predicted-latency"]  # the device model's axis: labelled as a prediction
     assert pred["cost"] == "predicted_latency_ms" and pred["svg"] and pred["points"] >= 4
-    assert "predicted, H100 SXM5 80GB, lower bound" in pred["title"]
+    assert "predicted, H100 SXM5 80GB, median error" in pred["title"]
+    assert "published measurements" in pred["title"] and "lower bound" not in pred["title"]
     assert "not a measurement" in pred["xtitle"]
+    assert pred["errorbars"] >= pred["points"]  # every estimate drawn with its interval
+    assert "error bars: its interval" in pred["levelnote"]
     flops = steps["view-flops-latency"]  # GMACs against the bound, per model input
     assert flops["view"] == "flops_latency" and flops["svg"] and flops["message"] is None
     assert flops["title"].startswith("GMACs per clip vs Latency (ms), predicted")
+    assert flops["errorbars"] >= flops["points"]
     inputs = {(r["model"], r["frames"]) for r in _joined().to_dict("records")}
     assert flops["points"] == len(inputs) and flops["frontier_rows"] == 0
     assert {s for _, _, s in flops["pairs"]} <= {"circle", "square", "diamond"}
