@@ -50,8 +50,9 @@ def store_profiles(
     Returns the rows as a DataFrame (``origin`` = the store) and a note per problem; a
     configuration that cannot be counted is one of them, or a ValueError when ``strict``.
     """
-    from stbench.bench.count.static import fill_static, missing_static
+    from stbench.bench.count.static import missing_static
     from stbench.bench.store.results import ResultsStore, StoreError, default_store_path
+    from stbench.bench.sweep.fill import fill_static
 
     path = Path(store) if store else default_store_path()
     rows = _read_store(path) if path.exists() or path.is_dir() else []

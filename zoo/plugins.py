@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stbench.zoo.papers import PAPERS
+
 from stbench.errors import UserError
 
 ENTRY_POINT_GROUP = "stbench.models"
@@ -182,8 +184,6 @@ def runs_here_only(names: Iterable[str]) -> bool:
 
 def check_source(source: str, citation: str) -> None:
     """A user source key must be new to the zoo's papers, lowercase, and carry a citation."""
-    from stbench.zoo.registry import PAPERS
-
     if not isinstance(source, str) or not _SOURCE_KEY.match(source):
         raise ValueError(
             f"source: got {source!r}; allowed: a lowercase key such as 'mylab2025' "

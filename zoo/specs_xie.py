@@ -27,7 +27,7 @@ from typing import Any
 from stbench.models.inception import inception_v1
 from stbench.models.operators import op
 from stbench.zoo.papers import SHORT
-from stbench.zoo.registry import ModelSpec, register
+from stbench.zoo.spec import ModelSpec, declare
 
 PAPER = "xie2018"
 SRC = SHORT[PAPER]
@@ -44,7 +44,7 @@ def xie(name: str, family: str, model: dict[str, Any], cite: str, about: str, **
     """Register one Xie et al. InceptionV1 (TF form) with stem/operator `model`."""
     kwargs = {"form": "xie", **model, **kw}
     cite = f"{SRC}, {cite}; {CODE}"
-    register(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **XIE))
+    declare(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **XIE))
 
 
 def xie_heavy(name: str, family: str, model: dict[str, Any], heavy: str, transition: str) -> None:

@@ -10,7 +10,6 @@ _HOMES = {
     "static_count": "stbench.bench.count.counting",
     "StaticCount": "stbench.bench.count.counting",
     "count_static": "stbench.bench.count.static",
-    "count_many": "stbench.bench.count.static",
     "cross_check": "stbench.bench.count.crosscheck",
     "matmul_share": "stbench.bench.count.macs_scope",
 }

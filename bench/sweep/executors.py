@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from stbench.bench.sweep.driver import (
+from stbench.bench.sweep.tasks import (
     HEARTBEAT_S,
     MAX_ATTEMPTS,
     Task,
