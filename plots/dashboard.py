@@ -28,6 +28,7 @@ from stbench.plots.data import (
     matmul_line,
     matmul_note,
     missing_dimensions,
+    uncounted_line,
 )
 from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
 from stbench.plots.views import VIEWS, View
@@ -92,6 +93,8 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
                 lines.extend(e(t) for t in latency_lines(row, a))
     if matmul_line(row):
         lines.append(f"<b>{e(matmul_line(row))}</b>")
+    if uncounted_line(row):
+        lines.append(f"<b>{e(uncounted_line(row))}</b>")
     lines.extend(e(t) for t in predicted_vs_measured(row, axes))
     if g("views_how"):
         lines.append(f"per video: {e(str(g('views_how')))}")

@@ -27,6 +27,7 @@ _LAZY = {
     "load_module": "stbench.zoo",
     "is_registered": "stbench.zoo",
     "profile": "stbench.bench",
+    "register_op_handle": "stbench.bench.count.handles",
 }
 
 __all__ = ["__version__", *_LAZY]

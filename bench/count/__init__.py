@@ -1,4 +1,5 @@
-"""Counting: params and MACs on the ``meta`` device (`counting`), the one cached static
+"""Counting: params and MACs on the ``meta`` device (`counting`) through the op-handle
+table (`handles`: which aten op counts how; `register_op_handle`), the one cached static
 count (`static`), cross-checks against other counters (`crosscheck`), what MACs leave out
 (`macs_scope`) and the reproduction report against published figures (`reproduce`)."""
 
@@ -11,6 +12,7 @@ _HOMES = {
     "StaticCount": "stbench.bench.count.counting",
     "count_static": "stbench.bench.count.static",
     "cross_check": "stbench.bench.count.crosscheck",
+    "register_op_handle": "stbench.bench.count.handles",
     "matmul_share": "stbench.bench.count.macs_scope",
 }
 __all__ = sorted(_HOMES)

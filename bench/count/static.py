@@ -87,6 +87,7 @@ def static_fields(sc: StaticCount) -> dict[str, Any]:
         "other_elements": sc.other_elements,
         "other": sc.other,
         "other_by_category": sc.other_by_category,
+        "uncounted_ops": sc.uncounted_ops,
         "counter": sc.counter,
         "counter_version": sc.counter_version,
         "scope": sc.scope,

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from stbench.bench.count.counting import check_input_shape, classify
+from stbench.bench.count.handles import conv_macs
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -213,8 +214,6 @@ def _classify(func: Any, args: Sequence[Any], out: Any, mod: nn.Module) -> tuple
     if op == "convolution_backward":
         grad_out, x, w = args[0], args[1], args[2]
         mask = args[10] if len(args) > 10 else (True, True, True)
-        from stbench.bench.count.counting import conv_macs
-
         macs = conv_macs(x.shape, w.shape, grad_out.shape, bool(args[7]))
         return "conv", conv_kind(w.shape, int(args[9])), macs * (int(mask[0]) + int(mask[1]))
     hit = classify(func, args, out, mod)
