@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
-from stbench.bench.config import device_name as device_name_of
+from stbench.bench.config import canonical_device
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.measure.fit import is_oom_error
 from torch import nn
@@ -72,7 +72,7 @@ class Protocol:
 
 def check_device(device: str | torch.device) -> str:
     """Validate a device string (cpu, cuda, cuda:N); refuse cuda without CUDA."""
-    name = device_name_of(device)
+    name = canonical_device(device)
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(

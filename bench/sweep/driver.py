@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from stbench.bench.config import device_name
+from stbench.bench.config import canonical_device
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
 from stbench.bench.sweep.tasks import (
@@ -111,7 +111,7 @@ def build_tasks(
     if num_classes is not None:
         _positive_ints("classes", [num_classes])
     options = {
-        "device": check_device(device) if device_here else device_name(device),
+        "device": check_device(device) if device_here else canonical_device(device),
         "dtype": check_dtype(dtype),
         "channels_last": channels_last,
         "compile": compile,
