@@ -6,14 +6,8 @@ both `driver` and `executors`; `driver` imports `executors`, never the reverse."
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_package
 
-_HOMES = {
-    "Task": "stbench.bench.sweep.tasks",
-    "count_many": "stbench.bench.sweep.fill",
-    "fill_static": "stbench.bench.sweep.fill",
-    "build_tasks": "stbench.bench.sweep.driver",
-    "run_sweep": "stbench.bench.sweep.driver",
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__, {"tasks": "Task", "fill": "count_many fill_static", "driver": "build_tasks run_sweep"}
+)
