@@ -345,6 +345,6 @@ def write_dashboard(
     """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows)."""
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"--dashboard: expected an .html file, got {str(out)!r}")
+        raise ValueError(f"dashboard: got {str(out)!r}; allowed: an .html file")
     page = render_html(build_payload(data, unmatched=unmatched, notes=notes, title=title))
     return write_atomic(out, page)

@@ -99,16 +99,17 @@ def collect(
 
 
 def pick_axis(axes: Sequence[CostAxis], cost: str, per: str = "clip") -> CostAxis:
-    """The cost axis for `--cost` (macs|flops|params|latency|memory), per clip or (MACs and
+    """The cost axis `cost` (macs|flops|params|latency|memory), per clip or (MACs and
     FLOPs) per video; ValueError if absent."""
     if per not in ("clip", "video"):
-        raise ValueError(f"--per: got {per!r}; allowed: clip, video")
+        raise ValueError(f"per: got {per!r}; allowed: clip, video")
     axis = _pick_axis(axes, cost)
     if per == "video":
         twin = [a for a in axes if a.key == axis.video]
         if not twin:
             raise ValueError(
-                f"--per video: the {cost} axis has no per-video form; allowed: macs, flops"
+                f"per: got 'video' for the {cost} axis, which has no per-video form; "
+                "allowed: video with macs, flops"
             )
         return twin[0]
     return axis
@@ -123,7 +124,7 @@ def _pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
         cuda = [a for a in matches if "|cuda|1|float32" in a.column]
         return (cuda or [a for a in matches if "|1|float32|" in a.column] or matches)[0]
     raise ValueError(
-        f"--cost {cost}: no {cost} measurements for any joined record "
+        f"cost: got {cost!r}, but no {cost} measurements for any joined record "
         "(no timed rows in the results store and no shipped reference results); "
         "available: "
         + ", ".join(
@@ -150,14 +151,14 @@ def frontier_points(
         if sel.empty:
             have = sorted(points.loc[points["metric"] == metric, "dataset"].unique())
             raise ValueError(
-                f"--dataset {dataset}: no {metric} record of this dataset joined a profile; "
+                f"dataset: got {dataset!r}, but no {metric} record of it joined a profile; "
                 f"datasets with data: {', '.join(have)}"
             )
     if sel.empty:
-        raise ValueError(f"--metric {metric}: no record with this metric joined a profile")
+        raise ValueError(f"metric: got {metric!r}, but no record of it joined a profile")
     if level is not None and not (sel["level"] == level).any():
         have = ", ".join(sorted(sel["level"].unique()))
-        raise ValueError(f"--level {level}: no {metric} record at this level; levels: {have}")
+        raise ValueError(f"level: got {level!r}, but no {metric} record at it; allowed: {have}")
     groups = sel[["dataset", "split", "level"]].fillna("").astype(str).drop_duplicates()
     ids = [
         i
@@ -166,5 +167,7 @@ def frontier_points(
         for i in data.frontiers.get(frontier_key(ds, sp, metric, axis.column, "all", lev), [])
     ]
     if not ids:
-        raise ValueError(f"--cost {axis.key}: none of the selected records has a {axis.label}")
+        raise ValueError(
+            f"cost: got {axis.key!r}, but none of the selected records has a {axis.label}"
+        )
     return points.set_index("_id").loc[ids].reset_index()

@@ -238,7 +238,7 @@ def load_store(path: str | Path | None) -> pd.DataFrame:
     p = Path(path) if path else default_store_path()
     if not p.exists():
         if path:
-            raise ValueError(f"--store: no results store at {str(p)!r}")
+            raise ValueError(f"store: no results store at {str(p)!r}")
         return pd.DataFrame()
     df = pd.DataFrame([r for r in _read_store(p) if r.get("status", "ok") == "ok"])
     if len(df):

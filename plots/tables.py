@@ -49,9 +49,9 @@ def compare_rows(
     if not names:
         raise ValueError("compare: give at least one model name")
     if units not in ("macs", "flops"):
-        raise ValueError(f"--units: got {units!r}; allowed: macs, flops")
+        raise ValueError(f"units: got {units!r}; allowed: macs, flops")
     if per not in ("clip", "video"):
-        raise ValueError(f"--per: got {per!r}; allowed: clip, video")
+        raise ValueError(f"per: got {per!r}; allowed: clip, video")
     sources: list[str] = []
     if profiler is None:
         from stbench.plots.sources import static_profile as profiler

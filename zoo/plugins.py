@@ -62,12 +62,12 @@ def load_module(spec: str) -> str:
     or the dotted name). Loading the same module twice does nothing the second time.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise UserError(f"--module: got {spec!r}; allowed: a .py file or a module name")
+        raise UserError(f"module: got {spec!r}; allowed: a .py file or a module name")
     spec = spec.strip()
     if _is_file_spec(spec):
         path = Path(spec).expanduser().resolve()
         if not path.is_file():
-            raise UserError(f"--module: got {spec!r}; allowed: an existing .py file (not found)")
+            raise UserError(f"module: got {spec!r}; allowed: an existing .py file (not found)")
         canonical = str(path)
     else:
         canonical = spec
@@ -80,7 +80,7 @@ def load_module(spec: str) -> str:
             raise
         except Exception as exc:  # the user's code: one line naming the module and the error
             first = (str(exc).strip().splitlines() or [""])[0]
-            raise UserError(f"--module {spec}: {type(exc).__name__}: {first}") from exc
+            raise UserError(f"module {spec}: {type(exc).__name__}: {first}") from exc
     _loaded[canonical] = name
     return canonical
 
@@ -89,7 +89,7 @@ def _import_file(path: Path) -> str:
     name = module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise UserError(f"--module: got {str(path)!r}; allowed: a Python source file")
+        raise UserError(f"module: got {str(path)!r}; allowed: a Python source file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -106,7 +106,7 @@ def _import_name(name: str) -> str:
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
             raise UserError(
-                f"--module: got {name!r}; allowed: a .py file or an importable module name "
+                f"module: got {name!r}; allowed: a .py file or an importable module name "
                 f"(no module named {exc.name!r})"
             ) from None
         raise
