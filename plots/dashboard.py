@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 from stbench.bench.store.history import NOISY_REL_IQR
-from stbench.plots.curves import CURVES_NOTE
+from stbench.plots.curves import CURVES_NOTE, transition_points
 from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
     MACS_NOTE,
@@ -304,6 +304,7 @@ def build_payload(
         "symbols": {b: backbone_symbol(b) for b in backbones},
         "outlines": OUTLINES,
         "curves": curves,
+        "curve_ticks": list(transition_points()) if curves else [],
         "curves_note": CURVES_NOTE,
         "frontiers": data.frontiers,
         "notes": all_notes,

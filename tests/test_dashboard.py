@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from stbench.cli import main
 from stbench.plots.dashboard import build_payload, render_html, write_dashboard
-from stbench.plots.data import build_points
+from stbench.plots.data import PlotData, build_points
 from stbench.plots.views import assign_views
 
 
@@ -369,3 +369,14 @@ def test_time_reversed_records_are_diagnostics_not_drawn():
     drawn, diagnostic = split_diagnostic(records)
     assert list(drawn["protocol"]) == ["all_frames"]
     assert list(diagnostic["protocol"]) == ["all_frames_reversed_at_test"]
+
+
+def test_transition_points_come_from_the_specs_plans():
+    from stbench.models.inception import TRANSITIONS
+    from stbench.plots.curves import transition_points
+
+    assert transition_points() == TRANSITIONS  # one list, read from the heavy specs' plans
+    curves = [{"model": "xie_top_heavy_i3d_mixed_4b", "family": "Top-Heavy-I3D"}]
+    curves[0].update(backbone="inception_v1", transition=2, mark="", costs={"macs": 1.0})
+    payload = build_payload(PlotData.from_joined(sample_joined(), curves=curves))
+    assert payload["curve_ticks"] == list(TRANSITIONS)
