@@ -9,6 +9,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from stbench.zoo import (
+    plugins,
+    specs,  # noqa: F401  (importing declares every spec)
+)
 from stbench.zoo.papers import PAPERS
 from stbench.zoo.spec import DECLARED, BuilderPlan, ModelSpec, builder_plan
 from torch import nn
@@ -79,7 +83,6 @@ def register_model(
     `citation` says where the model comes from; `name` defaults to the builder's name,
     `family` to the name. The model then works everywhere a zoo name does.
     """
-    from stbench.zoo import plugins
 
     plugins.check_source(source, citation)
     if SOURCES.get(source, citation) != citation:
@@ -133,7 +136,6 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     _loaded = True
-    from stbench.zoo import plugins, specs  # noqa: F401  (importing declares every spec)
 
     for spec in DECLARED:
         if spec.name not in _REGISTRY:

@@ -32,6 +32,11 @@ from stbench.bench.count.handles import (
 )
 from stbench.bench.count.macs_scope import MATMUL_FLAG_SHARE, matmul_flag, uncounted_flag
 from torch import nn
+from torch.func import functional_call
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 from torch.utils._python_dispatch import TorchDispatchMode
 
 COUNTER_NAME = "meta"
@@ -143,11 +148,6 @@ class ModuleTracker:
         self._handles: list[Any] = []
 
     def __enter__(self) -> ModuleTracker:
-        from torch.nn.modules.module import (
-            register_module_forward_hook,
-            register_module_forward_pre_hook,
-        )
-
         self._names = {id(m): n for n, m in self.model.named_modules() if n}
         self._handles = [
             register_module_forward_pre_hook(self._push),
@@ -269,7 +269,6 @@ def _forward_on(model: nn.Module, device: torch.device) -> Iterator[Any]:
     if _on_device(model, device):
         yield model
         return
-    from torch.func import functional_call
 
     state = {
         **{n: torch.empty_like(p, device=device) for n, p in model.named_parameters()},

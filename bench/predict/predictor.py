@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from stbench.bench.count.static import build_zoo_model
 from stbench.bench.predict.devices import Device, get_device
 from stbench.bench.predict.memsim import NOT_MODELLED, memory_report
 from stbench.bench.predict.roofline import (
@@ -30,6 +31,7 @@ from stbench.bench.predict.trace import (
     trace_forward,
     trace_training_step,
 )
+from stbench.zoo import get_spec
 
 KIND = "predicted"
 METHOD = (
@@ -117,8 +119,6 @@ def predict(
     per_stage: bool = False,
 ) -> dict[str, Any]:
     """Predicted memory and latency bound of zoo model ``name`` on ``gpu``: one JSON-able row."""
-    from stbench.bench.count.static import build_zoo_model
-    from stbench.zoo import get_spec
 
     device = check_request(gpu, dtype, batch, optimizer)
     spec = get_spec(name)
