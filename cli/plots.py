@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stbench.cli import options
 from stbench.cli.options import (
@@ -18,6 +19,9 @@ from stbench.cli.options import (
 )
 
 from stbench.output import check_writable, emit
+
+if TYPE_CHECKING:
+    from stbench.plots.sources import Inputs
 
 DEFAULT_OUT_DIR = Path("stbench_out")
 DEFAULT_DASHBOARD = DEFAULT_OUT_DIR / "dashboard.html"
@@ -120,32 +124,19 @@ def _frontier_outputs(args: argparse.Namespace) -> tuple[str, str | None, Path]:
 MEASURED = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
 
 
-def _stored_rows(store: str | None) -> list[dict]:
-    """The store's rows, read before any work so that a bad store is refused first."""
-    from stbench.bench.store.results import ResultsStore, default_store_path
-
-    path = Path(store) if store else default_store_path()
-    if not (path.exists() or path.is_dir()):
-        return []  # created by the first counts
-    with ResultsStore(path, readonly=True) as db:
-        return db.rows()
-
-
-def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
+def _check_cost(args: argparse.Namespace, inputs: Inputs) -> None:
     """Refuse --cost/--per that no data can answer before counting anything."""
     if args.per == "video" and args.cost not in ("macs", "flops"):
         raise ValueError(
             f"--per video: the {args.cost} axis has no per-video form; allowed: macs, flops"
         )
     field = MEASURED.get(args.cost)
-    if field is None or any(r.get(field) is not None for r in rows if r["status"] == "ok"):
+    ok = [r for r in inputs.rows if r["status"] == "ok"]
+    if field is None or any(r.get(field) is not None for r in ok):
         return
-    if not args.no_reference:
-        from stbench.plots.sources import load_reference
-
-        ref, _ = load_reference()
-        if field in ref.columns and ref[field].notna().any():
-            return
+    ref = inputs.reference
+    if field in ref.columns and ref[field].notna().any():
+        return
     where = "the results store" + ("" if args.no_reference else " or the shipped reference results")
     raise ValueError(
         f"--cost {args.cost}: no {args.cost} measurements in {where}; allowed: macs, flops, "
@@ -166,16 +157,16 @@ def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
     from stbench.plots.dashboard import write_dashboard
     from stbench.plots.demo import collect, frontier_points, pick_axis
+    from stbench.plots.sources import read_inputs
     from stbench.plots.tables import frontier_tables
 
     fmt, table_out, dashboard = _frontier_outputs(args)
     user = options.records_files(args)
     dataset = _dataset(args.dataset)
-    _check_cost(args, _stored_rows(args.store))
+    inputs = read_inputs(args.store, reference=not args.no_reference)  # read once, here
+    _check_cost(args, inputs)
     quiet = fmt != "table"
-    data = collect(
-        store=args.store, user_records=user, reference=not args.no_reference, quiet=quiet
-    )
+    data = collect(user_records=user, reference=not args.no_reference, quiet=quiet, inputs=inputs)
     axis = pick_axis(data.axes, args.cost, args.per)
     front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
     write_dashboard(data, dashboard)
@@ -268,14 +259,15 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from stbench.plots.dashboard import write_dashboard
     from stbench.plots.demo import MAIN_DATASETS, collect, frontier_points, pick_axis
+    from stbench.plots.sources import read_inputs
     from stbench.plots.tables import frontier_tables
 
     from stbench.output import Table, render, write_atomic
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
-    _stored_rows(args.store)  # a bad store is refused before any counting
-    data = collect(store=args.store, user_records=options.records_files(args), predict=True)
+    inputs = read_inputs(args.store)  # a bad store is refused before any counting
+    data = collect(user_records=options.records_files(args), predict=True, inputs=inputs)
     write_dashboard(data, out)
     axis = pick_axis(data.axes, "macs")
     have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])

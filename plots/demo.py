@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from stbench.plots.data import MAIN_DATASETS, CostAxis, PlotData
 from stbench.plots.frontier import frontier_key
+from stbench.plots.sources import Inputs
 
 __all__ = [
     "MAIN_DATASETS",
@@ -44,18 +45,20 @@ def collect(
     reference: bool = True,
     quiet: bool = False,
     predict: bool = False,
+    inputs: Inputs | None = None,
 ) -> PlotData:
     """Load records (``records_paths``, default: the shipped files; plus your own
     ``user_records``, drawn as yours), take the static counts they need from the store
     (counting and storing only the missing ones), add the shipped reference rows, join
     once, build the points and every frontier once. `predict`: add the device model's forward predictions (batch 1,
     float32, `sources.DEFAULT_GPU`) of the records' configurations as cost axes, read from
-    the store (only those it lacks are predicted and stored)."""
+    the store (only those it lacks are predicted and stored). ``inputs``: the store and
+    reference rows already read (`sources.read_inputs`); read here otherwise, once."""
     from stbench.bench.count.static import static_key
     from stbench.plots.curves import curve_configs, heavy_curves
     from stbench.plots.sources import (
         join,
-        load_reference,
+        read_inputs,
         record_configs,
         store_predictions,
         store_profiles,
@@ -73,18 +76,20 @@ def collect(
     xie = {s.name for s in list_specs() if s.paper == "xie2018"}
     if any(c.model in xie for c in configs):  # the Xie view: its cost curves too
         configs = list({static_key(c): c for c in [*configs, *curve_configs()]}.values())
-    profiles, notes = store_profiles(store, configs, quiet=quiet)
+    if inputs is None:
+        inputs = read_inputs(store, reference=reference)
+    profiles, notes = store_profiles(inputs.store, configs, quiet=quiet, rows=inputs.rows)
     if predict:
-        predicted, problems = store_predictions(store, record_configs(records, list_models()))
+        configs_all = record_configs(records, list_models())
+        predicted, problems = store_predictions(inputs.store, configs_all)
         profiles = with_predictions(profiles, predicted)
         notes.extend(problems)
     if len(notes) > 10:
         notes = [*notes[:10], f"... and {len(notes) - 10} more problems"]
     parts = [profiles]
     if reference:
-        ref, ref_notes = load_reference()
-        notes.extend(ref_notes)
-        parts.append(timed_rows(ref))
+        notes.extend(inputs.reference_notes)
+        parts.append(timed_rows(inputs.reference))
     profiles = pd.concat([p for p in parts if len(p)], ignore_index=True)
     if len(diagnostic):
         notes.append(

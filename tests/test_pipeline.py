@@ -255,6 +255,25 @@ def test_missing_static_keeps_one_config_per_clip_and_ignores_failures():
     ) == [b]
 
 
+def test_frontier_and_demo_read_the_store_and_the_reference_files_once(
+    tmp_path, capsys, tiny_records, monkeypatch
+):
+    from stbench.plots import sources
+
+    store = str(tmp_path / "s.sqlite")
+    assert main(["frontier", "--out", str(tmp_path / "f.html"), "--store", store]) == 0
+    seen = {
+        "store": spy_on(monkeypatch, ResultsStore, "rows"),
+        "reference": spy_on(monkeypatch, sources, "load_reference"),
+    }
+    argv = ["frontier", "--out", str(tmp_path / "f.html"), "--store", store]
+    assert main(argv) == 0  # the up-front checks read what the pipeline then uses
+    assert {k: len(v) for k, v in seen.items()} == {"store": 1, "reference": 1}
+    assert main(["demo", "--out-dir", str(tmp_path / "d"), "--store", store]) == 0
+    assert {k: len(v) for k, v in seen.items()} == {"store": 2, "reference": 2}
+    capsys.readouterr()
+
+
 def test_one_join_one_set_of_points_and_frontiers_per_run(
     tmp_path, capsys, tiny_records, monkeypatch
 ):
