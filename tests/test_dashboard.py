@@ -380,3 +380,17 @@ def test_transition_points_come_from_the_specs_plans():
     curves[0].update(backbone="inception_v1", transition=2, mark="", costs={"macs": 1.0})
     payload = build_payload(PlotData.from_joined(sample_joined(), curves=curves))
     assert payload["curve_ticks"] == list(TRANSITIONS)
+
+
+def test_paper_views_come_from_the_spec_rows():
+    from stbench.plots.views import VIEWS
+    from stbench.zoo import get_spec
+
+    member = {v.key: v.member for v in VIEWS}
+    assert get_spec("xie_s3d").views == ("xie",) and get_spec("r2plus1d_resnet18").views == (
+        "tran",
+    )
+    assert member["xie"]({"model": "xie_s3d"}) == ("", 0.0)
+    assert member["tran"]({"model": "r2plus1d_resnet18"}) == ("", 0.0)
+    assert member["gst"]({"model": "tsn_resnet50"}) is None  # chen2021 names no view
+    assert member["gst"]({"model": "not_in_zoo", "zoo_paper": "luo2019"}) == ("", 0.0)

@@ -38,6 +38,8 @@ class ModelSpec:
     default_classes: int = 400
     citation: str = ""
     description: str = ""
+    # the dashboard's paper views that show this model (`plots.views`: "xie", "tran", "gst")
+    views: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # The form before plans, ModelSpec(name, family, paper, backbone, operators, builder),

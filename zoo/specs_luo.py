@@ -26,6 +26,7 @@ ABOUT = {
 }
 LUO = {
     "paper": PAPER,
+    "views": ("gst",),
     "plan": video_resnet,
     "default_classes": 174,
     "citation": f"{SRC}, Sec. 3, Table 1 (operators), Table 2 (ResNet-50 params); "

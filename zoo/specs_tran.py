@@ -29,6 +29,7 @@ R21_STEM = op(R21, mid_channels=45)
 SKELETON = {"stem_pool": False, "temporal_downsample": True}
 TRAN = {
     "paper": PAPER,
+    "views": ("tran",),
     "plan": video_resnet,
     "default_size": 112,
     "citation": f"{SRC}, Table 1 (architecture), Table 2 (ResNet-18 params)",

@@ -37,7 +37,13 @@ SEP3D = op("sep3d", temporal_bias=True, temporal_norm=False, temporal_1x1=True)
 I3D = {"stem": op("3d", temporal_kernel=7), "op": "3d"}
 S3D = {"stem": op("3d", temporal_kernel=3), "op": SEP3D}
 TOP, BOTTOM = "top", "bottom"
-XIE = {"paper": PAPER, "backbone": "inception_v1", "plan": inception_v1, "default_frames": 64}
+XIE = {
+    "paper": PAPER,
+    "backbone": "inception_v1",
+    "plan": inception_v1,
+    "default_frames": 64,
+    "views": ("xie",),
+}
 
 
 def xie(name: str, family: str, model: dict[str, Any], cite: str, about: str, **kw: Any) -> None:
