@@ -33,11 +33,8 @@ from stbench.bench.count.handles import (
 from stbench.bench.count.macs_scope import MATMUL_FLAG_SHARE, matmul_flag, uncounted_flag
 from torch import nn
 from torch.func import functional_call
-from torch.nn.modules.module import (
-    register_module_forward_hook,
-    register_module_forward_pre_hook,
-)
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.module_tracker import ModuleTracker as TorchModuleTracker
 
 COUNTER_NAME = "meta"
 SCOPE_CONV_LINEAR = "conv+linear"
@@ -135,44 +132,24 @@ class MetaUnsupportedError(RuntimeError):
     """The model's forward needs real data (e.g. ``.item()``), so it cannot run on meta."""
 
 
-class ModuleTracker:
-    """Context manager keeping the stack of ``model``'s modules currently running forward.
-
-    Uses two global module hooks (not two per module), filtered to ``model``'s modules.
-    """
+class ModuleTracker(TorchModuleTracker):
+    """stbench's one module tracker (the counter's and the device-model trace's): torch's
+    `ModuleTracker` (forward and backward, two global hooks), which also answers which of
+    ``model``'s modules runs innermost (`current`)."""
 
     def __init__(self, model: nn.Module) -> None:
+        super().__init__()
         self.model = model
-        self.stack: list[tuple[str, nn.Module]] = [("", model)]
-        self._names: dict[int, str] = {}
-        self._handles: list[Any] = []
-
-    def __enter__(self) -> ModuleTracker:
-        self._names = {id(m): n for n, m in self.model.named_modules() if n}
-        self._handles = [
-            register_module_forward_pre_hook(self._push),
-            register_module_forward_hook(self._pop, always_call=True),
-        ]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def _push(self, mod: nn.Module, _inputs: Any) -> None:
-        name = self._names.get(id(mod))
-        if name is not None:
-            self.stack.append((name, mod))
-
-    def _pop(self, mod: nn.Module, _inputs: Any, _out: Any) -> None:
-        if len(self.stack) > 1 and self.stack[-1][1] is mod:
-            self.stack.pop()
+        self.by_name = dict(model.named_modules())
 
     @property
     def current(self) -> tuple[str, nn.Module]:
-        """Name and module of the innermost running module."""
-        return self.stack[-1]
+        """Qualified name ("" = the root) and module of the innermost running module."""
+        names = [n for n in self.parents if n != "Global"]
+        if not names:
+            return "", self.model
+        name = max(names, key=lambda n: n.count(".")).partition(".")[2]
+        return name, self.by_name.get(name, self.model)
 
 
 def classify(func: Any, args: Sequence[Any], out: Any, mod: nn.Module) -> tuple[str, int] | None:
