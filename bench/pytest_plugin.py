@@ -52,9 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _check_device(device: str) -> str:
     """A canonical device that exists on this machine, else a one-line usage error."""
-    from stbench.bench.config import device_name
+    from stbench.bench.config import canonical_device
 
-    name = device_name(device)
+    name = canonical_device(device)
     if name == "cpu":
         return name
     import torch

@@ -198,6 +198,15 @@ OPTION_OF = {
     "units": "--units",
     "throughput_batch": "--throughput-batch",
     "store": "--store",
+    "cost": "--cost",
+    "per": "--per",
+    "dataset": "--dataset",
+    "metric": "--metric",
+    "level": "--level",
+    "dashboard": "--dashboard",
+    "module": "--module",
+    "executor": "--executor",
+    "address": "--address",
 }
 # The models' input check names the tensor; at the CLI its spatial size is --size.
 INPUT_MESSAGES = {"x: got spatial size": "--size: got spatial size"}
@@ -209,7 +218,12 @@ def cli_message(text: str) -> str:
         if text.startswith(internal):
             return public + text[len(internal) :]
     name, sep, rest = text.partition(": ")
-    return f"{OPTION_OF[name]}: {rest}" if sep and name in OPTION_OF else text
+    field, space, value = name.partition(" ")  # 'executor ray: ...' names a field and its value
+    if not sep or (name not in OPTION_OF and field not in OPTION_OF):
+        return text
+    return (
+        f"{OPTION_OF[name]}: {rest}" if name in OPTION_OF else f"{OPTION_OF[field]} {value}: {rest}"
+    )
 
 
 @contextlib.contextmanager

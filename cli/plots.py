@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stbench.cli import options
 from stbench.cli.options import (
@@ -19,6 +20,9 @@ from stbench.cli.options import (
 
 from stbench.output import check_writable, emit
 from stbench.progress import Progress
+
+if TYPE_CHECKING:
+    from stbench.plots.sources import Inputs
 
 DEFAULT_OUT_DIR = Path("stbench_out")
 DEFAULT_DASHBOARD = DEFAULT_OUT_DIR / "dashboard.html"
@@ -137,18 +141,7 @@ def _frontier_outputs(args: argparse.Namespace) -> tuple[str, str | None, Path]:
 MEASURED = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
 
 
-def _stored_rows(store: str | None) -> list[dict]:
-    """The store's rows, read before any work so that a bad store is refused first."""
-    from stbench.bench.store.results import ResultsStore, default_store_path
-
-    path = Path(store) if store else default_store_path()
-    if not (path.exists() or path.is_dir()):
-        return []  # created by the first counts
-    with ResultsStore(path, readonly=True) as db:
-        return db.rows()
-
-
-def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
+def _check_cost(args: argparse.Namespace, inputs: Inputs) -> None:
     """Refuse --cost/--per/--dtype/--device that no data can answer before counting anything."""
     for option in ("dtype", "device"):
         given = getattr(args, option, None)
@@ -162,14 +155,12 @@ def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
             f"--per video: the {args.cost} axis has no per-video form; allowed: macs, flops"
         )
     field = MEASURED.get(args.cost)
-    if field is None or any(r.get(field) is not None for r in rows if r["status"] == "ok"):
+    ok = [r for r in inputs.rows if r["status"] == "ok"]
+    if field is None or any(r.get(field) is not None for r in ok):
         return
-    if not args.no_reference:
-        from stbench.plots.sources import load_reference
-
-        ref, _ = load_reference()
-        if field in ref.columns and ref[field].notna().any():
-            return
+    ref = inputs.reference
+    if field in ref.columns and ref[field].notna().any():
+        return
     where = "the results store" + ("" if args.no_reference else " or the shipped reference results")
     raise ValueError(
         f"--cost {args.cost}: no {args.cost} measurements in {where}; allowed: macs, flops, "
@@ -213,6 +204,7 @@ def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
     from stbench.plots.dashboard import check_dashboard_path, dashboard_page, initial_selection
     from stbench.plots.demo import collect
+    from stbench.plots.sources import read_inputs
     from stbench.plots.tables import frontier_tables
 
     from stbench.output import render, write_set
@@ -220,14 +212,15 @@ def run_frontier(args: argparse.Namespace) -> int:
     fmt, table_out, dashboard = _frontier_outputs(args)
     user = options.records_files(args)
     dataset = _dataset(args.dataset)
-    _check_cost(args, _stored_rows(args.store))
+    inputs = read_inputs(args.store, reference=not args.no_reference)  # read once, here
+    _check_cost(args, inputs)
     quiet = fmt != "table"
     data = collect(
-        store=args.store,
         user_records=user,
         reference=not args.no_reference,
         quiet=quiet,
         predict=True,
+        inputs=inputs,
     )
     measured = dict(dtype=args.dtype, device=args.device)
     axis, front = _frontier(
@@ -333,6 +326,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from stbench.plots.dashboard import dashboard_page
     from stbench.plots.demo import MAIN_DATASETS, collect
+    from stbench.plots.sources import read_inputs
     from stbench.plots.tables import frontier_tables
 
     from stbench.output import Table, render, write_set
@@ -340,8 +334,8 @@ def run_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
     csv_path = check_writable(out.with_name("frontiers.csv"), option="--out-dir")
-    _stored_rows(args.store)  # a bad store is refused before any counting
-    data = collect(store=args.store, user_records=options.records_files(args), predict=True)
+    inputs = read_inputs(args.store)  # a bad store is refused before any counting
+    data = collect(user_records=options.records_files(args), predict=True, inputs=inputs)
     # the dashboard and the CSV are one output, written together before anything is printed
     pages = {out: dashboard_page(data), csv_path: render(Table(_all_frontiers(data)), "csv")}
     write_set(pages, option="--out-dir")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 from stbench.bench.store.history import NOISY_REL_IQR
-from stbench.plots.curves import CURVES_NOTE
+from stbench.plots.curves import CURVES_NOTE, transition_points
 from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
     MACS_NOTE,
@@ -31,6 +31,7 @@ from stbench.plots.data import (
     matmul_note,
     measured_sources,
     missing_dimensions,
+    uncounted_line,
 )
 from stbench.plots.runs import views_text
 from stbench.plots.style import OUTLINES, backbone_symbol, distinct_colors, family_group
@@ -100,6 +101,8 @@ def _hover(row: Mapping[str, Any], axes: Sequence[CostAxis]) -> str:
                 lines.extend(e(t) for t in latency_lines(row, a))
     if matmul_line(row):
         lines.append(f"<b>{e(matmul_line(row))}</b>")
+    if uncounted_line(row):
+        lines.append(f"<b>{e(uncounted_line(row))}</b>")
     lines.extend(e(t) for t in predicted_vs_measured(row, axes))
     if g("views_how"):
         lines.append(f"per video: {e(str(g('views_how')))}")
@@ -316,6 +319,7 @@ def build_payload(
         "symbols": {b: backbone_symbol(b) for b in backbones},
         "outlines": OUTLINES,
         "curves": curves,
+        "curve_ticks": list(transition_points()) if curves else [],
         "curves_note": CURVES_NOTE,
         "frontiers": data.frontiers,
         "notes": all_notes,
@@ -394,7 +398,7 @@ def check_dashboard_path(out_path: str | Path) -> Path:
     """The dashboard's path, refused unless it names an .html file."""
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"--dashboard: expected an .html file, got {str(out)!r}")
+        raise ValueError(f"dashboard: got {str(out)!r}; allowed: an .html file")
     return out
 
 

@@ -324,7 +324,7 @@ function drawCurves(view, axis) {
   div.style.display = 'block';
   var col = D.curves.some(function (c) { return c.costs[axis.column] != null; }) && axis.per !== 'video' ? axis : axisByKey.macs || axis;
   var y = function (c) { return c.costs[col.column] * col.scale; };
-  var ticks = ['3b', '3c', '4b', '4c', '4d', '4e', '4f', '5b', '5c'].map(function (t) { return 'mixed_' + t; });
+  var ticks = D.curve_ticks;
   var byFam = {}, traces = [];
   D.curves.forEach(function (c) { if (c.transition != null && !c.mark && c.costs[col.column] != null) (byFam[c.family] = byFam[c.family] || []).push(c); });
   Object.keys(byFam).sort().forEach(function (f) {

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from stbench.bench.count.macs_scope import PAPERS_SCOPE, matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import (
+    PAPERS_SCOPE,
+    matmul_models_note,
+    matmul_share,
+    uncounted_text,
+)
 from stbench.plots.frontier import frontier_ids
 from stbench.plots.runs import one_per_run, views_factor
 from stbench.plots.views import VIEWS, assign_views
@@ -245,6 +250,9 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
                 sub = sub.assign(_b1=sub["batch"] != 1).sort_values("_b1", kind="stable")
             got = sub.groupby("_rid")[col].first()
             base[col] = got.astype(float)
+    if "uncounted_ops" in df.columns:  # ops no handle counts: text, for the hover
+        text = df.assign(_u=df["uncounted_ops"].map(uncounted_text)).dropna(subset=["_u"])
+        base["uncounted_ops"] = text.groupby("_rid")["_u"].first()
     factors = [views_factor(r) for r in base.to_dict("records")]
     base["views_factor"] = [f for f, _ in factors]
     base["views_how"] = [h for _, h in factors]
@@ -412,6 +420,14 @@ def matmul_note(points: pd.DataFrame) -> str | None:
         if got is not None:
             shares.setdefault(str(model), set()).add(got)
     return matmul_models_note(shares)
+
+
+def uncounted_line(row: pd.Series | dict) -> str | None:
+    """'ops not counted (no handle): ...' of a point whose count missed ops, else None."""
+    text = row.get("uncounted_ops")
+    if not isinstance(text, str) or not text:
+        return None
+    return f"ops not counted (no handle): {text}; their arithmetic is in no GMACs figure"
 
 
 def matmul_line(row: pd.Series | dict) -> str | None:

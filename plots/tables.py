@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from stbench.bench.count.macs_scope import matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import matmul_models_note, matmul_share, uncounted_text
 from stbench.bench.store.history import NOISY_REL_IQR
 from stbench.plots.data import CostAxis, dataset_label, matmul_note
 from stbench.zoo.records import ORIGIN
@@ -52,9 +52,9 @@ def compare_rows(
     if not names:
         raise ValueError("compare: give at least one model name")
     if units not in ("macs", "flops"):
-        raise ValueError(f"--units: got {units!r}; allowed: macs, flops")
+        raise ValueError(f"units: got {units!r}; allowed: macs, flops")
     if per not in ("clip", "video"):
-        raise ValueError(f"--per: got {per!r}; allowed: clip, video")
+        raise ValueError(f"per: got {per!r}; allowed: clip, video")
     sources: list[str] = []
     if profiler is None:
         from stbench.plots.sources import static_profile as profiler
@@ -83,6 +83,8 @@ def compare_rows(
         put(row, "params (M)", prof["params"] / 1e6)
         row["_macs"] = prof["macs"]
         row["_matmul"] = (prof.get("matmul_macs"), prof.get("total_macs"))
+        if uncounted := uncounted_text(prof.get("uncounted_ops")):
+            row["uncounted ops"] = uncounted
         if units == "macs":
             put(row, "GMACs per clip", prof["macs"] / 1e9)
         else:
@@ -133,6 +135,12 @@ def compare_rows(
             shares.setdefault(row["model"], []).append(got)
         row.pop("_macs", None)
     notes = [n for n in (matmul_models_note(shares),) if n]
+    notes += [
+        f"{r['model']}: ops not counted, no handle: {r['uncounted ops']}; their arithmetic is "
+        "in no GMACs figure"
+        for r in rows
+        if r.get("uncounted ops")
+    ]
     notes += [f"source of {s}" for s in sources]
     notes += [
         f"noisy: {n} (IQR/median > {NOISY_REL_IQR:g} or timing stopped on its time cap)"

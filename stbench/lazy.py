@@ -31,20 +31,13 @@ def lazy_attributes(
     return getattr_, dir_
 
 
-def lazy_exports(
-    package: str, doc: str | None
-) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
-    """``(__getattr__, __dir__, __all__)`` for a package whose docstring lists its public
-    names after a line ``Public names:``, one ``submodule: name name ...`` line each.
+def lazy_package(
+    package: str, modules: Mapping[str, str]
+) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__all__, __getattr__, __dir__)`` of a package whose public names live in its
+    modules: `modules` maps a module (relative to `package`) to its names, space-separated.
 
-    >>> __getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)
+    >>> __all__, __getattr__, __dir__ = lazy_package(__name__, {"registry": "create_model get_spec"})
     """
-    _, marker, table = (doc or "").partition("Public names:")
-    if not marker:
-        raise ValueError(f"{package}: its docstring has no 'Public names:' section")
-    homes = {
-        name: f"{package}.{module.strip()}"
-        for module, _, names in (line.partition(":") for line in table.splitlines() if ":" in line)
-        for name in names.split()
-    }
-    return (*lazy_attributes(package, homes), sorted(homes))
+    homes = {name: f"{package}.{mod}" for mod, names in modules.items() for name in names.split()}
+    return sorted(homes), *lazy_attributes(package, homes)

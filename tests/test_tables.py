@@ -79,7 +79,7 @@ def test_compare_rows_flops_and_missing_data_notes():
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        (dict(units="gflops"), "--units: got 'gflops'"),
+        (dict(units="gflops"), "^units: got 'gflops'"),
         (dict(names=[]), "at least one model"),
         (dict(names=["nope_model"]), "unknown model name 'nope_model'"),
     ],

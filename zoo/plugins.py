@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stbench.zoo.papers import PAPERS
 from stbench.zoo.usercode import user_code
 
 from stbench.errors import UserError
@@ -63,12 +64,12 @@ def load_module(spec: str) -> str:
     or the dotted name). Loading the same module twice does nothing the second time.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise UserError(f"--module: got {spec!r}; allowed: a .py file or a module name")
+        raise UserError(f"module: got {spec!r}; allowed: a .py file or a module name")
     spec = spec.strip()
     if _is_file_spec(spec):
         path = Path(spec).expanduser().resolve()
         if not path.is_file():
-            raise UserError(f"--module: got {spec!r}; allowed: an existing .py file (not found)")
+            raise UserError(f"module: got {spec!r}; allowed: an existing .py file (not found)")
         canonical = str(path)
         reads(path, "--module")
     else:
@@ -86,7 +87,7 @@ def _import_file(path: Path) -> str:
     name = module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise UserError(f"--module: got {str(path)!r}; allowed: a Python source file")
+        raise UserError(f"module: got {str(path)!r}; allowed: a Python source file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -103,7 +104,7 @@ def _import_name(name: str) -> str:
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
             raise UserError(
-                f"--module: got {name!r}; allowed: a .py file or an importable module name "
+                f"module: got {name!r}; allowed: a .py file or an importable module name "
                 f"(no module named {exc.name!r})"
             ) from None
         raise
@@ -181,8 +182,6 @@ def runs_here_only(names: Iterable[str]) -> bool:
 
 def check_source(source: str, citation: str) -> None:
     """A user source key must be new to the zoo's papers, lowercase, and carry a citation."""
-    from stbench.zoo.registry import PAPERS
-
     if not isinstance(source, str) or not _SOURCE_KEY.match(source):
         raise ValueError(
             f"source: got {source!r}; allowed: a lowercase key such as 'mylab2025' "

@@ -1,16 +1,17 @@
 """Measuring on a real device: latency and throughput (`timing`), peak memory (`memory`),
 out-of-memory as a result (`fit`), the profiling pipeline (`profiler`) and one model timed
-under pytest-benchmark (`benchmark_run`).
-
-Public names:
-    profiler: profile run_profile
-    timing: measure_latency measure_throughput
-    fit: OutOfMemory
-    benchmark_run: benchmark_model
-"""
+under pytest-benchmark (`benchmark_run`)."""
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_exports
+from stbench.lazy import lazy_package
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__,
+    {
+        "profiler": "profile run_profile",
+        "timing": "measure_latency measure_throughput",
+        "fit": "OutOfMemory",
+        "benchmark_run": "benchmark_model",
+    },
+)

@@ -149,18 +149,18 @@ def check_fits(cfg: ProfileConfig, sc: StaticCount, available: int | None = None
         if peak is not None and peak > free:
             shape = "x".join(map(str, cfg.input_shape))
             raise ValueError(
-                f"--size/--batch: {cfg.model} at {shape} is predicted to need "
+                f"batch: {cfg.model} at {shape} is predicted to need "
                 f"{peak / GIB:,.2f} GiB at peak (stbench predict) but {cfg.device} has "
-                f"{free / GIB:,.2f} GiB free; allowed: a smaller --size, --frames or --batch"
+                f"{free / GIB:,.2f} GiB free; allowed: a smaller batch, size or frames"
             )
     need = memory_lower_bound(cfg, sc)
     if free is None or need <= free:
         return
     shape = "x".join(map(str, cfg.input_shape))
     raise ValueError(
-        f"--size/--batch: {cfg.model} at {shape} needs at least {need / GIB:,.2f} GiB "
+        f"batch: {cfg.model} at {shape} needs at least {need / GIB:,.2f} GiB "
         f"(weights and its largest activation) but {cfg.device} has {free / GIB:,.2f} GiB "
-        "available; allowed: a smaller --size, --frames or --batch"
+        "available; allowed: a smaller batch, size or frames"
     )
 
 

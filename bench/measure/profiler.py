@@ -113,7 +113,7 @@ def run_profile(
     check_fits(dataclasses.replace(cfg, batch=shape[0]), sc)
     if cfg.num_classes is None and sc.output_shape is not None and len(sc.output_shape) == 2:
         cfg = dataclasses.replace(cfg, num_classes=sc.output_shape[1])
-    flags = [f for f in (sc.matmul_flag(),) if f]
+    flags = [f for f in (sc.matmul_flag(), sc.uncounted_flag()) if f]
     row = {**cfg.key_fields(), "input_shape": list(shape), **static_fields(sc), "flags": flags}
     row["status"] = "ok"
     if len(cfg.counters) > 1:

@@ -1,17 +1,18 @@
 """The device model: an op trace on ``meta`` (`trace`), simulated peak memory (`memsim`),
 the roofline latency bound (`roofline`) over the GPU table (`devices`, `devices.csv`), one
 prediction row (`predictor`), stored predictions (`predictions`) and the check of predicted
-memory against a real CPU run (`memcheck`).
-
-Public names:
-    predictor: predict
-    devices: get_device
-    predictions: predict_sweep
-    memcheck: check_memory
-"""
+memory against a real CPU run (`memcheck`)."""
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_exports
+from stbench.lazy import lazy_package
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__,
+    {
+        "predictor": "predict",
+        "devices": "get_device",
+        "predictions": "predict_sweep",
+        "memcheck": "check_memory",
+    },
+)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from stbench.bench.count.static import build_zoo_model
 from stbench.bench.predict.allocator import reserved_report
 from stbench.bench.predict.devices import Device, get_device
 from stbench.bench.predict.estimate import (
@@ -38,6 +39,7 @@ from stbench.bench.predict.trace import (
     trace_forward,
     trace_training_step,
 )
+from stbench.zoo import get_spec
 
 KIND = "predicted"
 MEMORY_LABELS = {
@@ -144,8 +146,6 @@ def predict(
     compile: bool = False,
 ) -> dict[str, Any]:
     """Predicted memory, latency estimate and bound of zoo model ``name`` on ``gpu``: one row."""
-    from stbench.bench.count.static import build_zoo_model
-    from stbench.zoo import get_spec
 
     device = check_request(gpu, dtype, batch, optimizer)
     check_memory_format(memory_format)

@@ -3,13 +3,13 @@
 (`benchmark_import`).
 
 ``from stbench.bench.store import ResultsStore`` is the public entry point.
-
-Public names:
-    results: KEY_FIELDS SCHEMA_VERSION ResultsStore StoreError default_store_path row_key
 """
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_exports
+from stbench.lazy import lazy_package
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, __doc__)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__,
+    {"results": "KEY_FIELDS SCHEMA_VERSION ResultsStore StoreError default_store_path row_key"},
+)
