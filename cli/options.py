@@ -207,6 +207,7 @@ OPTION_OF = {
     "module": "--module",
     "executor": "--executor",
     "address": "--address",
+    "preset": "--preset",
 }
 # The models' input check names the tensor; at the CLI its spatial size is --size.
 INPUT_MESSAGES = {"x: got spatial size": "--size: got spatial size"}

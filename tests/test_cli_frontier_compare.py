@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -253,8 +254,8 @@ def test_your_model_is_named_as_yours_in_the_hover_and_the_legend(
 @pytest.fixture
 def two_dtypes(monkeypatch):
     """Collected data with latency measured on the CPU in float32 and in bfloat16."""
-    import stbench.cli.plots as cli_plots
     import stbench.plots.demo as demo
+    import stbench.plots.sources as sources
     from stbench.plots.data import build_points
     from test_dashboard import sample_joined
 
@@ -268,7 +269,8 @@ def two_dtypes(monkeypatch):
         return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
 
     monkeypatch.setattr(demo, "collect", collect)
-    monkeypatch.setattr(cli_plots, "_stored_rows", lambda store: [])
+    empty_store = sources.Inputs(Path("unused.sqlite"), [], timed, [])
+    monkeypatch.setattr(sources, "read_inputs", lambda store, reference=True: empty_store)
 
 
 def _frontier_json(capsys, tmp_path, *args) -> list[dict]:

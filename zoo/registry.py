@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import functools
@@ -16,6 +17,7 @@ from stbench.zoo import (
 )
 from stbench.zoo.papers import PAPERS
 from stbench.zoo.spec import DECLARED, BuilderPlan, ModelSpec, builder_plan, user_plan
+from stbench.zoo.usercode import user_code
 from torch import nn
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -60,6 +62,21 @@ def citation(paper: str) -> str:
         raise ValueError(
             f"paper: got {paper!r}; allowed: {', '.join(sorted(PAPERS) + sorted(SOURCES))}"
         ) from None
+
+
+def is_user_model(name: str) -> bool:
+    """Whether `name` is a registered model of a user (not one of the zoo's papers)."""
+    spec = _REGISTRY.get(name)
+    return spec is not None and spec.paper not in PAPERS
+
+
+def model_code(
+    name: str, phase: str, *, passing: tuple[type[BaseException], ...] = ()
+) -> contextlib.AbstractContextManager[None]:
+    """`user_code` around a phase of model `name` when it is a user's model; else nothing."""
+    if is_user_model(name):
+        return user_code(f"model {name}", phase, passing=passing)
+    return contextlib.nullcontext()
 
 
 def check_builder(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:

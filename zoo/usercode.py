@@ -169,23 +169,6 @@ def user_code(
         _restore(state)
 
 
-def is_user_model(name: str) -> bool:
-    """Whether `name` is a registered model of a user (not one of the zoo's papers)."""
-    from stbench.zoo.registry import _REGISTRY, PAPERS
-
-    spec = _REGISTRY.get(name)
-    return spec is not None and spec.paper not in PAPERS
-
-
-def model_code(
-    name: str, phase: str, *, passing: tuple[type[BaseException], ...] = ()
-) -> contextlib.AbstractContextManager[None]:
-    """`user_code` around a phase of model `name` when it is a user's model; else nothing."""
-    if is_user_model(name):
-        return user_code(f"model {name}", phase, passing=passing)
-    return contextlib.nullcontext()
-
-
 def check_module(value: Any, who: str) -> Any:
     """A builder's result: an ``nn.Module``, else one line naming `who`."""
     from torch import nn

@@ -67,7 +67,8 @@ def count_static(
     ``cfg.num_classes`` when that is given.
     """
     from stbench.bench.count.counting import static_count
-    from stbench.zoo.usercode import check_classes, model_code
+    from stbench.zoo.registry import model_code
+    from stbench.zoo.usercode import check_classes
 
     if model is None:
         model = build_model(cfg)

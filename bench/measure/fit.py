@@ -89,7 +89,7 @@ def predicted_peak(cfg: ProfileConfig, batch: int) -> int | None:
     from stbench.bench.predict.memsim import memory_report
     from stbench.bench.predict.trace import trace_forward
     from stbench.zoo import get_spec, list_models
-    from stbench.zoo.usercode import model_code
+    from stbench.zoo.registry import model_code
 
     if cfg.frames is None or cfg.size is None or cfg.model not in list_models():
         return None

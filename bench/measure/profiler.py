@@ -36,7 +36,7 @@ from stbench.bench.measure.timing import (
     prepare,
 )
 from stbench.bench.store.history import with_noise
-from stbench.zoo.usercode import model_code
+from stbench.zoo.registry import model_code
 from torch import nn
 
 __all__ = ["build_zoo_model", "measure", "profile", "profile_config", "run_profile"]

@@ -87,7 +87,7 @@ def _first_line(exc: BaseException) -> str:
 def run_traced(name: str, what: str, run: Any) -> Trace:
     """``run()``, with a failure inside the model turned into a one-line ValueError (a
     user's model runs in the box: its failure is a `UserCodeError` line)."""
-    from stbench.zoo.usercode import model_code
+    from stbench.zoo.registry import model_code
 
     try:
         with model_code(name, f"{what} (trace)"):

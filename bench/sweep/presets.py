@@ -40,7 +40,7 @@ PRESETS = {
 def get_preset(name: str) -> Preset:
     """The preset called ``name``, else a one-line ValueError naming those there are."""
     if name not in PRESETS:
-        raise ValueError(f"--preset: got {name!r}; allowed: {', '.join(PRESETS)}")
+        raise ValueError(f"preset: got {name!r}; allowed: {', '.join(PRESETS)}")
     return PRESETS[name]
 
 
