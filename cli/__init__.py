@@ -13,9 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from stbench.cli import list_models, plots, predict, profile, records, reproduce, store, sweep
-from stbench.cli.options import OneLineParser, cli_message, load_modules
+from stbench.cli.options import OneLineParser, cli_message, load_modules, note_inputs
 
 from stbench.errors import UserError
+from stbench.output import command_scope
 
 __all__ = ["UserError", "build_parser", "main"]
 
@@ -65,8 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        load_modules(args)
-        return int(args.func(args) or 0)
+        with command_scope():  # what the command reads, no output of it may replace
+            note_inputs(args)
+            load_modules(args)
+            return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. `stbench list --json | head`: the reader left, not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second BrokenPipeError at interpreter exit

@@ -99,10 +99,11 @@ def run(args: argparse.Namespace) -> int:
     cfgs = configs(args)
     check_device(args.device)
     several = len(cfgs) > 1
-    with Progress("profile", len(cfgs) * (1 + several)) as bar:
+    with Progress("profile", len(cfgs)) as bar:
         # Count every configuration before printing or storing any row: a model that
         # cannot run at this input is refused first, and the counts are reused.
         counts = [_count(c, bar) for c in cfgs] if several else [None]
+        bar.reset(len(cfgs))  # the counter counts models: once checking, once profiling
         rows, failed = _profile_all(args, cfgs, counts, bar)
     if rows and not args.json_lines:
         emit(profile_tables(rows, args.units, fmt), fmt, out=args.out)

@@ -20,6 +20,7 @@ from stbench.bench.count.macs_scope import (
     includes_matmul,
     matmul_models_note,
     matmul_share,
+    uncounted_text,
 )
 from stbench.plots.frontier import frontier_ids
 from stbench.plots.runs import one_per_run, views_factor
@@ -169,14 +170,17 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _spec_columns(models: pd.Series) -> pd.DataFrame:
-    """Family, paper, backbone, operators and temporal pooling of each zoo model."""
+    """Family, paper, backbone, operators and temporal pooling of each zoo model; for a
+    model of your own (`register_model`), ``your_model`` says so with its source."""
     rows = {}
     for name in models.dropna().unique():
         try:
-            from stbench.zoo.registry import get_spec
+            from stbench.zoo.registry import PAPERS, citation, get_spec
 
             s = get_spec(str(name))
+            mine = s.paper not in PAPERS
             rows[name] = {
+                "your_model": f"source {s.paper}: {citation(s.paper)}" if mine else "",
                 "family": s.family,
                 "paper": s.paper,
                 "backbone": s.backbone,
@@ -276,6 +280,9 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             # (equal to macs for models without matmul), the axes' titles say so
             base[CONV_LINEAR_COLUMN] = base["macs"]
             base["macs"] = base["total_macs"].where(base["total_macs"].notna(), base["macs"])
+    if "uncounted_ops" in df.columns:  # ops no handle counts: text, for the hover
+        text = df.assign(_u=df["uncounted_ops"].map(uncounted_text)).dropna(subset=["_u"])
+        base["uncounted_ops"] = text.groupby("_rid")["_u"].first()
     factors = [views_factor(r) for r in base.to_dict("records")]
     base["views_factor"] = [f for f, _ in factors]
     base["views_how"] = [h for _, h in factors]
@@ -312,10 +319,9 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             )
     axes.extend(predicted_axes(df, base))
     spec = _spec_columns(base["model"])
-    if "paper" in spec.columns:
-        base["zoo_paper"] = base["model"].map(spec["paper"]).fillna("").astype(str)
-    else:
-        base["zoo_paper"] = ""
+    for col, to in (("paper", "zoo_paper"), ("your_model", "your_model")):
+        got = base["model"].map(spec[col]) if col in spec.columns else None
+        base[to] = "" if got is None else got.fillna("").astype(str)
     for col in ("family", "backbone", "operators", "temporal_pool"):
         given = df.groupby("_rid")[col].first() if col in df.columns else None
         from_spec = base["model"].map(spec[col]) if col in spec.columns else None
@@ -337,9 +343,10 @@ PREDICTED_AXES = (
     # (key = column of the points, label, title)
     (
         "predicted_latency_ms",
-        "Latency (ms), predicted, {gpu}, lower bound",
-        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, the model's own "
-        "class count: a roofline lower bound (stbench predict), not a measurement",
+        "Latency (ms), predicted, {gpu}, {validation}",
+        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, eager PyTorch, the "
+        "model's own class count: the device model's estimate (stbench predict; {validation}, "
+        "leave one GPU out), error bars its interval; not a measurement",
     ),
     (
         "predicted_peak_mib",
@@ -351,13 +358,16 @@ PREDICTED_AXES = (
 
 
 def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
-    """The device model's cost axes (predicted latency bound, predicted peak) where the
+    """The device model's cost axes (predicted latency estimate, predicted peak) where the
     joined rows carry them (`plots.sources.with_predictions`); fills their point columns."""
     if "predicted_gpu" not in df.columns or df["predicted_gpu"].isna().all():
         return []
     gpu = str(df["predicted_gpu"].dropna().iloc[0])
     axes = []
-    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu"):
+    from stbench.bench.predict.estimate import validation_label
+
+    extra = ("predicted_latency_low_ms", "predicted_latency_high_ms", "predicted_latency_bound_ms")
+    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu", *extra):
         if col in df.columns:
             base[col] = df.groupby("_rid")[col].first()
     for col, label, title in PREDICTED_AXES:
@@ -366,26 +376,62 @@ def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
             continue
         base[col] = got.groupby(df["_rid"]).first().astype(float)
         kind = "predicted_" + ("latency" if "latency" in col else "memory")
-        axes.append(CostAxis(col, col, label.format(gpu=gpu), title.format(gpu=gpu), kind=kind))
+        text = {"gpu": gpu, "validation": validation_label()}
+        axes.append(CostAxis(col, col, label.format(**text), title.format(**text), kind=kind))
     return axes
 
 
-def missing_dimensions(axes: list[CostAxis]) -> list[str]:
-    """Sentences naming each cost dimension with no measurement at all."""
+MEASURED_KINDS = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
+
+
+def _source_name(origin: str) -> str:
+    """'the results store (PATH)' or 'the shipped reference results (FILE)' of an origin."""
+    kind, _, where = origin.partition(":")
+    return {
+        "store": f"the results store ({where})",
+        "reference": f"the shipped reference results ({where})",
+    }.get(kind, origin)
+
+
+def measured_sources(joined: pd.DataFrame | None) -> dict[str, set[str]]:
+    """Each source of the joined rows (``origin``) and the measured kinds (latency, memory)
+    its rows bring."""
+    if joined is None or "origin" not in joined.columns:
+        return {}
+    out: dict[str, set[str]] = {}
+    for origin, rows in joined.groupby(joined["origin"].fillna("").astype(str)):
+        if origin:
+            out[origin] = {
+                k
+                for k, col in MEASURED_KINDS.items()
+                if col in rows.columns and pd.to_numeric(rows[col], errors="coerce").notna().any()
+            }
+    return out
+
+
+def missing_dimensions(
+    axes: list[CostAxis], sources: dict[str, set[str]] | None = None
+) -> list[str]:
+    """Sentences naming each cost dimension with no measurement at all, and what the sources
+    the records joined (`measured_sources`) do hold."""
     kinds = {a.kind for a in axes} | {a.key for a in axes}
     notes = []
-    hint = (
-        "the results store has no timed rows and no reference results are shipped in "
-        "bench/reference/; add some with `stbench sweep ... --time --memory` "
-        "(on a GPU: also `--device cuda`)"
-    )
     missing = [
         name
         for kind, name in (("latency", "latency"), ("memory", "peak memory"))
         if kind not in kinds
     ]
     if missing:
-        notes.append(f"No {' or '.join(missing)} measurements: {hint}.")
+        held = [
+            _source_name(o) + (f": {' and '.join(sorted(k))} only" if k else ": static counts only")
+            for o, k in sorted((sources or {}).items())
+        ]
+        notes.append(
+            f"No {' or '.join(missing)} measurements for any record's input"
+            + "".join(f"; {h}" for h in held)
+            + "; add some with `stbench sweep ... --time --memory` (on a GPU: also "
+            "`--device cuda`)."
+        )
     if "macs" not in kinds:
         notes.append("MACs: no static profile joined any record (run `stbench profile`).")
     if "params" not in kinds:
@@ -404,6 +450,14 @@ def matmul_note(points: pd.DataFrame) -> str | None:
         if got is not None:
             shares.setdefault(str(model), set()).add(got)
     return matmul_models_note(shares, included=counts_matmul(points))
+
+
+def uncounted_line(row: pd.Series | dict) -> str | None:
+    """'ops not counted (no handle): ...' of a point whose count missed ops, else None."""
+    text = row.get("uncounted_ops")
+    if not isinstance(text, str) or not text:
+        return None
+    return f"ops not counted (no handle): {text}; their arithmetic is in no GMACs figure"
 
 
 def matmul_line(row: pd.Series | dict) -> str | None:

@@ -49,7 +49,7 @@ def test_cuda_refuses_a_configuration_predicted_not_to_fit(monkeypatch):
     with pytest.raises(ValueError) as err:
         fit.check_fits(cfg, sc, available=2 * GIB)
     msg = str(err.value)
-    assert "\n" not in msg and msg.startswith("--size/--batch: r3d_resnet18 at 4x3x8x112x112")
+    assert "\n" not in msg and msg.startswith("batch: r3d_resnet18 at 4x3x8x112x112")
     assert "predicted to need 3.00 GiB" in msg and "cuda has 2.00 GiB free" in msg
     # on the CPU the prediction is not asked for: the lower bound decides
     monkeypatch.setattr(fit, "predicted_peak", lambda c, b: pytest.fail("predicted on cpu"))

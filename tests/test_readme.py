@@ -100,3 +100,16 @@ def test_readme_reproduce_summary_matches_the_targets():
         "error: 0)"
     )
     assert sum(1 for t in targets if t.paper == "ibm") == 384
+
+
+def test_readme_pytest_plugin_example_runs(tmp_path):
+    """The README's own-model benchmark test, verbatim, passes under stbench's plugin."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_my_net.py").write_text(_block("PLUGIN-TEST", "python"))
+    cmd = [sys.executable, "-m", "pytest", "test_my_net.py", "-q", "-p", "no:cacheprovider"]
+    cmd += ["--bench-rounds", "2", "--bench-warmup", "1", "--benchmark-json", "out.json"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert (tmp_path / "out.json").exists()

@@ -12,12 +12,15 @@ from __future__ import annotations
 import csv
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from stbench.zoo.papers import cite_papers
+
+from stbench.output import reads
 
 RECORDS_DIR = Path(__file__).with_name("records")
 # Column naming the user's file a record comes from (`--records FILE`); empty when shipped.
@@ -215,9 +218,14 @@ def shipped_files() -> list[Path]:
 
 
 def _zoo_names() -> set[str]:
-    from stbench.zoo import list_models
+    """Registered names: from the torch-free zoo index unless models were registered here."""
+    if {"stbench.zoo.registry", "stbench.zoo.plugins"} & set(sys.modules):
+        from stbench.zoo import list_models
 
-    return set(list_models())
+        return set(list_models())
+    from stbench.zoo.index import zoo_rows
+
+    return {r["model"] for r in zoo_rows()}
 
 
 def _parse_number(text: str, kind: type, field: str) -> tuple[float | int | None, str | None]:
@@ -309,7 +317,7 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
     if row["model"] and zoo_names is not None and row["model"] not in zoo_names:
         bad.append(
             f"model: {row['model']!r} is not a registered zoo model (see `stbench list`; "
-            "a model of your own counts once registered)"
+            "a model of your own counts once its file or module is given with --module)"
         )
     return row, bad
 
@@ -317,6 +325,7 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
 def _read_file(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
     """Rows with their 1-based line numbers, or the file-level problems."""
     try:
+        reads(path, "records")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [f"{path}: cannot read: {exc}"]

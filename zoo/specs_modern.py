@@ -20,7 +20,7 @@ from stbench.models.csn import csn
 from stbench.models.slow import r2plus1d_resnet, slow_resnet
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
-from stbench.zoo.registry import ModelSpec, register
+from stbench.zoo.spec import ModelSpec, declare
 
 X3D_PAPER = "feichtenhofer2020"
 X3D_CODE = "facebookresearch/SlowFast configs/Kinetics/X3D_{v}.yaml"
@@ -32,7 +32,7 @@ def x3d_spec(name: str, variant: str, depth: float, frames: int, size: int) -> N
         f"X3D-{variant}: channel-wise 3x3x3 bottlenecks with SE and swish, gamma_w=2, "
         f"gamma_b=2.25, gamma_d={depth:g}; {frames} frames at {size}x{size}"
     )
-    register(
+    declare(
         ModelSpec(
             name,
             "X3D",
@@ -70,7 +70,7 @@ def swin_spec(name: str, variant: str, dim: int, depths: tuple, heads: tuple) ->
         f"Video Swin-{variant[0].upper()}: shifted 8x7x7 window attention, C={dim}, "
         f"blocks {depths}, heads {heads}; 32 frames at 224x224"
     )
-    register(
+    declare(
         ModelSpec(
             name,
             "Video Swin",
@@ -107,7 +107,7 @@ def videomae_spec(name: str, variant: str, dim: int, depth: int, heads: int) -> 
         f"VideoMAE ViT-{variant[0].upper()}: joint space-time attention over 2x16x16 tubelets, "
         f"width {dim}, {depth} blocks, {heads} heads; 16 frames at 224x224"
     )
-    register(
+    declare(
         ModelSpec(
             name,
             "VideoMAE",
@@ -146,7 +146,7 @@ def timesformer_spec(name: str, variant: str, frames: int, size: int) -> None:
         f"(temporal, then spatial, per block); {frames} frames at {size}x{size}"
     )
     config = {"": "8x32_224", "HR": "16x16_448", "L": "96x4_224"}[variant]
-    register(
+    declare(
         ModelSpec(
             name,
             "TimeSformer",
@@ -190,7 +190,7 @@ def mvit_spec(name: str, family: str, paper: str, version: int, depths: tuple, f
         if version == 1
         else "mvit_v2_s (MViTv2-B: SlowFast configs/Kinetics/MVITv2_B_32x3.yaml)"
     )
-    register(
+    declare(
         ModelSpec(
             name,
             family,
@@ -229,7 +229,7 @@ def csn_spec(name: str, family: str, depth: int, mode: str) -> None:
         + (" after a 1x1x1 conv" if mode == "ip" else "")
         + "; 32 frames at 224x224"
     )
-    register(
+    declare(
         ModelSpec(
             name,
             family,
@@ -269,7 +269,7 @@ def slow_spec(name: str, family: str, config: str, frames: int, **kw: object) ->
         if c2d
         else "Slow-only ResNet-50: SlowFast's slow pathway alone (3x1x1 conv_a in res4-res5)"
     ) + f"; {frames} frames at 224x224"
-    register(
+    declare(
         ModelSpec(
             name,
             family,
@@ -297,7 +297,7 @@ slow_spec("c2d_resnet50_8x8",   "C2D",  "C2D_8x8",   8, **C2D_POOLED)
 # R(2+1)D-50 as pytorchvideo builds it (Fan et al., PyTorchVideo, arXiv:2111.09887;
 # models/r2plus1d.py create_r2plus1d; SlowFast configs/Kinetics/pytorchvideo/
 # R2PLUS1D_16x4_R50.yaml): Tran et al.'s (2+1)D factorisation inside ResNet-50 bottlenecks.
-register(
+declare(
     ModelSpec(
         "r2plus1d_resnet50_16x4",
         "R(2+1)D",

@@ -62,6 +62,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from stbench.output import reads
+
 TARGETS_CSV = Path(__file__).with_name("targets.csv")
 
 COLUMNS = (
@@ -307,6 +309,7 @@ def load_targets(path: str | Path | None = None, paper: str | None = None) -> li
     if paper is not None and paper not in PAPER_KEYS:
         raise ValueError(f"paper: got {paper!r}; allowed: {', '.join(PAPER_KEYS)}")
     path = Path(path) if path is not None else TARGETS_CSV
+    reads(path, "the published targets")
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != COLUMNS:

@@ -1,4 +1,5 @@
-"""What `macs` leaves out: matrix products outside nn.Linear (attention, non-local blocks).
+"""What `macs` leaves out: matrix products outside nn.Linear (attention, non-local blocks), and
+ops no handle counts (`uncounted_ops`).
 
 ``macs`` counts conv + linear multiply-accumulates, the papers' convention; ``matmul_macs``
 counts matmul/bmm outside nn.Linear and ``total_macs`` = macs + matmul_macs. A model whose
@@ -76,4 +77,22 @@ def matmul_models_note(shares: Mapping[str, Iterable[float]], included: bool = F
         f"matmul/bmm MACs ({MATMUL_KIND}), as a share of conv+linear+matmul MACs: "
         f"{', '.join(named)}; the GMACs (and GFLOPs) figures count {PAPERS_SCOPE}, and leave "
         "them out: these models cost more than their GMACs say"
+    )
+
+
+def uncounted_text(ops: Mapping[str, int] | None) -> str | None:
+    """'aten._fft_r2c x2, aten.cumsum x1' for a row's `uncounted_ops` (None when empty)."""
+    if not isinstance(ops, Mapping) or not ops:
+        return None
+    return ", ".join(f"{op} x{calls}" for op, calls in sorted(ops.items()))
+
+
+def uncounted_flag(ops: Mapping[str, int] | None) -> str | None:
+    """`stbench profile`'s one-line warning for ops no handle counts (None when none)."""
+    text = uncounted_text(ops)
+    if text is None:
+        return None
+    return (
+        f"{len(ops)} op(s) not counted, no handle: {text}; their arithmetic is in no figure "
+        "(count them with stbench.register_op_handle, or declare them arithmetic-free with None)"
     )

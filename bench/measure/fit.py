@@ -89,13 +89,16 @@ def predicted_peak(cfg: ProfileConfig, batch: int) -> int | None:
     from stbench.bench.predict.memsim import memory_report
     from stbench.bench.predict.trace import trace_forward
     from stbench.zoo import get_spec, list_models
+    from stbench.zoo.registry import model_code
 
     if cfg.frames is None or cfg.size is None or cfg.model not in list_models():
         return None
     classes = cfg.num_classes or get_spec(cfg.model).default_classes
     model = build_zoo_model(cfg.model, frames=cfg.frames, num_classes=classes)
     shape = (batch, 3, cfg.frames, cfg.size, cfg.size)
-    return int(memory_report(trace_forward(model, shape, dtype=cfg.dtype))["peak_bytes"])
+    with model_code(cfg.model, "forward (memory prediction)"):
+        trace = trace_forward(model, shape, dtype=cfg.dtype)
+    return int(memory_report(trace)["peak_bytes"])
 
 
 def largest_batch(peak_at: Callable[[int], int], limit: int, most: int) -> int:
@@ -146,18 +149,18 @@ def check_fits(cfg: ProfileConfig, sc: StaticCount, available: int | None = None
         if peak is not None and peak > free:
             shape = "x".join(map(str, cfg.input_shape))
             raise ValueError(
-                f"--size/--batch: {cfg.model} at {shape} is predicted to need "
+                f"batch: {cfg.model} at {shape} is predicted to need "
                 f"{peak / GIB:,.2f} GiB at peak (stbench predict) but {cfg.device} has "
-                f"{free / GIB:,.2f} GiB free; allowed: a smaller --size, --frames or --batch"
+                f"{free / GIB:,.2f} GiB free; allowed: a smaller batch, size or frames"
             )
     need = memory_lower_bound(cfg, sc)
     if free is None or need <= free:
         return
     shape = "x".join(map(str, cfg.input_shape))
     raise ValueError(
-        f"--size/--batch: {cfg.model} at {shape} needs at least {need / GIB:,.2f} GiB "
+        f"batch: {cfg.model} at {shape} needs at least {need / GIB:,.2f} GiB "
         f"(weights and its largest activation) but {cfg.device} has {free / GIB:,.2f} GiB "
-        "available; allowed: a smaller --size, --frames or --batch"
+        "available; allowed: a smaller batch, size or frames"
     )
 
 
