@@ -83,7 +83,7 @@ def test_readme_bring_your_own_model_example_runs(clean_registry, tmp_path, monk
     assert main(["frontier", "--records", "my_records.csv", "--dataset", "Mini-Kinetics"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert re.search(r"tiny_attention 9\d\.\d%", out) and "total_macs" in out, out
-    assert "GMACs per clip (conv+linear+matmul)" in out, out
+    assert "GMACs per video (conv+linear+matmul)" in out, out
 
 
 def test_readme_reproduce_summary_matches_the_targets():

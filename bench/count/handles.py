@@ -107,6 +107,8 @@ OP_HANDLES: dict[str, OpHandle] = {
         _input_elements("norm"),
     ),
     **dict.fromkeys(("_softmax", "_log_softmax"), _output_elements),
+    # elementwise, but not tagged pointwise in every torch build
+    "floor_divide": _output_elements,
 }
 # Ops that move, copy or allocate data without arithmetic (views need no entry).
 ARITHMETIC_FREE: set[str] = {
