@@ -34,8 +34,9 @@ INT_OPTIONS = ("min_iters", "max_iters", "threads")
 PROTOCOL_FIELDS = ("warmup_s", "max_warmup_s", "min_iters", "max_iters", "max_time_s")
 
 
-def device_name(device: Any) -> str:
-    """A device string's canonical form (cpu, cuda, cuda:N); its availability is not checked."""
+def canonical_device(device: Any) -> str:
+    """A device string's canonical form (cpu, cuda, cuda:N); its availability is not checked.
+    (A row's ``device_name`` is the hardware's name: `bench.measure.timing.device_name`.)"""
     name = str(device)
     if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
         raise ValueError(f"device: got {name!r}; allowed: cpu, cuda, cuda:N")
@@ -117,7 +118,7 @@ class ProfileConfig:
                 f"memory_format: got {self.memory_format!r}; allowed: {', '.join(MEMORY_FORMATS)}"
             )
         normal = {
-            "device": device_name(self.device),
+            "device": canonical_device(self.device),
             "dtype": dtype_name(self.dtype),
             "counters": parse_counters(self.counters),
             "compile": bool(self.compile),

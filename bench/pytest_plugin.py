@@ -44,14 +44,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bench-compile", action="store_true", help="torch.compile each model")
     g.addoption("--bench-rounds", type=int, default=None, help="rounds (default: the protocol's)")
     g.addoption("--bench-warmup", type=int, default=None, help="warm-up rounds (default: stable)")
+    g.addoption(
+        "--bench-threads", type=int, default=None, help="intra-op threads (default: torch's)"
+    )
     g.addoption("--stbench-store", default=None, metavar="PATH", help="write rows to this store")
 
 
 def _check_device(device: str) -> str:
     """A canonical device that exists on this machine, else a one-line usage error."""
-    from stbench.bench.config import device_name
+    from stbench.bench.config import canonical_device
 
-    name = device_name(device)
+    name = canonical_device(device)
     if name == "cpu":
         return name
     import torch
@@ -74,7 +77,7 @@ def bench_options(config: pytest.Config) -> dict[str, Any]:
     """The validated --bench-* options (a one-line `pytest.UsageError` for a bad one)."""
     opts = {
         k: config.getoption(f"--bench-{k.replace('_', '-')}")
-        for k in ("frames", "size", "batch", "classes", "rounds", "warmup")
+        for k in ("frames", "size", "batch", "classes", "rounds", "warmup", "threads")
     }
     for k, v in opts.items():
         least = 0 if k == "warmup" else 1
@@ -101,6 +104,7 @@ def bench_options(config: pytest.Config) -> dict[str, Any]:
         "compile": config.getoption("--bench-compile"),
         "rounds": opts["rounds"],
         "warmup_rounds": opts["warmup"],
+        "threads": opts["threads"],
     }
 
 
@@ -151,7 +155,10 @@ def stbench_bench(request: pytest.FixtureRequest, stbench_options: dict[str, Any
     """``stbench_bench(model, input_shape=None, **overrides)``: time one forward with
     pytest-benchmark under stbench's protocol; returns the last output. Unset keywords
     (frames, size, batch, num_classes, device, dtype, channels_last, compile, rounds,
-    warmup_rounds) come from the --bench-* options; also ``name`` and ``protocol``."""
+    warmup_rounds, threads) come from the --bench-* options; also ``name`` and ``protocol``.
+    ``extra_info`` records the threads, the machine's load and ``timing_flags``: rounds
+    quantised to scheduler ticks or a load above the CPUs (each also a `NoisyTiming`
+    warning)."""
     if not request.config.pluginmanager.hasplugin(BENCHMARK_PLUGIN):
         pytest.skip(f"stbench_bench {NEEDS_BENCHMARK}")
     benchmark = request.getfixturevalue("benchmark")

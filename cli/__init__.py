@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 
 from stbench.cli import list_models, plots, predict, profile, records, reproduce, store, sweep
-from stbench.cli.options import OneLineParser, cli_message, load_modules
+from stbench.cli.options import OneLineParser, cli_message, load_modules, note_inputs
 
 from stbench.errors import (
     EXIT_INTERRUPTED,
@@ -27,6 +27,7 @@ from stbench.errors import (
     Terminated,
     UserError,
 )
+from stbench.output import command_scope
 from stbench.values import store_path
 
 __all__ = ["UserError", "build_parser", "main"]
@@ -100,8 +101,10 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError("stdout: got a closed stdout; allowed: an open one (or --out FILE)")
         if getattr(args, "store", None) is not None:  # one rule for --store, every command
             store_path(args.store)
-        load_modules(args)
-        status = int(args.func(args) or 0)
+        with command_scope():  # what the command reads, no output of it may replace
+            note_inputs(args)
+            load_modules(args)
+            status = int(args.func(args) or 0)
         if sys.stdout is not None:
             sys.stdout.flush()  # a full stdout is an error here, not at interpreter exit
         return status

@@ -62,6 +62,33 @@ def add_module(p: argparse.ArgumentParser) -> None:
     p.add_argument("--module", dest="modules", help=MODULE_HELP, **kind)
 
 
+# Options naming files a command reads: (attribute, how the output rule names it).
+INPUT_OPTIONS = (
+    ("records", "--records"),
+    ("for_records", "--for-records"),
+    ("files", "FILE"),
+    ("file", "FILE"),
+)
+
+
+def note_inputs(args: argparse.Namespace) -> None:
+    """Tell the output rule every file the command's options name for reading."""
+    from stbench.output import reads
+
+    for attr, role in INPUT_OPTIONS:
+        value = getattr(args, attr, None)
+        for item in [value] if isinstance(value, (str, Path)) else value or []:
+            if str(item):
+                reads(item, role)
+    for spec in getattr(args, "modules", None) or []:
+        if spec.endswith(".py") or "/" in spec:
+            reads(spec, "--module")
+    if hasattr(args, "store"):
+        from stbench.bench.store.results import default_store_path
+
+        reads(args.store or default_store_path(), "--store")
+
+
 def load_modules(args: argparse.Namespace) -> tuple[str, ...]:
     """Import the --module files/modules (before any model name is looked up); their specs."""
     specs = getattr(args, "modules", None)
@@ -162,7 +189,6 @@ OPTION_OF = {
     "units": "--units",
     "throughput_batch": "--throughput-batch",
     "store": "--store",
-    "dataset": "--dataset",
     "warmup_s": "--warmup",
     "max_warmup_s": "--max-warmup",
     "min_iters": "--min-iters",
@@ -173,6 +199,16 @@ OPTION_OF = {
     "jobs": "--jobs",
     "ray_cpus": "--ray-cpus",
     "time_budget_s": "--time-budget",
+    "cost": "--cost",
+    "per": "--per",
+    "dataset": "--dataset",
+    "metric": "--metric",
+    "level": "--level",
+    "dashboard": "--dashboard",
+    "module": "--module",
+    "executor": "--executor",
+    "address": "--address",
+    "preset": "--preset",
 }
 # The models' input check names the tensor; at the CLI its spatial size is --size.
 INPUT_MESSAGES = {"x: got spatial size": "--size: got spatial size"}
@@ -184,7 +220,12 @@ def cli_message(text: str) -> str:
         if text.startswith(internal):
             return public + text[len(internal) :]
     name, sep, rest = text.partition(": ")
-    return f"{OPTION_OF[name]}: {rest}" if sep and name in OPTION_OF else text
+    field, space, value = name.partition(" ")  # 'executor ray: ...' names a field and its value
+    if not sep or (name not in OPTION_OF and field not in OPTION_OF):
+        return text
+    return (
+        f"{OPTION_OF[name]}: {rest}" if name in OPTION_OF else f"{OPTION_OF[field]} {value}: {rest}"
+    )
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stbench.cli import options
 from stbench.cli.options import (
@@ -18,7 +19,11 @@ from stbench.cli.options import (
 )
 
 from stbench.output import check_writable, emit
+from stbench.progress import Progress
 from stbench.values import positive_int
+
+if TYPE_CHECKING:
+    from stbench.plots.sources import Inputs
 
 DEFAULT_OUT_DIR = Path("stbench_out")
 DEFAULT_DASHBOARD = DEFAULT_OUT_DIR / "dashboard.html"
@@ -45,7 +50,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cost axis of the table: macs (GMACs per clip, default), flops (GFLOPs = 2 x MACs), "
         "params (M), latency (ms, median), memory (peak MiB)",
     )
-    _add_per(p)
+    _add_per(p, default=None)
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16", "float16"),
+        help="--cost latency/memory: the measurements at this dtype (default: float32 where "
+        "measured)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        help="--cost latency/memory: the measurements on this device (default: cuda where "
+        "measured, else cpu)",
+    )
     p.add_argument(
         "--level",
         choices=("clip", "video", "unspecified"),
@@ -82,7 +99,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_per(c)
     add_store(c)
     options.add_records(c)
-    add_output(c, what="the comparison (csv/json: one row per model, deltas as fields)")
+    add_output(
+        c,
+        what="the comparison (csv/json: one row per model and figure, under the same keys "
+        "whatever the records: figure, value, delta vs the first)",
+    )
     c.set_defaults(func=run_compare)
 
     d = command(sub, "demo", "profile the zoo statically, write the dashboard, print the frontiers")
@@ -124,32 +145,26 @@ def _frontier_outputs(args: argparse.Namespace) -> tuple[str, str | None, Path]:
 MEASURED = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
 
 
-def _stored_rows(store: str | None) -> list[dict]:
-    """The store's rows, read before any work so that a bad store is refused first."""
-    from stbench.bench.store.results import ResultsStore, default_store_path
-
-    path = Path(store) if store else default_store_path()
-    if not (path.exists() or path.is_dir()):
-        return []  # created by the first counts
-    with ResultsStore(path, readonly=True) as db:
-        return db.rows()
-
-
-def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
-    """Refuse --cost/--per that no data can answer before counting anything."""
+def _check_cost(args: argparse.Namespace, inputs: Inputs) -> None:
+    """Refuse --cost/--per/--dtype/--device that no data can answer before counting anything."""
+    for option in ("dtype", "device"):
+        given = getattr(args, option, None)
+        if given and args.cost not in MEASURED:
+            raise ValueError(
+                f"--{option}: got {given!r} with --cost {args.cost}; allowed: only with "
+                "--cost latency or memory (a static count has no dtype or device)"
+            )
     if args.per == "video" and args.cost not in ("macs", "flops"):
         raise ValueError(
             f"--per video: the {args.cost} axis has no per-video form; allowed: macs, flops"
         )
     field = MEASURED.get(args.cost)
-    if field is None or any(r.get(field) is not None for r in rows if r["status"] == "ok"):
+    ok = [r for r in inputs.rows if r["status"] == "ok"]
+    if field is None or any(r.get(field) is not None for r in ok):
         return
-    if not args.no_reference:
-        from stbench.plots.sources import load_reference
-
-        ref, _ = load_reference()
-        if field in ref.columns and ref[field].notna().any():
-            return
+    ref = inputs.reference
+    if field in ref.columns and ref[field].notna().any():
+        return
     where = "the results store" + ("" if args.no_reference else " or the shipped reference results")
     raise ValueError(
         f"--cost {args.cost}: no {args.cost} measurements in {where}; allowed: macs, flops, "
@@ -157,33 +172,73 @@ def _check_cost(args: argparse.Namespace, rows: list[dict]) -> None:
     )
 
 
-def _add_per(p: argparse.ArgumentParser) -> None:
+def _add_per(p: argparse.ArgumentParser, default: str | None = "clip") -> None:
+    what = (
+        "per video where the records state their views, else per clip, as the dashboard"
+        if default is None
+        else default
+    )
     p.add_argument(
         "--per",
-        default="clip",
+        default=default,
         choices=("clip", "video"),
-        help="MACs/FLOPs per clip (default) or per video (per clip x the record's clips x crops)",
+        help="MACs/FLOPs per clip or per video (per clip x the record's clips x crops; "
+        f"default: {what})",
     )
+
+
+def _frontier(
+    data: object, cost: str, per: str | None, measured: dict | None = None, **selection: object
+) -> tuple:
+    """(axis, frontier rows) of `cost` (a measured one at ``measured``' dtype and device):
+    per ``per``, or (None) per video where the selected records state their views (clips x
+    crops), else per clip (the dashboard's default)."""
+    from stbench.plots.demo import frontier_points, pick_axis
+
+    if per is None:
+        try:
+            return _frontier(data, cost, "video", measured, **selection)
+        except ValueError:
+            per = "clip"
+    axis = pick_axis(data.axes, cost, per, **(measured or {}))
+    return axis, frontier_points(data, axis, **selection)
 
 
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
-    from stbench.plots.dashboard import write_dashboard
-    from stbench.plots.demo import collect, frontier_points, pick_axis
+    from stbench.plots.dashboard import check_dashboard_path, dashboard_page, initial_selection
+    from stbench.plots.demo import collect
+    from stbench.plots.sources import read_inputs
     from stbench.plots.tables import frontier_tables
+
+    from stbench.output import render, write_set
 
     fmt, table_out, dashboard = _frontier_outputs(args)
     user = options.records_files(args)
     dataset = _dataset(args.dataset)
-    _check_cost(args, _stored_rows(args.store))
+    inputs = read_inputs(args.store, reference=not args.no_reference)  # read once, here
+    _check_cost(args, inputs)
     quiet = fmt != "table"
     data = collect(
-        store=args.store, user_records=user, reference=not args.no_reference, quiet=quiet
+        user_records=user,
+        reference=not args.no_reference,
+        quiet=quiet,
+        predict=True,
+        inputs=inputs,
     )
-    axis = pick_axis(data.axes, args.cost, args.per)
-    front = frontier_points(data, axis, dataset=dataset, metric=args.metric, level=args.level)
-    write_dashboard(data, dashboard)
-    emit(frontier_tables(front, axis), fmt, out=table_out)
+    measured = dict(dtype=args.dtype, device=args.device)
+    axis, front = _frontier(
+        data, args.cost, args.per, measured, dataset=dataset, metric=args.metric, level=args.level
+    )
+    opens = dict(dataset=dataset, metric=args.metric, level=args.level)
+    page = dashboard_page(data, initial=initial_selection(data.axes, axis, **opens))
+    tables = frontier_tables(front, axis)
+    outputs = {check_dashboard_path(dashboard): page}
+    if table_out:  # the dashboard and the table file are one output: replaced together
+        outputs[Path(table_out)] = render(tables, fmt)
+    write_set(outputs, option="--out" if table_out else "--dashboard")
+    if not table_out:
+        emit(tables, fmt)
     print(f"dashboard: {dashboard}", file=sys.stderr)  # stderr: stdout stays the table
     return 0
 
@@ -191,9 +246,6 @@ def run_frontier(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """Print the models side by side, with deltas against the first."""
     from stbench.bench.config import ProfileConfig
-    from stbench.plots.sources import static_lookup, store_profiles
-    from stbench.plots.tables import compare_rows, compare_table
-    from stbench.zoo.records import load_records
 
     fmt = output_format(args)
     for flag, field in (("frames", "frames"), ("size", "size"), ("classes", "num_classes")):
@@ -202,21 +254,28 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out)
     user = options.records_files(args)
-    names = expand_names(args.names)
-    configs = []
-    for n in names:
-        with about_model(n, len(names) > 1):
-            configs.append(
-                ProfileConfig.for_model(
-                    n, frames=args.frames, size=args.size, num_classes=args.classes
+    with Progress("compare") as bar:
+        bar.describe("loading the zoo")
+        from stbench.plots.sources import static_lookup, store_profiles
+        from stbench.plots.tables import compare_records, compare_rows, compare_table
+        from stbench.zoo.records import load_records
+
+        names = expand_names(args.names)
+        configs = []
+        for n in names:
+            with about_model(n, len(names) > 1):
+                configs.append(
+                    ProfileConfig.for_model(
+                        n, frames=args.frames, size=args.size, num_classes=args.classes
+                    )
                 )
-            )
     store, problems = store_profiles(args.store, configs, quiet=fmt != "table", strict=True)
     records = load_records(check_zoo_names=False, user_files=user)
     rows, notes = compare_rows(
         [c.model for c in configs],
         frames=args.frames,
         size=args.size,
+        num_classes=args.classes,
         units=args.units,
         store=store,
         records=records,
@@ -227,11 +286,17 @@ def run_compare(args: argparse.Namespace) -> int:
     if differ and fmt != "table":
         print(f"stbench compare: note: {differ}", file=sys.stderr)
     notes = [*([differ] if differ else []), *notes, *problems]
+    scope = (
+        "conv + linear + attention matmuls"
+        if any("(conv+linear+matmul)" in k for r in rows for k in r)
+        else "conv + linear"
+    )
     title = (
-        "stbench compare (MACs = multiply-accumulates, conv + linear, per clip"
+        f"stbench compare (MACs = multiply-accumulates, {scope}, per clip"
         f"{'; per video = per clip x views' if args.per == 'video' else ''}; deltas vs the first)"
     )
-    emit(compare_table(rows, notes, title), fmt, out=args.out)
+    people = fmt in ("table", "markdown")  # CSV/JSON: stable keys, a row per figure
+    emit((compare_table if people else compare_records)(rows, notes, title), fmt, out=args.out)
     return 0
 
 
@@ -259,9 +324,7 @@ def _all_frontiers(data: object) -> list[dict]:
                 front = frontier_points(data, ax, dataset=None, metric=metric)
             except ValueError:
                 continue
-            for r in frontier_rows(front, ax):
-                cost = r.pop(ax.label)
-                rows.append({**r, "cost_axis": ax.label, "cost": cost})
+            rows.extend(frontier_rows(front, ax))
     return rows
 
 
@@ -269,28 +332,29 @@ def run_demo(args: argparse.Namespace) -> int:
     """The one-command demo: profile, join, write the dashboard, print the frontiers."""
     import time
 
-    from stbench.plots.dashboard import write_dashboard
-    from stbench.plots.demo import MAIN_DATASETS, collect, frontier_points, pick_axis
+    from stbench.plots.dashboard import dashboard_page
+    from stbench.plots.demo import MAIN_DATASETS, collect
+    from stbench.plots.sources import read_inputs
     from stbench.plots.tables import frontier_tables
 
-    from stbench.output import Table, render, write_atomic
+    from stbench.output import Table, render, write_set
 
     t0 = time.perf_counter()
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
-    _stored_rows(args.store)  # a bad store is refused before any counting
-    data = collect(store=args.store, user_records=options.records_files(args), predict=True)
-    write_dashboard(data, out)
-    axis = pick_axis(data.axes, "macs")
+    csv_path = check_writable(out.with_name("frontiers.csv"), option="--out-dir")
+    inputs = read_inputs(args.store)  # a bad store is refused before any counting
+    data = collect(user_records=options.records_files(args), predict=True, inputs=inputs)
+    # the dashboard and the CSV are one output, written together before anything is printed
+    pages = {out: dashboard_page(data), csv_path: render(Table(_all_frontiers(data)), "csv")}
+    write_set(pages, option="--out-dir")
     have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])
     for ds in [d for d in MAIN_DATASETS if d in have] + sorted(have - set(MAIN_DATASETS)):
         try:
-            front = frontier_points(data, axis, dataset=ds, metric="top1")
+            axis, front = _frontier(data, "macs", None, dataset=ds, metric="top1")
         except ValueError as exc:  # one dataset without costs must not end the demo
             print(f"{ds}: {exc}")
             continue
         emit(frontier_tables(front, axis))
-    csv_path = out.with_name("frontiers.csv")
-    write_atomic(csv_path, render(Table(_all_frontiers(data)), "csv"), option="--out-dir")
     missing = [d for d in MAIN_DATASETS if d not in have]
     print(
         f"{len(data.points)} records plotted, {len(data.unmatched)} without a profile"

@@ -54,6 +54,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compare the stored predictions with every measured CUDA row of the same "
         "configuration in the store (error table per family) and exit",
     )
+    p.add_argument(
+        "--memory-format",
+        default="contiguous",
+        help="contiguous or channels_last (channels_last_3d for video models): the layout the "
+        "estimate assumes (tensor-core convs on contiguous tensors pay NCHW<->NHWC conversions)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="estimate a torch.compile'd model (fused elementwise chains, no eager host cost)",
+    )
+    p.add_argument(
+        "--validate-published",
+        action="store_true",
+        help="predict every published GPU measurement of bench/reference/published_gpu.csv and "
+        "print the error per source, GPU, dtype, mode and batch regime, then exit",
+    )
+    p.add_argument(
+        "--leave-one-gpu-out",
+        action="store_true",
+        help="with --validate-published: refit the estimate's constants without each GPU and "
+        "predict that GPU's rows (slower: one fit per GPU)",
+    )
+    p.add_argument(
+        "--validate-cpu",
+        metavar="CSV",
+        nargs="?",
+        const="bench/reference/cpu-amd-epyc.csv",
+        help="the same estimate for this CPU (a device row from short GEMM and copy probes, "
+        "cached per machine): fit on every other input of a CPU reference file (default: "
+        "bench/reference/cpu-amd-epyc.csv), print the error per family group on the others",
+    )
     add_store(p, "store the predictions in this results store (with --validate: read it)")
     add_output(p, what="the predictions (csv/json: every field of every row)")
     p.set_defaults(func=run)
@@ -62,7 +94,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Predict every named model and print or write the tables."""
     from stbench.bench.predict.devices import devices
-    from stbench.bench.predict.predictor import check_request, predict
 
     from stbench.output import check_writable, emit
 
@@ -72,10 +103,16 @@ def run(args: argparse.Namespace) -> int:
     if args.list_gpus:
         emit(device_table(list(devices().values())), fmt, out=args.out)
         return 0
+    if args.validate_published:
+        return _validate_published(args, fmt)
+    if args.validate_cpu:
+        return _validate_cpu(args, fmt)
     if args.validate:
         return _validate(args, fmt)
     if not args.gpu:
         raise ValueError(f"--gpu: got nothing; allowed: {', '.join(devices())}")
+    from stbench.bench.predict.predictor import check_request, predict  # imports torch
+
     opts: dict[str, Any] = {
         "gpu": args.gpu,
         **input_options(args),
@@ -84,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         "optimizer": args.optimizer,
         "cuda_graphs": args.cuda_graphs,
         "per_stage": args.per_stage,
+        "memory_format": args.memory_format,
+        "compile": args.compile,
     }
     check_request(opts["gpu"], opts["dtype"], opts["batch"], opts["optimizer"])
     names = expand_names(args.names)
@@ -104,12 +143,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace, fmt: str) -> int:
-    from stbench.bench.predict.predictions import validation_rows
     from stbench.bench.store.results import ResultsStore
 
     from stbench.output import emit
 
-    with ResultsStore(args.store, readonly=True) as store:
+    with Progress("predict --validate") as bar, ResultsStore(args.store, readonly=True) as store:
+        bar.describe("loading the device model")
+        from stbench.bench.predict.predictions import validation_rows
+
+        bar.describe(f"reading {store.path}")
         rows, measured, missing = validation_rows(store)
         path = store.path
     if not rows:
@@ -123,6 +165,184 @@ def _validate(args: argparse.Namespace, fmt: str) -> int:
         return 0
     emit(validation_tables(rows, missing), fmt, out=args.out)
     return 0
+
+
+def _validate_published(args: argparse.Namespace, fmt: str) -> int:
+    from stbench.bench.predict import published as pub
+
+    from stbench.output import emit
+
+    rows = pub.load_published()
+    targets = pub.latency_targets(rows)
+    with Progress("predict published measurements", 1) as bar:
+        results = pub.predict_targets(targets)
+        memory = pub.predict_memory(pub.memory_targets(rows))
+        held = pub.leave_one_gpu_out(targets) if args.leave_one_gpu_out else []
+        bar.advance()
+    emit(published_tables(results, memory, held), fmt, out=args.out)
+    return 0
+
+
+def _validate_cpu(args: argparse.Namespace, fmt: str) -> int:
+    from pathlib import Path
+
+    from stbench.bench.predict import cpu_device as cpu
+
+    from stbench.output import emit
+
+    path = Path(args.validate_cpu)
+    if not path.exists():
+        raise ValueError(f"--validate-cpu: got {str(path)!r}; allowed: a CPU reference CSV")
+    with Progress("probe this CPU, fit and predict the CPU reference", 1) as bar:
+        rows, v, device = cpu.validate_cpu_reference(path)
+        bar.advance()
+    cols = [
+        Column("group", "family group"),
+        Column("n"),
+        Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
+        Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+    ]
+    held = [r for r in rows if not r["fit"]]
+    total = pub_summary([r["error"] for r in held])
+    consts = ", ".join(f"{k} {v[k]:.3g}" for k in cpu.CPU_FITTED)
+    notes = [
+        f"device: {device.label}; probed GEMM {device.peaks['fp32'] / 1e9:.1f} GFLOP/s float32, "
+        f"copy {device.bandwidth / 1e9:.1f} GB/s; fitted on {len(rows) - len(held)} inputs: "
+        f"{consts}",
+        f"{len(held)} held-out float32 inputs of {path.name}: median |error| "
+        f"{_pct(total['median']):.1f}%, worst {_pct(total['worst']):.1f}%",
+    ]
+    title = "stbench predict --validate-cpu: estimate vs the CPU reference (held-out inputs)"
+    emit(Table(cpu.group_table(rows), cols, title=title, notes=notes), fmt, out=args.out)
+    return 0
+
+
+def pub_summary(errors: list[float]) -> dict[str, float]:
+    """n, median and worst |relative error| (as `bench.predict.published.summary`)."""
+    from stbench.bench.predict.published import summary
+
+    return summary(errors)
+
+
+def _pct(x: float) -> float:
+    return 100 * x
+
+
+def published_tables(
+    results: list[dict[str, Any]],
+    memory: list[dict[str, Any]],
+    held: list[dict[str, Any]] | None = None,
+) -> list[Table]:
+    """Error tables of the estimate against published GPU measurements, and a summary line."""
+    from stbench.bench.predict import published as pub
+
+    def src(r: dict[str, Any]) -> str:
+        return r["repository"].split("/")[-1]
+
+    groups = [
+        ("source", src),
+        ("gpu", lambda r: r["gpu"]),
+        ("dtype", lambda r: r["dtype"]),
+        ("mode", lambda r: r["mode"]),
+        ("batch regime", pub.batch_regime),
+        ("bound by", pub.regime_of),
+    ]
+    summary_rows = []
+    for name, key in groups:
+        for group, s in pub.group_errors(results, key).items():
+            summary_rows.append({"by": name, "group": group, **s})
+    cols = [
+        Column("by"),
+        Column("group"),
+        Column("n"),
+        Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
+        Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+    ]
+    total = pub.summary(r["error"] for r in results)
+    above = sum(r["bound_ms"] > r["measured_ms"] for r in results)
+    mem = pub.summary(r["error"] for r in memory)
+    line = (
+        f"latency estimate vs {total['n']} published measurements: median |error| "
+        f"{_pct(total['median']):.1f}%, worst {_pct(total['worst']):.1f}%; lower bound above a "
+        f"measurement: {above}; training peak memory vs {mem['n']}: worst "
+        f"{_pct(mem['worst']):.1f}%"
+    )
+    notes = [
+        "error = estimate / measured - 1; measured = the published mean ms per batch "
+        "(or batch / published throughput); constants as shipped (fitted on these rows)",
+    ]
+    notes.append(line)
+    tables = [Table(summary_rows, cols, title="stbench predict --validate-published", notes=notes)]
+    detail = [
+        {**r, "precision": r["dtype"], "layout": r["memory_format"], "err": _pct(r["error"])}
+        for r in results
+    ]
+    tables.append(
+        Table(
+            detail,
+            [
+                Column("gpu"),
+                Column("zoo_model", "model"),
+                Column("precision"),
+                Column("layout"),
+                Column("mode"),
+                Column("batch"),
+                Column("measured_ms", "measured (ms)", digits=2),
+                Column("predicted_ms", "estimate (ms)", digits=2),
+                Column("bound_ms", "bound (ms)", digits=2),
+                Column("bound_by", "bound by"),
+                Column("err", "err (%)", digits=1),
+            ],
+            title="per published measurement",
+        )
+    )
+    if memory:
+        tables.append(
+            Table(
+                [{**r, "err": _pct(r["error"])} for r in memory],
+                [
+                    Column("zoo_model", "model"),
+                    Column("frames", "T"),
+                    Column("batch"),
+                    Column("value", "measured (MiB)", digits=0),
+                    Column("predicted_mib", "predicted (MiB)", digits=0),
+                    Column("err", "err (%)", digits=1),
+                ],
+                title="training peak memory (max_memory_allocated) vs published",
+            )
+        )
+    if held:
+        tables.append(_held_out_table(held))
+    return tables
+
+
+def _held_out_table(held: list[dict[str, Any]]) -> Table:
+    from stbench.bench.predict import published as pub
+
+    rows = []
+    for gpu, s in pub.group_errors(held, lambda r: r["held_out"]).items():
+        mine = [r for r in held if r["held_out"] == gpu]
+        rows.append({"held_out": gpu, **s, "unseen": sum(not r["identifiable"] for r in mine)})
+    for reg, s in pub.group_errors(held, pub.batch_regime).items():
+        rows.append({"held_out": f"(all) {reg}", **s})
+    for reg, s in pub.group_errors(held, pub.regime_of).items():
+        if reg != "train":
+            rows.append({"held_out": f"(all) {reg}", **s})
+    ok = [r for r in held if r["identifiable"]]
+    rows.append({"held_out": "(all)", **pub.summary(r["error"] for r in held)})
+    rows.append({"held_out": "(all, precision seen)", **pub.summary(r["error"] for r in ok)})
+    return Table(
+        rows,
+        [
+            Column("held_out", "held-out GPU"),
+            Column("n"),
+            Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
+            Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+            Column("unseen", "rows in a precision no other GPU runs"),
+        ],
+        title="leave one GPU out: refit without the GPU, predict its rows",
+        notes=["'precision seen': rows whose kernel precision some training GPU also runs"],
+    )
 
 
 def validation_tables(rows: list[dict[str, Any]], missing: int = 0) -> list[Table]:
@@ -145,6 +365,8 @@ def validation_tables(rows: list[dict[str, Any]], missing: int = 0) -> list[Tabl
             Column("latency_ratio_median", "measured/bound median", digits=2),
             Column("latency_ratio_min", "measured/bound min", digits=2),
             Column("bound_above_measured", "bound > measured (model error)"),
+            Column("estimate_abs_error_pct_median", "estimate |err| median (%)", digits=1),
+            Column("estimate_abs_error_pct_max", "estimate |err| max (%)", digits=1),
         ],
         title="stbench predict --validate: PREDICTED vs MEASURED per family",
         notes=notes,
@@ -164,6 +386,8 @@ def validation_tables(rows: list[dict[str, Any]], missing: int = 0) -> list[Tabl
             Column("bound_ms", "bound (ms)", digits=3),
             Column("measured_ms", "measured (ms)", digits=3),
             Column("latency_ratio", "measured/bound", digits=2),
+            Column("estimate_ms", "estimate (ms)", digits=3),
+            Column("estimate_error_pct", "estimate err (%)", digits=1),
             Column(
                 "bound_above_measured",
                 "flag",
@@ -190,7 +414,7 @@ def prediction_tables(rows: list[dict[str, Any]], fmt: str = "table") -> list[Ta
     )
     title = (
         f"stbench predict: PREDICTED for {first['gpu_label']}, {first['dtype']} "
-        f"(no measurement; latency is a lower bound, {graphs})"
+        f"(no measurement; latency: estimate with its interval, and a lower bound, {graphs})"
     )
     cols = [
         Column("model"),
@@ -207,9 +431,22 @@ def prediction_tables(rows: list[dict[str, Any]], fmt: str = "table") -> list[Ta
             get=lambda r: _mib(r, "peak_memory_bytes"),
             digits=0,
         ),
+        Column(
+            "reserved_peak_memory_bytes",
+            "reserved (MiB)",
+            get=lambda r: _mib(r, "reserved_peak_memory_bytes"),
+            digits=0,
+        ),
         Column("fits", get=lambda r: "yes" if r["fits"] else "NO"),
+        Column("latency_ms", "estimate (ms)", digits=3),
+        Column(
+            "latency_ms_low",
+            "interval (ms)",
+            get=lambda r: f"{r['latency_ms_low']:.3g}-{r['latency_ms_high']:.3g}",
+        ),
+        Column("bound_by", "waits on"),
         Column("latency_bound_ms", "bound (ms)", digits=3),
-        Column("limiter", "limited by"),
+        Column("limiter", "bound limited by"),
     ]
     if "train_peak_memory_bytes" in first:
         cols += [
@@ -219,9 +456,15 @@ def prediction_tables(rows: list[dict[str, Any]], fmt: str = "table") -> list[Ta
                 get=lambda r: _mib(r, "train_peak_memory_bytes"),
                 digits=0,
             ),
+            Column("train_latency_ms", "train estimate (ms)", digits=3),
             Column("train_latency_bound_ms", "train bound (ms)", digits=3),
         ]
-    notes = [f"not modelled: {first['not_modelled']}"]
+    notes = [
+        f"not modelled: {first['not_modelled']}",
+        "estimate: bench.predict.estimate (eager PyTorch, memory format "
+        f"{first['memory_format']}); interval: its regime's worst leave-one-GPU-out error vs "
+        "published measurements (stbench predict --validate-published)",
+    ]
     tables = [Table(rows, cols, title=title, notes=notes, first=["model", "frames", "size"])]
     if fmt in ("table", "markdown"):
         tables += [_stage_table(r) for r in rows if "per_stage" in r]
@@ -262,6 +505,8 @@ def device_table(table: list[Any]) -> Table:
                 **{f"{p}_tflops": None if v is None else v / 1e12 for p, v in peaks.items()},
                 "bandwidth_gb_s": d.bandwidth / 1e9,
                 "memory_gib": d.memory_bytes / 2**30,
+                "sm_count": d.sm_count,
+                "boost_mhz": d.boost_mhz,
                 "source": d.source,
             }
         )
@@ -274,6 +519,8 @@ def device_table(table: list[Any]) -> Table:
         ),
         Column("bandwidth_gb_s", "bandwidth (GB/s)", digits=0),
         Column("memory_gib", "memory (GiB)", digits=0),
+        Column("sm_count", "SMs"),
+        Column("boost_mhz", "boost (MHz)", digits=0),
         Column("source"),
     ]
     return Table(rows, cols, title="stbench device table (dense peaks)")

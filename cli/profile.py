@@ -114,12 +114,13 @@ def run(args: argparse.Namespace) -> int:
     several = len(cfgs) > 1
     measures = any(c.timing or c.throughput_batch for c in cfgs)
     first = several or measures or bool(args.store)
-    with Progress("profile", len(cfgs) * (1 + first)) as bar:
+    with Progress("profile", len(cfgs)) as bar:
         # Count every configuration before printing or storing any row (or creating the
         # store): a model that cannot run at this input is refused first; counts are reused.
         counts = [_count(c, bar) for c in cfgs] if first else [None]
         if measures:
             check_time_budget(cfgs, counts, budget)
+        bar.reset(len(cfgs))  # the counter counts models: once checking, once profiling
         rows, failed = _profile_all(args, cfgs, counts, bar)
     if rows and not args.json_lines:
         emit(profile_tables(rows, args.units, fmt), fmt, out=args.out)

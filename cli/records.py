@@ -17,6 +17,7 @@ from stbench.cli.options import (
 )
 
 from stbench.output import Column, Table, check_writable, emit
+from stbench.progress import Progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,10 +108,22 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print the records matching the filters (the table leaves out the detail columns)."""
-    from stbench.zoo.records import COLUMNS, DETAIL_COLUMNS, resolve_dataset
+    from stbench.zoo.records import COLUMNS, DETAIL_COLUMNS
 
     fmt = output_format(args)
-    df = _load(records_files(args))
+    with Progress("records list") as bar:
+        bar.describe("reading the records")
+        df = _list(args, _load(records_files(args)))
+        bar.describe(f"printing {len(df)} records")
+        shown = [c for c in COLUMNS if c not in DETAIL_COLUMNS]
+        emit(Table(df, shown, title=f"stbench records: {len(df)}"), fmt, out=args.out)
+    return 0
+
+
+def _list(args: argparse.Namespace, df: pd.DataFrame) -> pd.DataFrame:
+    """The records that `records list`'s filters select (a ValueError when none)."""
+    from stbench.zoo.records import resolve_dataset
+
     if args.dataset:
         df = df[df["dataset"] == resolve_dataset(args.dataset).name]
     if args.model:
@@ -120,9 +133,7 @@ def run_list(args: argparse.Namespace) -> int:
         df = df[df["metric"] == args.metric]
     if df.empty:
         raise ValueError("filters: no record matches")
-    shown = [c for c in COLUMNS if c not in DETAIL_COLUMNS]
-    emit(Table(df, shown, title=f"stbench records: {len(df)}"), fmt, out=args.out)
-    return 0
+    return df
 
 
 def run_phi_psi(args: argparse.Namespace) -> int:
@@ -162,12 +173,16 @@ def run_join(args: argparse.Namespace) -> int:
     path = args.store or default_store_path()
     if not Path(path).is_file():
         raise FileNotFoundError(f"store: {path} does not exist; run `stbench sweep` first")
-    with ResultsStore(path, readonly=True) as store:
-        profiles = store.to_dataframe()
-    if profiles.empty:
-        raise ValueError(f"store: {path} holds no profiles")
-    joined = join_profiles_records(profiles, _load(user))
-    emit(Table(joined, title=f"profiles x records from {path}"), fmt, out=args.out)
+    with Progress("records join") as bar:
+        bar.describe(f"reading {path}")
+        with ResultsStore(path, readonly=True) as store:
+            profiles = store.to_dataframe()
+        if profiles.empty:
+            raise ValueError(f"store: {path} holds no profiles")
+        bar.describe("joining the records")
+        joined = join_profiles_records(profiles, _load(user))
+        bar.describe(f"writing {len(joined)} rows")
+        emit(Table(joined, title=f"profiles x records from {path}"), fmt, out=args.out)
     s = join_summary(joined)
     print(
         f"{f'wrote {args.out}' if args.out else 'join'}: {s['both']} joined rows "

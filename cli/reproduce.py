@@ -44,7 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report for the selected targets and print or write it."""
-    from stbench.bench.count import reproduce as rp
     from stbench.zoo.targets import load_targets
 
     from stbench.errors import UserError
@@ -66,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--paper {args.paper}: no published figure")
     rows = []
     with Progress("reproduce", len(targets)) as bar:
+        bar.describe("loading the zoo")
+        from stbench.bench.count import reproduce as rp
+
         for t in targets:
             bar.describe(f"{t.model} {t.quantity}")
             rows += rp.reproduce([t])

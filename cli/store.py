@@ -16,6 +16,7 @@ from stbench.cli.options import (
     output_format,
 )
 
+from stbench.errors import UserError
 from stbench.output import Column, Table, check_writable, emit
 
 
@@ -121,14 +122,26 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    """Merge every given store's history into --store (idempotent, field by field)."""
-    from stbench.bench.store.results import ResultsStore
+    """Merge every given store's history into --store, once every store checked out good."""
+    from stbench.bench.store.results import ResultsStore, default_store_path, merge_source
 
-    with ResultsStore(args.store) as store:
-        for f in args.files:
-            if Path(f).resolve() == store.path.resolve():
-                raise ValueError(f"merge-store: {f} is the target store itself")
-            runs, entries = store.merge_from(f)
+    target = Path(args.store) if args.store else default_store_path()
+    if target.exists():  # a bad target is refused as --store, before any source is read
+        ResultsStore(target, readonly=True).close()
+    sources = []
+    for f in args.files:
+        if Path(f).resolve() == target.resolve():
+            raise ValueError(f"merge-store: {f} is the target store itself")
+        try:
+            sources.append(merge_source(f))
+        except ValueError as exc:  # named by its own role, not as --store
+            text = str(exc).splitlines()[0]
+            for prefix in ("store: ", "merge source: "):
+                text = text.removeprefix(prefix)
+            raise UserError(f"FILE {f}: {text}") from None
+    with ResultsStore(target) as store:
+        for f, source in zip(args.files, sources, strict=True):
+            runs, entries = store.merge_from(source)
             print(
                 f"merge-store: {f}: {runs} new run(s), {entries} new history entr(ies) "
                 f"into {store.path}"

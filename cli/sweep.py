@@ -98,6 +98,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="profile the (model, frames, size, classes) the accuracy records need (default: "
         "the shipped records; MODEL selects the models) so the rows join the frontier",
     )
+    p.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="run every input in each mode of a preset (gpu-reference: batch-1 latency, "
+        "throughput with OOM back-off and peak memory in float32, float32 channels_last_3d "
+        "and bfloat16 autocast channels_last_3d); --dtype/--channels-last are the preset's",
+    )
     p.add_argument("--list-tasks", action="store_true", help="print the task JSON lines, run none")
     p.add_argument(
         "--task",
@@ -177,24 +184,34 @@ def _executor(args: argparse.Namespace) -> object | None:
 
 
 def _tasks(args: argparse.Namespace) -> list:
-    from stbench.bench.sweep.driver import Task, build_tasks, shard
+    from stbench.bench.sweep.driver import Task, build_tasks, check_named_code, shard
 
     if args.task:
         lines = sys.stdin.read().splitlines() if args.task == "-" else [args.task]
-        tasks = [Task.from_json(line) for line in lines if line.strip()]
+        tasks = [check_named_code(Task.from_json(line)) for line in lines if line.strip()]
     elif args.for_records is not None:
         tasks = _record_tasks(args)
     elif args.names:
         options = {k: getattr(args, k) for k in TASK_OPTIONS} | protocol_options(args)
-        tasks = build_tasks(
-            ",".join(expand_names(args.names)),
-            args.frames,
-            args.sizes,
-            args.batches,
-            num_classes=args.classes,
-            device_here=args.executor == "local",
-            **options,
-        )
+        modes = [options]
+        if getattr(args, "preset", None):
+            from stbench.bench.sweep.presets import get_preset, preset_options
+
+            try:
+                modes = preset_options(get_preset(args.preset), options)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        tasks = []
+        for opts in modes:
+            tasks += build_tasks(
+                ",".join(expand_names(args.names)),
+                args.frames,
+                args.sizes,
+                args.batches,
+                num_classes=args.classes,
+                device_here=args.executor == "local",
+                **opts,
+            )
     else:
         raise UserError("MODEL: got nothing; allowed: model names or patterns, or --task JSON")
     if args.shard:

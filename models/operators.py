@@ -154,8 +154,6 @@ def register_operator(
 
 def get_operator(name: str) -> Operator:
     """The registered operator `name` (ArgumentError naming the known ones otherwise)."""
-    import stbench.models.convs  # noqa: F401  (registers the built-in operators)
-
     return OPERATORS[name]
 
 

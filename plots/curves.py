@@ -14,7 +14,6 @@ import pandas as pd
 
 HEAVY_FAMILIES = ("Top-Heavy-I3D", "Top-Heavy-S3D", "Bottom-Heavy-I3D", "Bottom-Heavy-S3D")
 MARKED = {"xie_i3d": "I3D", "xie_s3d": "S3D", "xie_i2d": "I2D", "xie_fast_s3d": "Fast-S3D"}
-TRANSITIONS = tuple(f"mixed_{b}" for b in ("3b", "3c", "4b", "4c", "4d", "4e", "4f", "5b", "5c"))
 CURVES_NOTE = (
     "Xie et al. give the accuracy of the top-/bottom-heavy models only as curves in a figure "
     "(Fig. 4), not as numbers, so no accuracy record exists for them: the upper plot shows "
@@ -31,6 +30,15 @@ def curve_models() -> list[str]:
     return sorted(heavy) + list(MARKED)
 
 
+def transition_points() -> tuple[str, ...]:
+    """Where a heavy model's operator may change, in its plan's order: every slot of the
+    heavy families' plan after the first (InceptionV1's blocks), read from the specs."""
+    from stbench.zoo.registry import get_spec
+
+    heavy = [n for n in curve_models() if n not in MARKED]
+    return tuple(name for name, _ in get_spec(heavy[0]).summary.slots[1:]) if heavy else ()
+
+
 def curve_configs() -> list:
     """The static configurations the curves need: each model at its default input."""
     from stbench.bench.config import ProfileConfig
@@ -40,12 +48,14 @@ def curve_configs() -> list:
 
 def heavy_curves(profiles: pd.DataFrame, columns: tuple[str, ...] = ("macs", "params")) -> list:
     """One dict per model of `curve_models` found in ``profiles`` at its default input:
-    model, family, transition (index into TRANSITIONS, None for I3D/S3D/I2D), mark, costs."""
+    model, family, transition (index into `transition_points`, None for I3D/S3D/I2D), mark,
+    costs."""
     from stbench.zoo.registry import get_spec
 
     out = []
     if profiles is None or profiles.empty or "model" not in profiles.columns:
         return out
+    points = transition_points()
     for name in curve_models():
         spec = get_spec(name)
         sub = profiles[
@@ -59,7 +69,7 @@ def heavy_curves(profiles: pd.DataFrame, columns: tuple[str, ...] = ("macs", "pa
         for col in columns:
             if col in sub.columns and sub[col].notna().any():
                 costs[col] = float(sub[col].dropna().iloc[0])
-        where = TRANSITIONS.index(spec.transition) if spec.transition in TRANSITIONS else None
+        where = points.index(spec.transition) if spec.transition in points else None
         out.append(
             {
                 "model": name,

@@ -12,28 +12,35 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from stbench.bench.store.history import NOISY_REL_IQR
-from stbench.plots.curves import CURVES_NOTE
+from stbench.plots.curves import CURVES_NOTE, transition_points
 from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
-    MACS_NOTE,
     CostAxis,
     PlotData,
     dataset_label,
     dataset_order,
+    macs_note,
     matmul_line,
     matmul_note,
+    measured_sources,
     missing_dimensions,
+    uncounted_line,
 )
-from stbench.plots.style import OUTLINES, backbone_symbol, family_color, family_group
+from stbench.plots.runs import views_text
+from stbench.plots.style import OUTLINES, backbone_symbol, distinct_colors, family_group
 from stbench.plots.views import VIEWS, View
 from stbench.zoo.records import ORIGIN
 
 from stbench.output import write_atomic
+
+PAGE_WARN_MB = 50  # a dashboard larger than this is slow to open: warn before writing it
 
 
 def _fmt(v: object, digits: int = 2) -> str:
@@ -52,12 +59,12 @@ def _present(v: object) -> bool:
     )
 
 
-def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
+def _hover(row: Mapping[str, Any], axes: Sequence[CostAxis]) -> str:
     """The point's full configuration, its costs and the record's source, as hover HTML."""
     e = html.escape
 
     def g(col: str) -> object:
-        v = row[col] if col in row.index else None
+        v = row.get(col)
         return v if _present(v) else None
 
     lines = [f"<b>{e(str(row['model']))}</b>"]
@@ -72,8 +79,10 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
     spec = [
         f"{k} {e(str(g(c)))}"
         for k, c in (("family", "family"), ("backbone", "backbone"), ("zoo paper", "zoo_paper"))
-        if g(c)
+        if g(c) and not (c == "zoo_paper" and g("your_model"))
     ]
+    if g("your_model"):
+        spec.append(f"<b>your model</b> ({e(str(g('your_model')))})")
     if spec:
         lines.append(" · ".join(spec))
     if g("operators"):
@@ -92,6 +101,8 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
                 lines.extend(e(t) for t in latency_lines(row, a))
     if matmul_line(row):
         lines.append(f"<b>{e(matmul_line(row))}</b>")
+    if uncounted_line(row):
+        lines.append(f"<b>{e(uncounted_line(row))}</b>")
     lines.extend(e(t) for t in predicted_vs_measured(row, axes))
     if g("views_how"):
         lines.append(f"per video: {e(str(g('views_how')))}")
@@ -100,9 +111,9 @@ def _hover(row: pd.Series, axes: Sequence[CostAxis]) -> str:
         acc += f" ({e(str(g('split')))})"
     lines.append(acc)
     proto = [
-        f"{k} {e(str(g(k)))}"
+        f"{k} {e(views_text(row) if k == 'views' else str(g(k)))}"
         for k in ("level", "views", "pretraining", "modality", "protocol", "variant")
-        if g(k)
+        if g(k) or k == "views"
     ]
     if proto:
         lines.append(" · ".join(proto))
@@ -134,9 +145,13 @@ def latency_lines(row: pd.Series, axis: CostAxis) -> list[str]:
 
 
 def latency_marks(row: pd.Series, axes: Sequence[CostAxis]) -> tuple[dict, list[str]]:
-    """A point's latency IQR per latency column and the latency columns where it is noisy."""
+    """A point's latency IQR per latency column (a predicted latency: its [low, high]
+    interval) and the latency columns where it is noisy."""
     spread, noisy = {}, []
     for a in axes:
+        low, high = row.get("predicted_latency_low_ms"), row.get("predicted_latency_high_ms")
+        if a.kind == "predicted_latency" and _present(low) and _present(high):
+            spread[a.column] = [float(low), float(high)]  # the estimate's interval
         if a.kind != "latency":
             continue
         combo = a.column.partition("|")[2]
@@ -168,7 +183,7 @@ def predicted_vs_measured(row: pd.Series, axes: Sequence[CostAxis]) -> list[str]
         predicted = row.get(f"predicted_{'latency_ms' if a.kind == 'latency' else 'peak_mib'}")
         measured = row.get(a.column)
         if _present(predicted) and _present(measured) and float(predicted) > 0:
-            what = "latency / its lower bound" if a.kind == "latency" else "peak memory"
+            what = "latency / its estimate" if a.kind == "latency" else "peak memory"
             ratio = float(measured) / float(predicted)
             out.append(f"measured / predicted {what} on {gpu}: {ratio:.2f}")
     return out
@@ -196,9 +211,9 @@ def _jsonable(v: object) -> object:
 FLOPS_LATENCY = View(
     "flops_latency",
     "FLOPs vs latency (predicted)",
-    "Per model and input: GMACs per clip against the predicted latency lower bound, coloured "
-    "by family; the marker says what bounds it (circle: compute, square: memory traffic, "
-    "diamond: kernel launches). Points above the others at equal GMACs are the designs "
+    "Per model and input: GMACs per clip against the predicted latency (the device model's "
+    "estimate, error bars its interval), coloured by family; the marker says what limits its "
+    "roofline bound (circle: compute, square: memory traffic, diamond: kernel launches). Points above the others at equal GMACs are the designs "
     "(channel shifts, grouped or separable convolutions) whose FLOPs understate their time. "
     "Accuracy is not shown here.",
     lambda row: None,
@@ -218,9 +233,11 @@ def build_payload(
     notes: Iterable[str] = (),
     title: str = "stbench: speed-accuracy frontiers",
     metrics: Sequence[str] = ("top1", "top5"),
+    initial: Mapping[str, str] | None = None,
 ) -> dict:
     """Everything the page needs, as JSON-ready data, from a run's `PlotData` (or from
-    joined rows, with ``unmatched``, ``notes`` and ``metrics``)."""
+    joined rows, with ``unmatched``, ``notes`` and ``metrics``); ``initial`` is the
+    selection the page opens on (`initial_selection`; a link's ``#...`` still wins)."""
     if not isinstance(data, PlotData):
         data = PlotData.from_joined(data, unmatched, notes, metrics)
     points, axes, members = data.points, data.axes, data.members
@@ -229,7 +246,7 @@ def build_payload(
     backbones = sorted({*points["backbone"].unique(), *(c["backbone"] for c in curves)})
     cost_cols = sorted({a.column for a in axes})
     rows = []
-    for (_, r), m in zip(points.iterrows(), members, strict=True):
+    for r, m in zip(points.to_dict("records"), members, strict=True):  # plain dicts: fast
         spread, noisy = latency_marks(r, axes)
         rows.append(
             {
@@ -246,6 +263,7 @@ def build_payload(
                 ),
                 "modality": str(r.get("modality") or "not stated").replace("nan", "not stated"),
                 "views_known": bool(pd.notna(r.get("views_factor"))),
+                "views_how": str(r.get("views_how") or ""),
                 "params": _jsonable(r.get("params")),
                 "value": float(r["value"]),
                 "frames": _jsonable(r.get("frames")),
@@ -265,7 +283,7 @@ def build_payload(
         d: sorted(points.loc[points["dataset"] == d, "metric"].astype(str).unique())
         for d in datasets
     }
-    all_notes = list(missing_dimensions(axes))
+    all_notes = list(missing_dimensions(axes, measured_sources(data.joined)))
     if len(data.unmatched):
         all_notes.append(_unmatched_note(data.unmatched))
     all_notes.extend(data.notes)
@@ -273,7 +291,7 @@ def build_payload(
     all_notes.extend(user_records_note(rows))
     return {
         "title": title,
-        "macs_note": MACS_NOTE,
+        "macs_note": macs_note(points),
         "points": rows,
         "axes": [
             {
@@ -296,15 +314,44 @@ def build_payload(
         "datasets": [{"key": d, "label": dataset_label(d)} for d in datasets],
         "levels": sorted(points["level"].unique()),
         "metrics": metrics,
-        "colors": {f: family_color(f) for f in families},
-        "groups": {f: family_group(f) for f in families},
+        "colors": distinct_colors(families),
+        "groups": {f: _group(f, points) for f in families},
         "symbols": {b: backbone_symbol(b) for b in backbones},
         "outlines": OUTLINES,
         "curves": curves,
+        "curve_ticks": list(transition_points()) if curves else [],
         "curves_note": CURVES_NOTE,
         "frontiers": data.frontiers,
         "notes": all_notes,
+        "initial": {k: str(v) for k, v in (initial or {}).items() if v is not None},
     }
+
+
+def initial_selection(
+    axes: Sequence[CostAxis],
+    axis: CostAxis,
+    *,
+    dataset: str | None = None,
+    metric: str | None = None,
+    level: str | None = None,
+) -> dict[str, str]:
+    """The page's selectors (as its ``#dataset=...&cost=...&per=...`` reads them) that show
+    what a command printed: its dataset, metric, accuracy level and cost axis."""
+    cost = next((a.key for a in axes if a.video == axis.key), axis.key)
+    got = {"dataset": dataset, "metric": metric, "level": level, "cost": cost}
+    got["per"] = "video" if axis.per == "video" else "clip"
+    return {k: v for k, v in got.items() if v is not None}
+
+
+def _group(family: str, points: pd.DataFrame) -> str:
+    """The legend's design group of a family: 'your model' for a family only your own
+    models (`register_model`) have, outside the zoo's groups."""
+    group = family_group(family)
+    if group == "unlisted" and "your_model" in points.columns:
+        mine = points.loc[points["family"] == family, "your_model"]
+        if len(mine) and (mine != "").all():
+            return "your model"
+    return group
 
 
 def user_records_note(rows: Sequence[dict]) -> list[str]:
@@ -324,11 +371,11 @@ def render_html(payload: dict) -> str:
     from plotly.offline import get_plotlyjs
 
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    return (
-        PAGE_TEMPLATE.replace("__TITLE__", html.escape(payload["title"]))
-        .replace("__DATA__", data)
-        .replace("__PLOTLYJS__", get_plotlyjs())
+    head, _, rest = PAGE_TEMPLATE.replace("__TITLE__", html.escape(payload["title"])).partition(
+        "__PLOTLYJS__"
     )
+    middle, _, tail = rest.partition("__DATA__")
+    return "".join((head, get_plotlyjs(), middle, data, tail))  # one copy of the data
 
 
 def write_dashboard(
@@ -338,10 +385,42 @@ def write_dashboard(
     unmatched: pd.DataFrame | None = None,
     notes: Iterable[str] = (),
     title: str = "stbench: speed-accuracy frontiers",
+    initial: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows)."""
+    """Write the self-contained HTML dashboard of a run's `PlotData` (or of joined rows),
+    opening on the ``initial`` selection (`initial_selection`)."""
+    out = check_dashboard_path(out_path)
+    page = dashboard_page(data, unmatched=unmatched, notes=notes, title=title, initial=initial)
+    return write_atomic(out, page)
+
+
+def check_dashboard_path(out_path: str | Path) -> Path:
+    """The dashboard's path, refused unless it names an .html file."""
     out = Path(out_path)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"--dashboard: expected an .html file, got {str(out)!r}")
-    page = render_html(build_payload(data, unmatched=unmatched, notes=notes, title=title))
-    return write_atomic(out, page)
+        raise ValueError(f"dashboard: got {str(out)!r}; allowed: an .html file")
+    return out
+
+
+def dashboard_page(
+    data: PlotData | pd.DataFrame,
+    *,
+    unmatched: pd.DataFrame | None = None,
+    notes: Iterable[str] = (),
+    title: str = "stbench: speed-accuracy frontiers",
+    initial: Mapping[str, str] | None = None,
+) -> str:
+    """The self-contained HTML dashboard as text (written with the output it belongs to),
+    with a warning on stderr when it is too large for a browser to open comfortably."""
+    payload = build_payload(data, unmatched=unmatched, notes=notes, title=title, initial=initial)
+    page = render_html(payload)
+    mb = len(page) / 1e6
+    if mb > PAGE_WARN_MB:  # said before the write, which takes a while at this size
+        print(
+            f"stbench: warning: the dashboard is {mb:.0f} MB ({len(payload['points'])} "
+            f"points); browsers open pages over {PAGE_WARN_MB} MB slowly or not at all: draw "
+            "fewer records (e.g. one dataset or fewer runs in your --records file)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return page

@@ -129,22 +129,54 @@ function setup() {
   });
   fill($('sel-cost'), costs);
   fill($('sel-view'), D.views);
+  refreshPer();
+  select(D.initial || {});
   fromHash();
   $('sel-dataset').addEventListener('change', function () { refreshMetrics(); draw(); });
   ['sel-split', 'sel-metric'].forEach(function (id) { $(id).addEventListener('change', function () { if (id === 'sel-split') { var keep = $('sel-metric').value; fill($('sel-metric'), (D.metrics[$('sel-dataset').value] || []).map(function (m) { return {key: m, label: m}; })); $('sel-metric').value = keep; } refreshLevels(); draw(); }); });
-  ['sel-cost', 'sel-per', 'sel-view', 'sel-level', 'chk-log', 'chk-size'].forEach(function (id) { $(id).addEventListener('change', draw); });
+  $('sel-cost').addEventListener('change', function () { refreshPer(); draw(); });
+  $('sel-per').addEventListener('change', function () { perWanted = $('sel-per').value; draw(); });
+  ['sel-view', 'sel-level', 'chk-log', 'chk-size'].forEach(function (id) { $(id).addEventListener('change', draw); });
 }
 
-// A link such as dashboard.html#dataset=ssv1&view=gst&cost=params&per=clip&log=0 opens that selection.
-function fromHash() {
-  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
-    var parts = kv.split('='), k = decodeURIComponent(parts[0]), v = decodeURIComponent(parts[1] || '');
-    if (k === 'log') { $('chk-log').checked = v !== '0'; return; }
-    var sel = $('sel-' + k);
-    if (!sel || !Array.prototype.some.call(sel.options, function (o) { return o.value === v && !o.disabled; })) return;
+// "Cost per" shows what is drawn: video or clip where the cost axis has both forms (the choice
+// is kept across axes), else the axis' only form (batch, model, clip) with the reason video is not offered.
+var perWanted = 'video';
+function refreshPer() {
+  var axis = axisByKey[$('sel-cost').value], twin = axis.video && axisByKey[axis.video];
+  if (twin) {
+    fill($('sel-per'), [{key: 'video', label: 'video (clip x views)'}, {key: 'clip', label: 'clip'}]);
+    $('sel-per').value = perWanted;
+  } else {
+    fill($('sel-per'), [{key: axis.per, label: axis.per + ' (the only form of this axis)'},
+      {key: 'video', label: 'video: not for this axis (' + axis.label + ' is per ' + axis.per + ')', disabled: true}]);
+    $('sel-per').value = axis.per;
+  }
+  $('sel-per').title = twin ? '' : axis.label + ' is per ' + axis.per + ': it has no per-video form';
+}
+
+// A selection {dataset, split, metric, level, cost, per, view, log}: the page opens on the one its
+// command printed (D.initial), then on a link's, e.g. dashboard.html#dataset=ssv1&view=gst&cost=params&per=clip&log=0.
+function select(pairs) {
+  if ('log' in pairs) $('chk-log').checked = pairs.log !== '0';
+  ['dataset', 'split', 'metric', 'level', 'cost', 'per', 'view'].forEach(function (k) {
+    var sel = $('sel-' + k), v = pairs[k];
+    if (v == null || !Array.prototype.some.call(sel.options, function (o) { return o.value === v && !o.disabled; })) return;
     sel.value = v;
     if (k === 'dataset') refreshMetrics();
+    if (k === 'split' || k === 'metric') refreshLevels();
+    if (k === 'cost') refreshPer();
+    if (k === 'per') perWanted = v;
   });
+}
+
+function fromHash() {
+  var pairs = {};
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+    var parts = kv.split('=');
+    pairs[decodeURIComponent(parts[0])] = decodeURIComponent(parts[1] || '');
+  });
+  select(pairs);
 }
 
 function message(text) {
@@ -195,10 +227,95 @@ function levelNote(level, axis, inView, pts) {
     (others.length ? 'Also on this dataset and metric: ' + others.map(function (l) { return esc(l) + ' (' + c[l] + ')'; }).join(', ') +
      ' — choose them under Accuracy level; levels are never mixed on one frontier.' : 'No other level on this dataset and metric.')];
   lines.push('Cost is <b>per ' + esc(axis.per) + '</b>' + (axis.per === 'video' ? ' (per clip x views = clips x crops of each record\'s test protocol)' : '') + '.');
-  var unknown = inView.filter(function (p) { return !p.views_known; });
-  if (unknown.length) lines.push(unknown.length + ' record(s) state no views: ' + (axis.per === 'video' ? 'not drawn (no per-video cost)' : axis.kind === 'latency' ? 'drawn (a latency is per batch)' : 'drawn with open markers') +
-    ' (' + unknown.slice(0, 6).map(function (p) { return esc(p.model); }).join(', ') + (unknown.length > 6 ? ', ...' : '') + ').');
+  var why = {};  // records with no per-video cost, by the reason the hover and the CLI give
+  inView.forEach(function (p) { if (!p.views_known) (why[p.views_how] = why[p.views_how] || []).push(p.model); });
+  Object.keys(why).sort().forEach(function (w) {
+    var m = why[w];
+    lines.push(m.length + ' record(s): ' + esc(w) + ' — ' + (axis.per === 'video' ? 'not drawn' : axis.kind === 'latency' ? 'drawn (a latency is per batch)' : 'drawn with open markers') +
+      ' (' + m.slice(0, 6).map(esc).join(', ') + (m.length > 6 ? ', ...' : '') + ').');
+  });
   return lines.concat(latencyNote(axis, pts), mixNote(pts)).join('<br>');
+}
+
+// Figure layout. Titles wrap left of the Plotly toolbar; legends sit under the plot in columns
+// as wide as their longest entry and are never scrolled (the figure grows by their height);
+// the plotting area fits the window below the controls, so the x-axis and its title show.
+var FONT = '"Open Sans", verdana, arial, sans-serif', LEGEND_FONT = 10, LEGEND_ROW = 20, TOOLBAR = 300;
+var MIN_Y_SPAN = 5;  // accuracy points: a smaller range is not stretched over the whole axis
+function textWidth(s, size) {
+  var ctx = textWidth.ctx || (textWidth.ctx = document.createElement('canvas').getContext('2d'));
+  ctx.font = size + 'px ' + FONT;
+  return ctx.measureText(String(s)).width;
+}
+
+function wrapTitle(text, width, size) {
+  var lines = [''];
+  String(text).split(' ').forEach(function (w) {
+    var last = lines[lines.length - 1], next = last ? last + ' ' + w : w;
+    if (last && textWidth(next, size) > width) lines.push(w); else lines[lines.length - 1] = next;
+  });
+  return lines;
+}
+
+function fitLayout(div, layout, traces, legend) {
+  var width = div.clientWidth || Math.max(600, window.innerWidth - 40);
+  var lines = wrapTitle(layout.title.text, width - TOOLBAR, 16);
+  layout.title = {text: lines.join('<br>'), x: 0, xref: 'container', xanchor: 'left', pad: {l: 10, t: 8},
+    y: 1, yref: 'container', yanchor: 'top', font: {size: 16}};
+  var margin = {t: 24 + 22 * lines.length, b: 75, l: 80, r: 30}, legendH = 0;
+  var top = div.getBoundingClientRect().top + window.scrollY;
+  var area = Math.max(360, Math.min(560, window.innerHeight - top - margin.t - margin.b - 8));
+  if (legend) {
+    var names = traces.filter(function (t) { return t.showlegend !== false; }).map(function (t) { return t.name; });
+    var entry = Math.ceil(Math.max.apply(null, names.map(function (n) { return textWidth(n, LEGEND_FONT); }).concat([40])) + 50);
+    var perRow = Math.max(1, Math.floor((width - margin.l) / entry));
+    legendH = Math.ceil(names.length / perRow) * LEGEND_ROW + 10;
+    layout.legend = {orientation: 'h', font: {size: LEGEND_FONT}, entrywidth: entry, entrywidthmode: 'pixels', traceorder: 'normal',
+      x: 0, xanchor: 'left', y: -margin.b / area, yanchor: 'top', maxheight: legendH + 100};
+    margin.b += legendH;
+  }
+  layout.margin = margin;
+  layout.height = margin.t + area + margin.b;
+  div.style.height = layout.height + 'px';
+  return layout;
+}
+
+// Labels next to their markers where they collide with no other label or marker (tried above,
+// below, right, left and the corners); a label that fits nowhere is left to the hover.
+function placeLabels(div) {
+  var fl = div._fullLayout;
+  if (!fl || !fl.xaxis || !div.data) return Promise.resolve();
+  var xa = fl.xaxis, ya = fl.yaxis, marks = [], items = [];
+  var box = function (cx, cy, w, h) { return {l: cx - w / 2 - 1, r: cx + w / 2 + 1, t: cy - h / 2 - 1, b: cy + h / 2 + 1}; };
+  var hit = function (a, b) { return a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b; };
+  div.data.forEach(function (t, i) {
+    if (t.meta !== 'family' || !/text/.test(t.mode || '')) return;
+    t.x.forEach(function (x, j) {
+      var px = xa._offset + xa.c2p(x), py = ya._offset + ya.c2p(t.y[j]);
+      var size = [].concat(t.marker.size)[Array.isArray(t.marker.size) ? j : 0] || 10;
+      marks.push(box(px, py, size, size));
+      items.push({trace: i, point: j, x: px, y: py, r: size / 2, w: textWidth(t.text[j], 9), h: 12});
+    });
+  });
+  var area = {l: xa._offset, r: xa._offset + xa._length, t: ya._offset, b: ya._offset + ya._length};
+  var placed = [], out = {};
+  items.sort(function (a, b) { return a.x - b.x || a.y - b.y; }).forEach(function (it) {
+    var r = it.r + 2, w = it.w, h = it.h, choices = [
+      ['top center', 0, -(r + h / 2)], ['bottom center', 0, r + h / 2], ['middle right', r + w / 2, 0], ['middle left', -(r + w / 2), 0],
+      ['top right', r + w / 2, -(r + h / 2)], ['top left', -(r + w / 2), -(r + h / 2)], ['bottom right', r + w / 2, r + h / 2], ['bottom left', -(r + w / 2), r + h / 2]];
+    var got = null;
+    choices.some(function (c) {
+      var b = box(it.x + c[1], it.y + c[2], w, h);
+      if (b.l < area.l || b.r > area.r || b.t < area.t || b.b > area.b) return false;
+      if (placed.some(function (p) { return hit(p, b); }) || marks.some(function (m) { return hit(m, b); })) return false;
+      placed.push(b); got = c[0]; return true;
+    });
+    var o = out[it.trace] = out[it.trace] || {pos: [], tpl: []};
+    o.pos[it.point] = got || 'top center'; o.tpl[it.point] = got ? '%{text}' : '';
+  });
+  var idx = Object.keys(out).map(Number);
+  if (!idx.length) return Promise.resolve();
+  return Plotly.restyle(div, {textposition: idx.map(function (i) { return out[i].pos; }), texttemplate: idx.map(function (i) { return out[i].tpl; })}, idx);
 }
 
 function drawCurves(view, axis) {
@@ -207,7 +324,7 @@ function drawCurves(view, axis) {
   div.style.display = 'block';
   var col = D.curves.some(function (c) { return c.costs[axis.column] != null; }) && axis.per !== 'video' ? axis : axisByKey.macs || axis;
   var y = function (c) { return c.costs[col.column] * col.scale; };
-  var ticks = ['3b', '3c', '4b', '4c', '4d', '4e', '4f', '5b', '5c'].map(function (t) { return 'mixed_' + t; });
+  var ticks = D.curve_ticks;
   var byFam = {}, traces = [];
   D.curves.forEach(function (c) { if (c.transition != null && !c.mark && c.costs[col.column] != null) (byFam[c.family] = byFam[c.family] || []).push(c); });
   Object.keys(byFam).sort().forEach(function (f) {
@@ -225,7 +342,9 @@ function drawCurves(view, axis) {
   });
   var layout = {title: {text: 'Xie et al. top-/bottom-heavy: ' + col.label + ' against the 2D/3D transition point (cost; accuracy only as a figure in the paper)'},
     xaxis: {title: {text: 'transition point (Inception block where 2D and 3D swap)'}, categoryorder: 'array', categoryarray: ticks},
-    yaxis: {title: {text: col.label}}, legend: {font: {size: 10}}, margin: {t: 50}, hovermode: 'closest'};
+    yaxis: {title: {text: col.label}}, legend: {font: {size: 10}}, hovermode: 'closest'};
+  fitLayout(div, layout, traces, false);
+  layout.margin.r = 220; layout.height = 420; div.style.height = '420px';
   return Plotly.react(div, traces, layout, {responsive: true, displaylogo: false});
 }
 
@@ -256,12 +375,13 @@ function drawCostView(view) {
         (p.costs[macs.column] * macs.scale).toPrecision(4) + ' GMACs per clip<br>' + esc(lat.label) + ': ' + p.costs[lat.column].toPrecision(4) + ' ms<br>' +
         'bound by: ' + esc(p.limiter || '?') + (p.intensity != null ? ' · ' + p.intensity.toFixed(1) + ' MACs/byte' : ''); }),
       marker: {size: 10, color: D.colors[f], line: {width: 1, color: '#333'},
-        symbol: g.map(function (p) { return LIMITER_SYMBOL[p.limiter] || 'circle-open'; })}};
+        symbol: g.map(function (p) { return LIMITER_SYMBOL[p.limiter] || 'circle-open'; })},
+      error_y: errorBars(g, lat)};
   });
   var layout = {title: {text: 'GMACs per clip vs ' + lat.label + ' (' + n + ' model inputs)'},
     xaxis: {title: {text: macs.title}, type: 'log'}, yaxis: {title: {text: lat.label}, type: 'log'},
-    hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}, height: 640};
-  $('plot').style.height = '640px';
+    hovermode: 'closest'};
+  fitLayout($('plot'), layout, traces, true);
   $('frontier-table').innerHTML = '';
   window.__drawn = Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false});
   return window.__drawn;
@@ -279,12 +399,18 @@ function pointSymbol(p, axis) {
 
 // Measured latency: the median with an error bar of +- IQR/2 (the spread of the timed calls).
 function errorBars(g, axis) {
+  if (axis.kind === 'predicted_latency' && g.some(function (p) { return p.spread[axis.column] != null; })) {
+    var lo = function (p) { var s = p.spread[axis.column]; return s == null ? 0 : (p.costs[axis.column] - s[0]) * axis.scale; };
+    var hi = function (p) { var s = p.spread[axis.column]; return s == null ? 0 : (s[1] - p.costs[axis.column]) * axis.scale; };
+    return {type: 'data', symmetric: false, visible: true, thickness: 1.2, width: 3, array: g.map(hi), arrayminus: g.map(lo)};
+  }
   if (axis.kind !== 'latency' || !g.some(function (p) { return p.spread[axis.column] != null; })) return {visible: false};
   return {type: 'data', symmetric: true, visible: true, thickness: 1.2, width: 3,
     array: g.map(function (p) { var s = p.spread[axis.column]; return s == null ? 0 : s / 2 * axis.scale; })};
 }
 
 function latencyNote(axis, pts) {
+  if (axis.kind === 'predicted_latency') return ['Predicted latency: the device model\'s estimate; error bars: its interval (the worst leave-one-GPU-out error of its regime against published GPU measurements). Not a measurement.'];
   if (axis.kind !== 'latency') return [];
   var noisy = pts.filter(function (p) { return p.noisy.indexOf(axis.column) >= 0; });
   return ['Measured latency: median per batch, error bars &plusmn; IQR/2 of the timed calls; open markers: noisy measurements (' +
@@ -335,7 +461,7 @@ function draw() {
       g.sort(function (a, b) { var oa = a.views[view.key][1], ob = b.views[view.key][1];
         return (oa == null || ob == null || oa === ob) ? x(a) - x(b) : oa - ob; });
       traces.push({type: 'scatter', mode: 'lines', name: s, x: g.map(x), y: g.map(function (p) { return p.value; }),
-        line: {width: 1.5, dash: 'dot'}, hoverinfo: 'name', legendgroup: 'series', meta: 'series'});
+        line: {width: 1.5, dash: 'dot', color: D.colors[g[0].family]}, hoverinfo: 'name', legendgroup: 'series', meta: 'series', family: g[0].family});
     });
   }
   if (view.key !== 'all' && view.key !== 'xie' && !nseries) {
@@ -351,15 +477,27 @@ function draw() {
     title: {text: metricLabel(metric) + ' vs ' + axis.label + ' — ' + dsLabel[ds] + (split ? ' ' + split : '') + ', ' + level + ' level (' + pts.length + ' records, ' + fr.length + ' on the frontier)'},
     xaxis: {title: {text: axis.title}, type: logx ? 'log' : 'linear'},
     yaxis: {title: {text: metricLabel(metric) + ', ' + level + ' level, as published'}},
-    hovermode: 'closest', legend: {font: {size: 10}}, margin: {t: 50}, height: Math.max(640, 200 + 26 * traces.length)
+    hovermode: 'closest'
   };
-  $('plot').style.height = layout.height + 'px';
+  var ys = pts.map(function (p) { return p.value; }), lo = Math.min.apply(null, ys), hi = Math.max.apply(null, ys);
+  if (hi - lo < MIN_Y_SPAN) {
+    var mid = Math.min(100 - MIN_Y_SPAN / 2, Math.max(MIN_Y_SPAN / 2, (lo + hi) / 2));
+    layout.yaxis.range = [mid - MIN_Y_SPAN / 2, mid + MIN_Y_SPAN / 2];
+  }
+  fitLayout($('plot'), layout, traces, true);
   $('frontier-table').innerHTML = '<b>On the frontier</b><table><tr><th>model</th><th>frames</th><th>' + esc(axis.label) +
     '</th><th>' + esc(metric) + ' (%, ' + esc(level) + ' level)</th></tr>' + fr.map(function (p) {
       return '<tr><td>' + esc(p.model) + (p.user ? ' (your record: ' + esc(p.user) + ')' : '') + '</td><td>' + esc(p.frames) + '</td><td>' + x(p).toLocaleString('en-US', {maximumFractionDigits: 2}) + '</td><td>' + p.value.toFixed(2) + '</td></tr>';
     }).join('') + '</table>';
-  window.__drawn = curvesDrawn.then(function () { return Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false}); });
+  window.__drawn = curvesDrawn.then(function () { return Plotly.react($('plot'), traces, layout, {responsive: true, displaylogo: false}); })
+    .then(function () { return placeLabels($('plot')); });
   return window.__drawn;
+}
+
+function rect(e) {
+  if (!e) return null;
+  var r = e.getBoundingClientRect();
+  return [r.left, r.top + window.scrollY, r.right, r.bottom + window.scrollY];
 }
 
 function snapshot() {
@@ -369,6 +507,7 @@ function snapshot() {
   return {
     dataset: $('sel-dataset').value, metric: $('sel-metric').value, cost: $('sel-cost').value,
     per: $('sel-per').value, view: $('sel-view').value, level: $('sel-level').value,
+    per_options: Array.prototype.map.call($('sel-per').options, function (o) { return (o.disabled ? '-' : '') + o.value; }),
     levels: Array.prototype.map.call($('sel-level').options, function (o) { return o.value; }),
     svg: !!plot.querySelector('.main-svg') && plot.style.display !== 'none',
     points: plot.querySelectorAll('.scatterlayer .point').length,
@@ -386,8 +525,17 @@ function snapshot() {
     curves_visible: $('curves').style.display === 'block',
     xaxis_type: plot.layout && plot.layout.xaxis ? plot.layout.xaxis.type : null,
     xtitle: plot.layout && plot.layout.xaxis ? plot.layout.xaxis.title.text : null,
-    title: plot.layout && plot.layout.title ? plot.layout.title.text : null,
+    title: plot.layout && plot.layout.title ? plot.layout.title.text.replace(/<br>/g, ' ') : null,
     levelnote: $('levelnote').textContent,
+    series: data.filter(function (t) { return t.meta === 'series'; }).map(function (t) { return [t.name, t.line.color, D.colors[t.family]]; }),
+    yrange: plot._fullLayout && plot._fullLayout.yaxis ? plot._fullLayout.yaxis.range.slice() : null,
+    labels: Array.prototype.filter.call(plot.querySelectorAll('.scatterlayer .textpoint text'), function (e) { return e.textContent; })
+      .map(function (e) { var r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; }),
+    title_box: rect(plot.querySelector('.gtitle')), toolbar_box: rect(plot.querySelector('.modebar')),
+    legend_box: rect(plot.querySelector('.legend .bg')),
+    legend_boxes: Array.prototype.map.call(plot.querySelectorAll('.legend .traces'), rect),
+    xtitle_bottom: plot.querySelector('.xtitle') ? plot.querySelector('.xtitle').getBoundingClientRect().bottom + window.scrollY : null,
+    window_height: window.innerHeight,
     message: $('message').style.display === 'block' ? $('message').textContent : null,
     frontier_rows: $('frontier-table').querySelectorAll('tr').length
   };

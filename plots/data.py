@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from stbench.bench.count.macs_scope import PAPERS_SCOPE, matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import (
+    PAPERS_SCOPE,
+    TOTAL_SCOPE,
+    includes_matmul,
+    matmul_models_note,
+    matmul_share,
+    uncounted_text,
+)
 from stbench.plots.frontier import frontier_ids
 from stbench.plots.runs import one_per_run, views_factor
 from stbench.plots.views import VIEWS, assign_views
@@ -53,6 +60,24 @@ MAIN_DATASETS = ("kinetics400", "mini_kinetics", "ssv1", "ssv2", "mini_ssv2")
 # Counts beside `macs` that say what it leaves out (`bench.count.macs_scope`).
 MATMUL_COLUMNS = ("matmul_macs", "total_macs")
 MACS_NOTE = "1 MAC = 1 multiply-add, conv + linear layers; FLOPs = 2 x MACs"
+MACS_TOTAL_NOTE = (
+    "1 MAC = 1 multiply-add, conv + linear layers + attention matmuls (total_macs, as fvcore "
+    "counts transformers); FLOPs = 2 x MACs"
+)
+# Set on points whose MACs count total_macs: their conv+linear MACs, kept beside.
+CONV_LINEAR_COLUMN = "macs_conv_linear"
+
+
+def counts_matmul(points: pd.DataFrame) -> bool:
+    """True when the points' MACs count total_macs (a model with attention is among them)."""
+    return CONV_LINEAR_COLUMN in points.columns
+
+
+def macs_note(points: pd.DataFrame) -> str:
+    """What one MAC of the points' MACs axes counts."""
+    return MACS_TOTAL_NOTE if counts_matmul(points) else MACS_NOTE
+
+
 VIEWS_NOTE = "x views = clips x crops of the record's test protocol"
 
 
@@ -73,19 +98,22 @@ class CostAxis:
 
 
 def static_axes(base: pd.DataFrame) -> list[CostAxis]:
-    """MACs and FLOPs per clip and per video, params: the static cost axes with data."""
+    """MACs and FLOPs per clip and per video, params: the static cost axes with data; the
+    MACs axes count total_macs, and say so, when the points have attention among them."""
     axes: list[CostAxis] = []
+    total = counts_matmul(base)
+    scope = " (conv+linear+matmul)" if total else ""
     if "macs" in base.columns and base["macs"].notna().any():
         for key, unit, scale, how in (
-            ("macs", "GMACs", 1e-9, MACS_NOTE),
-            ("flops", "GFLOPs", 2e-9, "= 2 x GMACs"),
+            ("macs", "GMACs", 1e-9, macs_note(base)),
+            ("flops", "GFLOPs", 2e-9, "= 2 x GMACs" + (f"; {TOTAL_SCOPE}" if total else "")),
         ):
             axes.append(
                 CostAxis(
                     key,
                     "macs",
-                    f"{unit} per clip",
-                    f"{unit} per clip ({how})",
+                    f"{unit} per clip{scope}",
+                    f"{unit} per clip{scope} ({how})",
                     scale,
                     video=f"{key}_video",
                 )
@@ -94,8 +122,8 @@ def static_axes(base: pd.DataFrame) -> list[CostAxis]:
                 CostAxis(
                     f"{key}_video",
                     "macs_video",
-                    f"{unit} per video",
-                    f"{unit} per video (per clip {VIEWS_NOTE}; {how})",
+                    f"{unit} per video{scope}",
+                    f"{unit} per video{scope} (per clip {VIEWS_NOTE}; {how})",
                     scale,
                     per="video",
                 )
@@ -142,14 +170,17 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _spec_columns(models: pd.Series) -> pd.DataFrame:
-    """Family, paper, backbone, operators and temporal pooling of each zoo model."""
+    """Family, paper, backbone, operators and temporal pooling of each zoo model; for a
+    model of your own (`register_model`), ``your_model`` says so with its source."""
     rows = {}
     for name in models.dropna().unique():
         try:
-            from stbench.zoo.registry import get_spec
+            from stbench.zoo.registry import PAPERS, citation, get_spec
 
             s = get_spec(str(name))
+            mine = s.paper not in PAPERS
             rows[name] = {
+                "your_model": f"source {s.paper}: {citation(s.paper)}" if mine else "",
                 "family": s.family,
                 "paper": s.paper,
                 "backbone": s.backbone,
@@ -242,6 +273,16 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
                 sub = sub.assign(_b1=sub["batch"] != 1).sort_values("_b1", kind="stable")
             got = sub.groupby("_rid")[col].first()
             base[col] = got.astype(float)
+    if "total_macs" in base.columns and "macs" in base.columns:
+        matmul = base["matmul_macs"] if "matmul_macs" in base.columns else base["total_macs"] * 0
+        if includes_matmul(zip(matmul, base["total_macs"], strict=True)):
+            # a model with sizeable attention is compared: every point's MACs count total_macs
+            # (equal to macs for models without matmul), the axes' titles say so
+            base[CONV_LINEAR_COLUMN] = base["macs"]
+            base["macs"] = base["total_macs"].where(base["total_macs"].notna(), base["macs"])
+    if "uncounted_ops" in df.columns:  # ops no handle counts: text, for the hover
+        text = df.assign(_u=df["uncounted_ops"].map(uncounted_text)).dropna(subset=["_u"])
+        base["uncounted_ops"] = text.groupby("_rid")["_u"].first()
     factors = [views_factor(r) for r in base.to_dict("records")]
     base["views_factor"] = [f for f, _ in factors]
     base["views_how"] = [h for _, h in factors]
@@ -278,10 +319,9 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
             )
     axes.extend(predicted_axes(df, base))
     spec = _spec_columns(base["model"])
-    if "paper" in spec.columns:
-        base["zoo_paper"] = base["model"].map(spec["paper"]).fillna("").astype(str)
-    else:
-        base["zoo_paper"] = ""
+    for col, to in (("paper", "zoo_paper"), ("your_model", "your_model")):
+        got = base["model"].map(spec[col]) if col in spec.columns else None
+        base[to] = "" if got is None else got.fillna("").astype(str)
     for col in ("family", "backbone", "operators", "temporal_pool"):
         given = df.groupby("_rid")[col].first() if col in df.columns else None
         from_spec = base["model"].map(spec[col]) if col in spec.columns else None
@@ -303,9 +343,10 @@ PREDICTED_AXES = (
     # (key = column of the points, label, title)
     (
         "predicted_latency_ms",
-        "Latency (ms), predicted, {gpu}, lower bound",
-        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, the model's own "
-        "class count: a roofline lower bound (stbench predict), not a measurement",
+        "Latency (ms), predicted, {gpu}, {validation}",
+        "Latency per clip (ms), predicted for {gpu} at batch 1, float32, eager PyTorch, the "
+        "model's own class count: the device model's estimate (stbench predict; {validation}, "
+        "leave one GPU out), error bars its interval; not a measurement",
     ),
     (
         "predicted_peak_mib",
@@ -317,13 +358,16 @@ PREDICTED_AXES = (
 
 
 def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
-    """The device model's cost axes (predicted latency bound, predicted peak) where the
+    """The device model's cost axes (predicted latency estimate, predicted peak) where the
     joined rows carry them (`plots.sources.with_predictions`); fills their point columns."""
     if "predicted_gpu" not in df.columns or df["predicted_gpu"].isna().all():
         return []
     gpu = str(df["predicted_gpu"].dropna().iloc[0])
     axes = []
-    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu"):
+    from stbench.bench.predict.estimate import validation_label
+
+    extra = ("predicted_latency_low_ms", "predicted_latency_high_ms", "predicted_latency_bound_ms")
+    for col in ("predicted_intensity", "predicted_limiter", "predicted_gpu", *extra):
         if col in df.columns:
             base[col] = df.groupby("_rid")[col].first()
     for col, label, title in PREDICTED_AXES:
@@ -332,26 +376,62 @@ def predicted_axes(df: pd.DataFrame, base: pd.DataFrame) -> list[CostAxis]:
             continue
         base[col] = got.groupby(df["_rid"]).first().astype(float)
         kind = "predicted_" + ("latency" if "latency" in col else "memory")
-        axes.append(CostAxis(col, col, label.format(gpu=gpu), title.format(gpu=gpu), kind=kind))
+        text = {"gpu": gpu, "validation": validation_label()}
+        axes.append(CostAxis(col, col, label.format(**text), title.format(**text), kind=kind))
     return axes
 
 
-def missing_dimensions(axes: list[CostAxis]) -> list[str]:
-    """Sentences naming each cost dimension with no measurement at all."""
+MEASURED_KINDS = {"latency": "latency_ms_median", "memory": "peak_mem_mib"}
+
+
+def _source_name(origin: str) -> str:
+    """'the results store (PATH)' or 'the shipped reference results (FILE)' of an origin."""
+    kind, _, where = origin.partition(":")
+    return {
+        "store": f"the results store ({where})",
+        "reference": f"the shipped reference results ({where})",
+    }.get(kind, origin)
+
+
+def measured_sources(joined: pd.DataFrame | None) -> dict[str, set[str]]:
+    """Each source of the joined rows (``origin``) and the measured kinds (latency, memory)
+    its rows bring."""
+    if joined is None or "origin" not in joined.columns:
+        return {}
+    out: dict[str, set[str]] = {}
+    for origin, rows in joined.groupby(joined["origin"].fillna("").astype(str)):
+        if origin:
+            out[origin] = {
+                k
+                for k, col in MEASURED_KINDS.items()
+                if col in rows.columns and pd.to_numeric(rows[col], errors="coerce").notna().any()
+            }
+    return out
+
+
+def missing_dimensions(
+    axes: list[CostAxis], sources: dict[str, set[str]] | None = None
+) -> list[str]:
+    """Sentences naming each cost dimension with no measurement at all, and what the sources
+    the records joined (`measured_sources`) do hold."""
     kinds = {a.kind for a in axes} | {a.key for a in axes}
     notes = []
-    hint = (
-        "the results store has no timed rows and no reference results are shipped in "
-        "bench/reference/; add some with `stbench sweep ... --time --memory` "
-        "(on a GPU: also `--device cuda`)"
-    )
     missing = [
         name
         for kind, name in (("latency", "latency"), ("memory", "peak memory"))
         if kind not in kinds
     ]
     if missing:
-        notes.append(f"No {' or '.join(missing)} measurements: {hint}.")
+        held = [
+            _source_name(o) + (f": {' and '.join(sorted(k))} only" if k else ": static counts only")
+            for o, k in sorted((sources or {}).items())
+        ]
+        notes.append(
+            f"No {' or '.join(missing)} measurements for any record's input"
+            + "".join(f"; {h}" for h in held)
+            + "; add some with `stbench sweep ... --time --memory` (on a GPU: also "
+            "`--device cuda`)."
+        )
     if "macs" not in kinds:
         notes.append("MACs: no static profile joined any record (run `stbench profile`).")
     if "params" not in kinds:
@@ -360,8 +440,8 @@ def missing_dimensions(axes: list[CostAxis]) -> list[str]:
 
 
 def matmul_note(points: pd.DataFrame) -> str | None:
-    """The note naming each model of ``points`` whose matmul MACs the GMACs axis leaves out
-    (`bench.count.macs_scope`), None when there is none."""
+    """The note naming each model of ``points`` with flagged matmul MACs, which the GMACs
+    axis includes or leaves out (`bench.count.macs_scope`), None when there is none."""
     if not set(MATMUL_COLUMNS) <= set(points.columns):
         return None
     shares: dict[str, set[float]] = {}
@@ -369,7 +449,15 @@ def matmul_note(points: pd.DataFrame) -> str | None:
         got = matmul_share(m, t)
         if got is not None:
             shares.setdefault(str(model), set()).add(got)
-    return matmul_models_note(shares)
+    return matmul_models_note(shares, included=counts_matmul(points))
+
+
+def uncounted_line(row: pd.Series | dict) -> str | None:
+    """'ops not counted (no handle): ...' of a point whose count missed ops, else None."""
+    text = row.get("uncounted_ops")
+    if not isinstance(text, str) or not text:
+        return None
+    return f"ops not counted (no handle): {text}; their arithmetic is in no GMACs figure"
 
 
 def matmul_line(row: pd.Series | dict) -> str | None:
@@ -378,10 +466,14 @@ def matmul_line(row: pd.Series | dict) -> str | None:
     got = matmul_share(m, t)
     if got is None:
         return None
+    where = (
+        "included in the GMACs axis, which counts conv+linear+matmul"
+        if CONV_LINEAR_COLUMN in row and row.get(CONV_LINEAR_COLUMN) == row.get(CONV_LINEAR_COLUMN)
+        else f"not in the GMACs axis, which counts {PAPERS_SCOPE}"
+    )
     return (
         f"matmul GMACs per clip: {float(m) / 1e9:.4g} ({100 * got:.1f}% of "
-        f"conv+linear+matmul {float(t) / 1e9:.4g}; not in the GMACs axis, which counts "
-        f"{PAPERS_SCOPE})"
+        f"conv+linear+matmul {float(t) / 1e9:.4g}; {where})"
     )
 
 

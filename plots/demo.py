@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from stbench.plots.data import MAIN_DATASETS, CostAxis, PlotData
 from stbench.plots.frontier import frontier_key
+from stbench.plots.sources import Inputs
 
 __all__ = [
     "MAIN_DATASETS",
@@ -44,18 +45,20 @@ def collect(
     reference: bool = True,
     quiet: bool = False,
     predict: bool = False,
+    inputs: Inputs | None = None,
 ) -> PlotData:
     """Load records (``records_paths``, default: the shipped files; plus your own
     ``user_records``, drawn as yours), take the static counts they need from the store
     (counting and storing only the missing ones), add the shipped reference rows, join
     once, build the points and every frontier once. `predict`: add the device model's forward predictions (batch 1,
     float32, `sources.DEFAULT_GPU`) of the records' configurations as cost axes, read from
-    the store (only those it lacks are predicted and stored)."""
+    the store (only those it lacks are predicted and stored). ``inputs``: the store and
+    reference rows already read (`sources.read_inputs`); read here otherwise, once."""
     from stbench.bench.count.static import static_key
     from stbench.plots.curves import curve_configs, heavy_curves
     from stbench.plots.sources import (
         join,
-        load_reference,
+        read_inputs,
         record_configs,
         store_predictions,
         store_profiles,
@@ -73,18 +76,20 @@ def collect(
     xie = {s.name for s in list_specs() if s.paper == "xie2018"}
     if any(c.model in xie for c in configs):  # the Xie view: its cost curves too
         configs = list({static_key(c): c for c in [*configs, *curve_configs()]}.values())
-    profiles, notes = store_profiles(store, configs, quiet=quiet)
+    if inputs is None:
+        inputs = read_inputs(store, reference=reference)
+    profiles, notes = store_profiles(inputs.store, configs, quiet=quiet, rows=inputs.rows)
     if predict:
-        predicted, problems = store_predictions(store, record_configs(records, list_models()))
+        configs_all = record_configs(records, list_models())
+        predicted, problems = store_predictions(inputs.store, configs_all)
         profiles = with_predictions(profiles, predicted)
         notes.extend(problems)
     if len(notes) > 10:
         notes = [*notes[:10], f"... and {len(notes) - 10} more problems"]
     parts = [profiles]
     if reference:
-        ref, ref_notes = load_reference()
-        notes.extend(ref_notes)
-        parts.append(timed_rows(ref))
+        notes.extend(inputs.reference_notes)
+        parts.append(timed_rows(inputs.reference))
     profiles = pd.concat([p for p in parts if len(p)], ignore_index=True)
     if len(diagnostic):
         notes.append(
@@ -98,20 +103,56 @@ def collect(
     return PlotData.from_joined(joined, unmatched, notes, curves=heavy_curves(profiles))
 
 
-def pick_axis(axes: Sequence[CostAxis], cost: str, per: str = "clip") -> CostAxis:
+def pick_axis(
+    axes: Sequence[CostAxis],
+    cost: str,
+    per: str = "clip",
+    *,
+    dtype: str | None = None,
+    device: str | None = None,
+) -> CostAxis:
     """The cost axis for `--cost` (macs|flops|params|latency|memory), per clip or (MACs and
-    FLOPs) per video; ValueError if absent."""
+    FLOPs) per video; a measured axis (latency, memory) at ``dtype`` and on ``device``
+    (cpu, cuda) where given; ValueError if absent."""
     if per not in ("clip", "video"):
-        raise ValueError(f"--per: got {per!r}; allowed: clip, video")
-    axis = _pick_axis(axes, cost)
+        raise ValueError(f"per: got {per!r}; allowed: clip, video")
+    axis = _pick_axis(_measured_at(axes, cost, dtype, device), cost)
     if per == "video":
         twin = [a for a in axes if a.key == axis.video]
         if not twin:
             raise ValueError(
-                f"--per video: the {cost} axis has no per-video form; allowed: macs, flops"
+                f"per: got 'video' for the {cost} axis, which has no per-video form; "
+                "allowed: video with macs, flops"
             )
         return twin[0]
     return axis
+
+
+def _measured_at(
+    axes: Sequence[CostAxis], cost: str, dtype: str | None, device: str | None
+) -> list[CostAxis]:
+    """``axes`` without the `cost` axes measured at another dtype or device than asked
+    (columns `kind|device|batch|dtype|options|name`); ValueError naming what was measured."""
+    if dtype is None and device is None:
+        return list(axes)
+    measured = [a for a in axes if a.kind == cost and a.column.count("|") == 5]
+    if not measured:
+        option = "--dtype" if dtype else "--device"
+        raise ValueError(
+            f"{option}: got {dtype or device!r} with --cost {cost}; allowed: only with a "
+            "measured cost (--cost latency or memory) that has measurements"
+        )
+    kept = measured
+    for option, want, part in (("--device", device, 1), ("--dtype", dtype, 3)):
+        if want is None:
+            continue
+        have = sorted({a.column.split("|")[part].split(":")[0] for a in kept})
+        kept = [a for a in kept if a.column.split("|")[part].split(":")[0] == want]
+        if not kept:
+            raise ValueError(
+                f"{option}: got {want!r}; allowed: {', '.join(have)} (the {cost} measured)"
+            )
+    return [a for a in axes if a.kind != cost or a in kept]
 
 
 def _pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
@@ -123,7 +164,7 @@ def _pick_axis(axes: Sequence[CostAxis], cost: str) -> CostAxis:
         cuda = [a for a in matches if "|cuda|1|float32" in a.column]
         return (cuda or [a for a in matches if "|1|float32|" in a.column] or matches)[0]
     raise ValueError(
-        f"--cost {cost}: no {cost} measurements for any joined record "
+        f"cost: got {cost!r}, but no {cost} measurements for any joined record "
         "(no timed rows in the results store and no shipped reference results); "
         "available: "
         + ", ".join(
@@ -150,14 +191,14 @@ def frontier_points(
         if sel.empty:
             have = sorted(points.loc[points["metric"] == metric, "dataset"].unique())
             raise ValueError(
-                f"--dataset {dataset}: no {metric} record of this dataset joined a profile; "
+                f"dataset: got {dataset!r}, but no {metric} record of it joined a profile; "
                 f"datasets with data: {', '.join(have)}"
             )
     if sel.empty:
-        raise ValueError(f"--metric {metric}: no record with this metric joined a profile")
+        raise ValueError(f"metric: got {metric!r}, but no record of it joined a profile")
     if level is not None and not (sel["level"] == level).any():
         have = ", ".join(sorted(sel["level"].unique()))
-        raise ValueError(f"--level {level}: no {metric} record at this level; levels: {have}")
+        raise ValueError(f"level: got {level!r}, but no {metric} record at it; allowed: {have}")
     groups = sel[["dataset", "split", "level"]].fillna("").astype(str).drop_duplicates()
     ids = [
         i
@@ -166,5 +207,7 @@ def frontier_points(
         for i in data.frontiers.get(frontier_key(ds, sp, metric, axis.column, "all", lev), [])
     ]
     if not ids:
-        raise ValueError(f"--cost {axis.key}: none of the selected records has a {axis.label}")
+        raise ValueError(
+            f"cost: got {axis.key!r}, but none of the selected records has a {axis.label}"
+        )
     return points.set_index("_id").loc[ids].reset_index()

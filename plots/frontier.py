@@ -1,7 +1,9 @@
 """Pareto frontiers of accuracy against a cost (MACs, latency, memory, params).
 
 A point is on the frontier when no other point is at least as cheap and strictly more
-accurate, nor strictly cheaper and as accurate. Exact duplicates (same cost, same
+accurate, nor strictly cheaper and as accurate. Costs within rounding of each other
+(`COST_RTOL`, below the 4 significant digits the tables print: xie_s3d and xie_s3d_g, 68.18
+GMACs each, 0.0012 apart) are one cost. Exact duplicates (same cost, same
 accuracy) do not dominate each other, so all of them stay on the frontier; the output
 order is fixed by (cost, -accuracy, label) so that ties never depend on input order.
 Rows whose cost or accuracy is missing are excluded and reported, never silently dropped.
@@ -15,9 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+COST_RTOL = 1e-4  # costs closer than this, relative to the larger, are one cost
 
-def pareto_mask(cost: Sequence[float], acc: Sequence[float]) -> np.ndarray:
-    """Boolean mask of the non-dominated points (lower cost, higher accuracy is better)."""
+
+def pareto_mask(cost: Sequence[float], acc: Sequence[float], rtol: float = COST_RTOL) -> np.ndarray:
+    """Boolean mask of the non-dominated points (lower cost, higher accuracy is better);
+    costs within ``rtol`` of the cheapest of a run of close costs count as that one cost."""
     c = np.asarray(cost, dtype=float)
     a = np.asarray(acc, dtype=float)
     if c.shape != a.shape:
@@ -30,7 +35,7 @@ def pareto_mask(cost: Sequence[float], acc: Sequence[float]) -> np.ndarray:
     i = 0
     while i < len(order):
         j = i
-        while j < len(order) and c[order[j]] == c[order[i]]:
+        while j < len(order) and c[order[j]] - c[order[i]] <= rtol * abs(c[order[j]]):
             j += 1
         group = order[i:j]
         top = a[group].max()

@@ -65,6 +65,16 @@ def views_factor(row: dict) -> tuple[float, str]:
     return float(clips * crops), f"{clips} clips x {crops} crops"
 
 
+def views_text(row: dict) -> str:
+    """A record's test views in words, the one answer the tables and the dashboard give:
+    'CxK' (clips x crops), 'all frames' (one pass over each whole video, Xie et al.; its
+    ``views`` cell is no clip count) or 'not stated'."""
+    if "all_frames" in _text(row.get("protocol")):
+        return "all frames"
+    m = _VIEWS.match(_text(row.get("views")))
+    return f"{m.group(1)}x{m.group(2)}" if m else "not stated"
+
+
 def _decimals(v: object) -> int:
     text = f"{float(v):.6f}".rstrip("0")
     return len(text.split(".")[1]) if "." in text else 0
@@ -90,21 +100,28 @@ def one_per_run(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
     keep: list = []
     also: dict = {}
     names: dict = {}
+    vals = dict(zip(df.index, df[value].astype(float), strict=True))
+    digits = {i: _decimals(v) for i, v in vals.items()}
     for _, idx in df.groupby(keys, sort=False).groups.items():
         runs: list[list] = []  # each: [index labels], first = the kept one
+        near: dict[int, list[tuple[int, list]]] = {}  # (number, run) by its value's unit
         for i in idx:
-            v = float(df.at[i, value])
-            for run in runs:
+            v = vals[i]
+            # equal after rounding means less than 1 apart; a run is filed under its first
+            # value's whole part, and a later first lies within 1 of it: unit +- 2 covers all
+            unit = math.floor(v) if math.isfinite(v) else 0
+            found = sorted(kr for u in range(unit - 2, unit + 3) for kr in near.get(u, []))
+            for _, run in found:  # in the order the runs began, as a plain scan would
                 j = run[0]
-                w = float(df.at[j, value])
-                if _same_value(v, w, min(_decimals(v), _decimals(w))):
-                    if _decimals(v) > _decimals(w):
+                if _same_value(v, vals[j], min(digits[i], digits[j])):
+                    if digits[i] > digits[j]:
                         run.insert(0, i)
                     else:
                         run.append(i)
                     break
             else:
                 runs.append([i])
+                near.setdefault(unit, []).append((len(runs), runs[-1]))
         for run in runs:
             keep.append(run[0])
             others = [df.loc[i] for i in run[1:]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,12 +36,35 @@ def record_configs(
     return [ProfileConfig(m, f, s, num_classes=c) for m, f, s, c in keys]
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What a run reads once, before any work: the results store's rows (with run metadata;
+    empty when it does not exist yet) and the shipped reference rows with their notes."""
+
+    store: Path
+    rows: list[dict]
+    reference: pd.DataFrame
+    reference_notes: list[str]
+
+
+def read_inputs(store: str | Path | None, *, reference: bool = True) -> Inputs:
+    """Read the results store (``store``, else `default_store_path`) and, with ``reference``,
+    the shipped reference files, once; a bad store is refused here, before any counting."""
+    from stbench.bench.store.results import default_store_path
+
+    path = Path(store) if store else default_store_path()
+    rows = _read_store(path) if path.exists() or path.is_dir() else []
+    ref, notes = load_reference() if reference else (pd.DataFrame(), [])
+    return Inputs(path, rows, ref, notes)
+
+
 def store_profiles(
     store: str | Path | None,
     configs: Sequence[ProfileConfig],
     *,
     quiet: bool = False,
     strict: bool = False,
+    rows: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The store's ok rows, with the static counts of every configuration: read from the
     store, and only those it lacks counted (progress on stderr) and added to it.
@@ -49,12 +73,15 @@ def store_profiles(
     when it cannot be written the new counts are used but not kept (a note says so).
     Returns the rows as a DataFrame (``origin`` = the store) and a note per problem; a
     configuration that cannot be counted is one of them, or a ValueError when ``strict``.
+    ``rows``: the store's rows already read (`read_inputs`), so it is not read again.
     """
-    from stbench.bench.count.static import fill_static, missing_static
+    from stbench.bench.count.static import missing_static
     from stbench.bench.store.results import ResultsStore, StoreError, default_store_path
+    from stbench.bench.sweep.fill import fill_static
 
     path = Path(store) if store else default_store_path()
-    rows = _read_store(path) if path.exists() or path.is_dir() else []
+    if rows is None:
+        rows = _read_store(path) if path.exists() or path.is_dir() else []
     todo = missing_static(configs, rows)
     notes: list[str] = []
     later = strict and not path.exists()  # a new store only once every input counted
@@ -101,7 +128,10 @@ def _keep_counts(path: Path, rows: list[dict], notes: list[str]) -> None:
 
 DEFAULT_GPU = "h100_sxm"
 PREDICTED_COLUMNS = {
-    "latency_bound_ms": "predicted_latency_ms",
+    "latency_ms": "predicted_latency_ms",
+    "latency_ms_low": "predicted_latency_low_ms",
+    "latency_ms_high": "predicted_latency_high_ms",
+    "latency_bound_ms": "predicted_latency_bound_ms",
     "peak_memory_bytes": "predicted_peak_mib",
     "arithmetic_intensity": "predicted_intensity",
     "limiter": "predicted_limiter",
@@ -152,6 +182,7 @@ def store_predictions(
     df = pd.DataFrame([r for r in rows if (*(r[k] for k in JOIN_KEYS),) in keys])
     if df.empty:
         return df, notes
+    df = df.reindex(columns=list(dict.fromkeys([*df.columns, *PREDICTED_COLUMNS])))
     df = df.sort_values("stored_at").drop_duplicates(list(PREDICTED_KEYS), keep="last")
     df["peak_memory_bytes"] = df["peak_memory_bytes"] / 2**20
     df["gpu_label"] = df["gpu_label"].str.replace("NVIDIA ", "", regex=False)
@@ -252,7 +283,7 @@ def load_store(path: str | Path | None) -> pd.DataFrame:
     p = Path(path) if path else default_store_path()
     if not p.exists():
         if path:
-            raise ValueError(f"--store: no results store at {str(p)!r}")
+            raise ValueError(f"store: no results store at {str(p)!r}")
         return pd.DataFrame()
     df = pd.DataFrame([r for r in _read_store(p) if r.get("status", "ok") == "ok"])
     if len(df):

@@ -1,15 +1,18 @@
 """Fixed marker style per family and backbone, the same whatever subset a view shows.
 
 Each zoo family has one colour, grouped by design (2D, 3D and mixed 3D, (2+1)D, separable
-3D, temporal modules, grouped); each backbone has one marker symbol. Colours are unique
-across families and at least `MIN_DISTANCE` apart (RGB) between families of one paper, so
-families compared in one figure never look alike. A family outside this table (a user's
-model) gets a colour from `EXTRA` by a stable hash of its name and is named as unlisted.
+3D, temporal modules, grouped, channel-wise, attention); each backbone has one marker symbol. Colours are unique
+across families, at least `MIN_DISTANCE` apart (RGB) between families of one paper and at
+least `MIN_DELTA_E` apart (CIE76, perceptual) between any two families, so families drawn
+in one figure never look alike. A family outside this table (a user's model) gets a colour
+from `EXTRA` by a stable hash of its name and is named as unlisted; `distinct_colors` gives
+the families of one figure their colours, an unlisted family the one farthest from the rest.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 
 # Marker outlines: your records (--records FILE) stand out from the published ones.
 OUTLINES: dict[str, dict[str, object]] = {
@@ -26,13 +29,14 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "f-R2D": ("2D", "#0e6e6e"),
     "C2D": ("2D", "#525252"),
     "I2D": ("2D", "#969696"),
-    "I3D": ("3D", "#d62728"),
+    "I3D": ("3D", "#cc1122"),
     "R3D": ("3D", "#8c564b"),
-    "C3D": ("3D", "#f16913"),
-    "SlowFast": ("3D", "#ff7f0e"),
+    "C3D": ("3D", "#ee6600"),
+    "SlowFast": ("3D", "#ff9922"),
     "NLN": ("3D", "#dfc27d"),
+    "Slow": ("3D", "#0000ff"),
     "MC2": ("3D (mixed)", "#fdae6b"),
-    "MC3": ("3D (mixed)", "#e6550d"),
+    "MC3": ("3D (mixed)", "#ff3311"),
     "MC4": ("3D (mixed)", "#a63603"),
     "MC5": ("3D (mixed)", "#ffd92f"),
     "rMC2": ("3D (mixed)", "#c994c7"),
@@ -45,12 +49,20 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "P3D": ("(2+1)D", "#808000"),
     "S3D": ("separable", "#2ca02c"),
     "S3D-G": ("separable", "#b8e186"),
-    "Fast-S3D": ("separable", "#1b9e77"),
+    "Fast-S3D": ("separable", "#119966"),
     "Top-Heavy-S3D": ("separable", "#66c2a5"),
     "Bottom-Heavy-S3D": ("separable", "#00441b"),
-    "TAM": ("temporal modules", "#9467bd"),
+    "TAM": ("temporal modules", "#9966cc"),
     "TSM": ("temporal modules", "#e377c2"),
     "GST": ("grouped", "#000000"),
+    "X3D": ("channel-wise", "#ff11ff"),
+    "ir-CSN": ("channel-wise", "#0033cc"),
+    "ip-CSN": ("channel-wise", "#00dd00"),
+    "Video Swin": ("attention", "#bb11aa"),
+    "VideoMAE": ("attention", "#ff9999"),
+    "TimeSformer": ("attention", "#0088ff"),
+    "MViT": ("attention", "#882255"),
+    "MViTv2": ("attention", "#9922ee"),
 }
 BACKBONE_SYMBOL: dict[str, str] = {
     "resnet18": "circle",
@@ -58,10 +70,24 @@ BACKBONE_SYMBOL: dict[str, str] = {
     "resnet50": "diamond",
     "resnet101": "triangle-up",
     "inception_v1": "star",
+    "x3d": "hexagon",
+    "swin": "pentagon",
+    "vit_tubelet": "star-diamond",
+    "vit_frame_patches": "star-square",
+    "mvit": "hourglass",
+    "resnet152": "diamond-tall",
 }
 EXTRA = "#4d4d4d #a6761d #e7298a #66a61e #7570b3 #d95f02 #1b7837 #762a83".split()
 EXTRA_SYMBOLS = "cross x pentagon hexagon triangle-down hourglass bowtie".split()
 MIN_DISTANCE = 60.0
+MIN_DELTA_E = 20.0  # CIE76 between any two families (2.3 is just noticeable)
+# what an unlisted family may get in one figure: a grid of sRGB, neither too dark nor too light
+_CANDIDATES = [
+    f"#{r:02x}{g:02x}{b:02x}"
+    for r in range(0, 256, 51)
+    for g in range(0, 256, 51)
+    for b in range(0, 256, 51)
+]
 
 
 def _stable(name: str, choices: list[str]) -> str:
@@ -89,6 +115,36 @@ def rgb_distance(a: str, b: str) -> float:
     """Euclidean distance of two #rrggbb colours in RGB (0..441)."""
     ca, cb = (tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in (a, b))
     return sum((x - y) ** 2 for x, y in zip(ca, cb, strict=True)) ** 0.5
+
+
+def lab(color: str) -> tuple[float, float, float]:
+    """CIE L*a*b* (D65 white) of a #rrggbb colour."""
+    srgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in srgb)
+    xyz = (
+        (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+        0.2126 * r + 0.7152 * g + 0.0722 * b,
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883,
+    )
+    fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def delta_e(a: str, b: str) -> float:
+    """CIE76 colour difference of two #rrggbb colours (perceptual; 2.3 is just noticeable)."""
+    return sum((x - y) ** 2 for x, y in zip(lab(a), lab(b), strict=True)) ** 0.5
+
+
+def distinct_colors(families: Iterable[str]) -> dict[str, str]:
+    """The colours of the families drawn in one figure: the table's, and for each family
+    outside it (in a stable order) the candidate farthest from every colour already used."""
+    fams = sorted(set(families))
+    out = {f: FAMILY_STYLE[f][1] for f in fams if f in FAMILY_STYLE}
+    for f in sorted((f for f in fams if f not in out), key=lambda f: zlib.crc32(f.encode())):
+        own = family_color(f)
+        usable = [c for c in (own, *_CANDIDATES) if 30 <= lab(c)[0] <= 80]
+        out[f] = max(usable, key=lambda c: min((delta_e(c, u) for u in out.values()), default=1e9))
+    return out
 
 
 def legend_markdown() -> str:

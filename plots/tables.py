@@ -7,7 +7,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from stbench.bench.count.macs_scope import matmul_models_note, matmul_share
+from stbench.bench.count.macs_scope import (
+    includes_matmul,
+    matmul_models_note,
+    matmul_share,
+    uncounted_text,
+)
 from stbench.bench.store.history import NOISY_REL_IQR
 from stbench.plots.data import CostAxis, dataset_label, matmul_note
 from stbench.zoo.records import ORIGIN
@@ -34,6 +39,7 @@ def compare_rows(
     *,
     frames: int | None = None,
     size: int | None = None,
+    num_classes: int | None = None,
     units: str = "macs",
     store: pd.DataFrame | None = None,
     records: pd.DataFrame | None = None,
@@ -42,16 +48,18 @@ def compare_rows(
 ) -> tuple[list[dict], list[str]]:
     """One row per model (params, GMACs/GFLOPs per clip, latency, memory, accuracy; with
     ``per='video'`` also the cost per video of each accuracy figure) and notes naming each
-    figure's source; `delta <col>` fields hold the difference to the first. Records are
-    picked by `plots.runs.one_per_run`, the rule the frontier uses."""
+    figure's source; `delta <col>` fields hold the difference to the first. Each model runs
+    at ``frames``/``size``/``num_classes`` (None: its own default), and its counts and
+    measurements are those of that input. Records are picked by `plots.runs.one_per_run`,
+    the rule the frontier uses."""
     from stbench.zoo.registry import get_spec
 
     if not names:
         raise ValueError("compare: give at least one model name")
     if units not in ("macs", "flops"):
-        raise ValueError(f"--units: got {units!r}; allowed: macs, flops")
+        raise ValueError(f"units: got {units!r}; allowed: macs, flops")
     if per not in ("clip", "video"):
-        raise ValueError(f"--per: got {per!r}; allowed: clip, video")
+        raise ValueError(f"per: got {per!r}; allowed: clip, video")
     sources: list[str] = []
     if profiler is None:
         from stbench.plots.sources import static_profile as profiler
@@ -67,24 +75,33 @@ def compare_rows(
         spec = get_spec(name)
         t = frames or spec.default_frames
         s = size or spec.default_size
-        prof = profiler(name, t, s, spec.default_classes)
+        k = num_classes or spec.default_classes
+        prof = profiler(name, t, s, k)
         row: dict[str, Any] = {
             "model": name,
             "family": spec.family,
             "backbone": spec.backbone,
             "frames": t,
             "size (px)": s,
-            "classes": spec.default_classes,
+            "classes": k,
         }
         put(row, "params (M)", prof["params"] / 1e6)
         row["_macs"] = prof["macs"]
         row["_matmul"] = (prof.get("matmul_macs"), prof.get("total_macs"))
-        if units == "macs":
-            put(row, "GMACs per clip", prof["macs"] / 1e9)
-        else:
-            put(row, "GFLOPs per clip (2 x MACs)", 2 * prof["macs"] / 1e9)
+        if uncounted := uncounted_text(prof.get("uncounted_ops")):
+            row["uncounted ops"] = uncounted
         rows.append(row)
-    matmul = _matmul_cells(rows, units)
+    # a model with sizeable attention among them: every model's MACs count total_macs
+    total = includes_matmul(r["_matmul"] for r in rows)
+    scope = " (conv+linear+matmul)" if total else ""
+    for row in rows:
+        if total and _num(row["_matmul"][1]) is not None:
+            row["_macs"] = row["_matmul"][1]
+        if units == "macs":
+            put(row, f"GMACs per clip{scope}", row["_macs"] / 1e9)
+        else:
+            put(row, f"GFLOPs per clip (2 x MACs){scope}", 2 * row["_macs"] / 1e9)
+    matmul = _matmul_cells(rows, units, total)
     for row, cells in zip(rows, matmul, strict=True):
         for col, value in cells:
             put(row, col, value)
@@ -95,6 +112,7 @@ def compare_rows(
                 (store["model"] == row["model"])
                 & (pd.to_numeric(store["frames"]) == row["frames"])
                 & (pd.to_numeric(store["size"]) == row["size (px)"])
+                & (pd.to_numeric(store["num_classes"]) == row["classes"])
             ]
             for col, label in (
                 ("latency_ms_median", "latency (ms)"),
@@ -127,7 +145,13 @@ def compare_rows(
         if got is not None:
             shares.setdefault(row["model"], []).append(got)
         row.pop("_macs", None)
-    notes = [n for n in (matmul_models_note(shares),) if n]
+    notes = [n for n in (matmul_models_note(shares, included=total),) if n]
+    notes += [
+        f"{r['model']}: ops not counted, no handle: {r['uncounted ops']}; their arithmetic is "
+        "in no GMACs figure"
+        for r in rows
+        if r.get("uncounted ops")
+    ]
     notes += [f"source of {s}" for s in sources]
     notes += [
         f"noisy: {n} (IQR/median > {NOISY_REL_IQR:g} or timing stopped on its time cap)"
@@ -140,12 +164,26 @@ def compare_rows(
     return rows, notes
 
 
-def _matmul_cells(rows: list[dict], units: str) -> list[list[tuple[str, float | None]]]:
-    """Per row, its matmul and conv+linear+matmul figures, when any model of the comparison
-    has matmul MACs (attention, non-local blocks) the GMACs figure leaves out."""
+def _matmul_cells(
+    rows: list[dict], units: str, total: bool = False
+) -> list[list[tuple[str, float | None]]]:
+    """Per row, its matmul figure and the other scope's total, when any model of the
+    comparison has matmul MACs (attention, non-local blocks): with `total` the GMACs figure
+    includes them, and the conv+linear figure stands beside it; else the reverse."""
     if not any(m for m, _ in (r["_matmul"] for r in rows)):
         return [[] for _ in rows]
     unit, scale = ("GMACs", 1e-9) if units == "macs" else ("GFLOPs", 2e-9)
+    if total:
+        return [
+            [
+                (f"matmul {unit} per clip (in {unit})", None if m is None else m * scale),
+                (
+                    f"conv+linear {unit} per clip (the papers' convention)",
+                    None if t is None or m is None else (t - m) * scale,
+                ),
+            ]
+            for m, t in (r["_matmul"] for r in rows)
+        ]
     return [
         [
             (f"matmul {unit} per clip (not in {unit})", None if m is None else m * scale),
@@ -191,7 +229,10 @@ def _accuracy_cells(
 
 
 def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
-    """Rows of a frontier table (one per frontier point), cost in the axis' unit."""
+    """Rows of a frontier table (one per frontier point), under stable keys whatever the axis:
+    ``cost_axis`` (the axis' label, with its unit) and ``cost`` (in that unit)."""
+    from stbench.plots.runs import views_text
+
     out = []
     for _, r in points.iterrows():
         out.append(
@@ -201,15 +242,16 @@ def frontier_rows(points: pd.DataFrame, axis: CostAxis) -> list[dict]:
                 "model": str(r["model"]),
                 "frames": int(r["frames"]) if _num(r.get("frames")) is not None else None,
                 "size (px)": int(r["size"]) if _num(r.get("size")) is not None else None,
-                axis.label: float(r[axis.column]) * axis.scale,
                 "accuracy (%)": float(r["value"]),
                 "split": str(r.get("split", "")),
                 "level": str(r.get("level", "")),
-                "views": str(r.get("views", "")),
+                "views": views_text(r),
                 "views factor": _num(r.get("views_factor")),
                 "source": str(r.get("source", "")),
                 "also sources": str(r.get("also_sources", "")),
                 "your record": _origin(r),
+                "cost_axis": axis.label,
+                "cost": float(r[axis.column]) * axis.scale,
             }
         )
     return out
@@ -253,12 +295,36 @@ def compare_table(rows: list[dict], notes: Sequence[str] = (), title: str = "") 
     return Table(rows, cols, title=title, notes=[f"note: {n}" for n in notes], transpose=True)
 
 
+COMPARE_INPUT = ("model", "family", "backbone", "frames", "size (px)", "classes")
+
+
+def compare_records(rows: list[dict], notes: Sequence[str] = (), title: str = "") -> Table:
+    """The compare rows for CSV/JSON under keys that do not depend on the models, the
+    store or the records: one row per (model, figure) with the model's input, ``figure``
+    (the table's row label, with its unit and setting), ``value`` and ``delta`` (vs the
+    first model), as `frontier` gives ``cost_axis`` and ``cost``."""
+    out = [
+        {
+            **{k: row.get(k) for k in COMPARE_INPUT},
+            "figure": key,
+            "value": value,
+            "delta": row.get(f"delta {key}"),
+        }
+        for row in rows
+        for key, value in row.items()
+        if key not in COMPARE_INPUT and not key.startswith("delta ")
+    ]
+    return Table(out, title=title, notes=[f"note: {n}" for n in notes])
+
+
 def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
     """One frontier table per (dataset, metric): brief columns for people, every field for
     CSV/JSON."""
-    two = (axis.label, "accuracy (%)")
+    header = {"cost": axis.label}
     cols = [
-        Column(c, get=_model_cell) if c == "model" else Column(c, digits=2 if c in two else None)
+        Column(c, get=_model_cell)
+        if c == "model"
+        else Column(c, header.get(c, ""), digits=2 if c in ("cost", "accuracy (%)") else None)
         for c in brief_columns(axis)
     ]
     keys = ["dataset", "split", "metric", "level"]
@@ -275,8 +341,9 @@ def frontier_tables(front: pd.DataFrame, axis: CostAxis) -> list[Table]:
 
 
 def brief_columns(axis: CostAxis) -> list[str]:
-    """The frontier columns rich shows (JSON/CSV carry every field, dataset and source too)."""
-    return ["model", "frames", "size (px)", axis.label, "accuracy (%)", "views", "source"]
+    """The frontier columns rich shows (JSON/CSV carry every field, dataset and source too);
+    ``cost`` is headed by the axis' label."""
+    return ["model", "frames", "size (px)", "cost", "accuracy (%)", "views", "source"]
 
 
 def dataset_title(

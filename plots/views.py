@@ -1,10 +1,10 @@
 """The dashboard's views: which points each paper's comparison shows and how they connect.
 
-Each view selects points by their zoo spec's fields (paper, family, GST alpha/beta, the
-transition point, temporal pooling) and puts some of them on named series (a line through
+Each view selects points by their zoo spec's fields (the views its spec row names, family,
+GST alpha/beta, the transition point, temporal pooling) and puts some of them on named series (a line through
 the series' points, ordered by a key), e.g. Xie et al. Fig. 4's top-heavy and bottom-heavy
 curves, or one model's 8 -> 64 frames scaling. Points of models outside the zoo fall back to
-their `zoo_paper` column.
+their `zoo_paper` column (the views that paper's specs name).
 """
 
 from __future__ import annotations
@@ -50,13 +50,23 @@ def _spec(name: str) -> ModelSpec | None:
         return None
 
 
-def _paper(row: Row) -> str:
+@functools.cache
+def _paper_views() -> dict[str, tuple[str, ...]]:
+    """Each zoo paper's views, as its specs tag them (for points of models outside the zoo)."""
+    from stbench.zoo.registry import list_specs
+
+    return {s.paper: s.views for s in list_specs() if s.views}
+
+
+def _views(row: Row) -> tuple[str, ...]:
     spec = _spec(str(row["model"]))
-    return spec.paper if spec else str(row.get("zoo_paper") or "")
+    if spec is not None:
+        return spec.views
+    return _paper_views().get(str(row.get("zoo_paper") or ""), ())
 
 
 def _xie(row: Row) -> tuple[str, float] | None:
-    if _paper(row) != "xie2018":
+    if "xie" not in _views(row):
         return None
     spec = _spec(str(row["model"]))
     if spec is not None and spec.transition:  # top-/bottom-heavy: one curve per family
@@ -65,11 +75,11 @@ def _xie(row: Row) -> tuple[str, float] | None:
 
 
 def _tran(row: Row) -> tuple[str, float] | None:
-    return ("", 0.0) if _paper(row) == "tran2018" else None
+    return ("", 0.0) if "tran" in _views(row) else None
 
 
 def _gst(row: Row) -> tuple[str, float] | None:
-    if _paper(row) != "luo2019":
+    if "gst" not in _views(row):
         return None
     spec = _spec(str(row["model"]))
     if spec is not None and spec.gst_alpha is not None and spec.gst_beta == 0.5:

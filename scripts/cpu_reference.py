@@ -26,6 +26,8 @@ from typing import Any
 
 from stbench.bench.store.schema import KEY_FIELDS
 
+from stbench.output import write_atomic
+
 ROOT = Path(__file__).resolve().parent.parent
 STBENCH = [sys.executable, "-m", "stbench.cli"]
 DRY_MODELS = "tsn_resnet18,tam_resnet18"
@@ -149,10 +151,7 @@ def export(args: argparse.Namespace) -> Path:
         fresh = set(rows.apply(_key, axis=1))
         rows = pd.concat([old[[_key(r) not in fresh for _, r in old.iterrows()]], rows])
     rows = rows.sort_values(["dtype", "model", "frames", "size", "num_classes"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    rows.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(path)
+    write_atomic(path, rows.to_csv(index=False, float_format="%.6g"))
     print(f"cpu reference: wrote {len(rows)} row(s) to {path}")
     return path
 

@@ -409,6 +409,16 @@ def sweep_profile(model: str, **options: Any) -> dict[str, Any]:
     return {"model": model, "params": 1000, "macs": 2000, "flops": 4000}
 
 
+def _register_sweep_profile() -> None:
+    """Tasks name only registered profilers: `--module scripts.faults` registers this one."""
+    from stbench.bench.sweep.driver import register_profiler
+
+    register_profiler(sweep_profile, name=SWEEP_PROFILER)
+
+
+_register_sweep_profile()
+
+
 def sweep_tasks(models: Iterable[str]) -> str:
     """JSON lines of static tasks for `stbench sweep --task -`."""
     from stbench.bench.sweep.driver import Task
@@ -419,6 +429,7 @@ def sweep_tasks(models: Iterable[str]) -> str:
 def start_sweep(store: Path, tasks: str, *extra: str, **env: str) -> subprocess.Popen[str]:
     """`stbench sweep --task -` on `store` in a new process, tasks written to its stdin."""
     argv = [sys.executable, "-m", "stbench.cli", "sweep", "--task", "-", "--store", str(store)]
+    argv += ["--module", "scripts.faults"]  # registers SWEEP_PROFILER there
     environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     task_file = store.with_name(f"tasks-{time.monotonic_ns()}.jsonl")
     task_file.write_text(tasks)

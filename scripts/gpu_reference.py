@@ -1,274 +1,140 @@
-"""GPU reference run: the whole zoo at batch 1 and at a throughput batch (OOM back-off), in
-float32, bf16 autocast and bf16 weights, contiguous and channels_last_3d, with peak memory
-from ``torch.cuda.max_memory_allocated``; one CSV with device metadata on every row.
+"""GPU reference run: ``stbench sweep --preset gpu-reference`` over the zoo into a results store,
+exported in the schema of ``bench/reference/cpu-*.csv`` (plus peak memory and throughput) to
+``bench/reference/<gpu>.csv``, every row with the run's device metadata.
 
-    python scripts/gpu_reference.py                 # cuda:0, writes bench/reference/<gpu>.csv
-    python scripts/gpu_reference.py --dry-run --out /tmp/x.csv   # a few tiny models on CPU
+    python scripts/gpu_reference.py                              # cuda, the whole zoo
+    python scripts/gpu_reference.py --models 'tsn_*,tam_*'       # a subset
+    python scripts/gpu_reference.py --dry-run --out /tmp/ref/x.csv   # two tiny inputs on CPU
 
-Needs torch and stbench only (no plotly, fvcore or ptflops), so it runs on a bare GPU image.
-Each measurement is capped in time (``--measure-s``) and the run stops starting new models
-after ``--budget-s`` (rows not measured are written with status ``skipped: budget``), so the
-default run fits in 8 minutes on an H100/H200. ``stbench sweep`` stores autocast runs only;
-bf16 *weights* (``model.to(torch.bfloat16)``) are measured here.
+This script only assembles commands: the measuring (timing protocol, out-of-memory back-off
+of the throughput batch, peak memory) is the sweep's, the rows are the store's, and a re-run
+resumes (stored tasks are skipped). Needs torch and stbench only (no plotly, fvcore, ptflops).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import csv
+import json
 import re
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-from stbench.models.layout import to_channels_last
-
 ROOT = Path(__file__).resolve().parent.parent
-# (mode, dtype of the weights, autocast dtype, memory format)
-MODES = (
-    ("float32", torch.float32, None, "contiguous"),
-    ("float32", torch.float32, None, "channels_last_3d"),
-    ("bf16-autocast", torch.float32, torch.bfloat16, "channels_last_3d"),
-    ("bf16-weights", torch.bfloat16, None, "channels_last_3d"),
-)
+STBENCH = [sys.executable, "-m", "stbench.cli"]
 DRY_MODELS = "tam_resnet18,r2plus1d_resnet18"
-COLUMNS = (
-    "model",
-    "frames",
-    "size",
-    "num_classes",
-    "mode",
-    "memory_format",
-    "latency_ms_b1",
-    "peak_mem_mb_b1",
-    "throughput_batch",
-    "clips_per_s",
-    "peak_mem_mb_throughput",
-    "status",
+# The dry run: tiny inputs and a short protocol, on the CPU.
+DRY_OPTIONS = ["--frames", "8", "--sizes", "32", "--throughput-batch", "2"]
+DRY_PROTOCOL = ["--warmup", "0.001", "--min-iters", "1", "--max-iters", "2", "--max-time", "1"]
+# Extra columns beside the CPU reference file's: memory, throughput and the GPU's metadata.
+EXTRA = (
+    "peak_mem_mib",
+    "peak_mem_method",
+    "throughput_batch_requested",
+    "throughput_batch_used",
+    "throughput_oom_batches",
+    "throughput_clips_per_s",
+    "run_gpu_name",
+    "run_gpu_capability",
+    "run_gpu_driver",
+    "run_cuda_version",
+    "run_cudnn_version",
 )
 
 
-def device_metadata(device: str) -> dict[str, Any]:
-    """Device name, capability, driver, CUDA, cuDNN, torch and clocks where readable."""
-    meta: dict[str, Any] = {
-        "device": device,
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda or "",
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else "",
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    if device.startswith("cuda"):
-        idx = torch.device(device).index or 0
-        major, minor = torch.cuda.get_device_capability(idx)
-        meta |= {"gpu": torch.cuda.get_device_name(idx), "capability": f"{major}.{minor}"}
-        meta |= _nvidia_smi(idx)
-    else:
-        meta |= {"gpu": "cpu", "capability": "", "threads": torch.get_num_threads()}
-    return meta
+def reference_columns() -> tuple[str, ...]:
+    """The CPU reference file's columns, then :data:`EXTRA`."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from cpu_reference import COLUMNS
+
+    return (*COLUMNS, *(c for c in EXTRA if c not in COLUMNS))
 
 
-def _nvidia_smi(idx: int) -> dict[str, str]:
-    fields = "driver_version,clocks.sm,clocks.mem,clocks.max.sm,clocks.max.mem,power.limit"
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", f"--id={idx}", f"--query-gpu={fields}", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    values = [v.strip() for v in out.strip().split(",")]
-    keys = ("driver", "sm_clock", "mem_clock", "max_sm_clock", "max_mem_clock", "power_limit")
-    return dict(zip(keys, values, strict=False)) if len(values) == len(keys) else {}
+def sweep_command(args: argparse.Namespace) -> list[str]:
+    """The `stbench sweep` command of this run."""
+    cmd = [*STBENCH, "sweep", args.models, "--preset", "gpu-reference", "--device", args.device]
+    cmd += ["--store", args.store, "--no-progress"]
+    if args.dry_run:
+        cmd += DRY_OPTIONS + DRY_PROTOCOL + ["--no-isolate"]
+    elif args.throughput_batch:
+        cmd += ["--throughput-batch", str(args.throughput_batch)]
+    return cmd
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+def export(args: argparse.Namespace, path: Path) -> int:
+    """Write the store's ok rows of the device, in the reference schema, to ``path``."""
+    import pandas as pd
+
+    device = "cuda" if args.device.startswith("cuda") else args.device
+    cmd = [*STBENCH, "export", "--store", args.store, "--status", "ok", "--format", "json"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    rows = pd.DataFrame(json.loads(out.stdout))
+    if rows.empty:
+        print(f"gpu_reference: no measured row in {args.store}", file=sys.stderr)
+        return 1
+    rows = rows[rows["device"].astype(str).str.startswith(device)]
+    rows = rows[rows["latency_ms_median"].notna()] if "latency_ms_median" in rows else rows[:0]
+    cols = reference_columns()
+    for col in cols:
+        if col not in rows:
+            rows[col] = None
+    rows = rows[list(cols)].copy()
+    rows["protocol_overrides"] = rows["protocol_overrides"].map(
+        lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+    )
+    rows = rows.sort_values(["dtype", "memory_format", "model", "frames", "size"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(path, index=False, float_format="%.6g")
+    print(f"gpu_reference: wrote {len(rows)} row(s) to {path}")
+    return 0
 
 
-def time_forward(run: Callable[[], Any], device: str, measure_s: float, warmup: int) -> float:
-    """Median seconds of one forward: `warmup` calls, then calls until `measure_s` passed."""
-    for _ in range(warmup):
-        run()
-    _sync(device)
-    samples: list[float] = []
-    start = time.perf_counter()
-    while not samples or (time.perf_counter() - start < measure_s and len(samples) < 200):
-        t0 = time.perf_counter()
-        run()
-        _sync(device)
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+def _slug(args: argparse.Namespace) -> str:
+    if not args.device.startswith("cuda"):
+        return "cpu-dry-run"
+    import torch
 
-
-def is_oom(exc: BaseException) -> bool:
-    """Out of memory, typed or by message."""
-    return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in str(exc)
-
-
-def measure(model: torch.nn.Module, mode: tuple, shape: tuple[int, ...], device: str, args) -> dict:
-    """Latency and peak memory at batch 1, clips/s at the throughput batch with OOM back-off."""
-    _, weights, amp, fmt = mode
-    memory_format = torch.channels_last_3d if fmt == "channels_last_3d" else None
-    model = model.to(device=device, dtype=weights).eval()
-    if memory_format is not None:
-        model = to_channels_last(model)
-
-    def runner(batch: int) -> Callable[[], Any]:
-        x = torch.randn(batch, *shape[1:], device=device, dtype=weights)
-        if memory_format is not None:
-            x = x.contiguous(memory_format=memory_format)
-
-        def run() -> Any:
-            with torch.inference_mode(), _autocast(device, amp):
-                return model(x)
-
-        return run
-
-    row: dict[str, Any] = {}
-    for batch, key in ((1, "b1"), (args.throughput_batch, "throughput")):
-        while batch >= 1:
-            _reset_peak(device)
-            try:
-                seconds = time_forward(runner(batch), device, args.measure_s, args.warmup)
-            except RuntimeError as exc:
-                if not is_oom(exc) or batch == 1:
-                    raise
-                _free(device)
-                batch //= 2
-                continue
-            peak = _peak_mb(device)
-            if key == "b1":
-                row |= {"latency_ms_b1": round(seconds * 1e3, 3), "peak_mem_mb_b1": peak}
-            else:
-                row |= {
-                    "throughput_batch": batch,
-                    "clips_per_s": round(batch / seconds, 2),
-                    "peak_mem_mb_throughput": peak,
-                }
-            break
-    return row
-
-
-class _autocast:
-    """torch.autocast for `dtype`, or nothing when `dtype` is None."""
-
-    def __init__(self, device: str, dtype: torch.dtype | None) -> None:
-        kind = "cuda" if device.startswith("cuda") else "cpu"
-        self.ctx = torch.autocast(kind, dtype=dtype) if dtype is not None else None
-
-    def __enter__(self) -> None:
-        if self.ctx is not None:
-            self.ctx.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.ctx is not None:
-            self.ctx.__exit__(*exc)
-
-
-def _reset_peak(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak_mb(device: str) -> float | str:
-    return round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.startswith("cuda") else ""
-
-
-def _free(device: str) -> None:
-    import gc
-
-    gc.collect()
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
-
-
-def rows(args: argparse.Namespace, deadline: float) -> Iterator[dict[str, Any]]:
-    """One row per (model, mode); models not started before `deadline` are marked skipped."""
-    from stbench.zoo import create_model, get_spec, list_models
-
-    names: list[str] = []
-    for pattern in args.models.split(","):
-        names += [n for n in list_models(pattern.strip()) if n not in names]
-    for name in names:
-        spec = get_spec(name)
-        frames, size = args.frames or spec.default_frames, args.size or spec.default_size
-        base = {"model": name, "frames": frames, "size": size, "num_classes": spec.default_classes}
-        built: torch.nn.Module | None = None
-        for mode in MODES:
-            row = base | {"mode": mode[0], "memory_format": mode[3]}
-            if time.monotonic() > deadline:
-                yield row | {"status": "skipped: budget"}
-                continue
-            try:
-                built = built or create_model(name, frames=frames)  # built once, copied per mode
-                model = copy.deepcopy(built)
-                row |= measure(model, mode, (1, 3, frames, size, size), args.device, args)
-                row["status"] = "ok"
-            except Exception as exc:  # a model that fails is a row, not the end of the run
-                row["status"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            finally:
-                model = None
-                _free(args.device)
-            yield row
-
-
-def default_out(meta: dict[str, Any]) -> Path:
-    """bench/reference/<gpu>.csv, the GPU name as a file name."""
-    slug = re.sub(r"[^a-z0-9]+", "-", str(meta["gpu"]).lower()).strip("-")
-    return ROOT / "bench" / "reference" / f"{slug}.csv"
+    name = torch.cuda.get_device_name(torch.device(args.device).index or 0)
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure, then write the CSV; exit 1 if any model failed."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cuda")
-    p.add_argument("--models", default="*", help="comma-separated name patterns (default: all)")
-    p.add_argument("--frames", type=int, help="clip length (default: each spec's)")
-    p.add_argument("--size", type=int, help="frame size (default: each spec's)")
-    p.add_argument(
-        "--throughput-batch", type=int, default=32, help="first batch tried (halved on OOM)"
-    )
-    p.add_argument("--measure-s", type=float, default=0.2, help="seconds timed per measurement")
-    p.add_argument("--warmup", type=int, default=3, help="untimed calls per measurement")
-    p.add_argument("--budget-s", type=float, default=440.0, help="no new model after this")
-    p.add_argument("--out", type=Path, help="CSV path (default: bench/reference/<gpu>.csv)")
-    p.add_argument("--dry-run", action="store_true", help="a few tiny models on CPU, 8x32x32")
+    """Sweep with the gpu-reference preset, then export the reference CSV."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default="*", help="zoo model names or patterns (default: all)")
+    p.add_argument("--device", default="cuda", help="cuda or cuda:N (the dry run: cpu)")
+    p.add_argument("--store", help="results store (default: results/gpu_reference.sqlite)")
+    p.add_argument("--throughput-batch", type=int, help="override the preset's (32)")
+    p.add_argument("--out", help="the reference CSV (default: bench/reference/<gpu>.csv)")
+    p.add_argument("--dry-run", action="store_true", help=f"{DRY_MODELS}, 8x32x32, on CPU")
+    p.add_argument("--no-measure", action="store_true", help="export only")
     args = p.parse_args(argv)
     if args.dry_run:
-        args.device, args.models, args.frames, args.size = "cpu", DRY_MODELS, 8, 32
-        args.throughput_batch, args.measure_s, args.warmup = 2, 0.0, 1
-    elif args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(
-            f"gpu_reference: error: --device {args.device}: CUDA is not available", file=sys.stderr
-        )
-        return 2
-    meta = device_metadata(args.device)
-    deadline = time.monotonic() + args.budget_s
-    out = args.out or default_out(meta)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    with out.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, [*COLUMNS, *meta], restval="")
-        writer.writeheader()
-        for row in rows(args, deadline):
-            writer.writerow(row | meta)
-            fh.flush()
-            failed += row["status"].startswith("failed")
+        args.models, args.device = DRY_MODELS, "cpu"
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
             print(
-                f"{row['model']:<36} {row['mode']:<14} {row['memory_format']:<17} {row['status']}"
+                f"gpu_reference: error: --device {args.device}: CUDA is not available",
+                file=sys.stderr,
             )
-    print(f"gpu_reference: wrote {out} ({failed} failed)")
-    return 1 if failed else 0
+            return 2
+    if args.store is None:
+        name = "gpu_reference_dry.sqlite" if args.dry_run else "gpu_reference.sqlite"
+        args.store = str(ROOT / "results" / name)
+    if not args.no_measure:
+        done = subprocess.run(sweep_command(args))
+        if done.returncode not in (0, 1):
+            return done.returncode
+    path = Path(args.out) if args.out else ROOT / "bench" / "reference" / f"{_slug(args)}.csv"
+    return export(args, path)
+
+
+def _run() -> Any:
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _run()

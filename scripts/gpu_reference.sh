@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU reference run of the whole zoo (see scripts/gpu_reference.py); extra arguments pass on.
-# Usage: scripts/gpu_reference.sh [--dry-run] [--out FILE] [--models PATTERN]
+# Usage: scripts/gpu_reference.sh [--dry-run] [--out FILE] [--models PATTERN] [--store PATH]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${PYTHON:-$here/../.venv/bin/python}"

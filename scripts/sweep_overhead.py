@@ -27,6 +27,12 @@ def profile(model, **options):
 CHILD = """
 import sys, time
 from stbench.bench.sweep.driver import Task, run_sweep
+try:  # tasks name only registered profilers (where stbench has the registry)
+    from stbench.bench.sweep.driver import register_profiler
+    import sweep_fake
+    register_profiler(sweep_fake.profile, name="sweep_fake:profile")
+except ImportError:
+    pass
 n, store = int(sys.argv[1]), sys.argv[2]
 tasks = [Task(f"m{i // 6:03d}", 8 + i % 6, 112, profiler="sweep_fake:profile") for i in range(n)]
 t0 = time.perf_counter()

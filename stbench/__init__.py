@@ -27,6 +27,8 @@ _LAZY = {
     "load_module": "stbench.zoo",
     "is_registered": "stbench.zoo",
     "profile": "stbench.bench",
+    "register_profiler": "stbench.bench.sweep",
+    "register_op_handle": "stbench.bench.count.handles",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -29,3 +29,15 @@ def lazy_attributes(
         return sorted({*homes, *vars(sys.modules[module])})
 
     return getattr_, dir_
+
+
+def lazy_package(
+    package: str, modules: Mapping[str, str]
+) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__all__, __getattr__, __dir__)`` of a package whose public names live in its
+    modules: `modules` maps a module (relative to `package`) to its names, space-separated.
+
+    >>> __all__, __getattr__, __dir__ = lazy_package(__name__, {"registry": "create_model get_spec"})
+    """
+    homes = {name: f"{package}.{mod}" for mod, names in modules.items() for name in names.split()}
+    return sorted(homes), *lazy_attributes(package, homes)

@@ -4,9 +4,14 @@ A command builds `Table`s (rows plus the columns a person sees, with units in th
 headers) and hands them to `emit`, which prints them or writes them to `--out` in one of
 `FORMATS`. The human formats (``table``: rich; ``markdown``) show the chosen columns,
 formatted; the machine formats (``csv``, ``json``) carry every field of every row under
-its stable key, numbers unformatted. Files go through `write_atomic`: parent folder
-created, a temporary file in the same folder, fsync, rename, mode 0644; a symlink, device
-or folder is never replaced, and a failure leaves the old file as it was.
+its stable key, numbers unformatted. Every file stbench writes goes through `write_set`
+(`write_atomic` for one file): the output rule (`checked_target`) refuses a path ending in
+'/', a symlink loop, a folder, a results store, and any file the running command reads
+(`reads`); then every file of the output is written to a temporary file in its folder,
+fsync'd, and all are renamed into place together, mode 0644 (a failed rename puts back the
+files already replaced); a symlink's target is written and the link kept; a device or
+FIFO (/dev/stdout) is written into, never replaced; any failure is one ValueError line
+naming the option, the old files as they were.
 
 Rich is imported inside functions: `import stbench.cli` stays light.
 """
@@ -21,9 +26,10 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +47,14 @@ __all__ = [
     "Column",
     "Table",
     "check_writable",
+    "checked_target",
+    "command_scope",
     "emit",
+    "reads",
     "render",
     "resolve_format",
     "write_atomic",
+    "write_set",
 ]
 
 
@@ -296,6 +306,26 @@ def _fitted_widths(headers: list[str], body: list[list[str]], width: int) -> lis
     return widths
 
 
+def _wrap(text: str, width: int) -> str:
+    """`text` in lines of at most `width` cells, broken at spaces and, in a longer word,
+    after `_`, `-`, `/` or `.` (never mid-word unless one part alone is longer)."""
+    from rich.cells import cell_len
+
+    out = []
+    for paragraph in text.splitlines() or [""]:
+        lines: list[str] = []
+        for word in paragraph.split(" "):
+            parts = [word] if cell_len(word) <= width else re.findall(r"[^_/.-]*[_/.-]?", word)
+            for j, part in enumerate(p for p in parts if p):
+                sep = " " if j == 0 else ""
+                if lines and cell_len(lines[-1] + sep + part) <= width:
+                    lines[-1] += sep + part
+                else:
+                    lines.append(part)
+        out.extend(lines or [""])
+    return "\n".join(out)
+
+
 def rich_table(t: Table, width: int | None = None) -> Any:
     """The table as a rich Table (cells are plain text, never markup). With `width`: sized
     so that no word of a cell or a header is broken (headers and text wrap at spaces); None
@@ -315,9 +345,12 @@ def rich_table(t: Table, width: int | None = None) -> Any:
             col = t.shown[i]
             justify = col.justify or ("right" if _numeric(t, col) else "left")
         fixed = widths[i] if widths else None
+        header = _wrap(header, fixed) if fixed else header
         out.add_column(Text(header), justify=justify, width=fixed, overflow="fold")
     styles = t.styles if t.styles is not None and not t.transpose else [None] * len(body)
     for cells, style in zip(body, styles, strict=True):
+        if widths:
+            cells = [_wrap(c, w) for c, w in zip(cells, widths, strict=True)]
         out.add_row(*(Text(c) for c in cells), style=style)
     return out
 
@@ -407,6 +440,85 @@ def emit(
 
 # ------------------------------------------------------------------ writing
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_reading: list[dict[tuple[Any, ...], str]] = []  # one dict per running command: file -> role
+
+
+@contextlib.contextmanager
+def command_scope() -> Iterator[None]:
+    """One command's run: the files it `reads` are refused as outputs until it ends."""
+    _reading.append({})
+    try:
+        yield
+    finally:
+        _reading.pop()
+
+
+def reads(path: str | os.PathLike[str], role: str) -> None:
+    """Note that the running command reads `path` (as `role`): no output may replace it."""
+    if _reading:
+        for ident in _identities(Path(path)):
+            _reading[-1].setdefault(ident, role)
+
+
+def _identities(path: Path) -> list[tuple[Any, ...]]:
+    """How a file is recognised: its resolved path and, when it exists, its inode."""
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop is no file anyone reads
+        return []
+    out: list[tuple[Any, ...]] = [("path", str(real))]
+    with contextlib.suppress(OSError):
+        st = real.stat()
+        if stat.S_ISREG(st.st_mode):
+            out.append(("inode", st.st_dev, st.st_ino))
+    return out
+
+
+def _read_by(path: Path) -> str | None:
+    """The role in which the running command reads `path`, or None."""
+    for ident in _identities(path):
+        for scope in _reading:
+            if ident in scope:
+                return scope[ident]
+    return None
+
+
+def _is_store(path: Path) -> bool:
+    """Whether `path` is an existing SQLite file (a results store)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def checked_target(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
+    """The file a write to `path` replaces, or one line naming `option` if the rule refuses it."""
+    text = os.fspath(path)
+    if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
+        raise ValueError(f"{option}: got {text!r}; allowed: a file path (not ending in '/')")
+    given = Path(text)
+    try:
+        given.resolve()
+    except (OSError, RuntimeError):
+        raise ValueError(f"{option}: got {text!r} (a symlink loop); allowed: a file path") from None
+    target = _target(given)
+    if target.is_dir():
+        raise _is_folder_error(path, option)
+    role = _read_by(given)
+    if role is not None:
+        raise ValueError(
+            f"{option}: got {text!r}, which this command reads ({role}); allowed: a file "
+            "the command does not read"
+        )
+    if target.is_file() and _is_store(target):
+        raise ValueError(
+            f"{option}: got {text!r}, a results store (SQLite); allowed: a file that is not "
+            "a store (`stbench export` writes a store's rows elsewhere)"
+        )
+    return target
+
 
 def _target(path: Path) -> Path:
     """The file a write goes to: a symlink's target (the link itself stays)."""
@@ -429,39 +541,90 @@ def _cannot(path: str | os.PathLike[str], option: str, exc: OSError) -> ValueErr
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, option: str = "--out") -> Path:
-    """Write a whole file or nothing: temp file in the same folder, fsync, rename, mode 0644.
+    """Write a whole file or nothing (see `write_set`, of which this is the one-file case)."""
+    return write_set({path: data}, option=option)[0]
 
-    The parent folder is created. Writing to a symlink replaces its target and keeps the
-    link; a device or FIFO (e.g. /dev/stdout) is written into, never replaced; a folder
-    is refused. Any failure is one ValueError line naming `option`; the old file stays.
-    """
-    given = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    target = _target(given)
-    if target.is_dir():
-        raise _is_folder_error(path, option)
+
+def write_set(
+    files: Mapping[str | os.PathLike[str], str | bytes], *, option: str = "--out"
+) -> list[Path]:
+    """stbench's one writer: every file of one output replaced together, or none (see top)."""
+    given = [Path(p) for p in files]
+    targets = [checked_target(p, option=option) for p in files]  # as typed: a '/' counts
+    if len({str(t.absolute()) for t in targets}) < len(targets):
+        raise ValueError(f"{option}: got one file twice in one output; allowed: distinct files")
+    payloads = [d.encode("utf-8") if isinstance(d, str) else d for d in files.values()]
+    staged: list[tuple[str, Path]] = []
+    devices: list[tuple[Path, bytes]] = []
+    current = given[0] if given else ""
     try:
-        if target.exists() and not target.is_file():
+        for path, target, payload in zip(given, targets, payloads, strict=True):
+            current = path
+            if target.exists() and not target.is_file():
+                devices.append((target, payload))
+                continue
+            _make_parent(target.parent)
+            staged.append((_stage(target, payload), target))
+        current = given[0] if given else ""
+        _replace_all(staged)
+        staged = []
+        for target, payload in devices:
             with open(target, "wb") as fh:
                 fh.write(payload)
-            return given
-        _make_parent(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, target)
-        except BaseException:
+    except OSError as exc:
+        raise _cannot(current, option, exc) from None
+    finally:
+        for tmp, _ in staged:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            raise
-        _sync_folder(target.parent)
-    except OSError as exc:
-        raise _cannot(path, option, exc) from None
     return given
+
+
+def _stage(target: Path, payload: bytes) -> str:
+    """A temporary file beside `target` holding `payload`, synced, mode 0644."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _replace_all(staged: list[tuple[str, Path]]) -> None:
+    """Rename every staged file into place; on a failure, put the replaced files back."""
+    done: list[tuple[str | None, Path]] = []  # (backup of the old file or None, target)
+    try:
+        for tmp, target in staged:
+            backup = None
+            if target.exists():
+                backup = f"{tmp}.old"
+                try:
+                    os.link(target, backup)
+                except OSError:  # no hard links here: replaced without a way back
+                    backup = None
+            done.append((backup, target))
+            os.replace(tmp, target)
+    except BaseException:
+        for backup, target in reversed(done):
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, target)
+                elif target.exists():
+                    os.unlink(target)
+        raise
+    finally:
+        for backup, _ in done:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(backup)
+    for folder in dict.fromkeys(t.parent for _, t in staged):
+        _sync_folder(folder)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -475,11 +638,9 @@ def _sync_folder(folder: Path) -> None:
 
 
 def check_writable(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
-    """Fail early, before long work, when `path` cannot be written (creates its folder)."""
+    """Fail before long work when `path` cannot be written or the rule refuses it."""
     given = Path(path)
-    target = _target(given)
-    if target.is_dir():
-        raise _is_folder_error(path, option)
+    target = checked_target(path, option=option)
     try:
         if target.exists():
             if not os.access(target, os.W_OK):

@@ -32,8 +32,8 @@ class Progress:
         *,
         enabled: bool = True,
         stream: TextIO | None = None,
-        delay_s: float = DELAY_S,
-        every_s: float = EVERY_S,
+        delay_s: float | None = None,
+        every_s: float | None = None,
     ) -> None:
         self.label, self.total, self.done, self.text = label, total, 0, ""
         self.stream = stream or sys.stderr
@@ -41,7 +41,8 @@ class Progress:
         self.enabled = enabled and setting not in ("0", "off", "no", "false")
         tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.mode = "rich" if tty and setting != "plain" else "plain"
-        self.delay_s, self.every_s = delay_s, every_s
+        self.delay_s = DELAY_S if delay_s is None else delay_s
+        self.every_s = EVERY_S if every_s is None else every_s
         self._t0 = self._last = 0.0
         self._shown = False
         self._stop = threading.Event()
@@ -107,22 +108,23 @@ class Progress:
     def _watch(self) -> None:
         """Show the bar (or the first plain line) after the delay, then plain lines now and
         then; the rich bar refreshes itself."""
-        while not self._stop.wait(0.2):
+        while True:
             now = time.monotonic()
-            if now - self._t0 < self.delay_s:
-                continue
-            with self._lock:
-                if self._rich is not None:
-                    if not self._shown:
-                        self._rich.start()
-                        self._shown = True
-                elif not self._shown or now - self._last >= self.every_s:
-                    self._line()
+            if now - self._t0 >= self.delay_s:
+                with self._lock:
+                    if self._rich is not None:
+                        if not self._shown:
+                            self._rich.start()
+                            self._shown = True
+                    elif not self._shown or now - self._last >= self.every_s:
+                        self._line()
+            if self._stop.wait(0.2):
+                return
 
     def _line(self, state: str = "") -> None:
         self._shown, self._last = True, time.monotonic()
-        count = f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
-        parts = [f"{self.label}: {count}", self.text if not state else state]
+        count = f"{self.done}/{self.total}" if self.total is not None else f"{self.done or ''}"
+        parts = [f"{self.label}:", count, self.text if not state else state]
         elapsed = f"{self._last - self._t0:.0f} s"
         print(" ".join(p for p in parts if p) + f" ({elapsed})", file=self.stream, flush=True)
 

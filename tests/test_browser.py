@@ -59,7 +59,9 @@ def _joined() -> pd.DataFrame:
     for i, r in enumerate(rows):  # the device model's forward prediction of each input
         limiter = ("compute", "memory", "launch")[i % 3]
         r.update(predicted_gpu="H100 SXM5 80GB", predicted_limiter=limiter)
-        r.update(predicted_latency_ms=0.1 + r["macs"] / 1e11, predicted_peak_mib=r["params"] / 2e5)
+        lat = 0.1 + r["macs"] / 1e11
+        r.update(predicted_latency_ms=lat, predicted_peak_mib=r["params"] / 2e5)
+        r.update(predicted_latency_low_ms=lat / 1.3, predicted_latency_high_ms=lat * 1.8)
         r.update(predicted_intensity=50.0)
     return pd.DataFrame(rows).drop(columns=[]).assign(family=lambda d: d.get("family"))
 
@@ -96,7 +98,7 @@ CURVES = [
 ]
 
 
-def _selftest(page: str, tmp: Path, extra: list | None = None) -> dict:
+def _selftest(page: str, tmp: Path, extra: list | None = None, window: str = "") -> dict:
     path = tmp / "dashboard.html"
     path.write_text(page, encoding="utf-8")
     with tempfile.TemporaryDirectory() as profile:
@@ -110,6 +112,7 @@ def _selftest(page: str, tmp: Path, extra: list | None = None) -> dict:
             "--no-first-run",
             f"--user-data-dir={profile}",
             "--virtual-time-budget=10000",
+            *([f"--window-size={window}"] if window else []),
             "--dump-dom",
             f"{path.as_uri()}#selftest={quote(json.dumps(extra or []))}",
         ]
@@ -149,7 +152,7 @@ def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
     )
     assert "GMACs per video" in first["xtitle"] and "video level" in first["title"]
     assert "Also on this dataset and metric: clip" in first["levelnote"]
-    assert "1 record(s) state no views: not drawn" in first["levelnote"]
+    assert "1 record(s): views not stated: no per-video cost — not drawn" in first["levelnote"]
     assert "tsn_resnet50" not in first["x"]  # views not stated: no per-video cost, not guessed
     clip, video = steps["per-clip"], steps["per-video"]
     assert "GMACs per clip" in clip["xtitle"] and "tsn_resnet50" in clip["x"]
@@ -180,11 +183,15 @@ def test_dashboard_renders_and_selectors_redraw(page, tmp_path):
     assert any(m.startswith("Fast-S3D") for m in xie["curve_marks"])
     pred = steps["predicted-latency"]  # the device model's axis: labelled as a prediction
     assert pred["cost"] == "predicted_latency_ms" and pred["svg"] and pred["points"] >= 4
-    assert "predicted, H100 SXM5 80GB, lower bound" in pred["title"]
+    assert "predicted, H100 SXM5 80GB, median error" in pred["title"]
+    assert "published measurements" in pred["title"] and "lower bound" not in pred["title"]
     assert "not a measurement" in pred["xtitle"]
+    assert pred["errorbars"] >= pred["points"]  # every estimate drawn with its interval
+    assert "error bars: its interval" in pred["levelnote"]
     flops = steps["view-flops-latency"]  # GMACs against the bound, per model input
     assert flops["view"] == "flops_latency" and flops["svg"] and flops["message"] is None
     assert flops["title"].startswith("GMACs per clip vs Latency (ms), predicted")
+    assert flops["errorbars"] >= flops["points"]
     inputs = {(r["model"], r["frames"]) for r in _joined().to_dict("records")}
     assert flops["points"] == len(inputs) and flops["frontier_rows"] == 0
     assert {s for _, _, s in flops["pairs"]} <= {"circle", "square", "diamond"}
@@ -285,3 +292,135 @@ def test_shipped_cpu_reference_is_drawn_on_the_main_datasets(tmp_path):
     device = next(a for a in payload["axes"] if a["key"].startswith("latency|cpu|"))["key"]
     drawn = _run_latency(payload, tmp_path, device.split("|")[-1])
     assert {"kinetics400", "mini_kinetics", "mini_ssv2"} <= drawn
+
+
+def _frontier_today() -> pd.DataFrame:
+    """Kinetics-400 video-level records of the new families beside two CNNs of the papers."""
+    base = dict(split="val", level="video", input_size=224, num_classes=400, dataset="kinetics400")
+    base.update(modality="rgb", source="test", metric="top1", batch=1, device="meta")
+    pts = [  # model, family, backbone, frames, views, macs, matmul, params, top-1
+        ("i3d_resnet50", "I3D", "resnet50", 32, "10x3", 335e9, 0, 28e6, 76.6),
+        ("nln_resnet50", "NLN", "resnet50", 32, "10x3", 49e9, 16e9, 31e6, 74.0),
+        ("x3d_m", "X3D", "x3d", 16, "10x3", 6.18e9, 0, 3.8e6, 76.2),
+        ("video_swin_t", "Video Swin", "swin", 32, "4x3", 69.8e9, 17.9e9, 28e6, 78.3),
+        ("videomae_vit_b", "VideoMAE", "vit_tubelet", 16, "5x3", 135e9, 45.3e9, 87e6, 81.5),
+        ("timesformer", "TimeSformer", "vit_frame_patches", 8, "1x3", 190e9, 6e9, 122e6, 77.9),
+    ]
+    rows = [
+        dict(base, model=m, family=f, backbone=b, frames=t, views=v, macs=c, params=p, value=a)
+        | {"matmul_macs": mm, "total_macs": c + mm}
+        for m, f, b, t, v, c, mm, p, a in pts
+    ]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
+def test_new_families_have_their_own_style_and_the_axis_names_its_convention(tmp_path):
+    page = render_html(build_payload(PlotData.from_joined(_frontier_today())))
+    res = _selftest(page, tmp_path)
+    assert res["errors"] == []
+    first = {s["step"]: s for s in res["steps"]}["initial"]
+    assert first["dataset"] == "kinetics400" and first["per"] == "video"
+    pairs = {fam: (colour, symbol) for fam, colour, symbol in first["pairs"]}
+    new = ("X3D", "Video Swin", "VideoMAE", "TimeSformer")
+    assert set(new) <= set(pairs), pairs
+    assert len({pairs[f] for f in pairs}) == len(pairs)  # one colour-symbol pair per family
+    assert len({pairs[f][0] for f in new}) == len(new)  # and a colour of its own each
+    # attention among the models: the axis counts conv+linear+matmul and says so
+    assert "conv+linear+matmul" in first["xtitle"] and "attention" in first["xtitle"]
+    assert first["x"]["videomae_vit_b"] == pytest.approx(15 * 180.3, rel=1e-3)  # total x 5x3
+
+
+# Tran et al. at their crowded spot (GMACs per clip, top-1): mc4/mc5 on top of each other,
+# rmc4/mc2/rmc5/r3d within a few GMACs and 0.5 points
+CROWD = {
+    "r2d": (1.9, 57.5),
+    "f_r2d": (13.4, 58.0),
+    "rmc3": (12.5, 60.6),
+    "mc2": (14.3, 60.6),
+    "rmc4": (14.5, 60.7),
+    "rmc5": (15.3, 60.5),
+    "rmc2": (19.8, 60.8),
+    "mc5": (19.9, 61.3),
+    "mc4": (20.0, 61.3),
+    "r3d": (20.4, 61.2),
+    "mc3": (21.6, 62.2),
+    "r2plus1d": (20.6, 63.9),
+}
+
+
+def _crowded() -> pd.DataFrame:
+    """One record per zoo family (all on one view), the Tran models crowded as published,
+    two models at 8, 16 and 32 frames, and a dataset whose records span 0.9 points."""
+    from stbench.zoo.registry import list_specs
+
+    base = dict(split="val", level="video", views="10x1", input_size=112, num_classes=400)
+    base.update(modality="rgb", source="test", metric="top1", batch=1, device="meta")
+    first: dict = {}
+    for spec in list_specs():
+        first.setdefault(spec.family, spec)
+    rows = []
+    for i, spec in enumerate(sorted(first.values(), key=lambda s: s.family)):
+        rows.append(dict(base, model=spec.name, dataset="hmdb51", frames=8, value=40.0 + i))
+        rows[-1].update(macs=(5 + 3 * i) * 1e9, params=(10 + i) * 1e6)
+    for m, (g, v) in CROWD.items():
+        rows.append(dict(base, model=f"{m}_resnet18", dataset="kinetics400", frames=8, value=v))
+        rows[-1].update(macs=g * 1e9, params=33e6)
+    for m in ("i3d_resnet50", "tsn_resnet50"):
+        for t in (8, 16, 32):
+            rows.append(dict(base, model=m, dataset="ucf101", frames=t, value=60.0 + t / 4))
+            rows[-1].update(macs=t * 4e9, params=25e6)
+    for m, v in (("gst_a1_4_resnet50", 47.6), ("gst_a1_8_resnet50", 46.7)):
+        rows.append(dict(base, model=m, dataset="ssv1", frames=8, value=v, macs=29e9, params=21e6))
+    for i, r in enumerate(rows):
+        spec = next(s for s in list_specs() if s.name == r["model"])
+        r.update(family=spec.family, backbone=spec.backbone, predicted_gpu="H100 SXM5 80GB")
+        r.update(predicted_limiter=("compute", "memory", "launch")[i % 3], predicted_intensity=50.0)
+        r.update(predicted_latency_ms=0.1 + r["macs"] / 1e11, predicted_peak_mib=100.0)
+    return pd.DataFrame(rows)
+
+
+def _overlap(a: list, b: list) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
+def test_crowded_views_stay_readable_in_a_1000px_window(tmp_path):
+    joined = _crowded()
+    page = render_html(build_payload(PlotData.from_joined(joined)))
+    extra = [
+        {"label": "view-tran", "set": {"dataset": "kinetics400", "view": "tran"}},
+        {"label": "flops", "set": {"view": "flops_latency"}},
+        {"label": "frames", "set": {"dataset": "ucf101", "view": "frames"}},
+        {"label": "narrow-range", "set": {"dataset": "ssv1", "view": "all"}},
+    ]
+    hash_ = quote(json.dumps(extra))
+    res = _selftest(page, tmp_path, extra, window="1280,1000")
+    assert res["errors"] == [], hash_
+    steps = {s["step"]: s for s in res["steps"]}
+    for name in ("initial", "view-tran", "flops", "frames"):
+        s = steps[name]  # titles clear of the toolbar; the x-axis title above the fold
+        assert 700 <= s["window_height"] <= 1000 and s["title_box"] and s["toolbar_box"]
+        assert not _overlap(s["title_box"], s["toolbar_box"]), (name, s["title"])
+        assert s["xtitle_bottom"] <= s["window_height"], (name, s["xtitle_bottom"])
+    tran = steps["view-tran"]  # labels never print on top of each other
+    labels = tran["labels"]
+    assert len(labels) >= 8, labels
+    clash = [
+        (a[0], b[0])
+        for i, a in enumerate(labels)
+        for b in labels[i + 1 :]
+        if _overlap(a[1:], b[1:])
+    ]
+    assert not clash, clash
+    flops = steps["flops"]  # every family's legend entry shown, none scrolled away
+    families = set(joined["family"])
+    assert len(flops["legend_boxes"]) == len(families) == flops["traces"] >= 28
+    box = flops["legend_box"]
+    hidden = [b for b in flops["legend_boxes"] if b[1] < box[1] - 1 or b[3] > box[3] + 1]
+    assert not hidden and box[3] <= box[1] + 20 * 30, (box, hidden)
+    frames = steps["frames"]  # series lines in their family's colour, not Plotly's cycle
+    assert len(frames["series"]) == 2
+    assert all(colour == family for _, colour, family in frames["series"]), frames["series"]
+    low, high = steps["narrow-range"]["yrange"]  # 0.9 points do not fill the whole axis
+    assert high - low >= 5 and low <= 46.7 and high >= 47.6

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
+from stbench.bench.sweep.driver import register_profiler
 from stbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +18,9 @@ KEY = ("r3d_resnet18", 8, 112, 1, 400, "cpu", "float32", "contiguous", 0)
 def fake_profile(model, *, frames, size, batch, num_classes, **kw):
     """A torch-free profiler stand-in for `sweep --task` runs."""
     return {"model": model, "params": 7, "macs": frames * size, "flops": 2 * frames * size}
+
+
+register_profiler(fake_profile)  # a task file names only registered profilers
 
 
 @pytest.fixture
@@ -237,3 +241,76 @@ def test_damaged_store_is_refused_by_every_command(tmp_path, capsys):
         assert err.count("\n") == 1 and "is damaged" in err and str(path) in err
         assert ".recover" in err
     assert path.read_bytes() == bytes(data)
+
+
+# ------------------------------------------------------------------ only named code runs (25.4)
+
+
+def test_a_task_file_cannot_name_a_function_to_call(tmp_path, capsys, monkeypatch):
+    called = []
+    monkeypatch.setattr(os, "system", lambda cmd: called.append(cmd) or 0)
+    task = {"model": "touch /tmp/x", "frames": 4, "size": 32, "profiler": "os:system"}
+    store = tmp_path / "s.sqlite"
+    argv = ["sweep", "--task", json.dumps(task), "--store", str(store), "--no-isolate"]
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "profiler: got 'os:system'; allowed: a registered profiler" in err
+    assert len(err.strip().splitlines()) == 1 and called == [] and not store.exists()
+
+
+def test_a_task_file_cannot_name_a_module_to_import(tmp_path, capsys):
+    evil = tmp_path / "evil.py"
+    marker = tmp_path / "ran"
+    evil.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    task = {"model": "r3d_resnet18", "frames": 8, "size": 112, "modules": [str(evil)]}
+    store = tmp_path / "s.sqlite"
+    assert main(["sweep", "--task", json.dumps(task), "--store", str(store), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "task: modules: got [" in err and "allowed: modules given with --module" in err
+    assert not marker.exists() and not store.exists()
+
+
+def test_a_task_naming_an_unregistered_profiler_is_a_failure_row_not_an_import():
+    import sys
+
+    from stbench.bench.sweep.driver import Task, run_task
+
+    sys.modules.pop("this_module_does_not_exist", None)
+    row = run_task(Task("m", 4, 32, profiler="this_module_does_not_exist:fn"))
+    assert row["status"] == "failed" and "allowed: a registered profiler" in row["error"]
+    assert "this_module_does_not_exist" not in sys.modules
+
+
+# ------------------------------------------------------------------ merge-store (issue 22.15)
+
+
+def test_merge_store_missing_source_creates_no_target(tmp_path, capsys):
+    target = tmp_path / "all.sqlite"
+    missing = tmp_path / "missing.sqlite"
+    assert main(["merge-store", str(missing), "--store", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"stbench merge-store: error: FILE {missing}: no results store at {missing}" in err
+    assert err.count("\n") == 1 and "--store" not in err and not target.exists()
+
+
+@pytest.mark.parametrize("target_exists", [False, True])
+def test_merge_store_checks_every_source_before_merging_any(
+    store_path, tmp_path, capsys, target_exists
+):
+    target = tmp_path / "all.sqlite"
+    if target_exists:
+        with ResultsStore(target):
+            pass
+    before = target.read_bytes() if target_exists else None
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("model,frames\nr3d,8\n")  # not a store
+    assert main(["merge-store", str(store_path), str(bad), "--store", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: FILE {bad}: {bad} is corrupt or not an SQLite database" in err
+    assert err.count("\n") == 1 and "--store" not in err
+    if target_exists:
+        assert target.read_bytes() == before
+        with ResultsStore(target, readonly=True) as s:
+            assert s.rows() == []
+    else:
+        assert not target.exists()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from stbench.cli import main
 from stbench.plots.dashboard import build_payload, render_html, write_dashboard
-from stbench.plots.data import build_points
+from stbench.plots.data import PlotData, build_points
 from stbench.plots.views import assign_views
 
 
@@ -94,7 +94,7 @@ def test_missing_latency_is_said_not_hidden():
     p = build_payload(sample_joined(latency=False))
     assert p["missing_kinds"] == ["latency", "memory"]
     assert any(n.startswith("No latency or peak memory measurements") for n in p["notes"])
-    assert any("bench/reference/" in n for n in p["notes"])
+    assert any("stbench sweep ... --time --memory" in n for n in p["notes"])
 
 
 def test_unmatched_records_are_reported():
@@ -221,7 +221,7 @@ def test_unwritable_or_wrong_output(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ValueError, match="cannot write"):
         write_dashboard(sample_joined(), blocker / "d.html")
-    with pytest.raises(ValueError, match="^--dashboard: expected an .html file"):
+    with pytest.raises(ValueError, match="^dashboard: got .*; allowed: an .html file"):
         write_dashboard(sample_joined(), tmp_path / "d.png")
 
 
@@ -251,7 +251,7 @@ def test_frontier_cli_json_and_dashboard(tmp_path, capsys, fake_collect):
         ("tsn_resnet18", 16),
         ("tam_resnet50", 8),
     ]
-    assert rows[0]["GMACs per clip"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
+    assert rows[0]["cost"] == pytest.approx(7.0) and rows[0]["accuracy (%)"] == 59.0
     assert out.exists()
 
 
@@ -260,7 +260,8 @@ def test_frontier_cli_table_and_latency(tmp_path, capsys, fake_collect):
     assert main(["frontier", "--out", out, "--cost", "latency", "--csv"]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0].startswith("dataset,metric,model")
-    assert "Latency (ms), cuda, float32, batch 1" in text.splitlines()[0]
+    assert text.splitlines()[0].endswith(",cost_axis,cost")  # stable keys, whatever the axis
+    assert '"Latency (ms), cuda, float32, batch 1"' in text.splitlines()[1]
     assert main(["frontier", "--out", out, "--dataset", "ssv1"]) == 0
     assert "Pareto frontier: Something-Something V1" in capsys.readouterr().out
 
@@ -268,7 +269,7 @@ def test_frontier_cli_table_and_latency(tmp_path, capsys, fake_collect):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dataset", "ucf101"], "--dataset ucf101: no top1 record"),
+        (["--dataset", "ucf101"], "--dataset: got 'ucf101', but no top1 record"),
         (["--dataset", "nope"], "--dataset: got 'nope'"),
         (["--out", "/proc/nope/d.html"], "--out: cannot write"),
     ],
@@ -297,7 +298,7 @@ def test_demo_cli_writes_dashboard_and_frontier_csv(tmp_path, capsys, fake_colle
     assert main(["demo", "--out-dir", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert (
-        "Pareto frontier: Kinetics-400 (kinetics400, val split, clip-level), top1 (%) vs GMACs per clip"
+        "Pareto frontier: Kinetics-400 (kinetics400, val split, clip-level), top1 (%) vs GMACs per video"
         in out
     )
     assert "no joined records for mini_kinetics, ssv2" in out
@@ -347,7 +348,7 @@ def test_store_latency_rows_reach_the_dashboard_axes(tmp_path):
     lat = next(a for a in axes if a.kind == "latency")
     assert "NVIDIA H100" in lat.label and "batch 1" in lat.label
     assert points[lat.column].iloc[0] == 7.5 and points["macs"].iloc[0] == 33e9
-    with pytest.raises(ValueError, match="--store: no results store"):
+    with pytest.raises(ValueError, match="^store: no results store"):
         load_store(tmp_path / "missing.sqlite")
 
 
@@ -369,3 +370,28 @@ def test_time_reversed_records_are_diagnostics_not_drawn():
     drawn, diagnostic = split_diagnostic(records)
     assert list(drawn["protocol"]) == ["all_frames"]
     assert list(diagnostic["protocol"]) == ["all_frames_reversed_at_test"]
+
+
+def test_transition_points_come_from_the_specs_plans():
+    from stbench.models.inception import TRANSITIONS
+    from stbench.plots.curves import transition_points
+
+    assert transition_points() == TRANSITIONS  # one list, read from the heavy specs' plans
+    curves = [{"model": "xie_top_heavy_i3d_mixed_4b", "family": "Top-Heavy-I3D"}]
+    curves[0].update(backbone="inception_v1", transition=2, mark="", costs={"macs": 1.0})
+    payload = build_payload(PlotData.from_joined(sample_joined(), curves=curves))
+    assert payload["curve_ticks"] == list(TRANSITIONS)
+
+
+def test_paper_views_come_from_the_spec_rows():
+    from stbench.plots.views import VIEWS
+    from stbench.zoo import get_spec
+
+    member = {v.key: v.member for v in VIEWS}
+    assert get_spec("xie_s3d").views == ("xie",) and get_spec("r2plus1d_resnet18").views == (
+        "tran",
+    )
+    assert member["xie"]({"model": "xie_s3d"}) == ("", 0.0)
+    assert member["tran"]({"model": "r2plus1d_resnet18"}) == ("", 0.0)
+    assert member["gst"]({"model": "tsn_resnet50"}) is None  # chen2021 names no view
+    assert member["gst"]({"model": "not_in_zoo", "zoo_paper": "luo2019"}) == ("", 0.0)

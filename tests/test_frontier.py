@@ -86,3 +86,10 @@ def test_step_line_is_a_staircase():
     xs, ys = step_line([3, 1, 2], [70, 50, 60])
     assert xs == [1, 2, 2, 3, 3]
     assert ys == [50, 50, 60, 60, 70]
+
+
+def test_costs_within_rounding_are_one_cost():
+    # xie_s3d and xie_s3d_g: 68.18 GMACs each, 0.0012 GMACs apart; S3D-G is more accurate
+    assert list(pareto_mask([68.1800e9, 68.1812e9], [74.0, 75.0])) == [False, True]
+    assert list(pareto_mask([68.18e9, 68.25e9], [74.0, 75.0])) == [True, True]  # 0.1% apart
+    assert list(pareto_mask([1.0, 1.00005, 1.0001], [1.0, 1.0, 1.0])) == [True, True, True]

@@ -1,5 +1,6 @@
-"""GMACs count conv+linear (the papers' convention); models whose matmul/bmm MACs the GMACs
-leave out are named, with their share, by profile, frontier, the dashboard and compare."""
+"""GMACs count conv+linear (the papers' convention) until a model with a sizeable matmul share
+(attention) is compared: then every model's GMACs count total_macs and the axes, tables and
+compare say so; models with matmul MACs are named, with their share, everywhere."""
 
 import pandas as pd
 import pytest
@@ -92,13 +93,32 @@ def _profiler(name, frames, size, classes):
 def test_compare_has_matmul_and_total_figures_and_the_note():
     rows, notes = compare_rows(["tsn_resnet18", "tsn_resnet50"], profiler=_profiler)
     tsn18, tsn50 = rows
-    assert tsn50["matmul GMACs per clip (not in GMACs)"] == 11.0
-    assert tsn50["total GMACs per clip (conv+linear+matmul)"] == 44.0
-    assert tsn18["matmul GMACs per clip (not in GMACs)"] == 0.0
-    assert tsn18["total GMACs per clip (conv+linear+matmul)"] is None  # not counted
-    assert any("tsn_resnet50 25.0%" in n for n in notes)
+    assert tsn50["GMACs per clip (conv+linear+matmul)"] == 44.0
+    assert tsn50["matmul GMACs per clip (in GMACs)"] == 11.0
+    assert tsn50["conv+linear GMACs per clip (the papers' convention)"] == 33.0
+    assert tsn18["GMACs per clip (conv+linear+matmul)"] == 14.6  # total not counted: macs
+    assert tsn18["matmul GMACs per clip (in GMACs)"] == 0.0
+    assert any("tsn_resnet50 25.0%" in n and "total_macs" in n for n in notes)
     rows, _ = compare_rows(["tsn_resnet50"], profiler=_profiler, units="flops")
-    assert rows[0]["matmul GFLOPs per clip (not in GFLOPs)"] == 22.0
+    assert rows[0]["matmul GFLOPs per clip (in GFLOPs)"] == 22.0
+    assert rows[0]["GFLOPs per clip (2 x MACs) (conv+linear+matmul)"] == 88.0
+
+
+def test_macs_axes_count_total_macs_and_say_so_once_attention_is_compared():
+    data = PlotData.from_joined(_joined())
+    got = data.points.set_index("model")
+    assert got.loc["tiny_attention", "macs"] == 2.65e9  # total_macs
+    assert got.loc["tiny_attention", "macs_conv_linear"] == 0.13e9
+    assert got.loc["tsn_resnet18", "macs"] == 14.6e9  # no matmul: unchanged
+    by_key = {a.key: a for a in data.axes}
+    for key in ("macs", "macs_video", "flops", "flops_video"):
+        assert "conv+linear+matmul" in by_key[key].label, key
+    assert "attention matmuls" in by_key["macs"].title
+    table = frontier_tables(data.points, by_key["macs"])[0]
+    assert "conv+linear+matmul" in table.title
+    plain = PlotData.from_joined(_joined().iloc[[1]])
+    axis = {a.key: a for a in plain.axes}["macs"]
+    assert axis.label == "GMACs per clip" and "matmul" not in axis.title
 
 
 def test_compare_without_matmul_has_no_extra_rows():

@@ -131,3 +131,26 @@ def test_meta_training_step_runs_the_ops_of_a_real_one():
     assert ops[0] == ops[1]
     sizes = [[s.nbytes for s in t.storages.values() if s.created >= 0] for t in (meta, real)]
     assert sizes[0][: len(sizes[1])] == sizes[1][: len(sizes[0])]
+
+
+def test_reserved_replay_holds_every_allocation_in_segments():
+    from stbench.bench.predict.allocator import (
+        LARGE_BUFFER,
+        SMALL_BUFFER,
+        CachingAllocator,
+        reserved_report,
+    )
+    from stbench.bench.predict.predictor import predict
+
+    a = CachingAllocator()
+    a.malloc(1, 100)  # small pool: one 2 MiB segment
+    a.malloc(2, 3 << 20)  # large, < 10 MiB: one 20 MiB segment
+    assert a.reserved == SMALL_BUFFER + LARGE_BUFFER and a.allocated == 512 + (3 << 20)
+    a.free(2)
+    a.malloc(3, 4 << 20)  # reuses the cached large segment
+    assert a.reserved == SMALL_BUFFER + LARGE_BUFFER
+    row = predict("tsn_resnet18", gpu="h100_sxm", frames=2, size=32, train=True)
+    assert row["reserved_peak_memory_bytes"] >= row["peak_memory_bytes"]
+    assert row["train_reserved_peak_memory_bytes"] >= row["train_peak_memory_bytes"]
+    assert "max_memory_reserved" in row["memory_labels"]["reserved_peak_memory_bytes"]
+    assert reserved_report.__doc__

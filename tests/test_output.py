@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -350,3 +351,138 @@ def test_a_small_nonzero_number_keeps_two_significant_digits():
     assert cell_text(701, scale=1e6) == "0.0007"
     assert cell_text(0, scale=1e9) == "0.00"
     assert cell_text(12_345_678_901, scale=1e9) == "12.35"
+
+
+# ------------------------------------------------------------------ the output rule (issue 25.1)
+
+
+def _one_line_refusal(capsys, text: str) -> None:
+    err = capsys.readouterr().err
+    assert text in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_records_list_never_writes_over_its_own_records(tmp_path, capsys):
+    from test_user_records import _mine
+
+    mine = _mine(tmp_path)
+    before = mine.read_bytes()
+    assert main(["records", "list", "--records", str(mine), "--out", str(mine)]) == 2
+    _one_line_refusal(capsys, "which this command reads (--records)")
+    assert mine.read_bytes() == before
+
+
+def test_frontier_never_writes_over_its_own_records(tmp_path, capsys, fake_collect):
+    from test_user_records import _mine
+
+    mine = _mine(tmp_path)
+    before = mine.read_bytes()
+    dashboard = tmp_path / "d.html"
+    argv = ["frontier", "--records", str(mine), "--out", str(mine), "--dashboard", str(dashboard)]
+    assert main(argv) == 2
+    _one_line_refusal(capsys, "which this command reads (--records)")
+    assert mine.read_bytes() == before and not dashboard.exists()
+
+
+def test_export_never_writes_over_the_store_it_reads(tmp_path, capsys):
+    from stbench.bench.store.results import ResultsStore
+
+    store = tmp_path / "results.csv"  # a store under a CSV name
+    with ResultsStore(store) as db:
+        db.add_row({"model": "m", "frames": 4, "size": 32, "batch": 1, "num_classes": 2})
+    before = store.read_bytes()
+    assert main(["export", "--store", str(store), "--out", str(store)]) == 2
+    _one_line_refusal(capsys, "which this command reads (--store)")
+    assert store.read_bytes() == before
+    other = tmp_path / "other.csv"  # any store, read or not, is never an output
+    other.write_bytes(before)
+    assert main(["export", "--store", str(store), "--out", str(other)]) == 2
+    _one_line_refusal(capsys, "a results store (SQLite)")
+    assert other.read_bytes() == before
+
+
+def test_a_hard_link_to_an_input_is_the_input(tmp_path, capsys):
+    from test_user_records import _mine
+
+    mine = _mine(tmp_path)
+    link = tmp_path / "alias.csv"
+    os.link(mine, link)
+    assert main(["records", "list", "--records", str(mine), "--out", str(link)]) == 2
+    _one_line_refusal(capsys, "which this command reads (--records)")
+
+
+def test_module_file_is_never_an_output(tmp_path, capsys, clean_registry):
+    module = tmp_path / "mine.py"
+    module.write_text("X = 1\n")
+    out = tmp_path / "mine.json"
+    os.symlink(module, out)  # through a link, the module itself
+    assert main(["records", "list", "--module", str(module), "--out", str(out)]) == 2
+    _one_line_refusal(capsys, "which this command reads (--module)")
+    assert module.read_text() == "X = 1\n"
+
+
+@pytest.mark.parametrize("kind", ["slash", "loop"])
+def test_folder_paths_and_symlink_loops_are_refused(tmp_path, capsys, kind):
+    if kind == "slash":
+        out = str(tmp_path / "new") + "/"
+        message = "allowed: a file path (not ending in '/')"
+    else:
+        os.symlink(tmp_path / "b.csv", tmp_path / "a.csv")
+        os.symlink(tmp_path / "a.csv", tmp_path / "b.csv")
+        out, message = str(tmp_path / "a.csv"), "(a symlink loop)"
+    assert main(["records", "list", "--out", out, "--format", "csv"]) == 2
+    _one_line_refusal(capsys, message)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        write_atomic(out, "x")
+    assert not (tmp_path / "new").exists()
+
+
+def test_write_set_replaces_every_file_or_none(tmp_path, monkeypatch):
+    a, b = tmp_path / "a.html", tmp_path / "sub" / "b.csv"
+    output.write_set({a: "old a", b: "old b"})
+    assert (a.read_text(), b.read_text()) == ("old a", "old b")
+    real = os.replace
+    calls = []
+
+    def second_fails(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", second_fails)
+    with pytest.raises(ValueError, match="No space left on device"):
+        output.write_set({a: "new a", b: "new b"})
+    monkeypatch.undo()
+    assert (a.read_text(), b.read_text()) == ("old a", "old b")
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.html", "b.csv"]
+
+
+def test_demo_dying_on_a_broken_stdout_leaves_one_whole_set(tmp_path, capfd, fake_collect):
+    import stbench.cli.plots as cli_plots
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "dashboard.html").write_text("old dashboard")
+    (out / "frontiers.csv").write_text("old csv")
+
+    def broken(*_a, **_k):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cli_plots, "emit", broken)
+        assert main(["demo", "--out-dir", str(out)]) == 0  # the reader left: not an error
+    dashboard, frontiers = (out / "dashboard.html").read_text(), (out / "frontiers.csv").read_text()
+    assert dashboard.startswith("<!DOCTYPE html>") and frontiers.startswith("dataset,")
+
+
+def test_demo_refuses_a_set_member_that_is_an_input_before_any_work(tmp_path, capsys, fake_collect):
+    from test_user_records import _mine
+
+    mine = _mine(tmp_path)
+    before = mine.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(mine, out / "frontiers.csv")
+    assert main(["demo", "--out-dir", str(out), "--records", str(mine)]) == 2
+    _one_line_refusal(capsys, "which this command reads (--records)")
+    assert mine.read_bytes() == before and not (out / "dashboard.html").exists()

@@ -10,6 +10,7 @@ import pytest
 from stbench.bench.config import ProfileConfig
 from stbench.bench.count import static
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
+from stbench.bench.sweep import fill
 from stbench.bench.sweep.driver import Task
 from stbench.cli import main
 from stbench.zoo.records import COLUMNS
@@ -212,7 +213,7 @@ def test_a_second_frontier_counts_nothing_and_says_the_same(tmp_path, capsys, ti
         raise AssertionError("the second run counted")
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(static, "count_many", no_counting)
+    mp.setattr(fill, "count_many", no_counting)
     try:
         assert main(argv) == 0
         assert json.loads(capsys.readouterr().out) == first
@@ -230,10 +231,10 @@ def test_a_stored_measurement_answers_the_static_count(tmp_path, capsys, monkeyp
         cfg = ProfileConfig.for_model("tsn_resnet18", frames=2, size=32)
         row = {**cfg.key_fields(), "device": "cuda", "batch": 8, "latency_ms_median": 3.0}
         db.add_row({**row, "params": 11, "macs": 22, "counter": "meta"})
-    calls = spy_on(monkeypatch, static, "count_many")
+    calls = spy_on(monkeypatch, fill, "count_many")
     argv = ["compare", "tsn_resnet18", "--frames", "2", "--size", "32", "--store", str(store)]
     assert main([*argv, "--json"]) == 0
-    (out,) = json.loads(capsys.readouterr().out)
+    out = {r["figure"]: r["value"] for r in json.loads(capsys.readouterr().out)}
     assert calls == [] and out["GMACs per clip"] == pytest.approx(22e-9)
     assert out["params (M)"] == pytest.approx(11e-6)
     assert out["latency (ms) cuda b8 float32"] == 3.0
@@ -252,6 +253,25 @@ def test_missing_static_keeps_one_config_per_clip_and_ignores_failures():
     assert static.missing_static(
         [a, c], [*stored, {**c.key_fields(), "counter": "meta", "params": 1, "macs": 2}]
     ) == [b]
+
+
+def test_frontier_and_demo_read_the_store_and_the_reference_files_once(
+    tmp_path, capsys, tiny_records, monkeypatch
+):
+    from stbench.plots import sources
+
+    store = str(tmp_path / "s.sqlite")
+    assert main(["frontier", "--out", str(tmp_path / "f.html"), "--store", store]) == 0
+    seen = {
+        "store": spy_on(monkeypatch, ResultsStore, "rows"),
+        "reference": spy_on(monkeypatch, sources, "load_reference"),
+    }
+    argv = ["frontier", "--out", str(tmp_path / "f.html"), "--store", store]
+    assert main(argv) == 0  # the up-front checks read what the pipeline then uses
+    assert {k: len(v) for k, v in seen.items()} == {"store": 1, "reference": 1}
+    assert main(["demo", "--out-dir", str(tmp_path / "d"), "--store", store]) == 0
+    assert {k: len(v) for k, v in seen.items()} == {"store": 2, "reference": 2}
+    capsys.readouterr()
 
 
 def test_one_join_one_set_of_points_and_frontiers_per_run(

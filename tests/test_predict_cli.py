@@ -133,7 +133,7 @@ def test_list_gpus(capsys):
     [
         (
             ["--gpu", "x100"],
-            "gpu: got 'x100'; allowed: h100_sxm, h200, a100_80gb, l4, t4, v100_sxm2",
+            "gpu: got 'x100'; allowed: h100_sxm, h100_pcie, h200, b200, a100_80gb",
         ),
         (["--gpu", "v100", "--dtype", "bfloat16"], "dtype: got 'bfloat16' for gpu v100_sxm2"),
         (["--gpu", "h100", "--dtype", "int8"], "dtype: got 'int8'; allowed: float32"),

@@ -1,6 +1,8 @@
 """The device model's predictions as dashboard cost axes: read from the store (predicted
 and stored only when missing), merged into the profiles, labelled as predictions."""
 
+import re
+
 import pandas as pd
 import pytest
 from stbench.bench.config import ProfileConfig
@@ -21,7 +23,10 @@ def test_predictions_are_stored_once_and_reused(tmp_path, monkeypatch):
     (row,) = got.to_dict("records")
     want = predict("tsn_resnet18", gpu="h100_sxm", frames=4, size=32)  # its own classes
     assert row["predicted_peak_mib"] == pytest.approx(want["peak_memory_bytes"] / 2**20)
-    assert row["predicted_latency_ms"] == pytest.approx(want["latency_bound_ms"])
+    assert row["predicted_latency_ms"] == pytest.approx(want["latency_ms"])
+    assert row["predicted_latency_bound_ms"] == pytest.approx(want["latency_bound_ms"])
+    low, high = row["predicted_latency_low_ms"], row["predicted_latency_high_ms"]
+    assert low < row["predicted_latency_ms"] < high
     assert row["predicted_gpu"] == "H100 SXM5 80GB" and row["predicted_limiter"]
     with ResultsStore(store, readonly=True) as db:
         assert len(db.predictions()) == 1 and db.rows() == []
@@ -40,6 +45,8 @@ def _joined(predicted: bool) -> pd.DataFrame:
     if predicted:
         pred = profiles[["model", "frames", "size"]].assign(
             predicted_latency_ms=[0.5, 0.9],
+            predicted_latency_low_ms=[0.4, 0.7],
+            predicted_latency_high_ms=[0.8, 1.5],
             predicted_peak_mib=[100.0, 120.0],
             predicted_intensity=[30.0, 20.0],
             predicted_limiter=["memory", "launch"],
@@ -53,12 +60,16 @@ def _joined(predicted: bool) -> pd.DataFrame:
 def test_predicted_axes_and_the_flops_latency_view():
     data = PlotData.from_joined(_joined(True))
     labels = {a.key: a.label for a in data.axes}
-    assert labels["predicted_latency_ms"] == "Latency (ms), predicted, H100 SXM5 80GB, lower bound"
+    lat = labels["predicted_latency_ms"]
+    assert lat.startswith("Latency (ms), predicted, H100 SXM5 80GB, median error ")
+    assert re.search(r"median error \d+% vs \d+ published measurements$", lat)
+    assert "lower bound" not in lat
     assert labels["predicted_peak_mib"] == "Peak memory (MiB), predicted peak, H100 SXM5 80GB"
     payload = build_payload(data)
     assert "flops_latency" in [v["key"] for v in payload["views"]]
     tam = next(p for p in payload["points"] if p["model"] == "tam_resnet18")
     assert tam["costs"]["predicted_latency_ms"] == 0.9 and tam["limiter"] == "launch"
+    assert tam["spread"]["predicted_latency_ms"] == [0.7, 1.5]  # the interval, drawn as bars
     assert payload["missing_kinds"] == ["latency", "memory"]  # predictions are not measurements
     plain = build_payload(PlotData.from_joined(_joined(False)))
     assert "flops_latency" not in [v["key"] for v in plain["views"]]
@@ -80,7 +91,7 @@ def test_hover_shows_measured_over_predicted_where_both_exist():
     data = PlotData.from_joined(pd.concat([joined, measured], ignore_index=True))
     hover = {p["model"]: p["hover"] for p in build_payload(data)["points"]}
     assert (
-        "measured / predicted latency / its lower bound on H100 SXM5 80GB: 3.00"
+        "measured / predicted latency / its estimate on H100 SXM5 80GB: 3.00"
         in hover["tsn_resnet18"]
     )
     assert "measured / predicted peak memory on H100 SXM5 80GB: 1.10" in hover["tsn_resnet18"]

@@ -92,10 +92,16 @@ def test_merge_copies_predictions_once(tmp_path, predicted):
     "name, gpu",
     [
         ("NVIDIA H100 80GB HBM3", "h100_sxm"),
-        ("NVIDIA H100 PCIe", None),
+        ("NVIDIA H100 PCIe", "h100_pcie"),
         ("NVIDIA H200", "h200"),
         ("NVIDIA A100-SXM4-80GB", "a100_80gb"),
-        ("NVIDIA A100-SXM4-40GB", None),
+        ("NVIDIA A100-SXM4-40GB", "a100_40gb"),
+        ("NVIDIA A100-PCIE-40GB", None),
+        ("NVIDIA GeForce RTX 3090", "rtx_3090"),
+        ("NVIDIA GeForce RTX 3090 Ti", None),
+        ("NVIDIA A10", "a10"),
+        ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", "rtx_pro_6000_maxq"),
+        ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "rtx_pro_6000"),
         ("Tesla T4", "t4"),
         ("NVIDIA L4", "l4"),
         ("Tesla V100-SXM2-32GB", "v100_sxm2"),
@@ -167,3 +173,15 @@ def test_predict_sweep_in_processes_stores_each_once(tmp_path, monkeypatch):
         done = predictions.predict_sweep([*tasks, tasks[0]], s, "l4", jobs=2)
         assert (done.ran, done.skipped, done.failures) == (2, 1, [])
         assert sorted(r["size"] for r in s.predictions(gpu="l4")) == [32, 48]
+
+
+def test_validation_joins_by_memory_format_and_reports_the_estimate(tmp_path, predicted):
+    nhwc = predict(MODEL, gpu="h100_sxm", memory_format="channels_last", **SMALL)
+    with ResultsStore(tmp_path / "s.sqlite") as s:
+        s.add_predictions([predicted, nhwc])
+        s.add_row(measured(memory_format="channels_last_3d", latency_ms_median=3.0))
+        rows, n_measured, missing = validation_rows(s)
+    assert (len(rows), n_measured, missing) == (1, 1, 0)
+    (r,) = rows
+    assert r["estimate_ms"] == pytest.approx(nhwc["latency_ms"])
+    assert r["estimate_error_pct"] == pytest.approx(100 * (nhwc["latency_ms"] / 3.0 - 1))

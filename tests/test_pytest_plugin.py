@@ -122,3 +122,44 @@ def test_without_pytest_benchmark_the_fixture_skips(pytester):
     res = pytester.runpytest("-p", "no:benchmark", "--stbench-store=x.sqlite")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines(["*--stbench-store: needs pytest-benchmark*"])
+
+
+BUSY = """
+
+def test_busy(stbench_bench, monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (1000.0, 1000.0, 1000.0))
+    stbench_bench(TinyNet(), frames=4, size=32)
+"""
+
+
+def test_extra_info_records_load_threads_and_flags_a_busy_machine(pytester):
+    pytester.makepyfile(test_user=USER_SUITE + BUSY)
+    argv = (*FAST, "--bench-threads", "1", "--benchmark-json=out.json")
+    res = pytester.runpytest(*argv, "--stbench-store=runs.sqlite")
+    res.assert_outcomes(passed=2)
+    res.stdout.fnmatch_lines(["*NoisyTiming: stbench_bench test_busy: load average 1000 above*"])
+    doc = json.loads((pytester.path / "out.json").read_text())
+    info = {b["name"]: b["extra_info"] for b in doc["benchmarks"]}
+    for name in ("test_tiny", "test_busy"):
+        assert info[name]["threads"] == 1 and info[name]["cpus"] >= 1
+        assert isinstance(info[name]["load_avg_1m"], float)
+    assert info["test_busy"]["load_avg_1m"] == 1000.0
+    assert any("load average 1000 above" in f for f in info["test_busy"]["timing_flags"])
+    with ResultsStore(pytester.path / "runs.sqlite", readonly=True) as store:
+        rows = {r["benchmark_name"].rsplit("::", 1)[1]: r for r in store.rows()}
+    assert rows["test_busy"]["noisy"] and "load average" in rows["test_busy"]["noisy_reason"]
+    assert torch.get_num_threads() >= 1
+    res = pytester.runpytest("--bench-threads", "0")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_rounds_on_scheduler_ticks_are_flagged():
+    from stbench.bench.measure.benchmark_run import tick_quantised, timing_flags
+
+    ticks = [0.52 + 4.0 * k + 0.05 * (k % 3) for k in (8, 9, 8, 10, 9, 8, 11, 9, 8, 9, 10, 8)]
+    assert tick_quantised(ticks) == 4.0
+    assert "~4 ms scheduler ticks" in timing_flags(ticks, 0.5, 16)[0]
+    steady = [36.0 + 0.3 * ((7 * i) % 5) for i in range(28)]  # ordinary jitter
+    spread = [36.0 + 0.37 * i for i in range(28)]  # a wide, even spread: not on a grid
+    assert tick_quantised(steady) is None and tick_quantised(spread) is None
+    assert timing_flags(steady, 0.5, 16) == [] and timing_flags(steady, 3.0, 2)

@@ -79,10 +79,11 @@ def test_readme_bring_your_own_model_example_runs(clean_registry, tmp_path, monk
     page = Path("stbench_out/mine.html").read_text()
     assert "tiny_attention" in page and "matmul GMACs per clip" in page  # its hover
     assert re.search(r'"user":\s*"my_records.csv"', page)  # drawn as yours
-    # its attention is 95% of its MACs: the frontier's GMACs leave it out, and say so
+    # its attention is 95% of its MACs: the frontier's GMACs count it, and say so
     assert main(["frontier", "--records", "my_records.csv", "--dataset", "Mini-Kinetics"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert re.search(r"tiny_attention 9\d\.\d%", out) and "the papers' convention" in out, out
+    assert re.search(r"tiny_attention 9\d\.\d%", out) and "total_macs" in out, out
+    assert "GMACs per video (conv+linear+matmul)" in out, out
 
 
 def test_readme_reproduce_summary_matches_the_targets():
@@ -99,3 +100,16 @@ def test_readme_reproduce_summary_matches_the_targets():
         "error: 0)"
     )
     assert sum(1 for t in targets if t.paper == "ibm") == 384
+
+
+def test_readme_pytest_plugin_example_runs(tmp_path):
+    """The README's own-model benchmark test, verbatim, passes under stbench's plugin."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_my_net.py").write_text(_block("PLUGIN-TEST", "python"))
+    cmd = [sys.executable, "-m", "pytest", "test_my_net.py", "-q", "-p", "no:cacheprovider"]
+    cmd += ["--bench-rounds", "2", "--bench-warmup", "1", "--benchmark-json", "out.json"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert (tmp_path / "out.json").exists()

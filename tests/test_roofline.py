@@ -12,7 +12,11 @@ from stbench.bench.predict.roofline import (
     summarize_ops,
 )
 
-REQUIRED = {"h100_sxm", "h200", "a100_80gb", "l4", "t4", "v100_sxm2"}
+REQUIRED = {
+    *("h100_sxm", "h100_pcie", "h200", "b200", "a100_80gb", "a100_40gb", "a10", "l4", "l40s"),
+    *("t4", "v100_sxm2", "rtx_3090", "rtx_4090", "rtx_5090", "rtx_6000_ada", "rtx_pro_6000"),
+    "rtx_pro_6000_maxq",
+}
 
 
 def test_device_table_has_the_required_gpus_with_sources():
@@ -35,9 +39,11 @@ def test_datasheet_values_of_h100_and_t4():
 
 
 def test_gpu_names_are_forgiving_but_unknown_ones_list_the_table():
-    assert get_device("H100").name == "h100_sxm"  # unique prefix
+    assert get_device("H100 SXM").name == "h100_sxm"  # unique prefix
+    assert get_device("H100").name == "h100_sxm" and get_device("a100").name == "a100_80gb"
+    assert get_device("rtx-4090").name == "rtx_4090"
     assert get_device("a100-80gb").name == "a100_80gb"
-    with pytest.raises(ValueError, match="gpu: got 'x100'; allowed: h100_sxm, h200"):
+    with pytest.raises(ValueError, match="gpu: got 'x100'; allowed: h100_sxm, h100_pcie, h200"):
         get_device("x100")
 
 

@@ -39,3 +39,21 @@ def test_no_two_families_share_a_colour_symbol_pair_and_unlisted_ones_are_stable
     assert family_color("MyNet") == family_color("MyNet") and backbone_symbol("vit") in (
         "cross x pentagon hexagon triangle-down hourglass bowtie".split()
     )
+
+
+def test_any_two_families_drawn_together_look_different():
+    from stbench.plots.style import MIN_DELTA_E, delta_e, distinct_colors
+
+    # "All models" and "FLOPs vs latency" draw every family at once, so every pair counts;
+    # families outside the table (yours, or new ones) get the colour farthest from the rest
+    zoo = sorted({s.family for s in list_specs() if s.family})
+    for extra in ([], ["MyNet", "uxlab2025", "ViT-S", "Video-Swin", "X3D"]):
+        colours = distinct_colors([*zoo, *extra])
+        assert set(colours) == {*zoo, *extra}
+        close = [
+            (a, b, round(delta_e(colours[a], colours[b]), 1))
+            for a, b in itertools.combinations(sorted(colours), 2)
+            if delta_e(colours[a], colours[b]) < MIN_DELTA_E
+        ]
+        assert not close, close
+    assert distinct_colors(zoo) == {f: family_color(f) for f in zoo}  # the table's, fixed

@@ -20,10 +20,12 @@ from stbench.bench.sweep.driver import (
     Task,
     is_done,
     parse_isolated_output,
+    register_profiler,
     run_sweep,
     run_task,
     shard,
 )
+from stbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS: list[str] = []
@@ -49,6 +51,7 @@ def fake_profile(model, *, frames, size, batch, num_classes, timing=False, **kw)
 
 
 PROFILER = f"{__name__}:fake_profile"
+register_profiler(fake_profile)  # tasks name only registered profilers
 TESTS_PATH = os.pathsep.join([str(ROOT / "tests"), str(ROOT)])
 
 
@@ -212,6 +215,7 @@ def test_killed_sweep_process_resumes_without_losing_rows(tmp_path):
     lines = "\n".join(t.to_json() for t in tasks("a", "b", "c", "d"))
     env = {**os.environ, "STBENCH_TEST_KILL": "c"}
     cmd = [sys.executable, "-m", "stbench.cli", "sweep", "--task", "-", "--no-isolate"]
+    cmd += ["--module", "test_sweep"]  # registers PROFILER in the child
     proc = subprocess.run(
         [*cmd, "--store", str(path), "--no-progress"],
         input=lines,
@@ -243,3 +247,32 @@ def test_auto_isolation_only_for_real_forwards(db):
 def test_task_json_missing_required_fields_is_named():
     with pytest.raises(ValueError, match=r"task: missing required field\(s\) \['frames', 'size'\]"):
         sweep_mod.Task.from_json('{"model": "tsn_resnet18"}')
+
+
+def test_static_sweep_stores_each_count_as_it_finishes_and_resumes(db, monkeypatch):
+    """Inputs are checked without counting; an interrupted static sweep keeps every count
+    made before it stopped, and the next one counts only the rest."""
+    from stbench.bench.count import counting
+
+    real, made = counting.static_count, []
+
+    def interrupted_third(*args, **kwargs):
+        made.append(args[1])
+        if len(made) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(counting, "static_count", interrupted_third)
+    names = ["mc2_resnet18", "mc3_resnet18", "rmc2_resnet18", "r3d_resnet18"]
+    argv = ["sweep", ",".join(names), "--frames", "8", "--sizes", "32", "--no-progress"]
+    argv += ["--store", str(db.path)]
+    assert main(argv) == 130  # `stbench sweep`, interrupted during its third count
+    assert [r["model"] for r in db.rows()] == names[:2]
+    assert main(argv) == 0  # counts only the two the store lacks
+    assert sorted(r["model"] for r in db.rows()) == sorted(names) and len(made) == 5
+
+
+def test_sweep_refuses_a_size_the_model_cannot_take_before_storing(db):
+    with pytest.raises(ValueError, match="r3d_resnet18 at 8 frames, 8 px: x: got spatial size"):
+        run_sweep(tasks=[Task("r3d_resnet18", 8, 8)], store=db, progress=False, env=ENV)
+    assert db.rows() == []

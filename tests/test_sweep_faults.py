@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 import pytest
+import test_sweep  # noqa: F401  (registers FAKE; tests/ is on sys.path under pytest)
 from stbench.bench.config import ProfileConfig
 from stbench.bench.count.static import count_static
 from stbench.bench.measure import fit
@@ -14,7 +15,7 @@ from stbench.bench.store.results import ResultsStore
 from stbench.bench.sweep.driver import Task
 from stbench.cli import main
 
-FAKE = "test_sweep:fake_profile"  # tests/ is on sys.path under pytest
+FAKE = "test_sweep:fake_profile"
 
 
 def _rows(path) -> int:
@@ -99,6 +100,7 @@ def test_a_configuration_that_cannot_fit_is_refused_up_front(capsys, monkeypatch
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "needs at least 0.13 GiB" in err and "cpu has 0.05 GiB available" in err
+    assert "error: --batch: r3d_resnet18 at" in err  # the CLI names the option, fit the field
     assert main(["profile", "r3d_resnet18", "--size", "112"]) == 0  # counting alone is fine
 
 

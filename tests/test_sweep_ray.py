@@ -21,7 +21,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'stbench[ray]')")
 
 from stbench.bench.store.results import ResultsStore  # noqa: E402
-from stbench.bench.sweep.driver import Task, build_tasks, run_sweep  # noqa: E402
+from stbench.bench.sweep.driver import Task, build_tasks, register_profiler, run_sweep  # noqa: E402
 from stbench.bench.sweep.executors import RAY_RETRIES, RayExecutor  # noqa: E402
 from stbench.cli import main  # noqa: E402
 
@@ -48,6 +48,9 @@ def fake_profile(model, *, frames, size, **kw):
             time.sleep(0.05)
     seen = os.environ.get("CUDA_VISIBLE_DEVICES")
     return {"model": model, "params": 10 + frames, "macs": size, "seen_gpu": seen}
+
+
+register_profiler(fake_profile)  # tasks name only registered profilers
 
 
 def fake(*models, **kw):
@@ -158,6 +161,7 @@ def test_killed_driver_resumes_without_losing_or_duplicating_rows(cluster, logs,
     lines = "\n".join(t.to_json() for t in fake(*models))
     cmd = [sys.executable, "-m", "stbench.cli", "sweep", "--task", "-", "--store", str(path)]
     cmd += ["--executor", "ray", "--address", cluster, "--no-progress"]
+    cmd += ["--module", "test_sweep_ray"]  # registers PROFILER in the driver
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     driver = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, text=True, **quiet)
     driver.stdin.write(lines)

@@ -117,3 +117,22 @@ def test_headers_wrap_before_numbers_break():
     for r in t.records:
         for c in t.shown:
             assert _intact(c.text(r), text)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_compare_row_labels_break_between_words(capsys, terminal, width):
+    argv = ["compare", "tsn_resnet50", "tsm_resnet50"]
+    labels = [
+        ln[2:].split(" | ")[0]
+        for ln in _run(capsys, [*argv, "--format", "markdown"]).splitlines()
+        if ln.startswith("| ")
+    ]
+    terminal(width)
+    text = _run(capsys, argv)
+    first = [re.split("[│┃]", ln)[1] for ln in text.splitlines() if ln.startswith(("│", "┃"))]
+    parts = {p for label in labels for p in re.findall(r"[^\s_/.-]+[_/.-]?", label)}
+    assert "uniform_" in parts and "crop" in parts and first
+    broken = [
+        p for p in parts if not any(re.search(rf"(^|[\s_/.-]){re.escape(p)}", f) for f in first)
+    ]
+    assert not broken, (width, broken, text)

@@ -33,6 +33,7 @@ STORE = pd.DataFrame(
         "size": [224, 224, 224],
         "device": ["cuda"] * 3,
         "batch": [1] * 3,
+        "num_classes": [200] * 3,
         "dtype": ["float32"] * 3,
         "latency_ms_median": [5.0, 9.5, 20.0],
         "peak_mem_mib": [300.0, 500.0, 800.0],
@@ -78,7 +79,7 @@ def test_compare_rows_flops_and_missing_data_notes():
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        (dict(units="gflops"), "--units: got 'gflops'"),
+        (dict(units="gflops"), "^units: got 'gflops'"),
         (dict(names=[]), "at least one model"),
         (dict(names=["nope_model"]), "unknown model name 'nope_model'"),
     ],
@@ -124,8 +125,8 @@ def test_frontier_rows_are_in_the_axis_unit():
         }
     )
     (row,) = frontier_rows(pts, axis)
-    assert row["GFLOPs"] == pytest.approx(58.0) and row["accuracy (%)"] == 47.6
-    assert brief_columns(axis)[3] == "GFLOPs" and all(c in row for c in brief_columns(axis))
+    assert row["cost"] == pytest.approx(58.0) and row["accuracy (%)"] == 47.6
+    assert row["cost_axis"] == "GFLOPs" and all(c in row for c in brief_columns(axis))
     (table,) = frontier_tables(pts, axis)
     text = render(table, "markdown")
     assert (
@@ -139,11 +140,13 @@ def test_compare_cli_json_with_real_counts(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("STBENCH_STORE", raising=False)
     argv = ["compare", "tsn_resnet50", "tsm_resnet50", "--frames", "8", "--size", "224", "--json"]
     assert main(argv) == 0
-    tsn, tsm = json.loads(capsys.readouterr().out)
+    got = {(r["model"], r["figure"]): r for r in json.loads(capsys.readouterr().out)}
+    tsn = got["tsn_resnet50", "GMACs per clip"]
     assert tsn["frames"] == 8 and tsn["size (px)"] == 224
-    assert 30 < tsn["GMACs per clip"] < 35  # ResNet-50 TSN, 8 x 224²: about 33 GMACs
-    assert tsm["delta GMACs per clip"] == pytest.approx(0.0, abs=0.01)  # a shift costs no MACs
-    assert any(k.startswith("top1 (%)") for k in tsn)  # published accuracy is joined
+    assert 30 < tsn["value"] < 35  # ResNet-50 TSN, 8 x 224²: about 33 GMACs
+    tsm = got["tsm_resnet50", "GMACs per clip"]
+    assert tsm["delta"] == pytest.approx(0.0, abs=0.01)  # a shift costs no MACs
+    assert any(f.startswith("top1 (%)") for m, f in got if m == "tsn_resnet50")  # accuracy
 
 
 def test_compare_cli_bad_input(tmp_path, capsys):

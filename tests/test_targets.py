@@ -27,7 +27,22 @@ from stbench.zoo.targets import (
 TARGETS = load_targets()
 
 # How many figures each source contributes; a lost or duplicated row changes these.
-EXPECTED_PER_PAPER = {"ibm": 384, "tran2018": 12, "xie2018": 7, "luo2019": 22, "chen2021": 7}
+EXPECTED_PER_PAPER = {
+    "ibm": 384,
+    "tran2018": 12,
+    "xie2018": 7,
+    "luo2019": 22,
+    "chen2021": 7,
+    "feichtenhofer2020": 8,
+    "liu2022": 6,
+    "tong2022": 4,
+    "bertasius2021": 2,
+    "fan2021": 2,
+    "li2022": 4,
+    "tran2019": 7,
+    "feichtenhofer2019": 6,
+    "fan2021ptv": 2,
+}
 
 
 def _id(t: Target) -> str:

@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from stbench.bench.count.static import count_many
 from stbench.bench.sweep.driver import Task, build_tasks, run_isolated
+from stbench.bench.sweep.fill import count_many
 from stbench.cli import main
 from stbench.zoo import plugins, registry
 
@@ -151,7 +151,7 @@ def test_script_without_main_guard_registering_itself(tmp_path):
         MODEL_FILE.replace("{name}", "script_attn")
         + textwrap.dedent("""
             from stbench.bench.config import ProfileConfig
-            from stbench.bench.count.static import count_many
+            from stbench.bench.sweep.fill import count_many
             cfgs = [ProfileConfig.for_model("script_attn", frames=f, size=32) for f in range(1, 11)]
             print(sum(1 for _, row, _ in count_many(cfgs, workers=2) if row))
         """)

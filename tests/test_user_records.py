@@ -101,7 +101,7 @@ def test_compare_shows_your_record_next_to_the_published_one(tmp_path, capsys, s
     argv = ["compare", "tsn_resnet18", "--frames", "4", "--size", "32"]
     argv += ["--store", str(tmp_path / "s.sqlite"), "--records", str(mine)]
     assert main([*argv, "--json"]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    row = {r["figure"]: r["value"] for r in json.loads(capsys.readouterr().out)}
     assert row["top1 (%) mini_ssv2 clip 1x1"] == 30.5
     assert row["top1 (%) mini_ssv2 clip 1x1 (your record)"] == 40.0
     assert main(argv) == 0
@@ -140,7 +140,8 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "rows": (
             rows,
             "line 2: model: 'no_such_model' is not a registered zoo model (see `stbench list`; "
-            f"a model of your own counts once registered) (and 1 more; `stbench records "
+            "a model of your own counts once its file or module is given with --module) "
+            f"(and 1 more; `stbench records "
             f"validate {rows}` lists them all)",
         ),
         "duplicate": (dup, "line 3: duplicate key"),

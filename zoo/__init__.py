@@ -7,18 +7,12 @@ targets, the records) import without torch (the CLI's start-up needs them).
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_package
 
-_HOMES = {
-    "PAPERS": "stbench.zoo.registry",
-    "ModelSpec": "stbench.zoo.registry",
-    "create_model": "stbench.zoo.registry",
-    "get_spec": "stbench.zoo.registry",
-    "is_registered": "stbench.zoo.registry",
-    "list_models": "stbench.zoo.registry",
-    "list_specs": "stbench.zoo.registry",
-    "register_model": "stbench.zoo.registry",
-    "load_module": "stbench.zoo.plugins",
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__,
+    {
+        "registry": "PAPERS ModelSpec create_model get_spec is_registered list_models list_specs register_model",
+        "plugins": "load_module",
+    },
+)

@@ -12,9 +12,10 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from stbench.output import write_atomic
 
 SOURCE_DIRS = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "models")
 if not SOURCE_DIRS[1].is_dir():  # installed layout: stbench/zoo next to stbench/models
@@ -71,11 +72,8 @@ def zoo_rows(live: bool = False) -> list[dict[str, Any]]:
         pass
     rows = _live()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as fh:
-            json.dump(rows, fh)
-        os.replace(fh.name, path)
-    except OSError:
+        write_atomic(path, json.dumps(rows), option="cache")
+    except ValueError:
         pass  # an unwritable cache only costs the next call the same time
     return rows
 

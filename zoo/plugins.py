@@ -22,7 +22,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stbench.zoo.papers import PAPERS
+from stbench.zoo.usercode import user_code
+
 from stbench.errors import UserError
+from stbench.output import reads
 
 ENTRY_POINT_GROUP = "stbench.models"
 MAIN = "__main__"  # origin of a model registered by a script: no module to import elsewhere
@@ -60,25 +64,21 @@ def load_module(spec: str) -> str:
     or the dotted name). Loading the same module twice does nothing the second time.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise UserError(f"--module: got {spec!r}; allowed: a .py file or a module name")
+        raise UserError(f"module: got {spec!r}; allowed: a .py file or a module name")
     spec = spec.strip()
     if _is_file_spec(spec):
         path = Path(spec).expanduser().resolve()
         if not path.is_file():
-            raise UserError(f"--module: got {spec!r}; allowed: an existing .py file (not found)")
+            raise UserError(f"module: got {spec!r}; allowed: an existing .py file (not found)")
         canonical = str(path)
+        reads(path, "--module")
     else:
         canonical = spec
     if canonical in _loaded:
         return canonical
-    with _registering(canonical):
-        try:
-            name = _import_file(Path(canonical)) if _is_file_spec(spec) else _import_name(spec)
-        except UserError:
-            raise
-        except Exception as exc:  # the user's code: one line naming the module and the error
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise UserError(f"--module {spec}: {type(exc).__name__}: {first}") from exc
+    # the user's code, in the box: one line naming the module, sys.exit included
+    with _registering(canonical), user_code(f"--module {spec}", "import"):
+        name = _import_file(Path(canonical)) if _is_file_spec(spec) else _import_name(spec)
     _loaded[canonical] = name
     return canonical
 
@@ -87,7 +87,7 @@ def _import_file(path: Path) -> str:
     name = module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise UserError(f"--module: got {str(path)!r}; allowed: a Python source file")
+        raise UserError(f"module: got {str(path)!r}; allowed: a Python source file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -104,7 +104,7 @@ def _import_name(name: str) -> str:
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
             raise UserError(
-                f"--module: got {name!r}; allowed: a .py file or an importable module name "
+                f"module: got {name!r}; allowed: a .py file or an importable module name "
                 f"(no module named {exc.name!r})"
             ) from None
         raise
@@ -129,28 +129,28 @@ def load_entry_points() -> None:
         return
     _entry_points_loaded = True
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        with _registering(None):
-            try:
+        try:
+            with _registering(None), user_code(f"entry point {ep.name!r} ({ep.value})", "import"):
                 obj = ep.load()
                 if callable(obj):
                     obj()
-            except Exception as exc:  # one broken plugin must not stop every command
-                first = (str(exc).strip().splitlines() or [""])[0]
-                print(
-                    f"stbench: warning: entry point {ep.name!r} ({ep.value}) of group "
-                    f"{ENTRY_POINT_GROUP} failed: {type(exc).__name__}: {first}",
-                    file=sys.stderr,
-                )
+        except UserError as exc:  # one broken plugin must not stop every command
+            print(f"stbench: warning: {exc} (group {ENTRY_POINT_GROUP}; ignored)", file=sys.stderr)
+
+
+def registering_module(fn: Callable[..., Any]) -> str | None:
+    """The module spec a worker imports to register `fn` too (None: an entry point)."""
+    if _loading:
+        return _loading[-1]
+    module = getattr(fn, "__module__", None) or MAIN
+    return MAIN if module in (MAIN, "__mp_main__") else module
 
 
 def note_origin(name: str, builder: Callable[..., Any]) -> None:
     """Remember which module registers the user model `name` (see `model_modules`)."""
-    if _loading:
-        if _loading[-1] is not None:
-            _origin[name] = _loading[-1]
-        return
-    module = getattr(builder, "__module__", None) or MAIN
-    _origin[name] = MAIN if module in (MAIN, "__mp_main__") else module
+    origin = registering_module(builder)
+    if origin is not None:
+        _origin[name] = origin
 
 
 def model_modules(name: str) -> tuple[str, ...]:
@@ -182,8 +182,6 @@ def runs_here_only(names: Iterable[str]) -> bool:
 
 def check_source(source: str, citation: str) -> None:
     """A user source key must be new to the zoo's papers, lowercase, and carry a citation."""
-    from stbench.zoo.registry import PAPERS
-
     if not isinstance(source, str) or not _SOURCE_KEY.match(source):
         raise ValueError(
             f"source: got {source!r}; allowed: a lowercase key such as 'mylab2025' "

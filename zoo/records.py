@@ -13,6 +13,7 @@ import csv
 import io
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 from stbench.zoo.papers import cite_papers
 
+from stbench.output import reads
 from stbench.values import INT64_MAX, FieldError, input_file, integer, number
 
 RECORDS_DIR = Path(__file__).with_name("records")
@@ -96,6 +98,12 @@ DATASETS: dict[str, Dataset] = {
             400,
             ("Kinetics", "Kinetics-400", "Kinetics-Full", "K400"),
             "Kinetics-400",
+        ),
+        Dataset(
+            "kinetics600",
+            600,
+            ("Kinetics-600", "K600"),
+            "Kinetics-600",
         ),
         Dataset(
             "kinetics400_minus40",
@@ -182,7 +190,7 @@ MODALITIES = ("rgb", "flow", "two_stream", "rgb_flow_audio", "unspecified")
 TP_POOLS = ("", "avg", "max")
 FLOPS_UNITS = ("", "count", "M", "G")
 PARAMS_UNITS = ("", "count", "M")
-FLOPS_CONVENTIONS = ("", "conv_macs_no_fc", "paper_flops_as_macs")
+FLOPS_CONVENTIONS = ("", "conv_macs_no_fc", "paper_flops_as_macs", "fvcore_flops_as_total_macs")
 SPLITS = ("val", "test", "3_split_avg", "split1")
 _VIEWS = re.compile(r"^[1-9]\d*x[1-9]\d*$")
 
@@ -216,9 +224,14 @@ def shipped_files() -> list[Path]:
 
 
 def _zoo_names() -> set[str]:
-    from stbench.zoo import list_models
+    """Registered names: from the torch-free zoo index unless models were registered here."""
+    if {"stbench.zoo.registry", "stbench.zoo.plugins"} & set(sys.modules):
+        from stbench.zoo import list_models
 
-    return set(list_models())
+        return set(list_models())
+    from stbench.zoo.index import zoo_rows
+
+    return {r["model"] for r in zoo_rows()}
 
 
 def _parse_number(text: str, kind: type, field: str) -> tuple[float | int | None, str | None]:
@@ -312,7 +325,7 @@ def _check_row(raw: dict[str, str], zoo_names: set[str] | None) -> tuple[dict, l
     if row["model"] and zoo_names is not None and row["model"] not in zoo_names:
         bad.append(
             f"model: {row['model']!r} is not a registered zoo model (see `stbench list`; "
-            "a model of your own counts once registered)"
+            "a model of your own counts once its file or module is given with --module)"
         )
     return row, bad
 
@@ -330,6 +343,7 @@ def _read_file(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]
     (Excel's "CSV UTF-8") is allowed; a quoted cell may hold a newline."""
     try:
         input_file("records", path)
+        reads(path, "records")
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, FieldError) as exc:
         return [], [f"{path}: cannot read: {exc}"]

@@ -2,126 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import functools
+import inspect
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
-from stbench.models.summary import ArchSummary, Plan
+from stbench.zoo import (
+    plugins,
+    specs,  # noqa: F401  (importing declares every spec)
+)
 from stbench.zoo.papers import PAPERS
+from stbench.zoo.spec import DECLARED, BuilderPlan, ModelSpec, builder_plan, user_plan
+from stbench.zoo.usercode import user_code
 from torch import nn
 
 from stbench.values import positive_int
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything the zoo knows about one named model variant.
-
-    `plan(**kwargs)` is the architecture (a ``stbench.models`` plan); the display fields
-    `operators`, `stem`, `temporal_pool`, `gst_alpha`, `gst_beta` and `transition` are read
-    from it, never written by hand.
-    """
-
-    name: str
-    family: str
-    paper: str
-    backbone: str
-    plan: Callable[..., Plan]
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    default_frames: int = 8
-    default_size: int = 224
-    default_classes: int = 400
-    citation: str = ""
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        # The form before plans, ModelSpec(name, family, paper, backbone, operators, builder),
-        # still works: a model built by any `builder(num_classes=, frames=, **kwargs)`.
-        if not callable(self.plan) and callable(self.kwargs):
-            plan = functools.partial(builder_plan, self.kwargs, tuple(self.plan))
-            object.__setattr__(self, "plan", plan)
-            object.__setattr__(self, "kwargs", {})
-
-    @cached_property
-    def architecture(self) -> Plan:
-        """The plan this spec builds (its kwargs, no overrides)."""
-        return self.plan(**self.kwargs)
-
-    @cached_property
-    def summary(self) -> ArchSummary:
-        """The architecture in words."""
-        return self.architecture.summary()
-
-    @property
-    def operators(self) -> tuple[str, ...]:
-        """Operator of each k x k slot (ResNet stages, InceptionV1 conv_2c and blocks)."""
-        return self.summary.operators
-
-    @property
-    def stem(self) -> str:
-        """The stem's operator (with its own arguments)."""
-        return self.summary.stem
-
-    @property
-    def temporal_pool(self) -> str | None:
-        """Where the architecture halves T (temporal pooling or striding); None: nowhere."""
-        return self.summary.temporal_pool
-
-    @property
-    def gst_alpha(self) -> float | None:
-        """GST's temporal share of the output channels (Luo & Yuille), None without GST."""
-        return self.summary.operator_arg("gst", "alpha")
-
-    @property
-    def gst_beta(self) -> float | None:
-        """GST's input split (1: GST-Large, 1/2: GST), None without GST."""
-        return self.summary.operator_arg("gst", "beta")
-
-    @property
-    def transition(self) -> str | None:
-        """The slot where the operator changes once (top-/bottom-heavy, MCx), else None."""
-        return self.summary.transition
-
-    def build(self, num_classes: int, frames: int, **overrides: Any) -> nn.Module:
-        """Instantiate the module with the spec's kwargs updated by `overrides`."""
-        plan = self.plan(**{**self.kwargs, **overrides}) if overrides else self.architecture
-        return plan.build(num_classes, frames)
-
-
-@dataclass(frozen=True)
-class BuilderPlan:
-    """A plan for a model from outside ``stbench.models``: `builder` makes the module, the
-    display fields are given (nothing to derive them from)."""
-
-    builder: Callable[..., nn.Module]
-    operators: tuple[str, ...]
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    stem: str = ""
-
-    def build(self, num_classes: int, frames: int) -> nn.Module:
-        """The builder's module."""
-        return self.builder(num_classes=num_classes, frames=frames, **self.kwargs)
-
-    def summary(self) -> ArchSummary:
-        """The given operators; no temporal pooling or slots are known."""
-        return ArchSummary(self.stem, self.operators, None, ())
-
-
-def builder_plan(
-    builder: Callable[..., nn.Module], operators: tuple[str, ...], stem: str = "", **kwargs: Any
-) -> BuilderPlan:
-    """`ModelSpec.plan` for a model made by `builder`; `kwargs` (and overrides) go to it."""
-    return BuilderPlan(builder, operators, kwargs, stem)
-
-
 _REGISTRY: dict[str, ModelSpec] = {}
 _USER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SOURCES: dict[str, str] = {}  # a user model's source key -> its citation (see register_model)
+__all__ = [
+    "PAPERS",
+    "SOURCES",
+    "BuilderPlan",
+    "ModelSpec",
+    "builder_plan",
+    "citation",
+    "create_model",
+    "get_spec",
+    "is_registered",
+    "list_models",
+    "list_specs",
+    "register",
+    "register_model",
+]
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -148,6 +66,37 @@ def citation(paper: str) -> str:
         ) from None
 
 
+def is_user_model(name: str) -> bool:
+    """Whether `name` is a registered model of a user (not one of the zoo's papers)."""
+    spec = _REGISTRY.get(name)
+    return spec is not None and spec.paper not in PAPERS
+
+
+def model_code(
+    name: str, phase: str, *, passing: tuple[type[BaseException], ...] = ()
+) -> contextlib.AbstractContextManager[None]:
+    """`user_code` around a phase of model `name` when it is a user's model; else nothing."""
+    if is_user_model(name):
+        return user_code(f"model {name}", phase, passing=passing)
+    return contextlib.nullcontext()
+
+
+def check_builder(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
+    """A builder must take num_classes= and frames= (and the registered kwargs)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (a builtin): checked when called
+        return
+    try:
+        signature.bind(num_classes=1, frames=1, **kwargs)
+    except TypeError as exc:
+        name = getattr(fn, "__name__", "builder")
+        raise ValueError(
+            f"builder: got {name}{signature} ({exc}); allowed: a function taking "
+            "num_classes= and frames= (and your registered kwargs)"
+        ) from None
+
+
 def register_model(
     builder: Callable[..., nn.Module] | None = None,
     *,
@@ -170,7 +119,6 @@ def register_model(
     `citation` says where the model comes from; `name` defaults to the builder's name,
     `family` to the name. The model then works everywhere a zoo name does.
     """
-    from stbench.zoo import plugins
 
     plugins.check_source(source, citation)
     if SOURCES.get(source, citation) != citation:
@@ -182,6 +130,7 @@ def register_model(
     def add(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if not callable(fn):
             raise ValueError(f"builder: got {fn!r}; allowed: a function returning an nn.Module")
+        check_builder(fn, kwargs)
         model = (name or getattr(fn, "__name__", "")).lower()
         if not _USER_NAME.match(model):
             raise ValueError(
@@ -195,7 +144,7 @@ def register_model(
             family or model,
             source,
             backbone,
-            functools.partial(builder_plan, fn, tuple(operators)),
+            functools.partial(user_plan, model, fn, tuple(operators)),
             kwargs,
             frames,
             size,
@@ -224,8 +173,10 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     _loaded = True
-    from stbench.zoo import plugins, specs  # noqa: F401  (importing registers every spec)
 
+    for spec in DECLARED:
+        if spec.name not in _REGISTRY:
+            register(spec)
     plugins.load_entry_points()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from stbench.models.resnet import video_resnet
 from stbench.models.slowfast import slowfast
 from stbench.zoo.papers import SHORT
-from stbench.zoo.registry import ModelSpec, register
+from stbench.zoo.spec import ModelSpec, declare
 
 PAPER = "chen2021"
 SRC = f"{SHORT[PAPER]}; IBM/action-recognition-pytorch"
@@ -54,7 +54,7 @@ def chen(name: str, family: str, depth: int, design: tuple, tp: dict[str, Any]) 
     kwargs, about = design
     about = f"{family}-resnet{depth}{'-tp' if tp else ''}: {about}"
     kwargs = {"depth": depth, **kwargs, **tp}
-    register(
+    declare(
         ModelSpec(
             name, family, backbone=f"resnet{depth}", kwargs=kwargs, description=about, **RESNET
         )
@@ -109,7 +109,7 @@ def chen_slowfast(name: str, depth: int, slow: int, fusion_kernel: int, blocks: 
         f"SlowFast R{depth} {slow}x8: slow {slow} frames, fast {slow * 4} frames "
         "(alpha=4, beta=1/8); input T = fast frames"
     )
-    register(
+    declare(
         ModelSpec(
             name,
             "SlowFast",

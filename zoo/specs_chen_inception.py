@@ -21,7 +21,7 @@ from typing import Any
 from stbench.models.inception import inception_v1
 from stbench.models.operators import OpSpec, op
 from stbench.zoo.papers import SHORT
-from stbench.zoo.registry import ModelSpec, register
+from stbench.zoo.spec import ModelSpec, declare
 
 PAPER = "chen2021"
 SRC = f"{SHORT[PAPER]}, Sec. 3/Appendix; IBM/action-recognition-pytorch"
@@ -55,7 +55,7 @@ def chen_inception(
     kwargs |= {"tp_pool": "max"} if tp else {}
     about = f"{family}-InceptionV1{'-tp' if tp else ''}: {source[1]}"
     cite = f"{SRC} (models/{source[0]}); params/FLOPs: IBM benchmark_mini.md rows '{ibm_row}-f*'"
-    register(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **CHEN))
+    declare(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **CHEN))
 
 
 # fmt: off

@@ -14,7 +14,7 @@ from fractions import Fraction
 from stbench.models.operators import OpSpec, op
 from stbench.models.resnet import video_resnet
 from stbench.zoo.papers import SHORT
-from stbench.zoo.registry import ModelSpec, register
+from stbench.zoo.spec import ModelSpec, declare
 
 PAPER = "luo2019"
 SRC = SHORT[PAPER]
@@ -26,6 +26,7 @@ ABOUT = {
 }
 LUO = {
     "paper": PAPER,
+    "views": ("gst",),
     "plan": video_resnet,
     "default_classes": 174,
     "citation": f"{SRC}, Sec. 3, Table 1 (operators), Table 2 (ResNet-50 params); "
@@ -48,7 +49,7 @@ def luo(name: str, family: str, depth: int, operator: OpSpec) -> None:
     args = "".join(f", {k}={Fraction(v).limit_denominator()}" for k, v in operator.args)
     about = f"{family}: {ABOUT[operator.name]}{args} (resnet{depth})"
     kwargs = {"depth": depth, "operators": (operator,) * 4, "stem": "2d"}
-    register(
+    declare(
         ModelSpec(name, family, backbone=f"resnet{depth}", kwargs=kwargs, description=about, **LUO)
     )
 

@@ -19,7 +19,7 @@ from typing import Any
 from stbench.models.operators import OpSpec, as_op, op
 from stbench.models.resnet import video_resnet
 from stbench.zoo.papers import SHORT
-from stbench.zoo.registry import ModelSpec, register
+from stbench.zoo.spec import ModelSpec, declare
 
 PAPER = "tran2018"
 SRC = SHORT[PAPER]
@@ -29,6 +29,7 @@ R21_STEM = op(R21, mid_channels=45)
 SKELETON = {"stem_pool": False, "temporal_downsample": True}
 TRAN = {
     "paper": PAPER,
+    "views": ("tran",),
     "plan": video_resnet,
     "default_size": 112,
     "citation": f"{SRC}, Table 1 (architecture), Table 2 (ResNet-18 params)",
@@ -55,7 +56,7 @@ def tran(
     """Register one Tran et al. ResNet; `about` defaults to the MCx/rMCx group wording."""
     about = f"{family}: {about or _mixed((as_op(stem).name, *operators))} (resnet{depth})"
     kwargs = {"depth": depth, "operators": operators, "stem": stem, **kw, **SKELETON}
-    register(
+    declare(
         ModelSpec(name, family, backbone=f"resnet{depth}", kwargs=kwargs, description=about, **TRAN)
     )
 

@@ -27,7 +27,7 @@ from typing import Any
 from stbench.models.inception import inception_v1
 from stbench.models.operators import op
 from stbench.zoo.papers import SHORT
-from stbench.zoo.registry import ModelSpec, register
+from stbench.zoo.spec import ModelSpec, declare
 
 PAPER = "xie2018"
 SRC = SHORT[PAPER]
@@ -37,14 +37,20 @@ SEP3D = op("sep3d", temporal_bias=True, temporal_norm=False, temporal_1x1=True)
 I3D = {"stem": op("3d", temporal_kernel=7), "op": "3d"}
 S3D = {"stem": op("3d", temporal_kernel=3), "op": SEP3D}
 TOP, BOTTOM = "top", "bottom"
-XIE = {"paper": PAPER, "backbone": "inception_v1", "plan": inception_v1, "default_frames": 64}
+XIE = {
+    "paper": PAPER,
+    "backbone": "inception_v1",
+    "plan": inception_v1,
+    "default_frames": 64,
+    "views": ("xie",),
+}
 
 
 def xie(name: str, family: str, model: dict[str, Any], cite: str, about: str, **kw: Any) -> None:
     """Register one Xie et al. InceptionV1 (TF form) with stem/operator `model`."""
     kwargs = {"form": "xie", **model, **kw}
     cite = f"{SRC}, {cite}; {CODE}"
-    register(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **XIE))
+    declare(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **XIE))
 
 
 def xie_heavy(name: str, family: str, model: dict[str, Any], heavy: str, transition: str) -> None:

@@ -22,6 +22,10 @@ convention
     ``paper_flops_as_macs``
         a paper's "FLOPs"/"GFLOPs" figure, which is a multiply-add count: compared with the
         zoo's convolution + linear MACs per clip (one multiply-add = 1 MAC).
+    ``fvcore_flops_as_total_macs``
+        a transformer paper's "FLOPs" counted by fvcore, attention included: multiply-adds of
+        convolutions, linear layers and the attention matrix products, compared with the
+        zoo's ``total_macs`` (conv + linear + matmul) per clip.
     ``block_conv_weights``
         weights of one k x k conv slot (the operator a spatio-temporal design puts there),
         no bias, no BatchNorm, evaluated with H = W = T = 3 (Luo & Yuille Sec. 3.3, "the
@@ -58,6 +62,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from stbench.output import reads
+
 TARGETS_CSV = Path(__file__).with_name("targets.csv")
 
 COLUMNS = (
@@ -79,6 +85,7 @@ CONVENTIONS = {
     "all_params_with_fc": "params",
     "conv_macs_no_fc": "macs",
     "paper_flops_as_macs": "macs",
+    "fvcore_flops_as_total_macs": "macs",
     "block_conv_weights": "block_params",
 }
 # Source prefix -> paper key (the keys of zoo.registry.PAPERS, plus the IBM code release).
@@ -88,6 +95,15 @@ SOURCE_PAPERS = {
     "papers/002_a287baa9121de811.txt": "tran2018",
     "papers/003_c8d95147dedad406.txt": "luo2019",
     "IBM/action-recognition-pytorch": "ibm",
+    "arXiv:2004.04730": "feichtenhofer2020",
+    "arXiv:2106.13230": "liu2022",
+    "arXiv:2203.12602": "tong2022",
+    "arXiv:2102.05095": "bertasius2021",
+    "arXiv:2104.11227": "fan2021",
+    "arXiv:2112.01526": "li2022",
+    "arXiv:1904.02811": "tran2019",
+    "arXiv:1812.03982": "feichtenhofer2019",
+    "arXiv:2111.09887": "fan2021ptv",
 }
 PAPER_KEYS = tuple(dict.fromkeys(SOURCE_PAPERS.values()))
 # Default bindings of the `block_conv_weights` convention (see the module docstring).
@@ -293,6 +309,7 @@ def load_targets(path: str | Path | None = None, paper: str | None = None) -> li
     if paper is not None and paper not in PAPER_KEYS:
         raise ValueError(f"paper: got {paper!r}; allowed: {', '.join(PAPER_KEYS)}")
     path = Path(path) if path is not None else TARGETS_CSV
+    reads(path, "the published targets")
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != COLUMNS:

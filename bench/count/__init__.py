@@ -1,18 +1,19 @@
-"""Counting: params and MACs on the ``meta`` device (`counting`), the one cached static
+"""Counting: params and MACs on the ``meta`` device (`counting`) through the op-handle
+table (`handles`: which aten op counts how; `register_op_handle`), the one cached static
 count (`static`), cross-checks against other counters (`crosscheck`), what MACs leave out
 (`macs_scope`) and the reproduction report against published figures (`reproduce`)."""
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_package
 
-_HOMES = {
-    "static_count": "stbench.bench.count.counting",
-    "StaticCount": "stbench.bench.count.counting",
-    "count_static": "stbench.bench.count.static",
-    "count_many": "stbench.bench.count.static",
-    "cross_check": "stbench.bench.count.crosscheck",
-    "matmul_share": "stbench.bench.count.macs_scope",
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__,
+    {
+        "counting": "static_count StaticCount",
+        "static": "count_static",
+        "crosscheck": "cross_check",
+        "handles": "register_op_handle",
+        "macs_scope": "matmul_share",
+    },
+)

@@ -20,12 +20,22 @@ import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
-from stbench.bench.count.macs_scope import MATMUL_FLAG_SHARE, matmul_flag
+from stbench.bench.count.handles import (
+    UNCOUNTED,
+    apply_handle,
+    first_tensor,
+    handle_for,
+    handle_key,
+)
+from stbench.bench.count.macs_scope import MATMUL_FLAG_SHARE, matmul_flag, uncounted_flag
+from stbench.zoo.usercode import check_output
 from torch import nn
+from torch.func import functional_call
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.module_tracker import ModuleTracker as TorchModuleTracker
 
 COUNTER_NAME = "meta"
 SCOPE_CONV_LINEAR = "conv+linear"
@@ -35,23 +45,6 @@ SCOPE_NOTE = (
     "other = element counts of pooling/reduction/norm/elementwise ops (not MACs)"
 )
 MAC_CATEGORIES = ("conv", "linear", "matmul")
-
-CONV_OPS = frozenset({"convolution", "_convolution", "convolution_overrideable"})
-MM_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm"})
-NORM_OPS = frozenset(
-    {
-        "native_batch_norm",
-        "_native_batch_norm_legit",
-        "_native_batch_norm_legit_no_training",
-        "native_layer_norm",
-        "native_group_norm",
-    }
-)
-REDUCE_OPS = frozenset({"mean", "sum", "amax", "amin", "max", "min"})
-SOFTMAX_OPS = frozenset({"_softmax", "_log_softmax"})
-NOT_ARITHMETIC = frozenset(
-    {"copy_", "_to_copy", "clone", "detach", "fill_", "zero_", "lift_fresh", "alias"}
-)
 
 
 @dataclass(frozen=True)
@@ -89,6 +82,8 @@ class StaticCount:
     # Elements of the largest tensor any op produced (a lower bound on activation memory).
     largest_activation: int = 0
     matmul_macs: int = 0
+    # ops with no handle (`bench.count.handles`), "aten.<op>" -> calls: counted as nothing
+    uncounted_ops: dict[str, int] = field(default_factory=dict)
 
     @property
     def flops(self) -> int:
@@ -110,6 +105,10 @@ class StaticCount:
         ops = sorted({r.op for r in self.records if r.category == "matmul"})
         return matmul_flag(self.matmul_macs, self.total_macs, ops, share)
 
+    def uncounted_flag(self) -> str | None:
+        """A one-line warning naming the ops no handle counts (None when there are none)."""
+        return uncounted_flag(self.uncounted_ops)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of every field (input_shape as a list)."""
         d = asdict(self)
@@ -121,105 +120,51 @@ class StaticCount:
         return d
 
 
-def _numel(shape: Sequence[int]) -> int:
-    return math.prod(int(s) for s in shape)
+class CountedRun(NamedTuple):
+    """What one counted forward pass saw (`run_counted`)."""
 
-
-def _first_tensor(out: Any) -> torch.Tensor | None:
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)):
-        for o in out:
-            if isinstance(o, torch.Tensor):
-                return o
-    return None
-
-
-def conv_macs(
-    x_shape: Sequence[int], w_shape: Sequence[int], out_shape: Sequence[int], transposed: bool
-) -> int:
-    """MACs of one convolution from its shapes (bias adds excluded)."""
-    batch = int(x_shape[0])
-    positions = _numel((x_shape if transposed else out_shape)[2:])
-    return batch * positions * _numel(w_shape)
-
-
-def mm_macs(op: str, args: Sequence[Any]) -> int:
-    """MACs of a (batched) matrix product op from its argument shapes."""
-    a, b = (args[0], args[1]) if op in ("mm", "bmm") else (args[1], args[2])
-    return _numel(a.shape) * int(b.shape[-1])
+    records: list[OpRecord]
+    output_shape: tuple[int, ...] | None
+    largest: int  # elements of the largest tensor an op produced (or of the input)
+    uncounted: dict[str, int]  # "aten.<op>" -> calls, for ops no handle counts
 
 
 class MetaUnsupportedError(RuntimeError):
     """The model's forward needs real data (e.g. ``.item()``), so it cannot run on meta."""
 
 
-class ModuleTracker:
-    """Context manager keeping the stack of ``model``'s modules currently running forward.
-
-    Uses two global module hooks (not two per module), filtered to ``model``'s modules.
-    """
+class ModuleTracker(TorchModuleTracker):
+    """stbench's one module tracker (the counter's and the device-model trace's): torch's
+    `ModuleTracker` (forward and backward, two global hooks), which also answers which of
+    ``model``'s modules runs innermost (`current`)."""
 
     def __init__(self, model: nn.Module) -> None:
+        super().__init__()
         self.model = model
-        self.stack: list[tuple[str, nn.Module]] = [("", model)]
-        self._names: dict[int, str] = {}
-        self._handles: list[Any] = []
-
-    def __enter__(self) -> ModuleTracker:
-        from torch.nn.modules.module import (
-            register_module_forward_hook,
-            register_module_forward_pre_hook,
-        )
-
-        self._names = {id(m): n for n, m in self.model.named_modules() if n}
-        self._handles = [
-            register_module_forward_pre_hook(self._push),
-            register_module_forward_hook(self._pop, always_call=True),
-        ]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def _push(self, mod: nn.Module, _inputs: Any) -> None:
-        name = self._names.get(id(mod))
-        if name is not None:
-            self.stack.append((name, mod))
-
-    def _pop(self, mod: nn.Module, _inputs: Any, _out: Any) -> None:
-        if len(self.stack) > 1 and self.stack[-1][1] is mod:
-            self.stack.pop()
+        self.by_name = dict(model.named_modules())
 
     @property
     def current(self) -> tuple[str, nn.Module]:
-        """Name and module of the innermost running module."""
-        return self.stack[-1]
+        """Qualified name ("" = the root) and module of the innermost running module."""
+        names = [n for n in self.parents if n != "Global"]
+        if not names:
+            return "", self.model
+        name = max(names, key=lambda n: n.count(".")).partition(".")[2]
+        return name, self.by_name.get(name, self.model)
 
 
 def classify(func: Any, args: Sequence[Any], out: Any, mod: nn.Module) -> tuple[str, int] | None:
-    """(category, value) of one aten op, or None when it does no arithmetic."""
-    op = func.overloadpacket.__name__
-    if op in CONV_OPS:
-        x, w = args[0], args[1]
-        transposed = bool(args[6]) if len(args) > 6 else False
-        return "conv", conv_macs(x.shape, w.shape, _first_tensor(out).shape, transposed)
-    if op in MM_OPS:
-        cat = "linear" if isinstance(mod, nn.Linear) else "matmul"
-        return cat, mm_macs(op, args)
-    first_in = args[0] if args and isinstance(args[0], torch.Tensor) else None
-    if "pool" in op or op in REDUCE_OPS:
-        return ("pool", first_in.numel()) if first_in is not None else None
-    if op in NORM_OPS:
-        return ("norm", first_in.numel()) if first_in is not None else None
-    if op in NOT_ARITHMETIC:
+    """(category, value) of one aten op by its handle (`bench.count.handles`), or None when
+    it does no arithmetic or has no handle (`uncounted` tells those apart)."""
+    handle = handle_for(func)
+    if handle is None or handle == UNCOUNTED:
         return None
-    if op in SOFTMAX_OPS or torch.Tag.pointwise in func.tags:
-        t = _first_tensor(out)
-        return ("elementwise", t.numel()) if t is not None else None
-    return None
+    return apply_handle(handle, func, args, out, mod)
+
+
+def uncounted(func: Any) -> bool:
+    """Whether aten op `func` has no handle and is not declared arithmetic-free."""
+    return handle_for(func) == UNCOUNTED
 
 
 def _meta_batch_norm(x: torch.Tensor, *args: Any) -> tuple[torch.Tensor, ...]:
@@ -236,6 +181,7 @@ class OpCounter(TorchDispatchMode):
         super().__init__()
         self.tracker = tracker
         self.records: list[OpRecord] = []
+        self.uncounted: dict[str, int] = {}
         self.largest = 0
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
@@ -243,11 +189,16 @@ class OpCounter(TorchDispatchMode):
             out = _meta_batch_norm(*args)
         else:
             out = func(*args, **(kwargs or {}))
-        first = _first_tensor(out)
+        first = first_tensor(out)
         if first is not None and first.numel() > self.largest:
             self.largest = first.numel()
         name, mod = self.tracker.current
-        hit = classify(func, args, out, mod)
+        handle = handle_for(func)
+        if handle == UNCOUNTED:
+            key = handle_key(func)
+            self.uncounted[key] = self.uncounted.get(key, 0) + 1
+            return out
+        hit = None if handle is None else apply_handle(handle, func, args, out, mod)
         if hit is not None:
             cat, value = hit
             self.records.append(
@@ -296,7 +247,6 @@ def _forward_on(model: nn.Module, device: torch.device) -> Iterator[Any]:
     if _on_device(model, device):
         yield model
         return
-    from torch.func import functional_call
 
     state = {
         **{n: torch.empty_like(p, device=device) for n, p in model.named_parameters()},
@@ -311,14 +261,14 @@ def record_ops(
     model: nn.Module, input_shape: Sequence[int], *, device: str | torch.device = "meta"
 ) -> list[OpRecord]:
     """Run one forward pass of ``model`` on ``input_shape`` and record every arithmetic op."""
-    return run_counted(model, input_shape, device=device)[0]
+    return run_counted(model, input_shape, device=device).records
 
 
 def run_counted(
     model: nn.Module, input_shape: Sequence[int], *, device: str | torch.device = "meta"
-) -> tuple[list[OpRecord], tuple[int, ...] | None, int]:
-    """Op records of one forward pass, the output's shape (None if not a tensor) and the
-    element count of the largest tensor an op produced."""
+) -> CountedRun:
+    """Op records of one forward pass, the output's shape (None if not a tensor), the
+    element count of the largest tensor an op produced and the ops no handle counts."""
     shape = check_input_shape(input_shape)
     dev = torch.device(device)
     was_training = model.training
@@ -340,8 +290,10 @@ def run_counted(
         ) from exc
     finally:
         model.train(was_training)
-    out_shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
-    return counter.records, out_shape, max(counter.largest, math.prod(shape))
+    first = first_tensor(check_output(out))  # never None: a forward returns tensors
+    out_shape = tuple(first.shape) if first is not None else None
+    largest = max(counter.largest, math.prod(shape))
+    return CountedRun(counter.records, out_shape, largest, counter.uncounted)
 
 
 def summarize(
@@ -405,17 +357,18 @@ def static_count(
     shape = check_input_shape(input_shape)
     note = ""
     try:
-        records, out_shape, largest = run_counted(model, shape, device=device)
+        run = run_counted(model, shape, device=device)
     except MetaUnsupportedError:  # data-dependent forward: count on real (zero) CPU tensors
-        records, out_shape, largest = run_counted(model, shape, device="cpu")
+        run = run_counted(model, shape, device="cpu")
         note = " (meta unsupported: counted on cpu)"
     sc = summarize(
-        records,
+        run.records,
         params=count_params(model),
         input_shape=shape,
         per_module=per_module,
-        output_shape=out_shape,
+        output_shape=run.output_shape,
     )
     sc.counter_version += note
-    sc.largest_activation = largest
+    sc.largest_activation = run.largest
+    sc.uncounted_ops = dict(sorted(run.uncounted.items()))
     return sc

@@ -40,6 +40,8 @@ from stbench.bench.count.counting import (
     record_ops,
 )
 from torch import nn
+from torch.func import functional_call
+from torch.utils.flop_counter import FlopCounterMode
 
 TOLERANCE = 0.01
 
@@ -128,8 +130,6 @@ def run_meta(
 
 def run_torch_flop_counter(model: nn.Module, shape: tuple[int, ...]) -> CounterResult:
     """torch.utils.flop_counter.FlopCounterMode on meta (2 FLOPs per MAC, halved here)."""
-    from torch.func import functional_call
-    from torch.utils.flop_counter import FlopCounterMode
 
     res = CounterResult(
         name="torch-flop-counter",

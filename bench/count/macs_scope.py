@@ -1,4 +1,5 @@
-"""What `macs` leaves out: matrix products outside nn.Linear (attention, non-local blocks).
+"""What `macs` leaves out: matrix products outside nn.Linear (attention, non-local blocks), and
+ops no handle counts (`uncounted_ops`).
 
 ``macs`` counts conv + linear multiply-accumulates, the papers' convention; ``matmul_macs``
 counts matmul/bmm outside nn.Linear and ``total_macs`` = macs + matmul_macs. A model whose
@@ -16,6 +17,8 @@ from collections.abc import Iterable, Mapping
 MATMUL_FLAG_SHARE = 0.02
 MATMUL_KIND = "outside nn.Linear, e.g. attention or non-local blocks"
 PAPERS_SCOPE = "conv+linear, the papers' convention"
+# What the MACs of a comparison count once one of its models has a flagged matmul share.
+TOTAL_SCOPE = "conv+linear+matmul, attention counted as fvcore counts it for transformer papers"
 
 
 def matmul_share(
@@ -45,8 +48,15 @@ def matmul_flag(
     )
 
 
-def matmul_models_note(shares: Mapping[str, Iterable[float]]) -> str | None:
-    """One note naming each model (-> its flagged shares) whose GMACs leave its matmul out."""
+def includes_matmul(pairs: Iterable[tuple[object, object]]) -> bool:
+    """True when any (matmul_macs, total_macs) pair has a flagged share: the comparison's
+    MACs then count ``total_macs`` for every model (CNNs without matmul are unchanged)."""
+    return any(matmul_share(m, t) is not None for m, t in pairs)
+
+
+def matmul_models_note(shares: Mapping[str, Iterable[float]], included: bool = False) -> str | None:
+    """One note naming each model (-> its flagged shares) with matmul MACs: left out of the
+    GMACs (the papers' convention), or `included` in them (total_macs)."""
     named = []
     for model, got in sorted(shares.items()):
         got = sorted(got)
@@ -56,8 +66,33 @@ def matmul_models_note(shares: Mapping[str, Iterable[float]]) -> str | None:
         named.append(f"{model} {lo}%" if lo == hi else f"{model} {lo}-{hi}%")
     if not named:
         return None
+    if included:
+        return (
+            f"matmul/bmm MACs ({MATMUL_KIND}), as a share of conv+linear+matmul MACs: "
+            f"{', '.join(named)}; models with attention are compared here, so the GMACs (and "
+            f"GFLOPs) figures count {TOTAL_SCOPE} (total_macs), not only conv+linear as in "
+            "the papers' convention"
+        )
     return (
         f"matmul/bmm MACs ({MATMUL_KIND}), as a share of conv+linear+matmul MACs: "
         f"{', '.join(named)}; the GMACs (and GFLOPs) figures count {PAPERS_SCOPE}, and leave "
         "them out: these models cost more than their GMACs say"
+    )
+
+
+def uncounted_text(ops: Mapping[str, int] | None) -> str | None:
+    """'aten._fft_r2c x2, aten.cumsum x1' for a row's `uncounted_ops` (None when empty)."""
+    if not isinstance(ops, Mapping) or not ops:
+        return None
+    return ", ".join(f"{op} x{calls}" for op, calls in sorted(ops.items()))
+
+
+def uncounted_flag(ops: Mapping[str, int] | None) -> str | None:
+    """`stbench profile`'s one-line warning for ops no handle counts (None when none)."""
+    text = uncounted_text(ops)
+    if text is None:
+        return None
+    return (
+        f"{len(ops)} op(s) not counted, no handle: {text}; their arithmetic is in no figure "
+        "(count them with stbench.register_op_handle, or declare them arithmetic-free with None)"
     )

@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
+from stbench.bench.config import ProfileConfig
+from stbench.bench.count.static import count_static
+from stbench.zoo import create_model
 from stbench.zoo.papers import cite_papers
 from stbench.zoo.targets import UNITS, Target
 
@@ -33,6 +36,7 @@ class Counts:
     macs: int
     conv_macs: int
     linear_macs: int
+    total_macs: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,6 @@ class ReportRow:
 @functools.cache
 def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
     """Params and MACs of a zoo model built on meta, for one (1, 3, frames, size, size) clip."""
-    from stbench.bench.config import ProfileConfig
-    from stbench.bench.count.static import count_static
 
     c = count_static(ProfileConfig(model, frames, size, num_classes=classes))
     return Counts(
@@ -70,6 +72,7 @@ def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
         macs=int(c.macs),
         conv_macs=int(c.conv_macs),
         linear_macs=int(c.linear_macs),
+        total_macs=int(c.total_macs),
     )
 
 
@@ -81,7 +84,6 @@ BLOCK_SLOT = "stages.0.0.conv2"
 @functools.cache
 def block_conv_weights(model: str, slot: str = BLOCK_SLOT) -> int:
     """Conv weights (no bias/BN) of one operator slot of the zoo model, built on meta."""
-    from stbench.zoo import create_model
 
     with torch.device("meta"):
         net = create_model(model)
@@ -103,6 +105,8 @@ def measure(target: Target) -> int:
         return c.conv_macs
     if target.convention == "paper_flops_as_macs":
         return c.macs
+    if target.convention == "fvcore_flops_as_total_macs":
+        return c.total_macs
     raise ValueError(f"convention: no measurement for {target.convention!r}")
 
 

@@ -3,16 +3,14 @@
 `count_static` is where a zoo configuration's params and per-clip MACs are counted (on
 the meta device, conv+linear scope): `profile` (and so `stbench profile` and `sweep`),
 `reproduce`, `compare`, `frontier`, `demo` and the pytest-benchmark suites all call it.
-`missing_static` finds the configurations whose counts the results store lacks, and
-`fill_static` counts and stores only those, so a second `stbench frontier` counts nothing.
+`missing_static` finds the configurations whose counts the results store lacks (and
+`bench.sweep.fill.fill_static` counts and stores only those, so a second `stbench
+frontier` counts nothing).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stbench.bench.config import ProfileConfig
@@ -20,7 +18,6 @@ from stbench.bench.config import ProfileConfig
 if TYPE_CHECKING:
     import torch
     from stbench.bench.count.counting import StaticCount
-    from stbench.bench.store.results import ResultsStore
     from torch import nn
 
 COUNTER = "meta"
@@ -65,14 +62,21 @@ def count_static(
 
     The zoo model is built on meta unless ``model`` is given (any module, with real or meta
     weights, is counted on meta and left unchanged); ``input_shape`` defaults to one clip
-    ``(1, 3, frames, size, size)``. Per-module MACs when ``cfg.per_module``.
+    ``(1, 3, frames, size, size)``. Per-module MACs when ``cfg.per_module``. A user's
+    model runs in the box (`zoo.usercode`); the output's class dimension must be
+    ``cfg.num_classes`` when that is given.
     """
     from stbench.bench.count.counting import static_count
+    from stbench.zoo.registry import model_code
+    from stbench.zoo.usercode import check_classes
 
     if model is None:
         model = build_model(cfg)
     shape = (1, 3, cfg.frames, cfg.size, cfg.size) if input_shape is None else input_shape
-    return static_count(model, shape, per_module=cfg.per_module)
+    with model_code(cfg.model, "forward (counting)"):
+        sc = static_count(model, shape, per_module=cfg.per_module)
+    check_classes(sc.output_shape, cfg.num_classes, cfg.model)
+    return sc
 
 
 def static_fields(sc: StaticCount) -> dict[str, Any]:
@@ -90,6 +94,7 @@ def static_fields(sc: StaticCount) -> dict[str, Any]:
         "other_elements": sc.other_elements,
         "other": sc.other,
         "other_by_category": sc.other_by_category,
+        "uncounted_ops": sc.uncounted_ops,
         "counter": sc.counter,
         "counter_version": sc.counter_version,
         "scope": sc.scope,
@@ -135,64 +140,3 @@ def missing_static(
     """The static configurations of ``configs`` that ``rows`` do not answer, each once."""
     have = stored_static(rows)
     return list({static_key(c): c.static() for c in configs if static_key(c) not in have}.values())
-
-
-def _static_row(cfg: ProfileConfig) -> tuple[ProfileConfig, dict[str, Any] | None, str | None]:
-    """(cfg, its static profile row, None), or (cfg, None, the one-line error)."""
-    from stbench.bench.measure.profiler import run_profile
-
-    try:
-        return cfg, run_profile(cfg), None
-    except Exception as exc:  # one model's failure is reported, never the end of the run
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return cfg, None, f"{type(exc).__name__}: {first}"
-
-
-def count_many(
-    configs: Sequence[ProfileConfig], *, workers: int | None = None
-) -> Iterator[tuple[ProfileConfig, dict[str, Any] | None, str | None]]:
-    """Static profile rows of many configurations, in worker processes when there are many;
-    yields ``(cfg, row or None, error or None)`` as each completes."""
-    from stbench.zoo.plugins import carried_modules, load_modules, runs_here_only
-
-    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
-    names = {c.model for c in configs}
-    if workers <= 1 or len(configs) <= FEW or runs_here_only(names):
-        yield from map(_static_row, configs)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    modules = carried_modules(names)  # each worker registers the user models it counts
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=load_modules, initargs=(modules,)
-    ) as pool:
-        yield from pool.map(_static_row, configs, chunksize=4)
-
-
-def fill_static(
-    configs: Sequence[ProfileConfig],
-    store: ResultsStore | None,
-    *,
-    on_done: Callable[[ProfileConfig], None] | None = None,
-    workers: int | None = None,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Count ``configs`` (see `missing_static`), adding each row to ``store`` as it completes;
-    returns the rows and a one-line message per configuration that failed (not stored: a
-    bad input is not a measurement, and it is tried again next time)."""
-    run_id = None
-    if store is not None and configs:
-        from stbench.bench.environment import collect_environment
-
-        run_id = store.start_run(collect_environment(), {"static_counts": len(configs)})
-    rows: list[dict[str, Any]] = []
-    failures: list[str] = []
-    for cfg, row, error in count_many(configs, workers=workers):
-        if row is None:
-            where = f"{cfg.model} @ {cfg.frames}x{cfg.size}² ({cfg.num_classes} classes)"
-            failures.append(f"{where}: {error}")
-        else:
-            rows.append(row)
-            if store is not None:
-                store.add_row(row, run_id=run_id)
-        if on_done:
-            on_done(cfg)
-    return rows, failures

@@ -4,15 +4,14 @@ under pytest-benchmark (`benchmark_run`)."""
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_package
 
-_HOMES = {
-    "profile": "stbench.bench.measure.profiler",
-    "run_profile": "stbench.bench.measure.profiler",
-    "measure_latency": "stbench.bench.measure.timing",
-    "measure_throughput": "stbench.bench.measure.timing",
-    "OutOfMemory": "stbench.bench.measure.fit",
-    "benchmark_model": "stbench.bench.measure.benchmark_run",
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__,
+    {
+        "profiler": "profile run_profile",
+        "timing": "measure_latency measure_throughput",
+        "fit": "OutOfMemory",
+        "benchmark_run": "benchmark_model",
+    },
+)

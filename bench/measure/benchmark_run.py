@@ -11,14 +11,16 @@ static counts and the run's device facts, so the JSON imports as profile rows.
 
 from __future__ import annotations
 
+import os
 import statistics
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from stbench.bench.config import ProfileConfig
 from stbench.bench.count.static import build_model, count_static, static_fields
-from stbench.bench.measure.profiler import profile_config
+from stbench.bench.measure.profiler import intra_op_threads, profile_config
 from stbench.bench.measure.timing import (
     Protocol,
     cudnn_autotune,
@@ -28,6 +30,51 @@ from stbench.bench.measure.timing import (
     warm_up,
 )
 from torch import nn
+
+TICKS_MS = (10.0, 4.0, 1.0)  # scheduler ticks at HZ = 100, 250, 1000
+
+
+class NoisyTiming(UserWarning):
+    """A benchmark's rounds were timed on a busy machine (see `timing_flags`)."""
+
+
+def machine_load() -> dict[str, Any]:
+    """The 1-minute load average and the CPUs this process may run on."""
+    try:
+        load: float | None = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        load = None
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity else os.cpu_count()
+    return {"load_avg_1m": load, "cpus": cpus}
+
+
+def tick_quantised(samples_ms: Sequence[float]) -> float | None:
+    """The scheduler tick (ms) that preemption put the rounds on, or None."""
+    # preempted: a quarter of the rounds a tick or more above the fastest, 80% of those on
+    # whole ticks (a forward interrupted k times takes k ticks longer)
+    if len(samples_ms) < 5:
+        return None
+    low = min(samples_ms)
+    for tick in TICKS_MS:
+        above = [s - low for s in samples_ms if s - low >= 0.8 * tick]
+        if len(above) < 0.25 * len(samples_ms):
+            continue
+        on = [d for d in above if abs(d / tick - round(d / tick)) <= 0.15]
+        if len(on) >= 0.8 * len(above):
+            return tick
+    return None
+
+
+def timing_flags(samples_ms: Sequence[float], load: float | None, cpus: int | None) -> list[str]:
+    """Why rounds timed on this machine may not show the model's speed (none: [])."""
+    flags = []
+    tick = tick_quantised(samples_ms)
+    if tick is not None:
+        flags.append(f"rounds quantised to ~{tick:g} ms scheduler ticks (preempted: a busy CPU)")
+    if load is not None and cpus and load > cpus:
+        flags.append(f"load average {load:g} above the {cpus} CPU(s)")
+    return flags
 
 
 def _static(cfg: ProfileConfig, model: nn.Module, shape: tuple[int, ...]) -> dict[str, Any]:
@@ -61,12 +108,30 @@ def benchmark_model(
     rounds: int | None = None,
     warmup_rounds: int | None = None,
     protocol: Protocol | None = None,
+    threads: int | None = None,
     **options: Any,
 ) -> Any:
     """Time one forward of `model` with pytest-benchmark's `benchmark` fixture under
     stbench's protocol; returns the last output. ``rounds``/``warmup_rounds`` of None: the
     protocol decides; `options` are `profile_config`'s (frames, size, batch, num_classes,
-    name, device, dtype, channels_last, compile)."""
+    name, device, dtype, channels_last, compile); ``threads``: intra-op threads (None: torch's
+    setting). ``extra_info`` also gets the machine's load, its CPUs and ``timing_flags``."""
+    with intra_op_threads(threads):
+        return _benchmark_model(
+            benchmark, model, input_shape, rounds, warmup_rounds, protocol, options
+        )
+
+
+def _benchmark_model(
+    benchmark: Any,
+    model: str | nn.Module,
+    input_shape: Sequence[int] | None,
+    rounds: int | None,
+    warmup_rounds: int | None,
+    protocol: Protocol | None,
+    options: dict[str, Any],
+) -> Any:
+    """`benchmark_model` at the threads already set."""
     protocol = protocol or Protocol()
     cfg, shape = profile_config(model, input_shape, **options)
     if isinstance(model, str):
@@ -106,9 +171,25 @@ def benchmark_model(
                 "warmup_stable": stable,
                 "warmup_s": round(warm_s, 3),
                 "rounds": rounds,
+                **machine_load(),
             }
         )
         out = benchmark.pedantic(forward, rounds=rounds, warmup_rounds=0, iterations=1)
+    _flag(benchmark)
     if benchmark.extra_info.get("num_classes") is None and getattr(out, "ndim", 0) == 2:
         benchmark.extra_info["num_classes"] = int(out.shape[1])
     return out
+
+
+def _flag(benchmark: Any) -> None:
+    """Set ``timing_flags`` (with the higher load of before and after) and warn on any."""
+    stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+    samples = [v * 1e3 for v in getattr(stats, "data", None) or []]
+    info = benchmark.extra_info
+    after = machine_load()["load_avg_1m"]
+    load = max((v for v in (info.get("load_avg_1m"), after) if v is not None), default=None)
+    flags = timing_flags(samples, load, info.get("cpus"))
+    info["timing_flags"] = flags
+    if flags:
+        name = getattr(benchmark, "name", "") or info.get("model")
+        warnings.warn(f"stbench_bench {name}: {'; '.join(flags)}", NoisyTiming, stacklevel=3)

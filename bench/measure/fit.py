@@ -90,13 +90,16 @@ def predicted_peak(cfg: ProfileConfig, batch: int) -> int | None:
     from stbench.bench.predict.memsim import memory_report
     from stbench.bench.predict.trace import trace_forward
     from stbench.zoo import get_spec, list_models
+    from stbench.zoo.registry import model_code
 
     if cfg.frames is None or cfg.size is None or cfg.model not in list_models():
         return None
     classes = cfg.num_classes or get_spec(cfg.model).default_classes
     model = build_zoo_model(cfg.model, frames=cfg.frames, num_classes=classes)
     shape = (batch, 3, cfg.frames, cfg.size, cfg.size)
-    return int(memory_report(trace_forward(model, shape, dtype=cfg.dtype))["peak_bytes"])
+    with model_code(cfg.model, "forward (memory prediction)"):
+        trace = trace_forward(model, shape, dtype=cfg.dtype)
+    return int(memory_report(trace)["peak_bytes"])
 
 
 def largest_batch(peak_at: Callable[[int], int], limit: int, most: int) -> int:

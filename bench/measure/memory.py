@@ -26,6 +26,8 @@ from stbench.bench.measure.timing import (
     prepared,
 )
 from torch import nn
+from torch._C._profiler import _EventType
+from torch.profiler import ProfilerActivity, profile
 
 MIB = 2**20
 
@@ -91,9 +93,6 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 def _profiler_alloc_events(prep: Prepared, x: torch.Tensor) -> list[tuple[int, int]]:
-    from torch._C._profiler import _EventType
-    from torch.profiler import ProfilerActivity, profile
-
     with _native_stderr_silenced():
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             with prep.forward_context():
@@ -108,7 +107,6 @@ def _profiler_alloc_events(prep: Prepared, x: torch.Tensor) -> list[tuple[int, i
 
 def _maxrss_bytes() -> int:
     import resource
-    import sys
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024

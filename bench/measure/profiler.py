@@ -20,7 +20,13 @@ from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
 from stbench.bench.count.counting import StaticCount, check_input_shape
 from stbench.bench.count.crosscheck import cross_check
 from stbench.bench.count.static import build_model, build_zoo_model, count_static, static_fields
-from stbench.bench.measure.fit import check_fits, is_oom_error, out_of_memory, throughput_start
+from stbench.bench.measure.fit import (
+    OutOfMemory,
+    check_fits,
+    is_oom_error,
+    out_of_memory,
+    throughput_start,
+)
 from stbench.bench.measure.memory import measure_peak_memory
 from stbench.bench.measure.timing import (
     Prepared,
@@ -30,6 +36,7 @@ from stbench.bench.measure.timing import (
     prepare,
 )
 from stbench.bench.store.history import with_noise
+from stbench.zoo.registry import model_code
 from torch import nn
 
 __all__ = ["build_zoo_model", "measure", "profile", "profile_config", "run_profile"]
@@ -106,17 +113,21 @@ def run_profile(
     check_fits(dataclasses.replace(cfg, batch=shape[0]), sc)
     if cfg.num_classes is None and sc.output_shape is not None and len(sc.output_shape) == 2:
         cfg = dataclasses.replace(cfg, num_classes=sc.output_shape[1])
-    flags = [f for f in (sc.matmul_flag(),) if f]
+    flags = [f for f in (sc.matmul_flag(), sc.uncounted_flag()) if f]
     row = {**cfg.key_fields(), "input_shape": list(shape), **static_fields(sc), "flags": flags}
     row["status"] = "ok"
     if len(cfg.counters) > 1:
-        results, checked = cross_check(model, sc.input_shape, cfg.counters, meta_records=sc.records)
+        with model_code(cfg.model, "forward (counter cross-check)"):
+            results, checked = cross_check(
+                model, sc.input_shape, cfg.counters, meta_records=sc.records
+            )
         row["flags"] += checked
         row["counters"].update({n: r.to_dict() for n, r in results.items() if n != "meta"})
     if cfg.measures:
         if not _has_weights(model):
             raise ValueError(f"model: {cfg.model} has meta weights; give a module with real ones")
-        row.update(measure(prepare(model, **cfg.prepare_options()), cfg, shape))
+        with model_code(cfg.model, "forward (measuring)", passing=(OutOfMemory,)):
+            row.update(measure(prepare(model, **cfg.prepare_options()), cfg, shape))
         row = with_noise(row)
     return row
 

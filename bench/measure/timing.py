@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
-from stbench.bench.config import device_name as device_name_of
+from stbench.bench.config import canonical_device
 from stbench.bench.config import dtype_name as check_dtype
+from stbench.bench.environment import cpu_model
 from stbench.bench.measure.fit import is_oom_error
+from stbench.models.layout import to_channels_last
 from torch import nn
 
 DTYPES: dict[str, torch.dtype | None] = {
@@ -72,7 +74,7 @@ class Protocol:
 
 def check_device(device: str | torch.device) -> str:
     """Validate a device string (cpu, cuda, cuda:N); refuse cuda without CUDA."""
-    name = device_name_of(device)
+    name = canonical_device(device)
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(
@@ -143,8 +145,6 @@ def prepare(
     model = model.eval().to(device)
     memory_format = "contiguous"
     if channels_last:
-        from stbench.models.layout import to_channels_last
-
         model = to_channels_last(model)
         memory_format = "channels_last_3d"
     mode = None
@@ -171,7 +171,6 @@ def device_name(device: str) -> str:
     """The GPU's name for cuda devices, the CPU model otherwise."""
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    from stbench.bench.environment import cpu_model
 
     return cpu_model()
 

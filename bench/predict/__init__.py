@@ -5,13 +5,14 @@ memory against a real CPU run (`memcheck`)."""
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_package
 
-_HOMES = {
-    "predict": "stbench.bench.predict.predictor",
-    "get_device": "stbench.bench.predict.devices",
-    "predict_sweep": "stbench.bench.predict.predictions",
-    "check_memory": "stbench.bench.predict.memcheck",
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__,
+    {
+        "predictor": "predict",
+        "devices": "get_device",
+        "predictions": "predict_sweep",
+        "memcheck": "check_memory",
+    },
+)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from stbench.bench.count.static import build_zoo_model
 from stbench.bench.predict.memsim import memory_report, round_block
 from stbench.bench.predict.trace import (
     make_input,
@@ -24,6 +25,7 @@ from stbench.bench.predict.trace import (
     training_step,
     warm_optimizer,
 )
+from stbench.zoo import get_spec
 from torch import nn
 from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -98,8 +100,6 @@ def check_memory(
     optimizer: str = "sgd",
 ) -> dict[str, Any]:
     """Predicted (meta) vs measured (real CPU, live tensors) peak of a zoo model's pass."""
-    from stbench.bench.count.static import build_zoo_model
-    from stbench.zoo import get_spec
 
     spec = get_spec(name)
     frames = spec.default_frames if frames is None else frames

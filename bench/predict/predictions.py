@@ -50,12 +50,28 @@ def _options(task: Any, gpu: str) -> dict[str, Any]:
         "frames": task.frames,
         "size": task.size,
         "num_classes": task.num_classes,
+        "memory_format": layout(getattr(task, "channels_last", False)),
     }
+
+
+def layout(channels_last: Any) -> str:
+    """The prediction's memory format of a task's or a row's channels_last / memory_format."""
+    if isinstance(channels_last, str):
+        return "channels_last" if channels_last.startswith("channels_last") else "contiguous"
+    return "channels_last" if channels_last else "contiguous"
 
 
 def _stored_keys(store: ResultsStore, device: str) -> set[tuple[Any, ...]]:
     return {
-        (r["model"], r["frames"], r["size"], r["batch"], r["num_classes"], r["dtype"])
+        (
+            r["model"],
+            r["frames"],
+            r["size"],
+            r["batch"],
+            r["num_classes"],
+            r["dtype"],
+            layout(r.get("memory_format") or ""),
+        )
         for r in store.predictions(device=device, train=False, cuda_graphs=False)
         if r.get("predictor") == predictor_version()
     }
@@ -64,8 +80,9 @@ def _stored_keys(store: ResultsStore, device: str) -> set[tuple[Any, ...]]:
 def predictor_version() -> str:
     """The `predictor` field this stbench writes (a newer torch traces anew)."""
     import torch
+    from stbench.bench.predict.predictor import PREDICTOR
 
-    return f"stbench device model, torch {torch.__version__}"
+    return f"{PREDICTOR}, torch {torch.__version__}"
 
 
 def predict_sweep(
@@ -95,7 +112,10 @@ def predict_sweep(
     todo: list[tuple[str, dict[str, Any]]] = []
     seen: set[tuple[Any, ...]] = set()
     for t in tasks:
-        key = (t.model, t.frames, t.size, t.batch, t.num_classes, t.dtype)
+        key = (
+            *(t.model, t.frames, t.size, t.batch, t.num_classes, t.dtype),
+            layout(getattr(t, "channels_last", False)),
+        )
         if key in have or key in seen:
             summary.skipped += 1
             continue
@@ -159,18 +179,22 @@ def validation_rows(store: ResultsStore) -> tuple[list[dict[str, Any]], int, int
             p["num_classes"],
             p["device"],
             p["dtype"],
+            layout(p.get("memory_format") or ""),
         ): p
-        for p in store.predictions(train=False, cuda_graphs=False)
+        for p in sorted(store.predictions(train=False, cuda_graphs=False), key=_stored_at)
     }
     out, missing = [], 0
     for m in measured:
         device = f"predicted:{measured_gpu(m)}"
-        key = (m["model"], m["frames"], m["size"], m["batch"], m["num_classes"], device, m["dtype"])
+        key = (
+            *(m["model"], m["frames"], m["size"], m["batch"], m["num_classes"], device),
+            *(m["dtype"], layout(m.get("memory_format") or "")),
+        )
         p = index.get(key)
         if p is None:
             missing += 1
             continue
-        row = {k: m[k] for k in ("model", "frames", "size", "batch", "dtype")}
+        row = {k: m[k] for k in ("model", "frames", "size", "batch", "dtype", "memory_format")}
         row["gpu"] = p["gpu"]
         try:
             row["family"] = get_spec(m["model"]).family
@@ -185,8 +209,15 @@ def validation_rows(store: ResultsStore) -> tuple[list[dict[str, Any]], int, int
         if row["measured_ms"] and row["bound_ms"]:
             row["latency_ratio"] = row["measured_ms"] / row["bound_ms"]
             row["bound_above_measured"] = row["bound_ms"] > row["measured_ms"]
+        row["estimate_ms"] = p.get("latency_ms")
+        if row["measured_ms"] and row["estimate_ms"]:
+            row["estimate_error_pct"] = 100 * (row["estimate_ms"] / row["measured_ms"] - 1)
         out.append(row)
     return out, len(measured), missing
+
+
+def _stored_at(p: dict[str, Any]) -> str:
+    return str(p.get("stored_at") or "")
 
 
 def _median(values: list[float]) -> float | None:
@@ -201,6 +232,7 @@ def family_errors(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         mine = [r for r in rows if r["family"] == family]
         mem = [abs(r["memory_error_pct"]) for r in mine if "memory_error_pct" in r]
         lat = [r["latency_ratio"] for r in mine if "latency_ratio" in r]
+        est = [abs(r["estimate_error_pct"]) for r in mine if "estimate_error_pct" in r]
         out.append(
             {
                 "family": family,
@@ -212,6 +244,8 @@ def family_errors(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "latency_ratio_median": _median(lat),
                 "latency_ratio_min": min(lat) if lat else None,
                 "bound_above_measured": sum(bool(r.get("bound_above_measured")) for r in mine),
+                "estimate_abs_error_pct_median": _median(est),
+                "estimate_abs_error_pct_max": max(est) if est else None,
             }
         )
     return out

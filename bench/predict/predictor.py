@@ -14,7 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from stbench.bench.count.static import build_zoo_model
+from stbench.bench.predict.allocator import reserved_report
 from stbench.bench.predict.devices import Device, get_device
+from stbench.bench.predict.estimate import (
+    REGIME_ERROR,
+    check_memory_format,
+    estimate_ops,
+    interval,
+    regime,
+)
 from stbench.bench.predict.memsim import NOT_MODELLED, memory_report
 from stbench.bench.predict.roofline import (
     LAUNCH_OVERHEAD_US,
@@ -30,13 +39,27 @@ from stbench.bench.predict.trace import (
     trace_forward,
     trace_training_step,
 )
+from stbench.zoo import get_spec
 
 from stbench.values import positive_int
 
 KIND = "predicted"
+MEMORY_LABELS = {
+    "peak_memory_bytes": "allocated: torch.cuda.max_memory_allocated (tensor lifetimes, 512 B "
+    "blocks)",
+    "reserved_peak_memory_bytes": "reserved: torch.cuda.max_memory_reserved (caching-allocator "
+    "segments replayed: 2 MiB small, 20 MiB or 2 MiB-rounded large)",
+    "not_modelled": "the CUDA context (outside PyTorch's allocator) and cuDNN/cuBLAS "
+    "workspaces (algorithm-dependent)",
+}
+# The `predictor` field: a new model or a newer torch makes stored predictions stale.
+PREDICTOR = "stbench device model 2 (estimate + bound)"
 METHOD = (
-    "meta-device trace; peak = observed tensor lifetimes rounded to 512 B blocks; latency = "
-    "sum over kernels of max(flops/peak, bytes/bandwidth) + launches x overhead (a lower bound)"
+    "meta-device trace; peak = observed tensor lifetimes rounded to 512 B blocks; latency_ms = "
+    "estimate (per-kernel achieved fraction of peak by kernel class + layout conversions, "
+    "overlapped with eager host cost per op; constants in bench.predict.estimate, fitted on "
+    "bench/reference/published_gpu.csv); latency_bound_ms = sum over kernels of "
+    "max(flops/peak, bytes/bandwidth) + launches x overhead (a lower bound)"
 )
 
 
@@ -58,9 +81,13 @@ def _first_line(exc: BaseException) -> str:
 
 
 def run_traced(name: str, what: str, run: Any) -> Trace:
-    """``run()``, with a failure inside the model turned into a one-line ValueError."""
+    """``run()``, with a failure inside the model turned into a one-line ValueError (a
+    user's model runs in the box: its failure is a `UserCodeError` line)."""
+    from stbench.zoo.registry import model_code
+
     try:
-        return run()
+        with model_code(name, f"{what} (trace)"):
+            return run()
     except ValueError:
         raise
     except (RuntimeError, IndexError, NotImplementedError, TypeError) as exc:
@@ -111,12 +138,13 @@ def predict(
     optimizer: str = "sgd",
     cuda_graphs: bool = False,
     per_stage: bool = False,
+    memory_format: str = "contiguous",
+    compile: bool = False,
 ) -> dict[str, Any]:
-    """Predicted memory and latency bound of zoo model ``name`` on ``gpu``: one JSON-able row."""
-    from stbench.bench.count.static import build_zoo_model
-    from stbench.zoo import get_spec
+    """Predicted memory, latency estimate and bound of zoo model ``name`` on ``gpu``: one row."""
 
     device = check_request(gpu, dtype, batch, optimizer)
+    check_memory_format(memory_format)
     spec = get_spec(name)
     frames = spec.default_frames if frames is None else positive_int("frames", frames)
     size = spec.default_size if size is None else positive_int("size", size)
@@ -128,6 +156,8 @@ def predict(
     model = build_zoo_model(spec.name, frames=frames, num_classes=num_classes)
     fwd = run_traced(spec.name, "forward", lambda: trace_forward(model, shape, dtype=dtype))
     total = summarize_ops(fwd.ops, device, dtype, **options)
+    how = {"memory_format": memory_format, "cuda_graphs": cuda_graphs, "compile": compile}
+    est = _at_least_bound(estimate_ops(fwd.ops, device, dtype, **how), total)
     memory = memory_report(fwd)
     row: dict[str, Any] = {
         "kind": KIND,
@@ -138,8 +168,8 @@ def predict(
         "num_classes": num_classes,
         "device": f"predicted:{device.name}",
         "dtype": dtype,
-        "memory_format": "contiguous",
-        "compile": False,
+        "memory_format": memory_format,
+        "compile": compile,
         "gpu": device.name,
         "gpu_label": device.label,
         "input_shape": list(shape),
@@ -152,9 +182,12 @@ def predict(
         "arithmetic_intensity": total["arithmetic_intensity"],
         "peak_memory_bytes": memory["peak_bytes"],
         "peak_memory_last_use_bytes": memory_report(fwd, lifetimes="last_use")["peak_bytes"],
+        "reserved_peak_memory_bytes": reserved_report(fwd)["reserved_peak_bytes"],
+        "memory_labels": MEMORY_LABELS,
         "device_memory_bytes": device.memory_bytes,
         "fits": memory["peak_bytes"] <= device.memory_bytes,
         "memory": memory,
+        **_estimate_fields("", est, batch, train=False),
         "latency_bound_ms": total["latency_bound_ms"],
         "roofline_ms": total["roofline_ms"],
         "launch_overhead_ms": total["launch_overhead_ms"],
@@ -167,7 +200,7 @@ def predict(
         "method": METHOD,
         "not_modelled": NOT_MODELLED,
         "device_source": device.source,
-        "predictor": f"stbench device model, torch {torch.__version__}",
+        "predictor": f"{PREDICTOR}, torch {torch.__version__}",
     }
     if per_stage:
         row.update(_per_group(fwd, device, options, spec))
@@ -179,6 +212,7 @@ def predict(
         )
         tmem = memory_report(step)
         ttotal = summarize_ops(step.ops, device, dtype, **options)
+        test = _at_least_bound(estimate_ops(step.ops, device, dtype, **how), ttotal)
         row.update(
             optimizer=optimizer,
             train_macs=_conv_linear_macs(step.ops) // batch,
@@ -186,8 +220,10 @@ def predict(
             train_bytes_moved=ttotal["bytes_moved"],
             train_kernels=ttotal["kernels"],
             train_peak_memory_bytes=tmem["peak_bytes"],
+            train_reserved_peak_memory_bytes=reserved_report(step)["reserved_peak_bytes"],
             train_fits=tmem["peak_bytes"] <= device.memory_bytes,
             train_memory=tmem,
+            **_estimate_fields("train_", test, batch, train=True),
             train_latency_bound_ms=ttotal["latency_bound_ms"],
             train_limiter=ttotal["limiter"],
             train_phases=breakdown(step.ops, device, dtype, lambda o: o.phase, **options),
@@ -195,6 +231,30 @@ def predict(
         if per_stage:
             row["train_per_stage"] = _per_group(step, device, options, spec)["per_stage"]
     return row
+
+
+def _at_least_bound(est: dict[str, Any], bound: dict[str, Any]) -> dict[str, Any]:
+    """The estimate, never below the roofline bound of the same pass."""
+    return {**est, "latency_ms": max(est["latency_ms"], bound["latency_bound_ms"])}
+
+
+def _estimate_fields(prefix: str, est: dict[str, Any], batch: int, train: bool) -> dict[str, Any]:
+    """The estimate's fields of a row: latency, its interval, throughput, host and GPU time."""
+    which = regime(est["bound_by"], train)
+    low, high = interval(est["latency_ms"], which)
+    median, worst = REGIME_ERROR[which]
+    return {
+        f"{prefix}latency_ms": est["latency_ms"],
+        f"{prefix}latency_ms_low": low,
+        f"{prefix}latency_ms_high": high,
+        f"{prefix}throughput_clips_per_s": batch / est["latency_ms"] * 1e3,
+        f"{prefix}gpu_ms": est["gpu_ms"],
+        f"{prefix}host_ms": est["host_ms"],
+        f"{prefix}bound_by": est["bound_by"],
+        f"{prefix}estimate_regime": which,
+        f"{prefix}estimate_error_median": median,
+        f"{prefix}estimate_error_worst": worst,
+    }
 
 
 def _conv_linear_macs(ops: list[TraceOp]) -> int:

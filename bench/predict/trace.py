@@ -32,12 +32,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from stbench.bench.count.counting import check_input_shape, classify
+from stbench.bench.count.counting import ModuleTracker, check_input_shape, classify
+from stbench.bench.count.handles import conv_macs
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
-from torch.utils.module_tracker import ModuleTracker
 
 TRACE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 OPTIMIZERS = ("sgd", "adamw")
@@ -213,8 +213,6 @@ def _classify(func: Any, args: Sequence[Any], out: Any, mod: nn.Module) -> tuple
     if op == "convolution_backward":
         grad_out, x, w = args[0], args[1], args[2]
         mask = args[10] if len(args) > 10 else (True, True, True)
-        from stbench.bench.count.counting import conv_macs
-
         macs = conv_macs(x.shape, w.shape, grad_out.shape, bool(args[7]))
         return "conv", conv_kind(w.shape, int(args[9])), macs * (int(mask[0]) + int(mask[1]))
     hit = classify(func, args, out, mod)
@@ -261,20 +259,12 @@ class Tracer(TorchDispatchMode):
         self.book = _Book(torch.device(device))
         self.ops: list[TraceOp] = []
         self.phase = "forward"
-        self.modules = ModuleTracker()
+        self.modules = ModuleTracker(model)
         self._stages = stage_names(model)
-        self._by_name = dict(model.named_modules())
 
     def hold(self, t: torch.Tensor, category: str) -> int:
         """Register a tensor that exists before the trace (weights, input, state)."""
         return self.book.hold(t, category, -1)[0]
-
-    def _module(self) -> str:
-        names = [n for n in self.modules.parents if n != "Global"]
-        if not names:
-            return ""
-        inner = max(names, key=lambda n: n.count("."))
-        return inner.partition(".")[2]
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
@@ -300,8 +290,7 @@ class Tracer(TorchDispatchMode):
         written = {id(t): t for t, _ in mutated}
         if allocs and op not in ALLOC_ONLY:
             written.update((id(t), t) for t in outputs if book.sid(t) in allocs)
-        module = self._module()
-        mod = self._by_name.get(module, self.model)
+        module, mod = self.modules.current
         if written:
             category, kind, value = _classify(func, args, out, mod)
             read = sum(unique_bytes(t) for t in inputs if id(t) not in skip_read)

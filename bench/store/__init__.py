@@ -7,18 +7,9 @@
 
 from __future__ import annotations
 
-from stbench.lazy import lazy_attributes
+from stbench.lazy import lazy_package
 
-_HOMES = {
-    name: "stbench.bench.store.results"
-    for name in (
-        "KEY_FIELDS",
-        "SCHEMA_VERSION",
-        "ResultsStore",
-        "StoreError",
-        "default_store_path",
-        "row_key",
-    )
-}
-__all__ = sorted(_HOMES)
-__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
+__all__, __getattr__, __dir__ = lazy_package(
+    __name__,
+    {"results": "KEY_FIELDS SCHEMA_VERSION ResultsStore StoreError default_store_path row_key"},
+)

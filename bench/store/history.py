@@ -146,6 +146,8 @@ def noisy_reason(row: Mapping[str, Any]) -> str | None:
     drift = row.get("latency_drift_rel")
     if row.get("warmup_stable") is False and not (drift is not None and drift <= MAX_DRIFT):
         reasons.append("warm-up never stabilised (and the timed samples do not show it settled)")
+    flags = row.get("timing_flags")  # a pytest-benchmark run's (`stbench_bench`)
+    reasons += [str(f) for f in flags] if isinstance(flags, list) else []
     iters = row.get("iterations")
     if isinstance(iters, int) and iters < MIN_TIMED_ITERS:
         reasons.append(f"only {iters} timed iteration(s) (< {MIN_TIMED_ITERS})")

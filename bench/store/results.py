@@ -15,6 +15,7 @@ with the file raise `StoreError`, a `ValueError` with one line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import fnmatch
 import hashlib
@@ -43,7 +44,7 @@ from stbench.bench.store.schema import (
     VIEW_COLUMNS,
 )
 
-from stbench.output import Table, render, write_atomic
+from stbench.output import Table, reads, render, write_atomic
 from stbench.values import INT64_MAX, FieldError, fits_int64, integer, store_path
 
 __all__ = [
@@ -194,6 +195,7 @@ class ResultsStore:
         timeout: float = 10.0,
     ) -> None:
         self.path = Path(path) if path is not None else default_store_path()
+        reads(self.path, "the results store")
         self.readonly = readonly
         self.timeout = timeout
         self._legacy = False  # a schema-1 file read through an in-memory copy
@@ -803,20 +805,18 @@ class ResultsStore:
             added = self._append(conn, self._stamped(conn, entries, run_id))
         return added, skipped
 
-    def merge_from(self, other: str | os.PathLike[str]) -> tuple[int, int]:
+    def merge_from(self, other: str | os.PathLike[str] | MergeSource) -> tuple[int, int]:
         """Copy another store's runs and history entries that this one lacks (one transaction).
 
         Returns (runs added, entries added). For sweeps sharded over hosts: each host writes
         its own store, then one merges them. The current view is re-derived field by field
         from the union of the histories, so the order of merges does not matter and merging
-        a file twice changes nothing.
+        a file twice changes nothing. `other` may be a `merge_source` already read (so that
+        every source is checked before anything is merged).
         """
-        if not Path(other).exists():
-            raise StoreError(f"merge source: no results store at {other}")
-        with ResultsStore(other, readonly=True, timeout=self.timeout) as src:
-            runs = src.runs()
-            entries = src._raw_history()
-            predicted = [_prediction_record(r, r["stored_at"]) for r in src.predictions()]
+        source = other if isinstance(other, MergeSource) else merge_source(other, self.timeout)
+        runs, entries = source.runs, [dict(e) for e in source.entries]
+        predicted = source.predictions
         with self._write() as conn:
             self._put_predictions(conn, predicted)
             new_runs, local = 0, {}
@@ -844,6 +844,27 @@ class ResultsStore:
             e.pop("id")
             e.pop("noisy")
         return found
+
+
+@dataclasses.dataclass(frozen=True)
+class MergeSource:
+    """What a merge copies from one store: its runs, history entries and predictions."""
+
+    path: Path
+    runs: list[dict[str, Any]]
+    entries: list[dict[str, Any]]
+    predictions: list[dict[str, Any]]
+
+
+def merge_source(path: str | os.PathLike[str], timeout: float = 10.0) -> MergeSource:
+    """Read (and so check) the store at `path` for a merge: StoreError for a bad one."""
+    if not Path(path).exists():
+        raise StoreError(f"merge source: no results store at {path}")
+    with ResultsStore(path, readonly=True, timeout=timeout) as src:
+        runs = src.runs()
+        entries = src._raw_history()
+        predicted = [_prediction_record(r, r["stored_at"]) for r in src.predictions()]
+    return MergeSource(Path(path), runs, entries, predicted)
 
 
 def _prediction_record(row: Mapping[str, Any], stored_at: str | None = None) -> dict[str, Any]:

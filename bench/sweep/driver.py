@@ -13,23 +13,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
-import json
 import os
 import platform
-import signal
-import subprocess
-import sys
-import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stbench.bench.config import MEMORY_FORMATS, PROTOCOL_FIELDS, ProfileConfig, device_name
+from stbench.bench.config import ProfileConfig, canonical_device
 from stbench.bench.config import dtype_name as check_dtype
-from stbench.bench.measure.fit import OutOfMemory, is_oom_error
 from stbench.bench.store.results import KEY_FIELDS, ResultsStore
+from stbench.bench.sweep.tasks import (
+    DEFAULT_PROFILER,
+    HEARTBEAT_S,
+    LEASE_S,
+    MAX_ATTEMPTS,
+    RESULT_MARKER,
+    Task,
+    check_named_code,
+    failure_row,
+    load_callable,
+    needs_isolation,
+    parse_isolated_output,
+    register_profiler,
+    run_isolated,
+    run_task,
+)
+from stbench.zoo.usercode import UserCodeError
 
 from stbench.progress import Progress
 from stbench.values import fits_int64, positive_int, positive_ints, store_path
@@ -37,139 +47,31 @@ from stbench.values import fits_int64, positive_int, positive_ints, store_path
 if TYPE_CHECKING:
     from stbench.bench.sweep.executors import Executor
 
-DEFAULT_PROFILER = "stbench.bench.measure.profiler:profile"
-MAX_ATTEMPTS = 3  # failed attempts of one key before a sweep stops retrying it
-LEASE_S = 600.0  # claim lease; renewed every HEARTBEAT_S while an isolated task runs
-HEARTBEAT_S = 30.0
-RESULT_MARKER = "@@stbench-result@@ "
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclasses.dataclass(frozen=True)
-class Task:
-    """One (model, configuration) to profile; its `key` is the store's row key."""
-
-    model: str
-    frames: int
-    size: int
-    batch: int = 1
-    num_classes: int = 400
-    device: str = "cpu"
-    dtype: str = "float32"
-    channels_last: bool = False
-    compile: bool = False
-    time: bool = False
-    memory: bool = False
-    throughput_batch: int | None = None
-    counters: tuple[str, ...] = ("meta",)
-    profiler: str = DEFAULT_PROFILER
-    # timing-protocol overrides and threads, as (ProfileConfig field, value) pairs
-    protocol: tuple[tuple[str, Any], ...] = ()
-    # modules that register a user model (`--module`): imported again where the task runs
-    modules: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for f in ("frames", "size", "batch", "num_classes", "throughput_batch"):
-            if getattr(self, f) is not None or f != "throughput_batch":
-                object.__setattr__(self, f, positive_int(f, getattr(self, f)))
-        object.__setattr__(self, "counters", tuple(self.counters))
-        object.__setattr__(self, "modules", tuple(self.modules))
-        pairs = self.protocol.items() if isinstance(self.protocol, Mapping) else self.protocol
-        object.__setattr__(self, "protocol", tuple(sorted((str(k), v) for k, v in pairs)))
-
-    def config(self) -> ProfileConfig:
-        """The profile configuration this task runs (its key is the store key)."""
-        return ProfileConfig(
-            self.model,
-            self.frames,
-            self.size,
-            self.batch,
-            self.num_classes,
-            self.device,
-            self.dtype,
-            MEMORY_FORMATS[1] if self.channels_last else MEMORY_FORMATS[0],
-            self.compile,
-            self.counters,
-            timing=self.time,
-            memory=self.memory,
-            throughput_batch=self.throughput_batch,
-            **self._protocol_fields(),
-        )
-
-    @property
-    def threads(self) -> int | None:
-        """The intra-op threads the task measures with (None: torch's default)."""
-        return dict(self.protocol).get("threads")
-
-    def _protocol_fields(self) -> dict[str, Any]:
-        fields = dict(self.protocol)
-        allowed = (*PROTOCOL_FIELDS, "threads")
-        unknown = sorted(set(fields) - set(allowed))
-        if unknown:
-            raise ValueError(f"protocol: unknown {unknown}; allowed: {', '.join(allowed)}")
-        return fields
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        """The store key: (model, frames, size, batch, num_classes, device, dtype, mf, compile)."""
-        return self.config().key
-
-    @property
-    def task_id(self) -> str:
-        """A stable, readable id of the key, e.g. `r3d_resnet18/f8/s112/b1/c400/cpu/float32/...`."""
-        m, f, s, b, c, dev, dt, mf, comp = self.key
-        return f"{m}/f{f}/s{s}/b{b}/c{c}/{dev}/{dt}/{mf}/{'compiled' if comp else 'eager'}"
-
-    def stub(self) -> dict[str, Any]:
-        """The key fields as a row (plus task_id), the start of every result row."""
-        row = dict(zip(KEY_FIELDS, self.key, strict=True))
-        row["compile"] = bool(row["compile"])
-        row["task_id"] = self.task_id
-        return row
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of every field plus the task_id."""
-        d = dataclasses.asdict(self)
-        d["counters"] = list(self.counters)
-        d["protocol"] = dict(self.protocol)
-        d["modules"] = list(self.modules)
-        if not self.modules:  # a zoo task's JSON stays as it was
-            del d["modules"]
-        d["task_id"] = self.task_id
-        return d
-
-    def to_json(self) -> str:
-        """One-line JSON of the task (what `--list-tasks` prints and `--task` reads)."""
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, data: str | Mapping[str, Any]) -> Task:
-        """Parse a task from JSON text or a dict; unknown fields are an error."""
-        if isinstance(data, str):
-            try:
-                data = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"task: not valid JSON ({exc})") from None
-        if not isinstance(data, Mapping):
-            raise ValueError("task: expected a JSON object")
-        d = {k: v for k, v in data.items() if k != "task_id"}
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(allowed))
-        if unknown:
-            raise ValueError(f"task: unknown field(s) {unknown}; allowed: {', '.join(allowed)}")
-        missing = [
-            f.name
-            for f in dataclasses.fields(cls)
-            if f.name not in d
-            and f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-        ]
-        if missing:
-            raise ValueError(f"task: missing required field(s) {missing}")
-        try:
-            return cls(**d)
-        except TypeError as exc:
-            raise ValueError(f"task: {exc}") from None
+__all__ = [
+    "DEFAULT_PROFILER",
+    "HEARTBEAT_S",
+    "LEASE_S",
+    "MAX_ATTEMPTS",
+    "RESULT_MARKER",
+    "SweepSummary",
+    "Task",
+    "build_tasks",
+    "check_model_input",
+    "check_named_code",
+    "claim_task",
+    "failure_row",
+    "is_done",
+    "load_callable",
+    "needs_isolation",
+    "parse_isolated_output",
+    "register_profiler",
+    "run_isolated",
+    "run_sweep",
+    "run_task",
+    "shard",
+    "task_state",
+    "validate_inputs",
+]
 
 
 def build_tasks(
@@ -208,7 +110,7 @@ def build_tasks(
     if num_classes is not None:
         positive_int("num_classes", num_classes)
     options = {
-        "device": check_device(device) if device_here else device_name(device),
+        "device": check_device(device) if device_here else canonical_device(device),
         "dtype": check_dtype(dtype),
         "channels_last": channels_last,
         "compile": compile,
@@ -246,165 +148,67 @@ def shard(tasks: Sequence[Task], index: int, count: int) -> list[Task]:
     return [t for t in tasks if zlib.crc32(t.task_id.encode()) % count == index]
 
 
-# ---------------------------------------------------------------- running one task
+def check_model_input(cfg: ProfileConfig) -> None:
+    """Refuse (the model's own ValueError) a clip the model cannot take, without counting:
+    the model is built on meta (its construction checks frames) and, where it states them,
+    the clip's frames and size are checked as its forward would."""
+    import torch
+    from stbench.bench.count.static import build_model
+    from stbench.models.validation import check_input
 
-
-def load_callable(dotted: str) -> Callable[..., Any]:
-    """Import `module:function` (the task's profiler)."""
-    module, _, attr = dotted.partition(":")
-    if not module or not attr:
-        raise ValueError(f"profiler: got {dotted!r}; allowed: 'module:function'")
-    return getattr(importlib.import_module(module), attr)
-
-
-def failure_row(task: Task, error: str, *, oom: bool = False, error_type: str = "") -> dict:
-    """A failed row for `task` with a one-line error (kept short)."""
-    first = (error.strip().splitlines() or [""])[0][:500]
-    return {**task.stub(), "status": "failed", "error": first, "error_type": error_type, "oom": oom}
-
-
-def run_task(task: Task, static: Any = None) -> dict[str, Any]:
-    """Profile one task in this process; any exception becomes a failure row. `static`: a
-    count `validate_inputs` already made for it (used by the default profiler)."""
-    try:
-        if task.modules:  # a user model: register it in this process first
-            from stbench.zoo.plugins import load_modules
-
-            load_modules(task.modules)
-        if task.profiler == DEFAULT_PROFILER:
-            from stbench.bench.measure.profiler import run_profile
-
-            row = run_profile(task.config(), static=static)
-        else:
-            row = load_callable(task.profiler)(task.model, **task.config().options())
-    except Exception as exc:  # noqa: BLE001 - one task's failure is data, not the end
-        if isinstance(exc, OutOfMemory):  # already one line with the size asked for
-            return failure_row(task, str(exc), oom=True, error_type="OutOfMemory")
-        msg = f"{type(exc).__name__}: {exc}"
-        return failure_row(task, msg, oom=is_oom_error(exc), error_type=type(exc).__name__)
-    return {**dict(row), **task.stub(), "status": "ok", "error": None}
+    model = build_model(cfg.static())
+    frames, min_size = getattr(model, "frames", None), getattr(model, "min_size", None)
+    if isinstance(frames, int) and isinstance(min_size, int):
+        shape = (1, 3, cfg.frames, cfg.size, cfg.size)
+        check_input(torch.empty(shape, device="meta"), frames, min_size)
 
 
 def validate_inputs(
     tasks: Sequence[Task], on_done: Callable[[], None] | None = None, *, fits_here: bool = True
 ) -> dict:
-    """Count every distinct (model, frames, size, classes) of zoo tasks on meta before any
-    runs, so a model that refuses its input stops the sweep with `profile`'s one-line error
-    (naming the model) and nothing stored; returns the counts by static key for reuse.
-    `fits_here=False`: tasks run on other machines, which check their own free memory."""
+    """Check every distinct (model, frames, size, classes) of zoo tasks before any runs, so
+    a model that refuses its input stops the sweep with `profile`'s one-line error (naming
+    the model) and nothing stored. Static-only tasks are checked cheaply (the model built on
+    meta, `check_model_input`) and counted when they run, each row stored as it finishes;
+    a measuring task is counted here, for the memory check (`fits_here=False`: tasks run on
+    other machines, which check their own free memory). Returns those counts by static key
+    for reuse."""
     from stbench.bench.count.static import count_static
     from stbench.bench.measure.fit import check_fits
 
     counts: dict[tuple, Any] = {}
+    checked: set[tuple] = set()
+    failing: set[tuple] = set()  # a user's model that fails: its tasks become failure rows
     for task in tasks:
         if task.profiler != DEFAULT_PROFILER:
             continue
         cfg = task.config()
         key = cfg.static().key
-        if key not in counts:
+        if key in failing:
+            continue
+        count = fits_here and cfg.measures and key not in counts
+        if key not in checked or count:
             try:
-                counts[key] = count_static(cfg.static())
-                for field in ("params", "macs"):  # what the store's INTEGER can hold
-                    fits_int64(field, getattr(counts[key], field, None))
+                if count:
+                    counts[key] = count_static(cfg.static())
+                    for field in ("params", "macs"):  # what the store's INTEGER can hold
+                        fits_int64(field, getattr(counts[key], field, None))
+                else:
+                    check_model_input(cfg)
+            except UserCodeError:
+                failing.add(key)
+                continue
             except ValueError as exc:
                 raise ValueError(
                     f"{task.model} at {task.frames} frames, {task.size} px: {exc}"
                 ) from None
-            if on_done:
+            if on_done and key not in checked:
                 on_done()
-        if not fits_here:
+            checked.add(key)
+        if not (fits_here and cfg.measures):
             continue
         check_fits(cfg, counts[key])  # its one line names the model
     return counts
-
-
-def _death_message(returncode: int, stderr: str) -> str:
-    if returncode < 0:
-        try:
-            how = f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            how = f"killed by signal {-returncode}"
-    else:
-        how = f"exit code {returncode}"
-    tail = [ln for ln in stderr.strip().splitlines() if ln.strip()][-1:] or [""]
-    return f"isolated run died ({how}) without a result" + (f": {tail[0]}" if tail[0] else "")
-
-
-def parse_isolated_output(task: Task, returncode: int, stdout: str, stderr: str) -> dict:
-    """The result row from a `stbench.bench.sweep.isolate` child's output, or a failure row."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(RESULT_MARKER):
-            try:
-                return json.loads(line[len(RESULT_MARKER) :])
-            except json.JSONDecodeError as exc:
-                return failure_row(task, f"isolated run returned bad JSON ({exc})")
-    if returncode in (130, -signal.SIGINT):
-        raise KeyboardInterrupt
-    return failure_row(task, _death_message(returncode, stderr), error_type="ProcessDied")
-
-
-def die_with_parent() -> None:
-    """In a child before exec: ask Linux to SIGKILL it when the parent dies (even by
-    `kill -9`), so no task outlives its sweep; elsewhere a no-op."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-
-
-def run_isolated(
-    task: Task,
-    *,
-    timeout_s: float | None = None,
-    heartbeat: Callable[[], None] | None = None,
-) -> dict[str, Any]:
-    """Run one task in a fresh `python -m stbench.bench.sweep.isolate` process; returns its row.
-
-    The child dies with this process; `heartbeat` is called every `HEARTBEAT_S` while the
-    child runs (the sweep renews its claim on the task)."""
-    from stbench.zoo.plugins import runs_here_only, script_model_error
-
-    if runs_here_only([task.model]):
-        return failure_row(task, script_model_error(task.model), error_type="UserError")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")) if p
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stbench.bench.sweep.isolate"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        preexec_fn=die_with_parent,
-    )
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    data: str | None = task.to_json()
-    try:
-        while True:
-            wait = HEARTBEAT_S
-            if deadline is not None:
-                wait = max(0.0, min(wait, deadline - time.monotonic()))
-            try:
-                out, err = proc.communicate(data, timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                data = None  # sent with the first call; later calls only collect output
-                if deadline is not None and time.monotonic() >= deadline:
-                    proc.kill()
-                    proc.communicate()
-                    return failure_row(
-                        task, f"timed out after {timeout_s:g} s", error_type="Timeout"
-                    )
-                if heartbeat is not None:
-                    heartbeat()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    return parse_isolated_output(task, proc.returncode, out, err)
 
 
 # ---------------------------------------------------------------- the sweep
@@ -428,11 +232,6 @@ class SweepSummary:
     def failures(self) -> list[dict[str, Any]]:
         """The failure rows of this run."""
         return [r for r in self.rows if r.get("status") == "failed"]
-
-
-def needs_isolation(task: Task) -> bool:
-    """Whether a task runs real forwards (timing, memory, throughput) or touches a GPU."""
-    return task.time or task.memory or task.throughput_batch is not None or task.device != "cpu"
 
 
 def task_state(

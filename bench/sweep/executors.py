@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from stbench.bench.sweep.driver import (
+from stbench.bench.sweep.tasks import (
     HEARTBEAT_S,
     MAX_ATTEMPTS,
     Task,
@@ -138,7 +138,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ValueError(f"--executor ray: Ray is not installed; {INSTALL_HINT}") from None
+        raise ValueError(f"executor ray: Ray is not installed; {INSTALL_HINT}") from None
     return ray
 
 
@@ -148,11 +148,11 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(f"--address: got {address!r}; allowed: HOST:PORT, ray://HOST:PORT, auto")
+        raise ValueError(f"address: got {address!r}; allowed: HOST:PORT, ray://HOST:PORT, auto")
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        raise ValueError(f"--address: cannot reach a Ray cluster at {address} ({exc})") from None
+        raise ValueError(f"address: cannot reach a Ray cluster at {address} ({exc})") from None
 
 
 @dataclasses.dataclass
@@ -236,8 +236,8 @@ class RayExecutor:
             where = self.address or "a new local cluster"
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             if isinstance(exc, NeedsToken) or AUTH_WORDS.search(first):
-                raise ValueError(f"--address: {where}: {TOKEN_HINT}") from None
-            raise ValueError(f"--address: cannot start Ray on {where} ({first})") from None
+                raise ValueError(f"address: {where}: {TOKEN_HINT}") from None
+            raise ValueError(f"address: cannot start Ray on {where} ({first})") from None
         self.started = True
 
     def _init(self, init: Callable[[], Any]) -> None:
@@ -312,7 +312,7 @@ class RayExecutor:
         if gpu_tasks and total.get(self.gpu_resource, 0) < 1:
             have = ", ".join(f"{k} {v:g}" for k, v in sorted(total.items()) if "node:" not in k)
             raise ValueError(
-                f"--executor ray: {gpu_tasks} task(s) need a GPU but the Ray cluster has no "
+                f"executor ray: {gpu_tasks} task(s) need a GPU but the Ray cluster has no "
                 f"{self.gpu_resource!r} resource (it has: {have or 'nothing'})"
             )
 
@@ -482,9 +482,9 @@ def make_executor(
 ) -> Executor:
     """An executor by name; `address` and `ray_options` only for "ray"."""
     if name not in EXECUTORS:
-        raise ValueError(f"--executor: got {name!r}; allowed: {', '.join(EXECUTORS)}")
+        raise ValueError(f"executor: got {name!r}; allowed: {', '.join(EXECUTORS)}")
     if name == "local":
         if address is not None:
-            raise ValueError("--address: only with --executor ray")
+            raise ValueError("address: only with executor ray")
         return LocalExecutor(isolate=isolate, timeout_s=timeout_s)
     return RayExecutor(address, timeout_s=timeout_s, **ray_options)

@@ -1,7 +1,7 @@
 """Run one sweep task in this process and print its row as one marked JSON line.
 
 Usage: ``python -m stbench.bench.sweep.isolate '<task JSON>'`` or with the task JSON on stdin. The
-parent (`bench.sweep.driver.run_isolated`) reads the line starting with the result marker, so
+parent (`bench.sweep.tasks.run_isolated`) reads the line starting with the result marker, so
 anything else the model prints on stdout is ignored. Exit code 0 whenever a row (ok or
 failed) was printed; 130 on Ctrl-C (no row: the task is not done).
 """
@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from stbench.bench.sweep.driver import RESULT_MARKER, Task, failure_row, run_task
+from stbench.bench.sweep.tasks import RESULT_MARKER, Task, failure_row, run_task
 
 
 def main(argv: Sequence[str] | None = None) -> int:

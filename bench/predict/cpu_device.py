@@ -1,0 +1,203 @@
+"""The same estimate for this machine's CPU: a device row from short probes, checked against a
+shipped CPU reference file (``bench/reference/cpu-*.csv``) per family.
+
+The probes (one thread unless told: the reference rows are single-threaded) time a float32 and
+a bfloat16 matrix product and a large copy; the results are cached per machine and thread
+count (``~/.cache/stbench`` or ``$STBENCH_CACHE``). On a CPU, ops run one after another on the
+calling thread, so the host and kernel streams add (``overlap_sharpness = 1``). The CPU
+constants (fraction of the probed GEMM rate reached by convolutions, by grouped/depthwise
+convolutions, fraction of the probed copy bandwidth, time per kernel and per op) are fitted on
+half of the reference rows (every other input in model order); the error is reported on the
+other half, per family.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from stbench.bench.predict.devices import Device
+from stbench.bench.predict.estimate import estimate_features, features, values
+
+# Families of the zoo grouped as the issue's report asks (3-D, (2+1)D, separable, temporal
+# modules, attention; 2-D for the frame-wise baselines).
+FAMILY_GROUPS = {
+    "2-D": ("TSN", "TSN+Avg", "TSN+Max", "C2D", "R2D", "f-R2D", "I2D"),
+    "3-D": ("I3D", "C3D", "R3D", "MC2", "MC3", "MC4", "MC5", "rMC2", "rMC3", "rMC4", "rMC5"),
+    "3-D two-pathway": ("SlowFast",),
+    "(2+1)D": ("R(2+1)D", "P3D"),
+    "separable": ("S3D", "S3D-G", "Fast-S3D"),
+    "temporal modules (shift, TAM, grouped GST)": ("TAM", "TSM", "GST"),
+    "attention (non-local)": ("NLN",),
+}
+CPU_FITTED = ("eff_fp32", "eff_grouped", "eff_bw", "kernel_floor_us", "host_op_us")
+
+
+def family_group(family: str) -> str:
+    """The report group of a zoo family (the family itself when no group names it)."""
+    for group, members in FAMILY_GROUPS.items():
+        if family in members or family.startswith(members):
+            return group
+    return family
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("STBENCH_CACHE", Path.home() / ".cache" / "stbench"))
+
+
+def _timed(fn: Any, reps: int) -> float:
+    fn()
+    best = math.inf
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def probe(threads: int = 1, n: int = 768, copy_mib: int = 128) -> dict[str, Any]:
+    """GEMM rates (FLOP/s, float32 and bfloat16) and copy bandwidth (byte/s) of this CPU."""
+    import torch
+    from stbench.bench.environment import cpu_model
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out: dict[str, Any] = {"cpu": cpu_model(), "threads": threads, "n": n}
+        for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            a, b = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
+            out[f"{name}_flops"] = 2 * n**3 / _timed(lambda a=a, b=b: a @ b, 5)
+        src = torch.empty(copy_mib * 2**18)  # float32: copy_mib MiB
+        dst = torch.empty_like(src)
+        out["bandwidth"] = 2 * src.numel() * 4 / _timed(lambda: dst.copy_(src), 5)
+    finally:
+        torch.set_num_threads(before)
+    return out
+
+
+def cached_probe(threads: int = 1) -> dict[str, Any]:
+    """:func:`probe`, measured once per machine and thread count and then read from the cache."""
+    from stbench.bench.environment import cpu_model
+
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "cpu"
+    path = _cache_dir() / f"cpu-probe-{slug}-t{threads}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    got = probe(threads)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(got, indent=1))
+    return got
+
+
+def cpu_device(p: Mapping[str, Any]) -> Device:
+    """A device-table row for the probed CPU (peaks: the probed GEMM rates)."""
+    return Device(
+        name="cpu",
+        label=f"{p['cpu']} ({p['threads']} thread(s), probed)",
+        memory_bytes=0,
+        bandwidth=float(p["bandwidth"]),
+        peaks={"fp32": float(p["fp32_flops"]), "bf16": float(p["bf16_flops"])},
+        source=f"probe: {p['n']}x{p['n']} matmul and a copy on this machine",
+        notes="",
+    )
+
+
+def cpu_constants(v: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The estimate's constants for a CPU: the GPU ones, host and kernels not overlapping."""
+    out = dict(values())
+    out.update(eff_grouped=out["eff_fp32"], overlap_sharpness=1.0, host_autocast_us=0.0)
+    out.update(v or {})
+    return out
+
+
+@cache
+def _trace(model: str, frames: int, size: int, classes: int, dtype: str) -> Any:
+    from stbench.bench.count.static import build_zoo_model
+    from stbench.bench.predict.trace import trace_forward
+
+    m = build_zoo_model(model, frames=frames, num_classes=classes)
+    return trace_forward(m, (1, 3, frames, size, size), dtype=dtype)
+
+
+def reference_targets(path: str | Path, dtype: str = "float32") -> list[dict[str, Any]]:
+    """The ok, batch-1 rows of a CPU reference file in ``dtype``, with family and group."""
+    import pandas as pd
+    from stbench.zoo import get_spec
+
+    df = pd.read_csv(path)
+    df = df[(df["status"] == "ok") & (df["dtype"] == dtype) & (df["batch"] == 1)]
+    df = df.sort_values(["model", "frames", "size"])
+    out = []
+    for i, r in enumerate(df.to_dict("records")):
+        family = get_spec(r["model"]).family
+        out.append({**r, "family": family, "group": family_group(family), "fit": i % 2 == 0})
+    return out
+
+
+def cpu_features(t: Mapping[str, Any], device: Device) -> Any:
+    """The estimate's features of one reference row on the probed CPU."""
+    tr = _trace(t["model"], int(t["frames"]), int(t["size"]), int(t["num_classes"]), t["dtype"])
+    return features(tr.ops, device, t["dtype"], memory_format=str(t["memory_format"]))
+
+
+def fit_cpu(
+    targets: list[dict[str, Any]], device: Device, iterations: int = 500
+) -> dict[str, float]:
+    """CPU constants minimising |log error| over ``targets``."""
+    from stbench.bench.predict.published import _nelder_mead
+
+    feats = [(cpu_features(t, device), float(t["latency_ms_median"])) for t in targets]
+    v0 = cpu_constants()
+
+    def unpack(x: list[float]) -> dict[str, float]:
+        v = dict(v0)
+        v.update({n: math.exp(xi) for n, xi in zip(CPU_FITTED, x, strict=True)})
+        return v
+
+    def loss(x: list[float]) -> float:
+        v = unpack(x)
+        errs = [abs(math.log(estimate_features(f, v)["latency_ms"] / m)) for f, m in feats]
+        return sum(errs) / len(errs) + 0.25 * max(errs)
+
+    return unpack(_nelder_mead(loss, [math.log(v0[n]) for n in CPU_FITTED], iterations))
+
+
+def validate_cpu_reference(
+    path: str | Path, *, dtype: str = "float32", threads: int = 1
+) -> tuple[list[dict[str, Any]], dict[str, float], Device]:
+    """Fit on every other input, predict every row: (rows with error, constants, device)."""
+    device = cpu_device(cached_probe(threads))
+    targets = reference_targets(path, dtype)
+    v = fit_cpu([t for t in targets if t["fit"]], device)
+    rows = []
+    for t in targets:
+        est = estimate_features(cpu_features(t, device), v)
+        rows.append(
+            {
+                **t,
+                "predicted_ms": est["latency_ms"],
+                "error": est["latency_ms"] / float(t["latency_ms_median"]) - 1,
+            }
+        )
+    return rows, v, device
+
+
+def group_table(rows: list[dict[str, Any]], held_out_only: bool = True) -> list[dict[str, Any]]:
+    """Median and worst |error| per family group (held-out rows only, unless told)."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if held_out_only and r["fit"]:
+            continue
+        groups.setdefault(r["group"], []).append(abs(r["error"]))
+    return [
+        {"group": g, "n": len(e), "median": median(e), "worst": max(e)}
+        for g, e in sorted(groups.items())
+    ]

@@ -1,0 +1,142 @@
+"""The latency estimate beside the bound, and the published GPU measurements it is fitted on."""
+
+import csv
+from importlib import resources
+
+import pytest
+from stbench.bench.predict import published as pub
+from stbench.bench.predict.devices import get_device
+from stbench.bench.predict.estimate import CONSTANTS, PROTOCOL_MS, estimate_ops, interval
+from stbench.bench.predict.predictor import predict
+
+MODEL = "tsn_resnet18"
+
+
+def test_every_constant_says_how_it_was_set_and_from_what():
+    for c in [*CONSTANTS.values(), *PROTOCOL_MS.values()]:
+        assert c.how in ("fitted", "cited", "assumed") and c.unit and c.source
+        if c.how == "cited":
+            assert "http" in c.source or "roofline" in c.source
+        if c.how == "fitted":
+            assert "published_gpu.csv" in c.source
+
+
+def test_prediction_row_has_estimate_interval_and_throughput_beside_the_bound():
+    r = predict(MODEL, gpu="h100_sxm", batch=2, frames=2, train=True)
+    assert r["latency_bound_ms"] <= r["latency_ms"]
+    assert r["latency_ms_low"] < r["latency_ms"] < r["latency_ms_high"]
+    assert r["throughput_clips_per_s"] == pytest.approx(2 / r["latency_ms"] * 1e3)
+    assert r["train_latency_bound_ms"] <= r["train_latency_ms"]
+    assert r["train_latency_ms_low"] < r["train_latency_ms"] < r["train_latency_ms_high"]
+    # at batch 2 on an H100, eager PyTorch waits on the host
+    assert r["bound_by"] == "host" and r["estimate_regime"] == "host-bound"
+
+
+def test_host_term_layout_and_graphs_move_the_estimate_the_right_way():
+    base = predict(MODEL, gpu="a100_80gb", batch=1, frames=1)
+    graphs = predict(MODEL, gpu="a100_80gb", batch=1, frames=1, cuda_graphs=True)
+    assert graphs["latency_ms"] < base["latency_ms"] and graphs["host_ms"] == 0
+    nchw = predict(MODEL, gpu="a100_80gb", batch=16, frames=1, dtype="bfloat16")
+    nhwc = predict(
+        MODEL, gpu="a100_80gb", batch=16, frames=1, dtype="bfloat16", memory_format="channels_last"
+    )
+    assert nhwc["gpu_ms"] < nchw["gpu_ms"] and nhwc["memory_format"] == "channels_last"
+    with pytest.raises(ValueError, match="memory_format: got 'nhwc'; allowed: contiguous"):
+        predict(MODEL, gpu="a100_80gb", memory_format="nhwc")
+
+
+def test_compile_fuses_elementwise_kernels():
+    from stbench.bench.count.static import build_zoo_model
+    from stbench.bench.predict.trace import trace_forward
+
+    ops = trace_forward(
+        build_zoo_model(MODEL, frames=1, num_classes=10), (1, 3, 1, 64, 64), dtype="float32"
+    ).ops
+    dev = get_device("l4")
+    eager = estimate_ops(ops, dev, "float32")
+    compiled = estimate_ops(ops, dev, "float32", compile=True)
+    assert compiled["estimate_kernels"] < eager["estimate_kernels"]
+    assert compiled["host_ms"] < eager["host_ms"]
+
+
+def test_interval_holds_the_worst_validation_error():
+    low, high = interval(10.0, "gpu-bound")
+    assert low < 10 < high and high / 10 > 1.2
+
+
+def test_published_file_rows_are_cited_and_name_a_device_row_and_zoo_model():
+    text = resources.files("stbench.bench").joinpath("reference/published_gpu.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    assert len(rows) >= 104
+    for r in rows:
+        assert r["repository"] and r["file"] and len(r["commit"]) == 40 and r["table"]
+        assert r["protocol"] and r["includes"]
+        if r["gpu"]:
+            get_device(r["gpu"])
+    assert {"NVIDIA/DeepLearningExamples", "huggingface/pytorch-image-models"} <= {
+        r["repository"] for r in rows
+    }
+
+
+def test_targets_take_the_mean_latency_and_fall_back_to_throughput():
+    rows = pub.load_published()
+    targets = pub.latency_targets(rows)
+    assert all(t["statistic"] == "mean" for t in targets if t["from"] == "latency")
+    thr = [t for t in targets if t["from"] == "throughput"]
+    assert thr and all(
+        t["measured_ms"] == pytest.approx(t["batch"] / t["value"] * 1e3) for t in thr
+    )
+    assert len(pub.memory_targets(rows)) >= 2
+
+
+def test_small_batch_published_rows_are_predicted_and_the_bound_stays_below():
+    targets = [
+        t
+        for t in pub.latency_targets(pub.load_published())
+        if t["gpu"] in ("t4", "v100_sxm2_16gb") and t["batch"] <= 2
+    ]
+    assert len(targets) == 8
+    res = pub.predict_targets(targets)
+    for r in res:
+        assert r["bound_ms"] < r["measured_ms"]
+        assert abs(r["error"]) < 0.4, r
+    assert pub.summary(r["error"] for r in res)["median"] < 0.25
+
+
+def test_cpu_device_row_from_probes_and_family_groups():
+    from stbench.bench.predict import cpu_device as cpu
+    from stbench.zoo import get_spec
+
+    probe = {"cpu": "x", "threads": 1, "n": 8, "fp32_flops": 5e10, "bf16_flops": 1e11}
+    dev = cpu.cpu_device({**probe, "bandwidth": 1e10})
+    assert dev.peak("fp32") == 5e10 and dev.bandwidth == 1e10
+    t = {"model": MODEL, "frames": 2, "size": 32, "num_classes": 10, "dtype": "float32"}
+    v = cpu.cpu_constants()
+    assert v["overlap_sharpness"] == 1.0  # on a CPU, ops and their dispatch add up
+    f = cpu.cpu_features({**t, "memory_format": "contiguous"}, dev)
+    est = cpu.estimate_features(f, v)
+    assert est["latency_ms"] == pytest.approx(est["gpu_ms"] + est["host_ms"])
+    rows = cpu.reference_targets(
+        resources.files("stbench.bench").joinpath("reference/cpu-amd-epyc.csv")
+    )
+    groups = {r["group"] for r in rows}
+    assert groups <= set(cpu.FAMILY_GROUPS), groups - set(cpu.FAMILY_GROUPS)
+    assert {r["fit"] for r in rows} == {True, False}
+    assert get_spec("nln_resnet50").family in cpu.FAMILY_GROUPS["attention (non-local)"]
+
+
+def test_small_probe_is_cached_per_machine(tmp_path, monkeypatch):
+    from stbench.bench.predict import cpu_device as cpu
+
+    monkeypatch.setenv("STBENCH_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(cpu, "probe", lambda threads: calls.append(threads) or {"threads": threads})
+    assert cpu.cached_probe(1) == {"threads": 1} and cpu.cached_probe(1) == {"threads": 1}
+    assert calls == [1] and len(list(tmp_path.glob("cpu-probe-*-t1.json"))) == 1
+
+
+def test_probe_measures_positive_rates():
+    from stbench.bench.predict import cpu_device as cpu
+
+    p = cpu.probe(1, n=64, copy_mib=1)
+    assert p["fp32_flops"] > 0 and p["bf16_flops"] > 0 and p["bandwidth"] > 0
