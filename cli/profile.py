@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 def check_time_budget(cfgs: list[Any], counts: list[Any], budget_s: float) -> float:
     """The estimated seconds of every timed measurement (a lower bound); a one-line error
     naming the slowest model when the sum exceeds `budget_s`."""
-    from stbench.bench.measure.fit import gemm_gmacs_per_s, timing_seconds
+    from stbench.bench.measure.timing import gemm_gmacs_per_s, timing_seconds
 
     total, worst = 0.0, None
     for cfg, sc in zip(cfgs, counts, strict=True):

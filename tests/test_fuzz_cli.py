@@ -285,11 +285,6 @@ def test_a_closed_or_full_stdout_is_one_line(argv, room, broken):
         assert rc == 0 or (len(lines) == 1 and "No space left" in lines[0]), err.getvalue()
 
 
-# Options with a defect another branch fixes (issue 22.1: `compare --classes` counts at the
-# asked classes, then looks the row up at the spec's, creating the store before refusing).
-KNOWN = {("compare",): ("--classes",)}
-
-
 def _commands() -> list[tuple[tuple[str, ...], list[str], list[str]]]:
     """Every (sub)command with its positional arguments filled in and its options that take
     a value, read from the parser itself (a new option is fuzzed without a word here)."""
@@ -308,13 +303,11 @@ def _commands() -> list[tuple[tuple[str, ...], list[str], list[str]]]:
             return
         if path[0] == "demo":  # the whole zoo and a dashboard: too slow for an example
             return
-        if path[0] == "merge-store":  # creates its target before checking the sources: issue
-            return  # 22.15, fixed on the trust-a branch; add it back once that is merged
         given = [x for a in parser._actions if not a.option_strings for x in fill.get(a.dest, [])]
         if path == ("records", "validate"):
             given = ["mine.csv"]
         takes = [a.option_strings[-1] for a in parser._actions if a.option_strings and a.nargs != 0]
-        skip = {"--help", "--version", *KNOWN.get(path, ())}
+        skip = {"--help", "--version"}
         out.append((path, given, [t for t in takes if t not in skip]))
 
     walk(build_parser(), ())

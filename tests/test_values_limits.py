@@ -235,7 +235,7 @@ def test_full_or_closed_stdout_is_one_line(target):
 
 
 def test_profile_time_is_estimated_and_refused_above_the_budget(capsys, monkeypatch):
-    monkeypatch.setattr("stbench.bench.measure.fit.gemm_gmacs_per_s", lambda *a, **k: 50.0)
+    monkeypatch.setattr("stbench.bench.measure.timing.gemm_gmacs_per_s", lambda *a, **k: 50.0)
     argv = ["profile", "r3d_resnet18", "--size", "1600", "--frames", "16", "--time"]
     err = _refused(capsys, argv, "--time-budget", "GMAC/s", "estimated")
     assert "r3d_resnet18" in err
@@ -243,7 +243,7 @@ def test_profile_time_is_estimated_and_refused_above_the_budget(capsys, monkeypa
 
 def test_time_estimate_follows_the_protocol():
     from stbench.bench.config import ProfileConfig
-    from stbench.bench.measure.fit import timing_seconds
+    from stbench.bench.measure.timing import timing_seconds
 
     cfg = ProfileConfig.for_model("r3d_resnet18", timing=True)
     forward, total = timing_seconds(cfg, 10**12, 100.0)  # 10 s per forward

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
-from stbench.bench.config import canonical_device
+from stbench.bench.config import ProfileConfig, canonical_device
 from stbench.bench.config import dtype_name as check_dtype
 from stbench.bench.environment import cpu_model
 from stbench.bench.measure.fit import is_oom_error
@@ -446,3 +446,50 @@ def measure_throughput(
         "throughput_iterations": len(result["samples_ms"]),
         **{k: meta[k] for k in ("timer", "threads", "memory_format", "compiled")},
     }
+
+
+# ---------------------------------------------------------------- how long a measurement takes
+
+_RATES: dict[tuple[str, str, int], float] = {}
+
+
+def gemm_gmacs_per_s(device: str = "cpu", dtype: str = "float32", n: int = 512) -> float:
+    """This machine's measured matrix-multiply rate (GMAC/s, best of a few n x n products):
+    no convolution runs faster, so MACs / rate is a lower bound of a forward's time."""
+    import time as _time
+
+    import torch
+    from stbench.bench.config import dtype_name
+
+    key = (device, dtype, torch.get_num_threads())
+    if key not in _RATES:
+        dt = getattr(torch, dtype_name(dtype))
+        a = torch.randn(n, n, device=device).to(dt)
+        best = math.inf
+        for _ in range(5):
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t0 = _time.perf_counter()
+            a @ a
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            best = min(best, _time.perf_counter() - t0)
+        _RATES[key] = n**3 / max(best, 1e-9) / 1e9
+    return _RATES[key]
+
+
+def timing_seconds(cfg: ProfileConfig, macs: int, gmacs_per_s: float) -> tuple[float, float]:
+    """(seconds of one forward, seconds of the whole latency measurement) at least, for
+    `macs` per clip at `gmacs_per_s`: the protocol's warm-up (>= 1 forward) and timed
+    rounds (>= 3 forwards, or until its time caps) of `bench.measure.timing.Protocol`."""
+    p = Protocol.from_kwargs(**cfg.protocol())
+    forward = macs * cfg.batch / (gmacs_per_s * 1e9)
+    f = forward
+    least = max(p.min_warmup_iters, 2 * p.warmup_window)
+    warm = min(max(least * f, p.warmup_s), max(p.max_warmup_s, f), p.max_warmup_iters * f)
+    timed = min(
+        max(p.min_iters * f, p.min_time_s),
+        max(p.max_time_s, min(3, p.min_iters) * f),
+        p.max_iters * f,
+    )
+    return forward, warm + timed
