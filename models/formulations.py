@@ -4,13 +4,13 @@ Some operators have two formulations with the same arithmetic: the *reference* o
 library kernel that counters and tracers recognise (TAM as one depthwise t=3 ``conv3d``,
 a stride-1 max pool as ``max_pool3d``), and the *shifted* one, elementwise multiply-adds or
 maxima over shifted views of the tensor (no layout copy, no index tensor), which runs 5-15x
-faster on CPU (``benchmarks/test_bench_operators.py``) and avoids the slow depthwise/pool
-kernels on CUDA too. Outputs agree to rounding (float64 tests in
-``tests/test_layout_equivalence.py``).
+faster on CPU (``benchmarks/test_bench_operators.py``). Outputs agree to rounding (float64
+tests in ``tests/test_layout_equivalence.py``). :data:`BY_DEVICE` is the one table of which
+device runs which; :func:`forced` overrides it (benchmarks, the device model's what-ifs).
 
-Devices not in :data:`BY_DEVICE` (``meta``: static counting and the device model's trace)
-run the reference formulation, whose kernels carry the design's MACs; static counting runs
-it on every device (``bench/count/counting.py``).
+Devices not in the table (``meta``: static counting and the device model's trace) run the
+reference formulation, whose kernels carry the design's MACs; static counting runs it on
+every device (``bench/count/counting.py``).
 """
 
 from __future__ import annotations
@@ -24,31 +24,46 @@ from stbench.models.validation import check_choice
 REFERENCE = "reference"
 SHIFTED = "shifted"
 FORMULATIONS = (REFERENCE, SHIFTED)
-BY_DEVICE = {"cpu": SHIFTED, "cuda": SHIFTED}
+OPERATORS = ("tam", "max_pool")
+# Device type -> operator -> formulation. CPU: shifted, measured 5-15x faster per operator
+# (benchmarks/test_bench_operators.py). CUDA: not measured here (no GPU); the device model's
+# bound (bench/predict) gives the shifted forms more kernels and bytes on an H100, so CUDA
+# keeps the reference kernels until a CUDA run of the operator benchmarks says otherwise.
+BY_DEVICE = {
+    "cpu": {"tam": SHIFTED, "max_pool": SHIFTED},
+    "cuda": {"tam": REFERENCE, "max_pool": REFERENCE},
+}
 
-_forced: list[str] = []
-
-
-def formulation_for(device_type: str) -> str:
-    """The formulation a device type runs (``reference`` unless listed in BY_DEVICE)."""
-    return BY_DEVICE.get(device_type, REFERENCE)
-
-
-def formulation(x: torch.Tensor) -> str:
-    """The formulation to run on `x`: the innermost :func:`forced` one, else its device's."""
-    return _forced[-1] if _forced else formulation_for(x.device.type)
+_forced: list[tuple[str, str | None]] = []
 
 
-def shifted(x: torch.Tensor) -> bool:
-    """Whether `x` runs the shifted formulation."""
-    return formulation(x) == SHIFTED
+def formulation_for(device_type: str, op: str) -> str:
+    """The formulation operator `op` runs on a device type (reference unless in BY_DEVICE)."""
+    check_choice("operator", op, OPERATORS)
+    return BY_DEVICE.get(device_type, {}).get(op, REFERENCE)
+
+
+def formulation(x: torch.Tensor, op: str) -> str:
+    """The formulation `op` runs on `x`: the innermost :func:`forced` one for it, else its
+    device's."""
+    for name, only in reversed(_forced):
+        if only in (None, op):
+            return name
+    return formulation_for(x.device.type, op)
+
+
+def shifted(x: torch.Tensor, op: str) -> bool:
+    """Whether operator `op` runs its shifted formulation on `x`."""
+    return formulation(x, op) == SHIFTED
 
 
 @contextlib.contextmanager
-def forced(name: str) -> Iterator[None]:
-    """Run every operator in formulation `name` on every device inside the block."""
+def forced(name: str, op: str | None = None) -> Iterator[None]:
+    """Run operator `op` (default: every operator) in formulation `name` on every device."""
     check_choice("formulation", name, FORMULATIONS)
-    _forced.append(name)
+    if op is not None:
+        check_choice("operator", op, OPERATORS)
+    _forced.append((name, op))
     try:
         yield
     finally:
@@ -58,6 +73,6 @@ def forced(name: str) -> Iterator[None]:
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
     """The dtype a reference kernel (conv) would compute `x` in: autocast's when enabled."""
     kind = x.device.type
-    if x.is_floating_point() and torch.is_autocast_enabled(kind):
+    if kind in ("cpu", "cuda") and x.is_floating_point() and torch.is_autocast_enabled(kind):
         return torch.get_autocast_dtype(kind)
     return x.dtype

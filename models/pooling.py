@@ -74,7 +74,7 @@ class SeparableMaxPool3d(nn.MaxPool3d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not shifted(x) or (x.requires_grad and torch.is_grad_enabled()):
+        if not shifted(x, "max_pool") or (x.requires_grad and torch.is_grad_enabled()):
             return super().forward(x)
         for axis in range(3):
             k, s, p = (_triple(v)[axis] for v in (self.kernel_size, self.stride, self.padding))

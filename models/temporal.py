@@ -102,7 +102,7 @@ class TemporalAggregationModule(FoldingTemporal):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         folded = self.folded(x)
-        if shifted(x):
+        if shifted(x, "tam"):
             if folded:
                 return shifted_tam(frames_view(x, self.frames), self._weights(), 1).view_as(x)
             return shifted_tam(x, self._weights(), 2)

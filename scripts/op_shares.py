@@ -8,10 +8,11 @@ Usage: ``python scripts/op_shares.py tsn_inception_v1 --frames 8 --size 112 --th
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import torch
 from stbench.bench.measure.efficiency import per_module_time
-from stbench.models.formulations import FORMULATIONS, forced, formulation_for
+from stbench.models.formulations import FORMULATIONS, forced
 from stbench.zoo import create_model
 from torch.profiler import ProfilerActivity, profile
 
@@ -54,15 +55,18 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--calls", type=int, default=3)
     p.add_argument("--top", type=int, default=8)
-    p.add_argument("--formulation", choices=FORMULATIONS, default=formulation_for("cpu"))
+    p.add_argument("--formulation", choices=FORMULATIONS, help="default: the device table's")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.models:
-        with forced(args.formulation):
+        how = forced(args.formulation) if args.formulation else contextlib.nullcontext()
+        with how:
             shares = op_shares(name, args.frames, args.size, args.calls)
             kinds = module_type_shares(name, args.frames, args.size, args.calls)
         pools = sum(s for kind, s in kinds.items() if "Pool" in kind)
-        print(f"{name} ({args.formulation}, 1x3x{args.frames}x{args.size}^2, {args.threads} thr)")
+        print(
+            f"{name} ({args.formulation or 'cpu table'}, 1x3x{args.frames}x{args.size}^2, {args.threads} thr)"
+        )
         print(f"  pooling modules (hooks): {100 * pools:.1f}% of the forward")
         for kind, s in list(kinds.items())[: args.top]:
             print(f"  module {kind:33s} {100 * s:5.1f}%")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -128,7 +129,7 @@ def test_shifted_tam_equals_the_depthwise_conv_on_both_layouts(frames):
     x = torch.randn(BATCH, 16, frames, 3, 5, dtype=torch.float64)
     with forced(REFERENCE):
         want, want_folded = module(x), module(fold(x))
-    assert shifted(x)
+    assert shifted(x, "tam")
     torch.testing.assert_close(module(x), want)
     torch.testing.assert_close(module(fold(x)), want_folded)
     layout = x.contiguous(memory_format=torch.channels_last_3d)
@@ -202,17 +203,29 @@ def test_separable_max_pool_keeps_the_pools_gradient():
     assert torch.equal(*grads)
 
 
-def test_the_device_table_chooses_one_formulation_per_device():
-    assert formulation_for("cpu") == formulation_for("cuda") == SHIFTED
-    assert formulation_for("meta") == REFERENCE
-    assert formulation(torch.empty(1, device="meta")) == REFERENCE
+def test_the_device_table_chooses_one_formulation_per_device_and_operator():
+    assert formulation_for("cpu", "tam") == formulation_for("cpu", "max_pool") == SHIFTED
+    assert formulation_for("cuda", "tam") == formulation_for("cuda", "max_pool") == REFERENCE
+    assert formulation_for("meta", "tam") == REFERENCE
+    assert formulation(torch.empty(1, device="meta"), "max_pool") == REFERENCE
+    cpu, meta = torch.empty(1), torch.empty(1, device="meta")
     with forced(REFERENCE):
-        assert not shifted(torch.empty(1))
-        with forced(SHIFTED):
-            assert shifted(torch.empty(1, device="meta"))
-    assert shifted(torch.empty(1))
+        assert not shifted(cpu, "tam") and not shifted(cpu, "max_pool")
+        with forced(SHIFTED, "tam"):
+            assert shifted(meta, "tam") and not shifted(meta, "max_pool")
+    assert shifted(cpu, "tam")
     with pytest.raises(ValueError, match="formulation"), forced("fast"):
         pass
+    with pytest.raises(ValueError, match="operator"):
+        formulation_for("cpu", "conv")
+
+
+def test_a_cuda_tensor_runs_what_the_table_says(monkeypatch):
+    from stbench.models import formulations
+
+    monkeypatch.setitem(formulations.BY_DEVICE, "cuda", {"tam": SHIFTED, "max_pool": REFERENCE})
+    cuda = SimpleNamespace(device=torch.device("cuda"))  # what the table reads of a tensor
+    assert shifted(cuda, "tam") and not shifted(cuda, "max_pool")
 
 
 @pytest.mark.parametrize("name", ["tam_resnet18", "tam_inception_v1", "i3d_inception_v1"])
