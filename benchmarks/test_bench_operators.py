@@ -113,7 +113,8 @@ def _lateral_case() -> Case:
 def _unfolded_pool_case(name: str) -> Case:
     module = make_temporal(name, 256, T).eval()
     x = fold(_x(256))
-    return lambda: module(x), {"unfold + 3-D pool + fold": lambda: fold(module.pool(unfold(x, B)))}
+    pool = IndexedMaxPool(module.pool) if name == "tmax" else module.pool  # the indexed kernel
+    return lambda: module(x), {"unfold + 3-D pool + fold": lambda: fold(pool(unfold(x, B)))}
 
 
 def _old_tam_case(folded: bool) -> Case:
