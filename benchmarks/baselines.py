@@ -6,8 +6,10 @@ Networks: `plain_2d` turns a frame-wise zoo network (TSN/TAM/TSM ResNet or Incep
 into a plain 2-D network over B*T frames (nn.Conv2d, BatchNorm2d, 2-D pools; the frames
 averaged at the head); `plain_3d` turns any zoo ResNet into one that runs every layer on
 (B, C, T, H, W) with nn.Conv3d (1 x k x k for its 2-D convs), as torchvision's video
-ResNets do. Operators: TAM as three depthwise convs, TSM with a zero tensor, the 3-D pools
-of tavg/tmax, non-local attention through ``scaled_dot_product_attention``.
+ResNets do; `ReferenceFormulation` runs a zoo network with the kernels it ran before the
+shifted formulations. Operators: TAM as three depthwise convs and as the old depthwise t=3
+conv, TSM with a zero tensor, the 3-D pools of tavg/tmax, indexed max pools, non-local
+attention through ``scaled_dot_product_attention``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from collections.abc import Callable, Mapping
 import torch
 import torch.nn.functional as F
 from stbench.models.convs import Conv2dPerFrame
+from stbench.models.formulations import REFERENCE, forced
 from stbench.models.heads import ClassifierHead
-from stbench.models.layout import frame_wise
+from stbench.models.layout import fold, frame_wise, unfold
 from stbench.models.temporal import (
     NonLocalBlock,
     TemporalAggregationModule,
@@ -77,6 +80,49 @@ class ThreeConvTAM(nn.Module):
         prev = F.pad(self.prev(x), (0, 0, 0, 0, 1, 0))[:, :, :-1]
         nxt = F.pad(self.next(x), (0, 0, 0, 0, 0, 1))[:, :, 1:]
         return F.relu(prev + self.curr(x) + nxt)
+
+
+class DepthwiseConvTAM(nn.Module):
+    """TAM's formulation before the shifted multiply-adds: one depthwise t=3 conv, on a
+    channels_last_3d copy of the clip when folded (the old zoo code, kept to compare)."""
+
+    def __init__(self, tam: TemporalAggregationModule) -> None:
+        super().__init__()
+        self.tam = tam
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.tam
+        weight = torch.cat([m.prev.weight, m.curr.weight, m.next.weight], dim=2)
+        folded = m.folded(x)
+        if folded:
+            x = unfold(x, x.shape[0] // m.frames).contiguous(memory_format=torch.channels_last_3d)
+        out = F.conv3d(x, weight, None, 1, (1, 0, 0), 1, weight.shape[0]).relu_()
+        return fold(out) if folded else out
+
+
+class IndexedMaxPool(nn.Module):
+    """A stride-1 max pool as the zoo ran it before: ``max_pool3d`` (with its index tensor)."""
+
+    def __init__(self, pool: nn.MaxPool3d) -> None:
+        super().__init__()
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pool
+        return F.max_pool3d(x, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode)
+
+
+class ReferenceFormulation(nn.Module):
+    """A zoo network run with every operator in its reference formulation (the kernels the
+    zoo ran before the shifted ones: TAM's depthwise conv, indexed max pools)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with forced(REFERENCE):
+            return self.model(x)
 
 
 class FramesTAM(nn.Module):

@@ -6,6 +6,9 @@ the best baseline and each one's median. Target on CPU: ratio_median <= 1.05.
 
 Inputs: operators at a ResNet-50 stage-2 shape (B=1, T=8, C=256 or 64, 28x28; the layout the
 zoo's networks feed them), networks at 1x3x8x112x112, eager float32, 2 threads (``STBENCH_BENCH_THREADS`` to change).
+Cases "... vs old" and "networks: old formulation" compare the shifted formulations
+(``models/formulations.py``) with the kernels the zoo ran before; "networks: design / TSN"
+times a temporal design against its TSN (target <= 1.10).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import pytest
 import torch
 from baselines import (
     AttentionNonLocal,
+    DepthwiseConvTAM,
     FramesTAM,
+    IndexedMaxPool,
     OnFrames,
+    ReferenceFormulation,
     ThreeConvTAM,
     ZeroFillTSM,
     interleaved,
@@ -29,6 +35,7 @@ from baselines import (
 from stbench.models.convs import conv3d
 from stbench.models.layout import fold, unfold
 from stbench.models.operators import make_operator
+from stbench.models.pooling import Pool
 from stbench.models.slowfast import Lateral
 from stbench.models.temporal import make_temporal
 from stbench.zoo import create_model
@@ -106,10 +113,32 @@ def _lateral_case() -> Case:
 def _unfolded_pool_case(name: str) -> Case:
     module = make_temporal(name, 256, T).eval()
     x = fold(_x(256))
-    return lambda: module(x), {"unfold + 3-D pool + fold": lambda: fold(module.pool(unfold(x, B)))}
+    pool = IndexedMaxPool(module.pool) if name == "tmax" else module.pool  # the indexed kernel
+    return lambda: module(x), {"unfold + 3-D pool + fold": lambda: fold(pool(unfold(x, B)))}
+
+
+def _old_tam_case(folded: bool) -> Case:
+    """TAM's shifted multiply-adds against its old depthwise t=3 conv formulation."""
+    module = make_temporal("tam", 256, T).eval()
+    x = fold(_x(256)) if folded else _x(256)
+    old = DepthwiseConvTAM(module)
+    return lambda: module(x), {"depthwise t=3 conv (old)": lambda: old(x)}
+
+
+def _max_pool_case(kernel: tuple[int, int, int], folded: bool) -> Case:
+    """An Inception branch's stride-1 max pool (mixed_3b input: 192 channels, 28x28):
+    separable maxima over shifted views against the indexed ``max_pool3d`` (old)."""
+    pool = Pool(kernel, (1, 1, 1), tuple(k // 2 for k in kernel), mode="max").make()
+    x = fold(_x(192)) if folded else _x(192)
+    old = IndexedMaxPool(pool)
+    return lambda: pool(x), {"max_pool3d with indices (old)": lambda: old(x)}
 
 
 OPERATORS: dict[str, Callable[[], Case]] = {
+    "tam (folded) vs old": lambda: _old_tam_case(True),
+    "tam (B,C,T,H,W) vs old": lambda: _old_tam_case(False),
+    "max pool 1x3x3 s1 (folded) vs old": lambda: _max_pool_case((1, 3, 3), True),
+    "max pool 3x3x3 s1 (B,C,T,H,W) vs old": lambda: _max_pool_case((3, 3, 3), False),
     "tam (folded)": lambda: _folded_case("tam", 256),
     "tam (B,C,T,H,W)": lambda: _volume_case("tam", 256),
     "tsm (folded)": lambda: _folded_case("tsm", 256),
@@ -146,14 +175,36 @@ def _network_case(name: str) -> Case:
     return lambda: model(x), {label: lambda: base(x)}
 
 
-def _compare(benchmark, case: Case, rounds: int) -> None:
+# Networks whose operators changed formulation: the zoo model against itself with the old
+# kernels (ReferenceFormulation), and each design against its TSN at the same input
+# (target on CPU, 1 thread: design / TSN <= 1.10).
+OLD_FORMULATION = ("tam_resnet50", "tam_inception_v1", "tsn_inception_v1", "i3d_inception_v1")
+DESIGN_PAIRS = {"tam_resnet50": "tsn_resnet50", "tam_inception_v1": "tsn_inception_v1"}
+
+
+def _old_formulation_case(name: str) -> Case:
+    model = create_model(name, frames=T).eval()
+    old = ReferenceFormulation(model)
+    x = torch.randn(B, 3, T, 112, 112)
+    return lambda: model(x), {"old formulation": lambda: old(x)}
+
+
+def _design_pair(name: str) -> Case:
+    """A design and its TSN (not the same function: outputs are not compared)."""
+    model, tsn = (create_model(n, frames=T).eval() for n in (name, DESIGN_PAIRS[name]))
+    x = torch.randn(B, 3, T, 112, 112)
+    return lambda: model(x), {DESIGN_PAIRS[name]: lambda: tsn(x)}
+
+
+def _compare(benchmark, case: Case, rounds: int, same_function: bool = True) -> None:
     zoo, baselines = case
     torch.set_num_threads(THREADS)
     with torch.inference_mode():
         want = zoo()
         for fn in baselines.values():
             got = fn()
-            torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-4, atol=1e-4)
+            if same_function:
+                torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-4, atol=1e-4)
     summary = ratio_summary(interleaved({"zoo": zoo, **baselines}, rounds), "zoo")
     benchmark.extra_info.update(summary)
     with torch.inference_mode():
@@ -172,3 +223,17 @@ def test_network(benchmark, name):
     """One family's network: zoo model vs a plain implementation with the same weights."""
     benchmark.group = "networks"
     _compare(benchmark, _network_case(name), NET_ROUNDS)
+
+
+@pytest.mark.parametrize("name", OLD_FORMULATION)
+def test_network_old_formulation(benchmark, name):
+    """A network whose operators went shifted: now vs its old kernels, interleaved."""
+    benchmark.group = "networks: old formulation"
+    _compare(benchmark, _old_formulation_case(name), NET_ROUNDS)
+
+
+@pytest.mark.parametrize("name", list(DESIGN_PAIRS))
+def test_design_against_its_tsn(benchmark, name):
+    """A temporal design against TSN on the same backbone and input (target <= 1.10)."""
+    benchmark.group = "networks: design / TSN"
+    _compare(benchmark, _design_pair(name), NET_ROUNDS, same_function=False)

@@ -243,6 +243,8 @@ TIMED_COLUMNS = (
     Column("latency_ms_median", "latency median (ms)", digits=2),
     Column("latency_ms_iqr", "latency IQR (ms)", digits=2),
     Column("latency_ms_p90", "latency p90 (ms)", digits=2),
+    Column("latency_gmacs_per_s", "achieved GMAC/s", digits=1),
+    Column("latency_gemm_fraction", "of GEMM rate (%)", scale=0.01, digits=1),
     Column("throughput_clips_per_s", "throughput (clips/s)", digits=2),
     Column("peak_mem_mib", "peak mem (MiB)", digits=2),
     Column("peak_mem_minus_weights_mib", "peak - weights (MiB)", digits=2),
@@ -274,10 +276,42 @@ def profile_tables(rows: list[dict[str, Any]], units: str = "macs", fmt: str = "
     title = f"stbench profile ({unit} per clip; FLOPs = 2 x MACs; {device})"
     notes = [f"flag {r['model']}: {flag}" for r in rows for flag in r.get("flags", [])]
     notes += [f"noisy latency of {r['model']}: {r['noisy_reason']}" for r in rows if r.get("noisy")]
+    probes = {r["latency_gemm_probe"]: r for r in rows if r.get("latency_gemm_probe")}
+    notes += [
+        f"GEMM rate {r['latency_gemm_gmacs_per_s']} GMAC/s: {probe}" for probe, r in probes.items()
+    ]
     tables = [Table(rows, cols, title=title, notes=notes)]
     if fmt in ("table", "markdown"):
         tables += [_modules_table(r, units) for r in rows if r.get("per_module")]
+        tables += [_time_table(r) for r in rows if r.get("latency_module_share")]
     return tables
+
+
+def _time_table(row: dict[str, Any], top: int = 15) -> Table:
+    """The modules taking the most of one model's forward time, with their MAC shares."""
+    shares = row["latency_module_share"]
+    macs = row.get("per_module") or {}
+    total = max(row.get("macs") or 0, 1)
+    shown = [
+        {
+            "module": name or "(outside modules)",
+            "time": 100 * share,
+            "macs": 100 * _subtree(macs, name) / total if name else 0.0,
+        }
+        for name, share in list(shares.items())[:top]
+    ]
+    cols = [
+        Column("module"),
+        Column("time", "self time (%)", digits=1),
+        Column("macs", "MACs in it (%)", digits=1),
+    ]
+    title = f"{row['model']}: top {len(shown)} of {len(shares)} modules by forward time"
+    return Table(shown, cols, title=title)
+
+
+def _subtree(per_module: dict[str, int], name: str) -> int:
+    """MACs of module `name` and the modules inside it."""
+    return sum(v for k, v in per_module.items() if k == name or k.startswith(name + "."))
 
 
 def _modules_table(row: dict[str, Any], units: str, top: int = 15) -> Table:

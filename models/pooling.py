@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+from stbench.models.formulations import shifted
 from stbench.models.validation import check_choice
 from torch import nn
 
@@ -31,7 +33,9 @@ class Pool:
         mode = self.mode or tp_pool
         check_choice("tp_pool", mode, POOL_MODES)
         if mode == "max":
-            return nn.MaxPool3d(self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
+            return SeparableMaxPool3d(
+                self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode
+            )
         return nn.AvgPool3d(
             self.kernel,
             self.stride,
@@ -59,3 +63,70 @@ class Pool:
 def temporal_pool(stride: int = 2, count_include_pad: bool = True) -> Pool:
     """Chen et al.'s temporal pooling: kernel 3 along T, padding 1, stride `stride`."""
     return Pool((3, 1, 1), (stride, 1, 1), (1, 0, 0), count_include_pad=count_include_pad)
+
+
+class SeparableMaxPool3d(nn.MaxPool3d):
+    """A 3-D max pool (no dilation) that, in the shifted formulation (``formulations.py``),
+    takes the max along one axis after the other over strided views of the input: no index
+    tensor, values exactly the pool's (padding acts as -inf, ceil-mode windows as the pool's,
+    NaN propagates). With a gradient to compute it runs the indexed ``max_pool3d`` (the
+    reference formulation): the pool sends a tie's gradient to one element, maxima share it.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not shifted(x, "max_pool") or (x.requires_grad and torch.is_grad_enabled()):
+            return super().forward(x)
+        for axis in range(3):
+            k, s, p = (_triple(v)[axis] for v in (self.kernel_size, self.stride, self.padding))
+            x = axis_max(x, axis + 2, k, s, p, self.ceil_mode)
+        return x
+
+
+def _triple(v: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (v, v, v) if isinstance(v, int) else tuple(v)
+
+
+def axis_max(x: torch.Tensor, dim: int, k: int, s: int, p: int, ceil: bool) -> torch.Tensor:
+    """The 1-D max pool (kernel `k`, stride `s`, padding `p`, `ceil` mode) of `x` along `dim`."""
+    n = x.shape[dim]
+    span = n + 2 * p - k
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    if k == 1 and s == 1 and p == 0:
+        return x
+    if k == 3 and s == 1 and p == 1:
+        return neighbour_max(x, dim) if n > 1 else x
+    shape = list(x.shape)
+    shape[dim] = out
+    result = x.new_empty(shape)
+    first = -(-p // s)  # windows [first, last] lie inside the input; the rest take the max
+    last = min((n + p - k) // s, out - 1)  # of the elements they cover (the pool's -inf pad)
+    for i in [*range(min(first, out)), *range(max(last + 1, first), out)]:
+        lo, hi = max(i * s - p, 0), min(i * s - p + k, n)
+        torch.amax(x.narrow(dim, lo, hi - lo), dim, keepdim=True, out=result.narrow(dim, i, 1))
+    m = last - first + 1
+    if m > 0:
+        index = [slice(None)] * x.dim()
+        index[dim] = slice(None, None, s)
+        start, inner = first * s - p, result.narrow(dim, first, m)
+        views = [x.narrow(dim, start + j, s * (m - 1) + 1)[tuple(index)] for j in range(k)]
+        if k == 1:
+            inner.copy_(views[0])
+        else:
+            torch.maximum(views[0], views[1], out=inner)
+        for v in views[2:]:
+            torch.maximum(inner, v, out=inner)
+    return result
+
+
+def neighbour_max(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Max of elements i-1, i, i+1 along `dim` (edges: of the two there); needs size >= 2."""
+    n = x.shape[dim]
+    pair = torch.maximum(x.narrow(dim, 0, n - 1), x.narrow(dim, 1, n - 1))
+    out = torch.empty_like(x)
+    out.narrow(dim, 0, 1).copy_(pair.narrow(dim, 0, 1))
+    out.narrow(dim, n - 1, 1).copy_(pair.narrow(dim, n - 2, 1))
+    inner = out.narrow(dim, 1, n - 2)
+    torch.maximum(pair.narrow(dim, 0, n - 2), pair.narrow(dim, 1, n - 2), out=inner)
+    return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from stbench.models.formulations import compute_dtype, shifted
 from stbench.models.layout import fold, frames_view, is_folded, unfold
 from stbench.models.pooling import temporal_pool
 from stbench.models.registry import Registry
@@ -87,8 +88,10 @@ class FoldingTemporal(nn.Module):
 class TemporalAggregationModule(FoldingTemporal):
     """TAM (IBM "TAM-b3-sum"): depthwise 1x1 weights for frames t-1, t, t+1, summed, ReLU.
 
-    The three weights (``prev``, ``curr``, ``next``) run as one depthwise t=3 convolution
-    (the same MACs as three depthwise 1x1 convolutions and the same sum).
+    Shifted formulation (``formulations.py``): ``out = w_curr*x[t]; out[t] += w_prev*x[t-1];
+    out[t] += w_next*x[t+1]`` as fused multiply-adds over shifted frame views, in the layout
+    it is given (no layout copy). Reference formulation: the three weights as one depthwise
+    t=3 convolution. Both do the same MACs as three depthwise 1x1 convolutions and the same sum.
     """
 
     def __init__(self, channels: int, frames: int | None = None) -> None:
@@ -98,17 +101,45 @@ class TemporalAggregationModule(FoldingTemporal):
         self.next = nn.Conv3d(channels, channels, 1, groups=channels, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        folded = self.folded(x)
+        if shifted(x, "tam"):
+            if folded:
+                return shifted_tam(frames_view(x, self.frames), self._weights(), 1).view_as(x)
+            return shifted_tam(x, self._weights(), 2)
         weight = torch.cat([self.prev.weight, self.curr.weight, self.next.weight], dim=2)
-        if self.folded(x):
+        if folded:
             # Depthwise convs are fastest with C innermost: the clip goes channels_last_3d,
             # whose fold is a view, so the folded layers after it stay channels-last.
             x = unfold(x, x.shape[0] // self.frames).contiguous(memory_format=CHANNELS_LAST)
             return fold(self._conv(x, weight))
         return self._conv(x, weight)
 
+    def _weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.prev.weight, self.curr.weight, self.next.weight
+
     @staticmethod
     def _conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return F.conv3d(x, weight, None, 1, (1, 0, 0), 1, weight.shape[0]).relu_()
+
+
+def shifted_tam(
+    x: torch.Tensor, weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor], dim: int
+) -> torch.Tensor:
+    """TAM on `x` with frames along `dim` and channels along ``dim + 1`` (dim 1: frames
+    (B, T, C, H, W); dim 2: (B, C, T, H, W), channels on dim 1): ``relu(w_prev*x[t-1] +
+    w_curr*x[t] + w_next*x[t+1])`` (zero beyond the edges), as one multiply and two fused
+    multiply-adds over shifted views, in the dtype a conv would compute in (autocast)."""
+    dtype = compute_dtype(x)
+    x = x.to(dtype)
+    channel_dim = 2 if dim == 1 else 1
+    shape = [1] * (x.dim() - channel_dim)
+    shape[0] = x.shape[channel_dim]
+    prev, curr, nxt = (w.to(dtype).reshape(shape) for w in weights)
+    t = x.shape[dim]
+    out = x * curr
+    out.narrow(dim, 1, t - 1).addcmul_(x.narrow(dim, 0, t - 1), prev)
+    out.narrow(dim, 0, t - 1).addcmul_(x.narrow(dim, 1, t - 1), nxt)
+    return out.relu_()
 
 
 def _shift(x: torch.Tensor, width: int, channel_dim: int, time_dim: int) -> torch.Tensor:

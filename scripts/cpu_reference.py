@@ -7,6 +7,7 @@ CSV already holds), then exported with the run metadata of every row to
     python scripts/cpu_reference.py --store results/cpu_reference.sqlite   # measure (resumes)
     python scripts/cpu_reference.py --store results/cpu_reference.sqlite --export
     python scripts/cpu_reference.py --dry-run --store /tmp/x.sqlite --export --out /tmp/x.csv
+    python scripts/cpu_reference.py --models 'tam_*,*inception*' --export   # re-measure these
 
 Inputs run smallest first (by GMACs) so that an interrupted run covers every dataset. Inputs
 above ``--big-gmacs`` get a shorter protocol (one warm-up call, exactly ``--big-iters``
@@ -17,6 +18,7 @@ marked noisy when its spread or drift says so (``stbench.bench.store.history.noi
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import subprocess
@@ -45,6 +47,10 @@ COLUMNS = (
     "latency_ms_max",
     "latency_rel_iqr",
     "latency_drift_rel",
+    "latency_gmacs_per_s",
+    "latency_gemm_gmacs_per_s",
+    "latency_gemm_fraction",
+    "latency_gemm_probe",
     "iterations",
     "warmup_iterations",
     "warmup_stable",
@@ -112,8 +118,15 @@ def measure(args: argparse.Namespace) -> int:
     """Run the tasks, smallest first, float32 before bfloat16; returns the sweep's status."""
     tasks: list[dict[str, Any]] = []
     shipped = shipped_keys(_target(args))
+    patterns = args.models.split(",") if args.models else None
     for dtype in args.dtypes:
-        tasks += [t for t in task_lines(args, dtype) if _key(t) not in shipped]
+        lines = task_lines(args, dtype)
+        if patterns:  # these models are measured again, whatever the CSV holds
+            lines = [t for t in lines if any(fnmatch.fnmatchcase(t["model"], p) for p in patterns)]
+            shipped = {
+                k for k in shipped if not any(fnmatch.fnmatchcase(k[0], p) for p in patterns)
+            }
+        tasks += [t for t in lines if _key(t) not in shipped]
     gmacs_of(tasks)
     tasks.sort(key=lambda t: (args.dtypes.index(t["dtype"]), t["_gmacs"]))
     lines = "".join(json.dumps(with_protocol(t, args)) + "\n" for t in tasks)
@@ -195,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--big-iters", type=int, default=5, help="timed calls of a big input")
     p.add_argument("--dry-run", action="store_true", help=f"only {DRY_MODELS}")
+    p.add_argument(
+        "--models",
+        help="comma list of name patterns: measure only these, again even if the CSV has them "
+        "(their new rows replace the old ones on --export)",
+    )
     p.add_argument("--export", action="store_true", help="write the reference CSV")
     p.add_argument("--no-measure", action="store_true", help="export only")
     p.add_argument("--out", help="CSV to write (default bench/reference/cpu-<cpu>.csv)")

@@ -30,6 +30,16 @@ def clean_registry(monkeypatch):
             del sys.modules[name]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _small_gemm_probe(tmp_path_factory):
+    """Timed profiles probe a small GEMM, cached for the session outside the home folder."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("stbench_cache")))
+    mp.setenv("STBENCH_GEMM_N", "256")
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def _no_progress(monkeypatch):
     monkeypatch.setenv("STBENCH_PROGRESS", "off")

@@ -129,3 +129,34 @@ def test_api_rejects_impossible_shapes():
         profile(nn.Conv3d(3, 4, 1))
     with pytest.raises(ValueError, match="batch: got 0"):
         profile(nn.Conv3d(3, 4, 1), frames=2, size=4, batch=0)
+
+
+def test_time_reports_gmacs_and_the_gemm_fraction_and_per_module_time(capsys, have_model):
+    argv = [*SMALL, "--time", "--per-module", "--min-iters", "3", "--max-iters", "3"]
+    (r,) = run_json(capsys, MODEL, *argv)
+    rate = r["latency_gemm_gmacs_per_s"]
+    assert rate > 0 and "torch.mm 256x256x256" in r["latency_gemm_probe"]
+    achieved = r["macs"] / (r["latency_ms_median"] / 1e3) / 1e9
+    assert r["latency_gmacs_per_s"] == pytest.approx(achieved, rel=1e-2)
+    assert r["latency_gemm_fraction"] == pytest.approx(achieved / rate, rel=1e-2)
+    shares = r["latency_module_share"]
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
+    assert list(shares.values()) == sorted(shares.values(), reverse=True)
+    assert any(name.startswith("layer") or "conv" in name for name in shares)
+    assert main(["profile", MODEL, *argv]) == 0
+    table = capsys.readouterr().out
+    assert "achieved GMAC/s" in table and "of GEMM rate (%)" in table
+    assert "GEMM rate" in table and "by forward time" in table and "self time (%)" in table
+
+
+def test_the_gemm_rate_is_probed_once_per_machine(monkeypatch, tmp_path):
+    from stbench.bench.measure import efficiency
+
+    monkeypatch.setenv("STBENCH_CACHE_DIR", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(efficiency, "probe_gemm", lambda *a: calls.append(a) or 12.5)
+    first = efficiency.gemm_rate("cpu", "float32", threads=1)
+    assert efficiency.gemm_rate("cpu", "float32", threads=1) == first and len(calls) == 1
+    assert first["gmacs_per_s"] == 12.5 and "1 thread(s)" in first["method"]
+    efficiency.gemm_rate("cpu", "bfloat16", threads=1)
+    assert len(calls) == 2 and (tmp_path / "gemm_rates.json").exists()

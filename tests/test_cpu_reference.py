@@ -46,6 +46,8 @@ def test_export_writes_every_column_with_the_run_metadata(tmp_path):
     assert row["run_torch_version"] and row["run_cpu_model"] and len(row["run_git_commit"]) == 40
     assert json.loads(row["protocol_overrides"])["max_iters"] == 3
     assert row["noisy"] in (True, False)
+    assert row["latency_gmacs_per_s"] > 0 and row["latency_gemm_gmacs_per_s"] > 0
+    assert row["latency_gemm_fraction"] > 0 and "torch.mm" in row["latency_gemm_probe"]
     # a later session extends the file: rows it did not measure again are kept, and a
     # measuring run skips the inputs the file holds
     earlier = rows.assign(model="r3d_resnet18")
@@ -53,3 +55,43 @@ def test_export_writes_every_column_with_the_run_metadata(tmp_path):
     ref.export(argparse.Namespace(store=str(store), out=str(out)))
     assert sorted(pd.read_csv(out)["model"]) == ["r2d_resnet18", "r3d_resnet18"]
     assert ("r3d_resnet18", 4, 32, 400, "float32") in ref.shipped_keys(out)
+
+
+def test_models_are_measured_again_even_when_the_file_has_them(tmp_path, monkeypatch):
+    ref = _script()
+    out = tmp_path / "ref.csv"
+    pd.DataFrame(
+        [
+            {"model": m, "frames": 8, "size": 224, "num_classes": 400, "dtype": "float32"}
+            for m in ("tam_resnet50", "tsn_resnet50")
+        ]
+    ).to_csv(out, index=False)
+    tasks = [
+        {"model": m, "frames": 8, "size": 224, "num_classes": 400, "dtype": "float32"}
+        for m in ("tam_resnet50", "tsn_resnet50", "tam_resnet18")
+    ]
+    monkeypatch.setattr(ref, "task_lines", lambda args, dtype: [dict(t) for t in tasks])
+    monkeypatch.setattr(ref, "gmacs_of", lambda ts: [t.update(_gmacs=1.0) for t in ts])
+    sent = []
+    monkeypatch.setattr(
+        ref.subprocess,
+        "run",
+        lambda cmd, input, text: sent.append(input) or argparse.Namespace(returncode=0),
+    )
+    args = argparse.Namespace(
+        store="s",
+        out=str(out),
+        dtypes=["float32"],
+        models="tam_*",
+        big_gmacs=10.0,
+        big_iters=5,
+        threads=1,
+    )
+    assert ref.measure(args) == 0
+    assert [json.loads(line)["model"] for line in sent[0].splitlines()] == [
+        "tam_resnet50",
+        "tam_resnet18",
+    ]
+    args.models = None
+    ref.measure(args)
+    assert [json.loads(line)["model"] for line in sent[1].splitlines()] == ["tam_resnet18"]

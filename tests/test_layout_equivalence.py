@@ -1,14 +1,27 @@
-"""The fast formulations (frame folding, one-kernel TAM/TSM/tavg/tmax) compute what the slow
-references in ``slow_reference.py`` compute, for the same weights, in float64."""
+"""The fast formulations (frame folding, one-kernel TAM/TSM/tavg/tmax, shifted TAM and max
+pools) compute what the slow references in ``slow_reference.py`` and the reference kernels
+compute, for the same weights, in float64."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+from types import SimpleNamespace
 
 import pytest
 import torch
 from slow_reference import reference_forward, reference_module, with_references
+from stbench.bench.count.counting import static_count
+from stbench.models.formulations import (
+    REFERENCE,
+    SHIFTED,
+    forced,
+    formulation,
+    formulation_for,
+    shifted,
+)
 from stbench.models.layout import fold, frame_wise, unfold
+from stbench.models.pooling import Pool, SeparableMaxPool3d
 from stbench.models.temporal import make_temporal
 from stbench.zoo import create_model, get_spec
 from torch import nn
@@ -104,3 +117,119 @@ def test_zoo_model_matches_the_unfolded_reference(name):
     reference = with_references(copy.deepcopy(model))
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference_forward(reference, x))
+
+
+# ------------------------------------------- shifted formulations against today's kernels
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 8])
+def test_shifted_tam_equals_the_depthwise_conv_on_both_layouts(frames):
+    module = make_temporal("tam", 16, frames).double()
+    _random_state(module, seed=frames)
+    x = torch.randn(BATCH, 16, frames, 3, 5, dtype=torch.float64)
+    with forced(REFERENCE):
+        want, want_folded = module(x), module(fold(x))
+    assert shifted(x, "tam")
+    torch.testing.assert_close(module(x), want)
+    torch.testing.assert_close(module(fold(x)), want_folded)
+    layout = x.contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(module(fold(layout)), want_folded)
+
+
+def test_shifted_tam_gradients_equal_the_depthwise_conv():
+    module = make_temporal("tam", 8, 4).double()
+    _random_state(module)
+    x = torch.randn(BATCH * 4, 8, 1, 3, 3, dtype=torch.float64)
+    grads = []
+    for name in (REFERENCE, SHIFTED):
+        module.zero_grad()
+        xi = x.clone().requires_grad_()
+        with forced(name):
+            module(xi).square().sum().backward()
+        grads.append([xi.grad, *(p.grad for p in module.parameters())])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_shifted_tam_computes_in_the_autocast_dtype_like_the_conv():
+    module = make_temporal("tam", 8, 4)
+    x = fold(torch.randn(1, 8, 4, 3, 3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with forced(REFERENCE):
+            want = module(x)
+        got = module(x)
+    assert got.dtype == want.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want.float(), rtol=2e-2, atol=2e-2)
+
+
+S1 = (1, 1, 1)
+POOLS = [
+    (Pool((1, 3, 3), S1, (0, 1, 1)), (BATCH * 4, 8, 1, 7, 6)),  # Inception branch, folded
+    (Pool((3, 3, 3), S1, (1, 1, 1)), (BATCH, 8, 4, 5, 7)),  # 3-D Inception branch
+    (Pool((3, 3, 3), S1, (1, 1, 1)), (1, 4, 1, 2, 1)),
+    (Pool((1, 3, 3), S1, (0, 1, 1)), (3, 4, 1, 1, 2)),
+    (Pool((3, 1, 1), S1, (1, 0, 0)), (1, 4, 2, 3, 3)),  # tmax at T = 2
+    (Pool((1, 3, 3), (1, 2, 2), (0, 0, 0), True), (4, 3, 1, 7, 8)),  # chen2d pool_2a (ceil)
+    (Pool((1, 2, 2), (1, 2, 2), (0, 0, 0), True), (4, 3, 1, 7, 5)),  # chen2d pool_5a
+    (Pool((3, 3, 3), (2, 2, 2), (1, 1, 1)), (1, 3, 5, 7, 6)),  # chen3d/xie pool_4a
+    (Pool((2, 2, 2), (2, 2, 2)), (1, 3, 5, 7, 6)),  # pool_5a
+    (Pool((1, 3, 3), (1, 2, 2), (0, 1, 1)), (4, 3, 1, 9, 8)),  # ResNet stem
+]
+
+
+@pytest.mark.parametrize(("spec", "shape"), POOLS)
+def test_separable_max_pool_equals_the_indexed_pool(spec, shape):
+    pool = dataclasses.replace(spec, mode="max").make()
+    assert isinstance(pool, SeparableMaxPool3d)
+    x = torch.randn(shape, dtype=torch.float64).relu()  # ties, as after a ReLU
+    x.view(-1)[3] = float("nan")
+    x.view(-1)[7] = float("-inf")
+    with forced(REFERENCE):
+        want = pool(x)
+    got = pool(x)
+    assert torch.equal(got.isnan(), want.isnan())
+    assert torch.equal(got.nan_to_num(), want.nan_to_num())
+
+
+def test_separable_max_pool_keeps_the_pools_gradient():
+    pool = Pool((1, 3, 3), (1, 1, 1), (0, 1, 1), mode="max").make()
+    x = torch.randn(2, 3, 1, 5, 5, dtype=torch.float64).relu()
+    grads = []
+    for name in (REFERENCE, SHIFTED):
+        xi = x.clone().requires_grad_()
+        with forced(name):
+            pool(xi).sum().backward()
+        grads.append(xi.grad)
+    assert torch.equal(*grads)
+
+
+def test_the_device_table_chooses_one_formulation_per_device_and_operator():
+    assert formulation_for("cpu", "tam") == formulation_for("cpu", "max_pool") == SHIFTED
+    assert formulation_for("cuda", "tam") == formulation_for("cuda", "max_pool") == REFERENCE
+    assert formulation_for("meta", "tam") == REFERENCE
+    assert formulation(torch.empty(1, device="meta"), "max_pool") == REFERENCE
+    cpu, meta = torch.empty(1), torch.empty(1, device="meta")
+    with forced(REFERENCE):
+        assert not shifted(cpu, "tam") and not shifted(cpu, "max_pool")
+        with forced(SHIFTED, "tam"):
+            assert shifted(meta, "tam") and not shifted(meta, "max_pool")
+    assert shifted(cpu, "tam")
+    with pytest.raises(ValueError, match="formulation"), forced("fast"):
+        pass
+    with pytest.raises(ValueError, match="operator"):
+        formulation_for("cpu", "conv")
+
+
+def test_a_cuda_tensor_runs_what_the_table_says(monkeypatch):
+    from stbench.models import formulations
+
+    monkeypatch.setitem(formulations.BY_DEVICE, "cuda", {"tam": SHIFTED, "max_pool": REFERENCE})
+    cuda = SimpleNamespace(device=torch.device("cuda"))  # what the table reads of a tensor
+    assert shifted(cuda, "tam") and not shifted(cuda, "max_pool")
+
+
+@pytest.mark.parametrize("name", ["tam_resnet18", "tam_inception_v1", "i3d_inception_v1"])
+def test_zoo_models_count_the_same_macs_on_cpu_and_meta(name):
+    model = create_model(name, frames=4).eval()
+    shape = (1, 3, 4, 64, 64)
+    assert static_count(model, shape, device="cpu").macs == static_count(model, shape).macs

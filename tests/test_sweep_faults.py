@@ -100,7 +100,9 @@ def test_a_configuration_that_cannot_fit_is_refused_up_front(capsys, monkeypatch
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "needs at least 0.13 GiB" in err and "cpu has 0.05 GiB available" in err
-    assert "error: --size/--batch: r3d_resnet18 at" in err  # the CLI names the option, fit the field
+    assert (
+        "error: --size/--batch: r3d_resnet18 at" in err
+    )  # the CLI names the option, fit the field
     assert main(["profile", "r3d_resnet18", "--size", "112"]) == 0  # counting alone is fine
 
 

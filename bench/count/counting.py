@@ -11,7 +11,9 @@ so the scope of every number is explicit.
 
 Counting is done by a ``TorchDispatchMode`` that sees every aten op after
 decomposition, so functional convolutions (``F.conv3d`` outside a module) and
-``nn.Conv3d`` subclasses are counted like any other convolution.
+``nn.Conv3d`` subclasses are counted like any other convolution. The pass runs every
+operator's reference formulation (``models/formulations.py``: TAM as its depthwise conv),
+whatever the device, so the count is the design's and never depends on where it runs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from stbench.bench.count.handles import (
     handle_key,
 )
 from stbench.bench.count.macs_scope import MATMUL_FLAG_SHARE, matmul_flag, uncounted_flag
+from stbench.models.formulations import REFERENCE, forced
 from stbench.zoo.usercode import check_output
 from torch import nn
 from torch.func import functional_call
@@ -277,7 +280,7 @@ def run_counted(
         with _forward_on(model, dev) as fwd, ModuleTracker(model) as tracker:
             x = torch.zeros(shape, device=dev)
             counter = OpCounter(tracker)
-            with torch.no_grad(), counter:
+            with torch.no_grad(), forced(REFERENCE), counter:
                 out = fwd(x)
     except (RuntimeError, IndexError, NotImplementedError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

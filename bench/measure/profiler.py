@@ -20,6 +20,7 @@ from stbench.bench.config import MEMORY_FORMATS, ProfileConfig
 from stbench.bench.count.counting import StaticCount, check_input_shape
 from stbench.bench.count.crosscheck import cross_check
 from stbench.bench.count.static import build_model, build_zoo_model, count_static, static_fields
+from stbench.bench.measure.efficiency import efficiency_fields, gemm_rate, per_module_time
 from stbench.bench.measure.fit import (
     OutOfMemory,
     check_fits,
@@ -90,9 +91,24 @@ def measure(prep: Prepared, cfg: ProfileConfig, shape: tuple[int, ...]) -> dict[
                 if is_oom_error(exc):
                     raise out_of_memory(exc, what) from None
                 raise
+        if cfg.timing:
+            out["latency_gemm"] = gemm_rate(prep.device, prep.dtype)
+            if cfg.per_module:
+                out["latency_module_share"] = _module_shares(prep, shape)
     if protocol:
         out["protocol_overrides"] = protocol
     return out
+
+
+def _module_shares(prep: Prepared, shape: tuple[int, ...]) -> dict[str, float]:
+    """Each module's share of the prepared model's forward time (self time)."""
+    x = prep.make_input(shape)
+
+    def forward() -> Any:
+        with prep.forward_context():
+            return prep.model(x)
+
+    return per_module_time(prep.model, forward, device=prep.device)
 
 
 def run_profile(
@@ -128,6 +144,8 @@ def run_profile(
             raise ValueError(f"model: {cfg.model} has meta weights; give a module with real ones")
         with model_code(cfg.model, "forward (measuring)", passing=(OutOfMemory,)):
             row.update(measure(prepare(model, **cfg.prepare_options()), cfg, shape))
+        if "latency_gemm" in row:
+            row.update(efficiency_fields(row, row.pop("latency_gemm")))
         row = with_noise(row)
     return row
 
