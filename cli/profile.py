@@ -130,13 +130,14 @@ def run(args: argparse.Namespace) -> int:
 def check_time_budget(cfgs: list[Any], counts: list[Any], budget_s: float) -> float:
     """The estimated seconds of every timed measurement (a lower bound); a one-line error
     naming the slowest model when the sum exceeds `budget_s`."""
-    from stbench.bench.measure.timing import gemm_gmacs_per_s, timing_seconds
+    from stbench.bench.measure.efficiency import gemm_rate
+    from stbench.bench.measure.timing import timing_seconds
 
     total, worst = 0.0, None
     for cfg, sc in zip(cfgs, counts, strict=True):
         if not (cfg.timing or cfg.throughput_batch) or not getattr(sc, "macs", None):
             continue
-        rate = gemm_gmacs_per_s(cfg.device, cfg.dtype)
+        rate = gemm_rate(cfg.device, cfg.dtype, cfg.threads)["gmacs_per_s"]
         forward, seconds = timing_seconds(cfg, sc.macs, rate)
         total += seconds * (1 + bool(cfg.timing and cfg.throughput_batch))
         if worst is None or forward > worst[1]:

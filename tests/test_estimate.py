@@ -128,7 +128,7 @@ def test_cpu_device_row_from_probes_and_family_groups():
 def test_small_probe_is_cached_per_machine(tmp_path, monkeypatch):
     from stbench.bench.predict import cpu_device as cpu
 
-    monkeypatch.setenv("STBENCH_CACHE", str(tmp_path))
+    monkeypatch.setenv("STBENCH_CACHE_DIR", str(tmp_path))
     calls = []
     monkeypatch.setattr(cpu, "probe", lambda threads: calls.append(threads) or {"threads": threads})
     assert cpu.cached_probe(1) == {"threads": 1} and cpu.cached_probe(1) == {"threads": 1}

@@ -235,7 +235,9 @@ def test_full_or_closed_stdout_is_one_line(target):
 
 
 def test_profile_time_is_estimated_and_refused_above_the_budget(capsys, monkeypatch):
-    monkeypatch.setattr("stbench.bench.measure.timing.gemm_gmacs_per_s", lambda *a, **k: 50.0)
+    monkeypatch.setattr(
+        "stbench.bench.measure.efficiency.gemm_rate", lambda *a, **k: {"gmacs_per_s": 50.0}
+    )
     argv = ["profile", "r3d_resnet18", "--size", "1600", "--frames", "16", "--time"]
     err = _refused(capsys, argv, "--time-budget", "GMAC/s", "estimated")
     assert "r3d_resnet18" in err

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from stbench.bench.environment import cpu_model
+from stbench.zoo.index import cache_dir
 from torch import nn
 
 GEMM_WARMUP, GEMM_CALLS = 2, 7
@@ -35,9 +36,8 @@ def gemm_n() -> int:
 
 
 def cache_path() -> Path:
-    """The GEMM-rate cache file (``$STBENCH_CACHE_DIR`` or ``~/.cache/stbench``)."""
-    root = os.environ.get("STBENCH_CACHE_DIR") or Path.home() / ".cache" / "stbench"
-    return Path(root) / "gemm_rates.json"
+    """The GEMM-rate cache file, in stbench's one cache folder (`stbench.zoo.index.cache_dir`)."""
+    return cache_dir() / "gemm_rates.json"
 
 
 def gemm_method(device: str, dtype: str, threads: int) -> str:

@@ -450,33 +450,6 @@ def measure_throughput(
 
 # ---------------------------------------------------------------- how long a measurement takes
 
-_RATES: dict[tuple[str, str, int], float] = {}
-
-
-def gemm_gmacs_per_s(device: str = "cpu", dtype: str = "float32", n: int = 512) -> float:
-    """This machine's measured matrix-multiply rate (GMAC/s, best of a few n x n products):
-    no convolution runs faster, so MACs / rate is a lower bound of a forward's time."""
-    import time as _time
-
-    import torch
-    from stbench.bench.config import dtype_name
-
-    key = (device, dtype, torch.get_num_threads())
-    if key not in _RATES:
-        dt = getattr(torch, dtype_name(dtype))
-        a = torch.randn(n, n, device=device).to(dt)
-        best = math.inf
-        for _ in range(5):
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            t0 = _time.perf_counter()
-            a @ a
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            best = min(best, _time.perf_counter() - t0)
-        _RATES[key] = n**3 / max(best, 1e-9) / 1e9
-    return _RATES[key]
-
 
 def timing_seconds(cfg: ProfileConfig, macs: int, gmacs_per_s: float) -> tuple[float, float]:
     """(seconds of one forward, seconds of the whole latency measurement) at least, for

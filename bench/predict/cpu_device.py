@@ -3,7 +3,7 @@ shipped CPU reference file (``bench/reference/cpu-*.csv``) per family.
 
 The probes (one thread unless told: the reference rows are single-threaded) time a float32 and
 a bfloat16 matrix product and a large copy; the results are cached per machine and thread
-count (``~/.cache/stbench`` or ``$STBENCH_CACHE``). On a CPU, ops run one after another on the
+count (stbench's one cache folder: ``$STBENCH_CACHE_DIR``, else ``~/.cache/stbench``). On a CPU, ops run one after another on the
 calling thread, so the host and kernel streams add (``overlap_sharpness = 1``). The CPU
 constants (fraction of the probed GEMM rate reached by convolutions, by grouped/depthwise
 convolutions, fraction of the probed copy bandwidth, time per kernel and per op) are fitted on
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from typing import Any
 
 from stbench.bench.predict.devices import Device
 from stbench.bench.predict.estimate import estimate_features, features, values
+from stbench.zoo.index import cache_dir
 
 # Families of the zoo grouped as the report asks (3-D, (2+1)D, separable, temporal
 # modules, attention; 2-D for the frame-wise baselines).
@@ -50,7 +50,7 @@ def family_group(family: str) -> str:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("STBENCH_CACHE", Path.home() / ".cache" / "stbench"))
+    return cache_dir()
 
 
 def _timed(fn: Any, reps: int) -> float:
