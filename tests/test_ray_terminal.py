@@ -44,7 +44,7 @@ def test_auth_token_cluster_gets_a_one_line_hint_at_once(tmp_path, monkeypatch):
         released.set()
     text = str(err.value)
     assert "RAY_AUTH_MODE" in text and "RAY_AUTH_TOKEN" in text and "\n" not in text
-    assert text.startswith("--address: 10.0.0.1:6379: ")
+    assert text.startswith("address: 10.0.0.1:6379: ")  # the field; the CLI names --address
 
 
 def test_ray_logs_go_to_a_file_not_the_terminal(tmp_path):

@@ -3,7 +3,8 @@
 The prediction traces the model on ``meta`` (``bench.predict.trace``) and replays its storage
 lifetimes with 512 B allocator rounding (``bench.predict.memsim``), exactly as ``predict`` does.
 
-The measurement is independent of both: the model runs for real on the CPU under
+The measurement is independent of both: the model runs for real on the CPU, in the
+reference formulation a GPU runs (``models.formulations``), under
 :class:`LiveBytes`, a dispatch mode that holds a C++ weak reference
 (``StorageWeakRef``) to every storage an op creates and, after every op, drops the ones
 that have expired; the peak of the live exact bytes (plus parameters, buffers and input)
@@ -25,6 +26,7 @@ from stbench.bench.predict.trace import (
     training_step,
     warm_optimizer,
 )
+from stbench.models.formulations import REFERENCE, forced
 from stbench.zoo import get_spec
 from torch import nn
 from torch.multiprocessing.reductions import StorageWeakRef
@@ -112,7 +114,10 @@ def check_memory(
     predicted = memory_report(trace)["peak_bytes"]
     kept = sum(round_block(s.nbytes) for s in trace.storages.values() if s.created < 0)
     model.to_empty(device="cpu")  # real storage; values change no shape and no lifetime
-    measured = measure_live_peak(model, shape, train=train, optimizer=optimizer)
+    # the GPU the prediction is for runs the reference kernels (models.formulations): the CPU
+    # run checked against it does too, not the CPU's own shifted formulations
+    with forced(REFERENCE):
+        measured = measure_live_peak(model, shape, train=train, optimizer=optimizer)
     return {
         "model": spec.name,
         "family": spec.family,
