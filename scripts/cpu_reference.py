@@ -143,6 +143,19 @@ def measure(args: argparse.Namespace) -> int:
         return 130
 
 
+def timed_rows(rows: Any, columns: tuple[str, ...]) -> Any:
+    """The exported rows with a latency, in `columns` (None where absent), overrides as JSON."""
+    rows = rows[rows["latency_ms_median"].notna()] if "latency_ms_median" in rows else rows[:0]
+    for col in columns:
+        if col not in rows:
+            rows[col] = None
+    rows = rows[list(columns)].copy()
+    rows["protocol_overrides"] = rows["protocol_overrides"].map(
+        lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+    )
+    return rows
+
+
 def export(args: argparse.Namespace) -> Path:
     """Write the store's ok CPU rows, COLUMNS only, to the reference CSV."""
     import pandas as pd
@@ -150,14 +163,7 @@ def export(args: argparse.Namespace) -> Path:
     cmd = [*STBENCH, "export", "--store", args.store, "--status", "ok", "--device", "cpu"]
     out = subprocess.run([*cmd, "--format", "json"], check=True, capture_output=True, text=True)
     rows = pd.DataFrame(json.loads(out.stdout))
-    rows = rows[rows["latency_ms_median"].notna()] if "latency_ms_median" in rows else rows[:0]
-    for col in COLUMNS:
-        if col not in rows:
-            rows[col] = None
-    rows = rows[list(COLUMNS)].copy()
-    rows["protocol_overrides"] = rows["protocol_overrides"].map(
-        lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
-    )
+    rows = timed_rows(rows, COLUMNS)
     path = _target(args)
     if path.exists():  # rows of earlier sessions that this store did not measure again
         old = pd.read_csv(path)

@@ -74,15 +74,10 @@ def export(args: argparse.Namespace, path: Path) -> int:
         print(f"gpu_reference: no measured row in {args.store}", file=sys.stderr)
         return 1
     rows = rows[rows["device"].astype(str).str.startswith(device)]
-    rows = rows[rows["latency_ms_median"].notna()] if "latency_ms_median" in rows else rows[:0]
-    cols = reference_columns()
-    for col in cols:
-        if col not in rows:
-            rows[col] = None
-    rows = rows[list(cols)].copy()
-    rows["protocol_overrides"] = rows["protocol_overrides"].map(
-        lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
-    )
+    cols = reference_columns()  # puts scripts/ on sys.path
+    from cpu_reference import timed_rows
+
+    rows = timed_rows(rows, cols)
     rows = rows.sort_values(["dtype", "memory_format", "model", "frames", "size"])
     path.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(path, index=False, float_format="%.6g")

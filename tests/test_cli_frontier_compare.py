@@ -40,6 +40,17 @@ def test_compare_runs_at_the_classes_asked_for(tmp_path, capsys):
     assert any(f.startswith("latency") and v == 12.5 for f, v in row.items())
 
 
+def _frontier_argv(tmp_path: Path) -> list[str]:
+    """`frontier` on the test's store, its dashboard written beside it."""
+    return [
+        "frontier",
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--dashboard",
+        str(tmp_path / "f.html"),
+    ]
+
+
 def _payload(html: str) -> dict:
     m = re.search(r'id="stbench-data">(.*?)</script>', html, re.S)
     return json.loads(m.group(1).replace("<\\/", "</"))
@@ -137,13 +148,7 @@ def test_frontier_and_demo_default_to_per_video_where_views_are_known(
     ]
     path = _write(tmp_path, "shipped.csv", *rows)
     monkeypatch.setattr(records, "shipped_files", lambda: [path])
-    base = [
-        "frontier",
-        "--store",
-        str(tmp_path / "s.sqlite"),
-        "--dashboard",
-        str(tmp_path / "f.html"),
-    ]
+    base = _frontier_argv(tmp_path)
     costs = {}
     for ds in ("kinetics400", "mini_ssv2"):
         assert main([*base, "--dataset", ds, "--format", "json"]) == 0
@@ -161,13 +166,7 @@ def test_frontier_and_demo_default_to_per_video_where_views_are_known(
 
 
 def test_frontier_csv_keys_do_not_depend_on_the_cost_axis(tmp_path, two_datasets, capsys):
-    base = [
-        "frontier",
-        "--store",
-        str(tmp_path / "s.sqlite"),
-        "--dashboard",
-        str(tmp_path / "f.html"),
-    ]
+    base = _frontier_argv(tmp_path)
     headers = set()
     for cost in ("macs", "params", "flops"):
         assert main([*base, "--cost", cost, "--format", "csv"]) == 0

@@ -13,6 +13,7 @@ import sys
 import pytest
 from stbench.cli import build_parser, main
 from stbench.cli.options import cli_message, expand_names
+from test_cli_progress import fresh_runs
 
 from stbench.errors import UserError
 from stbench.progress import Progress
@@ -281,22 +282,7 @@ def test_progress_bar_on_a_terminal(monkeypatch):
 
 
 def test_list_reads_a_cached_listing_without_torch(tmp_path):
-    import os
-
-    probe = (
-        "import contextlib, io, sys\n"
-        "from stbench.cli import main\n"
-        "out = io.StringIO()\n"
-        "with contextlib.redirect_stdout(out):\n"
-        "    main(['list', '--format', 'json'])\n"
-        "print('torch' in sys.modules)\n"
-        "print(out.getvalue())\n"
-    )
-    env = {**os.environ, "STBENCH_CACHE_DIR": str(tmp_path)}
-    runs = [
-        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
-        for _ in range(2)
-    ]
+    runs = fresh_runs(tmp_path, ["list", "--format", "json"])
     (first_torch, first), (second_torch, second) = (r.stdout.split("\n", 1) for r in runs)
     assert (first_torch, second_torch) == ("True", "False")  # built once, then read
     assert first == second

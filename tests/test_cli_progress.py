@@ -58,19 +58,28 @@ def test_list_gpus_is_a_static_table_without_torch():
     assert got.stdout.split() == ["False", "True"], got.stderr[-2000:]
 
 
-def test_records_list_does_not_import_torch(tmp_path):
+def fresh_runs(tmp_path, argv: list[str]) -> list[subprocess.CompletedProcess]:
+    """`main(argv)` in two fresh interpreters sharing the cache folder `tmp_path`; each prints
+    whether torch was imported, then a line break and main's stdout."""
     import os
 
     probe = (
         "import contextlib, io, sys\n"
         "from stbench.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    main(['records', 'list', '--format', 'csv'])\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    main({argv!r})\n"
         "print('torch' in sys.modules)\n"
+        "print(out.getvalue())\n"
     )
     env = {**os.environ, "STBENCH_CACHE_DIR": str(tmp_path)}
-    runs = [
+    return [
         subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
         for _ in range(2)
     ]
-    assert runs[1].stdout.strip() == "False", runs[1].stderr[-2000:]  # the zoo index, cached
+
+
+def test_records_list_does_not_import_torch(tmp_path):
+    runs = fresh_runs(tmp_path, ["records", "list", "--format", "csv"])
+    torch_imported = runs[1].stdout.split("\n", 1)[0]
+    assert torch_imported == "False", runs[1].stderr[-2000:]  # the zoo index, cached

@@ -104,21 +104,24 @@ def test_model_built_on_meta_is_counted_without_real_tensors():
     assert static_count(net, (1, 3, 4, 6, 6)).macs == 4 * 4 * 6 * 6 * 3 * 27 + 4 * 5
 
 
-class SubConv(nn.Conv3d):
-    """A custom nn.Conv3d subclass (ptflops' pytorch backend counts it as zero)."""
+class SubConv3d(nn.Conv3d):
+    """A custom nn.Conv3d subclass (ptflops' pytorch backend matches exact types only)."""
 
 
 class FunctionalConv(nn.Module):
-    def __init__(self) -> None:
+    """F.conv3d on a parameter of `weight_shape` (no conv module), with `stride`."""
+
+    def __init__(self, weight_shape: tuple[int, ...] = (5, 2, 1, 3, 3), stride: int = 1) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.zeros(5, 2, 1, 3, 3))
+        self.weight = nn.Parameter(torch.zeros(*weight_shape))
+        self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv3d(x, self.weight)
+        return F.conv3d(x, self.weight, stride=self.stride)
 
 
 def test_subclass_and_functional_conv_are_counted():
-    assert static_count(SubConv(2, 5, (1, 3, 3), bias=False), (1, 2, 3, 5, 5)).macs == (
+    assert static_count(SubConv3d(2, 5, (1, 3, 3), bias=False), (1, 2, 3, 5, 5)).macs == (
         5 * 3 * 3 * 3 * 2 * 9
     )
     sc = static_count(FunctionalConv(), (1, 2, 3, 5, 5), per_module=True)

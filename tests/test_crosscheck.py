@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 from stbench.bench.config import COUNTERS, parse_counters
 from stbench.bench.count.crosscheck import cross_check
+from test_counting import FunctionalConv, SubConv3d
 from torch import nn
 
 pytest.importorskip("fvcore")
@@ -13,19 +13,6 @@ pytest.importorskip("ptflops")
 SHAPE = (1, 3, 4, 6, 6)
 CONV = 4 * 4 * 6 * 6 * 3 * 27  # Conv3d(3, 4, 3, padding=1) on SHAPE
 FC = 4 * 5
-
-
-class SubConv3d(nn.Conv3d):
-    """A custom subclass: ptflops' pytorch backend matches exact types only."""
-
-
-class FunctionalConv(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.zeros(4, 4, 1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv3d(x, self.weight, stride=2)
 
 
 def net(conv: type[nn.Module] = nn.Conv3d, bias: bool = False, extra: bool = False) -> nn.Module:
@@ -64,7 +51,9 @@ def test_conv3d_subclass_is_flagged_for_ptflops_pytorch():
 
 def test_small_blind_spot_is_flagged_even_within_tolerance():
     # a strided 1x1x1 functional conv is < 1 % of the total yet must still be flagged
-    model = nn.Sequential(nn.Conv3d(3, 4, 3, padding=1, bias=False), FunctionalConv())
+    model = nn.Sequential(
+        nn.Conv3d(3, 4, 3, padding=1, bias=False), FunctionalConv((4, 4, 1, 1, 1), stride=2)
+    )
     results, flags = cross_check(model, SHAPE, "ptflops-pytorch")
     small = 4 * 4 * 2 * 3 * 3  # stride 2 on (4, 6, 6)
     assert results["meta"].macs == CONV + small

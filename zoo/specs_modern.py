@@ -15,15 +15,49 @@ crops uses TEST_CROP_SIZE 182, 182, 256, 356.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
 from stbench.models.attention import mvit, timesformer, video_swin, video_vit
 from stbench.models.csn import csn
 from stbench.models.slow import r2plus1d_resnet, slow_resnet
+from stbench.models.summary import Plan
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.spec import ModelSpec, declare
 
+
+@dataclass(frozen=True)
+class Family:
+    """What the specs of one family share: family, paper, backbone, plan, the section cited."""
+
+    family: str
+    paper: str
+    backbone: str
+    plan: Callable[..., Plan]
+    where: str
+
+    def spec(self, name: str, kwargs: dict, frames: int, size: int, code: str, about: str) -> None:
+        """Declare one spec: clip `frames` x `size`, the paper cited at `where`, then `code`."""
+        declare(
+            ModelSpec(
+                name,
+                self.family,
+                self.paper,
+                backbone=self.backbone,
+                plan=self.plan,
+                kwargs=kwargs,
+                default_frames=frames,
+                default_size=size,
+                citation=f"{SHORT[self.paper]}, {self.where}; {code}",
+                description=about,
+            )
+        )
+
+
 X3D_PAPER = "feichtenhofer2020"
 X3D_CODE = "facebookresearch/SlowFast configs/Kinetics/X3D_{v}.yaml"
+X3D = Family("X3D", X3D_PAPER, "x3d", x3d, "Sec. 3 and Table 1")
 
 
 def x3d_spec(name: str, variant: str, depth: float, frames: int, size: int) -> None:
@@ -32,20 +66,7 @@ def x3d_spec(name: str, variant: str, depth: float, frames: int, size: int) -> N
         f"X3D-{variant}: channel-wise 3x3x3 bottlenecks with SE and swish, gamma_w=2, "
         f"gamma_b=2.25, gamma_d={depth:g}; {frames} frames at {size}x{size}"
     )
-    declare(
-        ModelSpec(
-            name,
-            "X3D",
-            X3D_PAPER,
-            backbone="x3d",
-            plan=x3d,
-            kwargs={"depth": depth},
-            default_frames=frames,
-            default_size=size,
-            citation=f"{SHORT[X3D_PAPER]}, Sec. 3 and Table 1; {X3D_CODE.format(v=variant)}",
-            description=about,
-        )
-    )
+    X3D.spec(name, {"depth": depth}, frames, size, X3D_CODE.format(v=variant), about)
 
 
 # fmt: off
@@ -62,6 +83,7 @@ x3d_spec("x3d_l",   "L",    5.0,    16,    312)
 # 32x2x1-30e_kinetics400-rgb.py): tubelets 2x4x4, window 8x7x7, 32 frames at 224x224.
 SWIN_PAPER = "liu2022"
 SWIN_CODE = "open-mmlab/mmaction2 configs/recognition/swin/swin-{v}_p244-w877-in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py"
+SWIN = Family("Video Swin", SWIN_PAPER, "swin", video_swin, "Sec. 3")
 
 
 def swin_spec(name: str, variant: str, dim: int, depths: tuple, heads: tuple) -> None:
@@ -70,20 +92,8 @@ def swin_spec(name: str, variant: str, dim: int, depths: tuple, heads: tuple) ->
         f"Video Swin-{variant[0].upper()}: shifted 8x7x7 window attention, C={dim}, "
         f"blocks {depths}, heads {heads}; 32 frames at 224x224"
     )
-    declare(
-        ModelSpec(
-            name,
-            "Video Swin",
-            SWIN_PAPER,
-            backbone="swin",
-            plan=video_swin,
-            kwargs={"embed_dim": dim, "depths": depths, "heads": heads},
-            default_frames=32,
-            default_size=224,
-            citation=f"{SHORT[SWIN_PAPER]}, Sec. 3; {SWIN_CODE.format(v=variant)}",
-            description=about,
-        )
-    )
+    arch = {"embed_dim": dim, "depths": depths, "heads": heads}
+    SWIN.spec(name, arch, 32, 224, SWIN_CODE.format(v=variant), about)
 
 
 # fmt: off
@@ -99,6 +109,7 @@ swin_spec("video_swin_b", "base",  128, (2, 2, 18, 2),    (4, 8, 16, 32))
 # fixed sine-cosine positions, q/v biases, mean pooling + fc_norm); 16 frames at 224x224.
 VIDEOMAE_PAPER = "tong2022"
 VIDEOMAE_CODE = "MCG-NJU/VideoMAE modeling_finetune.py vit_{v}_patch16_224"
+VIDEOMAE = Family("VideoMAE", VIDEOMAE_PAPER, "vit_tubelet", video_vit, "Sec. 4")
 
 
 def videomae_spec(name: str, variant: str, dim: int, depth: int, heads: int) -> None:
@@ -107,20 +118,8 @@ def videomae_spec(name: str, variant: str, dim: int, depth: int, heads: int) -> 
         f"VideoMAE ViT-{variant[0].upper()}: joint space-time attention over 2x16x16 tubelets, "
         f"width {dim}, {depth} blocks, {heads} heads; 16 frames at 224x224"
     )
-    declare(
-        ModelSpec(
-            name,
-            "VideoMAE",
-            VIDEOMAE_PAPER,
-            backbone="vit_tubelet",
-            plan=video_vit,
-            kwargs={"embed_dim": dim, "depth": depth, "heads": heads},
-            default_frames=16,
-            default_size=224,
-            citation=f"{SHORT[VIDEOMAE_PAPER]}, Sec. 4; {VIDEOMAE_CODE.format(v=variant)}",
-            description=about,
-        )
-    )
+    arch = {"embed_dim": dim, "depth": depth, "heads": heads}
+    VIDEOMAE.spec(name, arch, 16, 224, VIDEOMAE_CODE.format(v=variant), about)
 
 
 # fmt: off
@@ -137,6 +136,7 @@ videomae_spec("videomae_vit_l", "large", 1024, 24,   16)
 # _16x16_448 (HR: 16 frames at 448, position table for 448) and _96x4_224 (L: 96 frames).
 TIMESFORMER_PAPER = "bertasius2021"
 TIMESFORMER_CODE = "facebookresearch/TimeSformer configs/Kinetics/TimeSformer_divST_{v}.yaml"
+TIMESFORMER = Family("TimeSformer", TIMESFORMER_PAPER, "vit_frame_patches", timesformer, "Sec. 3")
 
 
 def timesformer_spec(name: str, variant: str, frames: int, size: int) -> None:
@@ -146,19 +146,8 @@ def timesformer_spec(name: str, variant: str, frames: int, size: int) -> None:
         f"(temporal, then spatial, per block); {frames} frames at {size}x{size}"
     )
     config = {"": "8x32_224", "HR": "16x16_448", "L": "96x4_224"}[variant]
-    declare(
-        ModelSpec(
-            name,
-            "TimeSformer",
-            TIMESFORMER_PAPER,
-            backbone="vit_frame_patches",
-            plan=timesformer,
-            kwargs={"train_size": size},
-            default_frames=frames,
-            default_size=size,
-            citation=f"{SHORT[TIMESFORMER_PAPER]}, Sec. 3; {TIMESFORMER_CODE.format(v=config)}",
-            description=about,
-        )
+    TIMESFORMER.spec(
+        name, {"train_size": size}, frames, size, TIMESFORMER_CODE.format(v=config), about
     )
 
 
@@ -176,6 +165,7 @@ timesformer_spec("timesformer_l",   "L",    96,    224)
 # cube embedding, pooling attention with channel-wise conv pooling; v2 adds decomposed
 # relative positions and the pooled-q residual, and widens in the attention.
 MVIT_CODE = "pytorch/vision torchvision/models/video/mvit.py {fn}"
+MVIT = Family("MViT", "fan2021", "mvit", mvit, "Sec. 3-4")
 
 
 def mvit_spec(name: str, family: str, paper: str, version: int, depths: tuple, frames: int) -> None:
@@ -190,19 +180,8 @@ def mvit_spec(name: str, family: str, paper: str, version: int, depths: tuple, f
         if version == 1
         else "mvit_v2_s (MViTv2-B: SlowFast configs/Kinetics/MVITv2_B_32x3.yaml)"
     )
-    declare(
-        ModelSpec(
-            name,
-            family,
-            paper,
-            backbone="mvit",
-            plan=mvit,
-            kwargs={"version": version, "depths": depths},
-            default_frames=frames,
-            default_size=224,
-            citation=f"{SHORT[paper]}, Sec. 3-4; {MVIT_CODE.format(fn=fn)}",
-            description=about,
-        )
+    replace(MVIT, family=family, paper=paper).spec(
+        name, {"version": version, "depths": depths}, frames, 224, MVIT_CODE.format(fn=fn), about
     )
 
 
@@ -220,6 +199,7 @@ mvit_spec("mvitv2_b_32x3", "MViTv2", "li2022",  2,     (2, 3, 16, 3),    32)
 # 2-4; 32 frames at 224x224 (mmaction2 configs/recognition/csn, 32x2x1 sampling).
 CSN_PAPER = "tran2019"
 CSN_CODE = "open-mmlab/mmaction2 mmaction/models/backbones/resnet3d_csn.py"
+CSN = Family("ir-CSN", CSN_PAPER, "resnet50", csn, "Sec. 4")
 
 
 def csn_spec(name: str, family: str, depth: int, mode: str) -> None:
@@ -229,19 +209,8 @@ def csn_spec(name: str, family: str, depth: int, mode: str) -> None:
         + (" after a 1x1x1 conv" if mode == "ip" else "")
         + "; 32 frames at 224x224"
     )
-    declare(
-        ModelSpec(
-            name,
-            family,
-            CSN_PAPER,
-            backbone=f"resnet{depth}",
-            plan=csn,
-            kwargs={"depth": depth, "mode": mode},
-            default_frames=32,
-            default_size=224,
-            citation=f"{SHORT[CSN_PAPER]}, Sec. 4; {CSN_CODE}",
-            description=about,
-        )
+    replace(CSN, family=family, backbone=f"resnet{depth}").spec(
+        name, {"depth": depth, "mode": mode}, 32, 224, CSN_CODE, about
     )
 
 
@@ -259,6 +228,7 @@ csn_spec("ipcsn_resnet152", "ip-CSN", 152,  "ip")
 # SLOW_{4x16,8x8}_R50.yaml and C2D_8x8_R50.yaml (ARCH slow / c2d), 224 training crops.
 SLOW_PAPER = "feichtenhofer2019"
 SLOW_CODE = "facebookresearch/SlowFast configs/Kinetics/pytorchvideo/{c}_R50.yaml"
+SLOW = Family("Slow", SLOW_PAPER, "resnet50", slow_resnet, "Table 1")
 
 
 def slow_spec(name: str, family: str, config: str, frames: int, **kw: object) -> None:
@@ -269,19 +239,8 @@ def slow_spec(name: str, family: str, config: str, frames: int, **kw: object) ->
         if c2d
         else "Slow-only ResNet-50: SlowFast's slow pathway alone (3x1x1 conv_a in res4-res5)"
     ) + f"; {frames} frames at 224x224"
-    declare(
-        ModelSpec(
-            name,
-            family,
-            SLOW_PAPER,
-            backbone="resnet50",
-            plan=slow_resnet,
-            kwargs=dict(kw),
-            default_frames=frames,
-            default_size=224,
-            citation=f"{SHORT[SLOW_PAPER]}, Table 1; {SLOW_CODE.format(c=config)}",
-            description=about,
-        )
+    replace(SLOW, family=family).spec(
+        name, dict(kw), frames, 224, SLOW_CODE.format(c=config), about
     )
 
 
@@ -297,18 +256,12 @@ slow_spec("c2d_resnet50_8x8",   "C2D",  "C2D_8x8",   8, **C2D_POOLED)
 # R(2+1)D-50 as pytorchvideo builds it (Fan et al., PyTorchVideo, arXiv:2111.09887;
 # models/r2plus1d.py create_r2plus1d; SlowFast configs/Kinetics/pytorchvideo/
 # R2PLUS1D_16x4_R50.yaml): Tran et al.'s (2+1)D factorisation inside ResNet-50 bottlenecks.
-declare(
-    ModelSpec(
-        "r2plus1d_resnet50_16x4",
-        "R(2+1)D",
-        "fan2021ptv",
-        backbone="resnet50",
-        plan=r2plus1d_resnet,
-        kwargs={"depth": 50},
-        default_frames=16,
-        default_size=224,
-        citation=f"{SHORT['fan2021ptv']}, model zoo; pytorchvideo models/r2plus1d.py create_r2plus1d",
-        description="R(2+1)D-50 as pytorchvideo builds it: (2+1)D bottlenecks (3x1x1 then 1x3x3 "
-        "at the bottleneck width), no stem pool, T halved in stages 3-4; 16 frames at 224x224",
-    )
+Family("R(2+1)D", "fan2021ptv", "resnet50", r2plus1d_resnet, "model zoo").spec(
+    "r2plus1d_resnet50_16x4",
+    {"depth": 50},
+    16,
+    224,
+    "pytorchvideo models/r2plus1d.py create_r2plus1d",
+    "R(2+1)D-50 as pytorchvideo builds it: (2+1)D bottlenecks (3x1x1 then 1x3x3 "
+    "at the bottleneck width), no stem pool, T halved in stages 3-4; 16 frames at 224x224",
 )

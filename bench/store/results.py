@@ -752,25 +752,30 @@ class ResultsStore:
 
     # -------------------------------------------------------------- export / import
 
-    def _export_rows(self, history: bool, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _export(
+        self,
+        dest: str | os.PathLike[str] | IO[str],
+        fmt: str,
+        history: bool,
+        filters: Mapping[str, Any],
+    ) -> int:
+        """Write the view (or every attempt) in `fmt` (json or csv); returns the count."""
         read = self.history if history else self.rows
-        return read(with_run=True, **filters)
+        rows = read(with_run=True, **filters)
+        _write_text(dest, render(Table(rows, first=EXPORT_FIRST), fmt))
+        return len(rows)
 
     def export_json(
         self, dest: str | os.PathLike[str] | IO[str], *, history: bool = False, **filters: Any
     ) -> int:
         """Write the current view (or, with `history`, every attempt) as JSON; returns the count."""
-        rows = self._export_rows(history, filters)
-        _write_text(dest, render(Table(rows, first=EXPORT_FIRST), "json"))
-        return len(rows)
+        return self._export(dest, "json", history, filters)
 
     def export_csv(
         self, dest: str | os.PathLike[str] | IO[str], *, history: bool = False, **filters: Any
     ) -> int:
         """Write the current view (or every attempt) as CSV, nested values JSON-encoded."""
-        rows = self._export_rows(history, filters)
-        _write_text(dest, render(Table(rows, first=EXPORT_FIRST), "csv"))
-        return len(rows)
+        return self._export(dest, "csv", history, filters)
 
     def import_benchmark_json(self, path: str | os.PathLike[str]) -> tuple[int, int]:
         """Load a pytest-benchmark JSON run; returns (rows imported, benchmarks skipped).
