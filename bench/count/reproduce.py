@@ -110,37 +110,32 @@ def _fmt_value(count: float, unit: str) -> str:
 FROM_TARGET = "paper model frames size classes quantity convention unit tolerance_pct".split()
 
 
+def judge(target: Target, zoo_count: int, published: float) -> tuple[str, str]:
+    """The status of a zoo count against a target's published figure, and its reason."""
+    note = target.deviation_note
+    if abs(deviation_pct(zoo_count, published)) <= target.tolerance_pct + 1e-9:
+        return "met", note
+    if note and target.recorded_measurement == zoo_count:
+        return "recorded", note
+    if note:
+        return "deviating", f"measured {zoo_count} differs from the recorded note: {note}"
+    return "deviating", "no recorded reason"
+
+
 def evaluate(target: Target, zoo_count: int | None, error: str = "") -> ReportRow:
     """Compare one target with a measured zoo count (None + error when measuring failed)."""
     published = target.expected_count()
-    shown = str(target.value) if target.unit == "formula" else f"{target.value}"
+    row = {f: getattr(target, f) for f in FROM_TARGET}
+    row.update(published=f"{target.value}", published_count=published, zoo_count=zoo_count)
     if zoo_count is None:
-        dev, status, reason, zoo = None, "error", error or "not measured", ""
+        row.update(zoo="", deviation_pct=None, status="error", reason=error or "not measured")
     else:
-        dev = deviation_pct(zoo_count, published)
-        zoo = _fmt_value(zoo_count, target.unit)
+        status, reason = judge(target, zoo_count, published)
+        row.update(zoo=_fmt_value(zoo_count, target.unit), status=status, reason=reason)
+        row.update(deviation_pct=deviation_pct(zoo_count, published))
         if target.unit == "formula":
-            shown = f"{shown} = {_fmt_value(published, 'formula')}"
-        if abs(dev) <= target.tolerance_pct + 1e-9:
-            status, reason = "met", target.deviation_note
-        elif target.deviation_note and target.recorded_measurement == zoo_count:
-            status, reason = "recorded", target.deviation_note
-        else:
-            status = "deviating"
-            reason = target.deviation_note or "no recorded reason"
-            if target.deviation_note:
-                reason = f"measured {zoo_count} differs from the recorded note: {reason}"
-    return ReportRow(
-        **{f: getattr(target, f) for f in FROM_TARGET},
-        published=shown,
-        published_count=published,
-        zoo_count=zoo_count,
-        zoo=zoo,
-        deviation_pct=dev,
-        status=status,
-        reason=reason,
-        source=cite_papers(target.source),
-    )
+            row["published"] += f" = {_fmt_value(published, 'formula')}"
+    return ReportRow(**row, source=cite_papers(target.source))
 
 
 def reproduce(
