@@ -1,4 +1,11 @@
-"""`stbench predict`: GPU memory and a latency lower bound of zoo models, traced without a GPU."""
+"""`stbench predict`: predicted GPU peak memory and latency lower bound (no GPU needed).
+
+Trace zoo models on the meta device (no data, no compute) and predict, for a GPU of the
+device table: peak memory (tensor lifetimes, 512 B allocator blocks) and a roofline latency
+lower bound (max(FLOPs/peak, bytes/bandwidth) per kernel plus launch overhead). Predictions,
+never measurements. MACs are per clip; bytes, kernels, memory and latency are per pass over
+the whole batch.
+"""
 
 from __future__ import annotations
 
@@ -20,19 +27,10 @@ from stbench.cli.options import (
 from stbench.output import Column, Table
 from stbench.progress import Progress
 
-DESCRIPTION = (
-    "Trace zoo models on the meta device (no data, no compute) and predict, for a GPU of the "
-    "device table: peak memory (tensor lifetimes, 512 B allocator blocks) and a roofline "
-    "latency lower bound (max(FLOPs/peak, bytes/bandwidth) per kernel plus launch overhead). "
-    "Predictions, never measurements. MACs are per clip; bytes, kernels, memory and latency "
-    "are per pass over the whole batch."
-)
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `predict` subcommand."""
-    help_ = "predicted GPU peak memory and latency lower bound (no GPU needed)"
-    p = command(sub, "predict", help_, DESCRIPTION)
+    p = command(sub, "predict", doc=__doc__)
     add_models(p, "*")
     p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
     add_input(p)
