@@ -196,9 +196,7 @@ def _validate_cpu(args: argparse.Namespace, fmt: str) -> int:
         bar.advance()
     cols = [
         Column("group", "family group"),
-        Column("n"),
-        Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
-        Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+        *ERROR_SUMMARY,
     ]
     held = [r for r in rows if not r["fit"]]
     total = pub_summary([r["error"] for r in held])
@@ -224,6 +222,14 @@ def pub_summary(errors: list[float]) -> dict[str, float]:
 
 def _pct(x: float) -> float:
     return 100 * x
+
+
+# the columns of an error summary (`published.summary`): count, median and worst |error|
+ERROR_SUMMARY = (
+    Column("n"),
+    Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
+    Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+)
 
 
 def published_tables(
@@ -252,9 +258,7 @@ def published_tables(
     cols = [
         Column("by"),
         Column("group"),
-        Column("n"),
-        Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
-        Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+        *ERROR_SUMMARY,
     ]
     total = pub.summary(r["error"] for r in results)
     above = sum(r["bound_ms"] > r["measured_ms"] for r in results)
@@ -333,9 +337,7 @@ def _held_out_table(held: list[dict[str, Any]]) -> Table:
         rows,
         [
             Column("held_out", "held-out GPU"),
-            Column("n"),
-            Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
-            Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+            *ERROR_SUMMARY,
             Column("unseen", "rows in a precision no other GPU runs"),
         ],
         title="leave one GPU out: refit without the GPU, predict its rows",
