@@ -377,6 +377,27 @@ def test_transition_points_come_from_the_specs_plans():
     assert payload["curve_ticks"] == list(TRANSITIONS)
 
 
+def test_the_curves_draw_what_the_spec_rows_tag():
+    from stbench.plots.curves import curve_models, curves_note
+    from stbench.zoo import get_spec
+    from stbench.zoo.spec import ModelSpec
+
+    tags = {m: get_spec(m).curve for m in curve_models()}
+    assert sorted(m for m, t in tags.items() if t == "mark") == [
+        "xie_fast_s3d",
+        "xie_i2d",
+        "xie_i3d",
+        "xie_s3d",
+    ]
+    on_curve = {get_spec(m).family for m, t in tags.items() if t == "curve"}
+    assert on_curve == {"Top-Heavy-I3D", "Top-Heavy-S3D", "Bottom-Heavy-I3D", "Bottom-Heavy-S3D"}
+    assert len(tags) == 4 * 9 + 4 and get_spec("xie_s3d_g").curve == ""
+    note = curves_note()
+    assert "Xie et al. 2018" in note and "(per clip, 64 frames x 224²), with Fast-S3D, I2D" in note
+    with pytest.raises(ValueError, match="curve: got 'heavy'; allowed: '', 'curve', 'mark'"):
+        ModelSpec("m", "F", "p", "b", plan=lambda: None, curve="heavy")
+
+
 def test_paper_views_come_from_the_spec_rows():
     from stbench.plots.views import VIEWS
     from stbench.zoo import get_spec
