@@ -10,6 +10,8 @@ point (keyed columns, so measured or predicted axes join the same way).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 
@@ -18,6 +20,16 @@ def _tagged(role: str) -> list:
     from stbench.zoo.registry import list_specs
 
     return [s for s in list_specs() if s.curve == role]
+
+
+def shows_curves(models: Iterable[str]) -> bool:
+    """True when one of `models` is shown in a view that draws the curves (one its spec row
+    names and the curve models' rows name too)."""
+    from stbench.zoo.registry import list_specs
+
+    views = {v for s in _tagged("curve") for v in s.views}
+    specs = {s.name: s for s in list_specs()}
+    return any(views & set(specs[m].views) for m in models if m in specs)
 
 
 def curve_models() -> list[str]:

@@ -249,7 +249,7 @@ def test_your_model_is_named_as_yours_in_the_hover_and_the_legend(
 @pytest.fixture
 def two_dtypes(monkeypatch):
     """Collected data with latency measured on the CPU in float32 and in bfloat16."""
-    import stbench.plots.demo as demo
+    import stbench.plots.pipeline as pipeline
     import stbench.plots.sources as sources
     from stbench.plots.data import build_points
     from test_dashboard import sample_joined
@@ -261,9 +261,9 @@ def two_dtypes(monkeypatch):
 
     def collect(**_):
         points, axes = build_points(joined)
-        return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
+        return pipeline.PlotData(joined, pd.DataFrame(), points, axes, [])
 
-    monkeypatch.setattr(demo, "collect", collect)
+    monkeypatch.setattr(pipeline, "collect", collect)
     empty_store = sources.Inputs(Path("unused.sqlite"), [], timed, [])
     monkeypatch.setattr(sources, "read_inputs", lambda store, reference=True: empty_store)
 

@@ -153,9 +153,9 @@ def test_errors_name_the_option_and_the_model(capsys):
 
 
 def test_frontier_refuses_bad_input_before_counting(capsys, tmp_path, monkeypatch):
-    import stbench.plots.demo as demo
+    import stbench.plots.pipeline as pipeline
 
-    monkeypatch.setattr(demo, "collect", lambda **_: pytest.fail("counted before refusing"))
+    monkeypatch.setattr(pipeline, "collect", lambda **_: pytest.fail("counted before refusing"))
     store = str(tmp_path / "new.sqlite")
     line = one_error(capsys, ["frontier", "--store", store, "--cost", "latency", "--no-reference"])
     assert "--cost latency: no latency measurements" in line
