@@ -25,10 +25,27 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def command(
-    sub: argparse._SubParsersAction, name: str, summary: str, description: str | None = None
+    sub: argparse._SubParsersAction,
+    name: str,
+    summary: str = "",
+    description: str | None = None,
+    *,
+    doc: str | None = None,
 ) -> argparse.ArgumentParser:
-    """Add one subcommand parser: `summary` in `stbench --help`, `description` in its own."""
+    """Add one subcommand parser: `summary` in `stbench --help`, `description` in its own;
+    or both from `doc`, a command module's docstring (`doc_help`)."""
+    if doc is not None:
+        summary, description = doc_help(doc)
     return sub.add_parser(name, help=summary, description=description or summary)
+
+
+def doc_help(doc: str) -> tuple[str, str | None]:
+    """A command module's docstring as (summary, description): its first line after
+    "`stbench NAME`: " is the summary in `stbench --help`, the paragraphs after it the
+    description in the command's own help (one text for both, never a second copy)."""
+    head, _, body = doc.strip().partition("\n\n")
+    summary = head.split(": ", 1)[-1].rstrip(".")
+    return " ".join(summary.split()), " ".join(body.split()) or None
 
 
 def add_input(p: argparse.ArgumentParser, batch_help: str = "batch size (default 1)") -> None:

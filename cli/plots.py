@@ -193,7 +193,7 @@ def _frontier(
     """(axis, frontier rows) of `cost` (a measured one at ``measured``' dtype and device):
     per ``per``, or (None) per video where the selected records state their views (clips x
     crops), else per clip (the dashboard's default)."""
-    from stbench.plots.demo import frontier_points, pick_axis
+    from stbench.plots.pipeline import frontier_points, pick_axis
 
     if per is None:
         try:
@@ -207,7 +207,7 @@ def _frontier(
 def run_frontier(args: argparse.Namespace) -> int:
     """Write the dashboard and print the frontier of the chosen dataset, metric and cost."""
     from stbench.plots.dashboard import check_dashboard_path, dashboard_page, initial_selection
-    from stbench.plots.demo import collect
+    from stbench.plots.pipeline import collect
     from stbench.plots.sources import read_inputs
     from stbench.plots.tables import frontier_tables
 
@@ -312,28 +312,13 @@ def _inputs_differ(configs: list) -> str:
     )
 
 
-def _all_frontiers(data: object) -> list[dict]:
-    """Every frontier of every cost axis and metric, one row per point, cost in its unit."""
-    from stbench.plots.demo import frontier_points
-    from stbench.plots.tables import frontier_rows
-
-    rows = []
-    for ax in data.axes:
-        for metric in ("top1", "top5"):
-            try:
-                front = frontier_points(data, ax, dataset=None, metric=metric)
-            except ValueError:
-                continue
-            rows.extend(frontier_rows(front, ax))
-    return rows
-
-
 def run_demo(args: argparse.Namespace) -> int:
     """The one-command demo: profile, join, write the dashboard, print the frontiers."""
     import time
 
     from stbench.plots.dashboard import dashboard_page
-    from stbench.plots.demo import MAIN_DATASETS, collect
+    from stbench.plots.demo import all_frontiers, demo_datasets
+    from stbench.plots.pipeline import collect
     from stbench.plots.sources import read_inputs
     from stbench.plots.tables import frontier_tables
 
@@ -345,17 +330,16 @@ def run_demo(args: argparse.Namespace) -> int:
     inputs = read_inputs(args.store)  # a bad store is refused before any counting
     data = collect(user_records=options.records_files(args), predict=True, inputs=inputs)
     # the dashboard and the CSV are one output, written together before anything is printed
-    pages = {out: dashboard_page(data), csv_path: render(Table(_all_frontiers(data)), "csv")}
+    pages = {out: dashboard_page(data), csv_path: render(Table(all_frontiers(data)), "csv")}
     write_set(pages, option="--out-dir")
-    have = set(data.points.loc[data.points["metric"] == "top1", "dataset"])
-    for ds in [d for d in MAIN_DATASETS if d in have] + sorted(have - set(MAIN_DATASETS)):
+    shown, missing = demo_datasets(data)
+    for ds in shown:
         try:
             axis, front = _frontier(data, "macs", None, dataset=ds, metric="top1")
         except ValueError as exc:  # one dataset without costs must not end the demo
             print(f"{ds}: {exc}")
             continue
         emit(frontier_tables(front, axis))
-    missing = [d for d in MAIN_DATASETS if d not in have]
     print(
         f"{len(data.points)} records plotted, {len(data.unmatched)} without a profile"
         + (f"; no joined records for {', '.join(missing)}" if missing else "")

@@ -1,4 +1,11 @@
-"""`stbench predict`: GPU memory and a latency lower bound of zoo models, traced without a GPU."""
+"""`stbench predict`: predicted GPU peak memory and latency lower bound (no GPU needed).
+
+Trace zoo models on the meta device (no data, no compute) and predict, for a GPU of the
+device table: peak memory (tensor lifetimes, 512 B allocator blocks) and a roofline latency
+lower bound (max(FLOPs/peak, bytes/bandwidth) per kernel plus launch overhead). Predictions,
+never measurements. MACs are per clip; bytes, kernels, memory and latency are per pass over
+the whole batch.
+"""
 
 from __future__ import annotations
 
@@ -20,19 +27,10 @@ from stbench.cli.options import (
 from stbench.output import Column, Table
 from stbench.progress import Progress
 
-DESCRIPTION = (
-    "Trace zoo models on the meta device (no data, no compute) and predict, for a GPU of the "
-    "device table: peak memory (tensor lifetimes, 512 B allocator blocks) and a roofline "
-    "latency lower bound (max(FLOPs/peak, bytes/bandwidth) per kernel plus launch overhead). "
-    "Predictions, never measurements. MACs are per clip; bytes, kernels, memory and latency "
-    "are per pass over the whole batch."
-)
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `predict` subcommand."""
-    help_ = "predicted GPU peak memory and latency lower bound (no GPU needed)"
-    p = command(sub, "predict", help_, DESCRIPTION)
+    p = command(sub, "predict", doc=__doc__)
     add_models(p, "*")
     p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
     add_input(p)
@@ -198,9 +196,7 @@ def _validate_cpu(args: argparse.Namespace, fmt: str) -> int:
         bar.advance()
     cols = [
         Column("group", "family group"),
-        Column("n"),
-        Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
-        Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+        *ERROR_SUMMARY,
     ]
     held = [r for r in rows if not r["fit"]]
     total = pub_summary([r["error"] for r in held])
@@ -226,6 +222,14 @@ def pub_summary(errors: list[float]) -> dict[str, float]:
 
 def _pct(x: float) -> float:
     return 100 * x
+
+
+# the columns of an error summary (`published.summary`): count, median and worst |error|
+ERROR_SUMMARY = (
+    Column("n"),
+    Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
+    Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+)
 
 
 def published_tables(
@@ -254,9 +258,7 @@ def published_tables(
     cols = [
         Column("by"),
         Column("group"),
-        Column("n"),
-        Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
-        Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+        *ERROR_SUMMARY,
     ]
     total = pub.summary(r["error"] for r in results)
     above = sum(r["bound_ms"] > r["measured_ms"] for r in results)
@@ -335,9 +337,7 @@ def _held_out_table(held: list[dict[str, Any]]) -> Table:
         rows,
         [
             Column("held_out", "held-out GPU"),
-            Column("n"),
-            Column("median", "median |err| (%)", get=lambda r: _pct(r["median"]), digits=1),
-            Column("worst", "worst |err| (%)", get=lambda r: _pct(r["worst"]), digits=1),
+            *ERROR_SUMMARY,
             Column("unseen", "rows in a precision no other GPU runs"),
         ],
         title="leave one GPU out: refit without the GPU, predict its rows",

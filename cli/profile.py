@@ -1,4 +1,9 @@
-"""`stbench profile`: params, MACs (cross-checked on request), latency and memory of zoo models."""
+"""`stbench profile`: params, MACs/FLOPs, counter cross-checks, latency and memory of zoo models.
+
+Profile zoo models. MACs are conv+linear multiply-accumulates per clip (the papers'
+'FLOPs'); FLOPs = 2 x MACs. Counting runs on the meta device (no real tensors); --counters
+all cross-checks with fvcore and ptflops.
+"""
 
 from __future__ import annotations
 
@@ -27,17 +32,11 @@ from stbench.values import positive_number
 
 UNITS = ("macs", "flops")
 TIME_BUDGET_S = 600.0
-DESCRIPTION = (
-    "Profile zoo models. MACs are conv+linear multiply-accumulates per clip "
-    "(the papers' 'FLOPs'); FLOPs = 2 x MACs. Counting runs on the meta device "
-    "(no real tensors); --counters all cross-checks with fvcore and ptflops."
-)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `profile` subcommand."""
-    summary = "params, MACs/FLOPs, counter cross-checks, latency and memory of zoo models"
-    p = command(sub, "profile", summary, DESCRIPTION)
+    p = command(sub, "profile", doc=__doc__)
     add_models(p)
     add_input(p, "batch size for timing (default 1)")
     add_measure(p)

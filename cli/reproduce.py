@@ -1,4 +1,9 @@
-"""`stbench reproduce`: published params/MACs figures vs the zoo's counts, with deviations."""
+"""`stbench reproduce`: compare every published params/FLOPs figure with the zoo's count.
+
+For each published params or FLOPs/MACs figure (zoo/targets.csv), build the zoo model on the
+meta device at the same input, count it under the same convention and print the deviation in
+% with the tolerance and any recorded reason.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +16,12 @@ from stbench.cli.options import SELECTION_HELP, add_output, command, expand_name
 from stbench.output import check_writable, emit
 from stbench.progress import Progress
 
-DESCRIPTION = (
-    "For each published params or FLOPs/MACs figure (zoo/targets.csv), build the zoo "
-    "model on the meta device at the same input, count it under the same convention "
-    "and print the deviation in % with the tolerance and any recorded reason."
-)
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `reproduce` subcommand."""
     from stbench.zoo.targets import PAPER_KEYS
 
-    p = command(
-        sub,
-        "reproduce",
-        "compare every published params/FLOPs figure with the zoo's count",
-        DESCRIPTION,
-    )
+    p = command(sub, "reproduce", doc=__doc__)
     p.add_argument("--paper", help=f"only this source: {', '.join(PAPER_KEYS)}")
     p.add_argument(
         "--model", nargs="+", metavar="MODEL", help=f"only these models: {SELECTION_HELP}"

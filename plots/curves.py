@@ -1,42 +1,64 @@
-"""Cost curves of Xie et al.'s top-/bottom-heavy families against the transition point.
+"""Cost curves of the top-/bottom-heavy families against the transition point.
 
-Xie et al. (papers/001_108aa75c7b5a30b7.txt, Sec. 4.2, Fig. 4) give the accuracy of the
-top-heavy and bottom-heavy I3D/S3D models only as curves in a figure, never as numbers, so
-no accuracy record names them. What exists is their cost: one curve per family over the
-transition points (mixed_3b ... mixed_5c), with I3D, S3D, I2D (flat lines: no transition)
-and Fast-S3D (top-heavy S3D at mixed_5b) marked. Costs come from the same static profiles
-as every other point (keyed columns, so measured or predicted axes join the same way).
+The spec rows say who is drawn (`ModelSpec.curve`): "curve" models are the points of their
+family's curve over the transition points, "mark" models are references marked on it by their
+family name. Xie et al. (papers/001_108aa75c7b5a30b7.txt, Sec. 4.2, Fig. 4) give those
+families' accuracy only as curves in a figure, never as numbers, so no accuracy record names
+them; what exists is their cost. Costs come from the same static profiles as every other
+point (keyed columns, so measured or predicted axes join the same way).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
-HEAVY_FAMILIES = ("Top-Heavy-I3D", "Top-Heavy-S3D", "Bottom-Heavy-I3D", "Bottom-Heavy-S3D")
-MARKED = {"xie_i3d": "I3D", "xie_s3d": "S3D", "xie_i2d": "I2D", "xie_fast_s3d": "Fast-S3D"}
-CURVES_NOTE = (
-    "Xie et al. give the accuracy of the top-/bottom-heavy models only as curves in a figure "
-    "(Fig. 4), not as numbers, so no accuracy record exists for them: the upper plot shows "
-    "what exists, their cost at each transition point (per clip, 64 frames x 224²), with "
-    "I3D, S3D, I2D and Fast-S3D marked; the lower plot shows the published accuracy figures."
-)
+
+def _tagged(role: str) -> list:
+    """The specs whose spec row places them on the curves as `role` ("curve" or "mark")."""
+    from stbench.zoo.registry import list_specs
+
+    return [s for s in list_specs() if s.curve == role]
+
+
+def shows_curves(models: Iterable[str]) -> bool:
+    """True when one of `models` is shown in a view that draws the curves (one its spec row
+    names and the curve models' rows name too)."""
+    from stbench.zoo.registry import list_specs
+
+    views = {v for s in _tagged("curve") for v in s.views}
+    specs = {s.name: s for s in list_specs()}
+    return any(views & set(specs[m].views) for m in models if m in specs)
 
 
 def curve_models() -> list[str]:
-    """Zoo names of the four heavy families and the marked reference models."""
-    from stbench.zoo.registry import list_specs
+    """Zoo names of the models on the curves, then of the marked reference models."""
+    return [s.name for s in _tagged("curve")] + [s.name for s in _tagged("mark")]
 
-    heavy = [s.name for s in list_specs() if s.family in HEAVY_FAMILIES]
-    return sorted(heavy) + list(MARKED)
+
+def curves_note() -> str:
+    """What the curves show and why, in the words of their spec rows (paper, input, marks)."""
+    from stbench.zoo.papers import SHORT
+
+    curve, marks = _tagged("curve"), ", ".join(s.family for s in _tagged("mark"))
+    if not curve:
+        return ""
+    first = curve[0]
+    return (
+        f"{SHORT.get(first.paper, first.paper)} give the accuracy of the top-/bottom-heavy "
+        "models only as curves in a figure, not as numbers, so no accuracy record exists for "
+        "them: the upper plot shows what exists, their cost at each transition point (per "
+        f"clip, {first.default_frames} frames x {first.default_size}²), with {marks} marked; "
+        "the lower plot shows the published accuracy figures."
+    )
 
 
 def transition_points() -> tuple[str, ...]:
     """Where a heavy model's operator may change, in its plan's order: every slot of the
     heavy families' plan after the first (InceptionV1's blocks), read from the specs."""
-    from stbench.zoo.registry import get_spec
-
-    heavy = [n for n in curve_models() if n not in MARKED]
-    return tuple(name for name, _ in get_spec(heavy[0]).summary.slots[1:]) if heavy else ()
+    heavy = _tagged("curve")
+    return tuple(name for name, _ in heavy[0].summary.slots[1:]) if heavy else ()
 
 
 def curve_configs() -> list:
@@ -48,7 +70,7 @@ def curve_configs() -> list:
 
 def heavy_curves(profiles: pd.DataFrame, columns: tuple[str, ...] = ("macs", "params")) -> list:
     """One dict per model of `curve_models` found in ``profiles`` at its default input:
-    model, family, transition (index into `transition_points`, None for I3D/S3D/I2D), mark,
+    model, family, transition (index into `transition_points`, None without one), mark (its family when marked),
     costs."""
     from stbench.zoo.registry import get_spec
 
@@ -76,7 +98,7 @@ def heavy_curves(profiles: pd.DataFrame, columns: tuple[str, ...] = ("macs", "pa
                 "family": spec.family,
                 "backbone": spec.backbone,
                 "transition": where,
-                "mark": MARKED.get(name, ""),
+                "mark": spec.family if spec.curve == "mark" else "",
                 "costs": costs,
             }
         )

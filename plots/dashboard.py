@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 from stbench.bench.store.history import NOISY_REL_IQR
-from stbench.plots.curves import CURVES_NOTE, transition_points
+from stbench.plots.curves import curves_note, transition_points
 from stbench.plots.dashboard_js import PAGE_TEMPLATE
 from stbench.plots.data import (
     CostAxis,
@@ -320,7 +320,7 @@ def build_payload(
         "outlines": OUTLINES,
         "curves": curves,
         "curve_ticks": list(transition_points()) if curves else [],
-        "curves_note": CURVES_NOTE,
+        "curves_note": curves_note(),
         "frontiers": data.frontiers,
         "notes": all_notes,
         "initial": {k: str(v) for k, v in (initial or {}).items() if v is not None},

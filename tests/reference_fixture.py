@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def reference_joined(directory: Path = FIXTURE_DIR) -> pd.DataFrame:
     """The reference rows in `directory` joined with the shipped accuracy records."""
-    from stbench.plots.demo import split_diagnostic
+    from stbench.plots.pipeline import split_diagnostic
     from stbench.plots.sources import join, load_reference, timed_rows
     from stbench.zoo.records import load_records
 

@@ -17,11 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {"models": "models", "zoo": "zoo", "bench": "bench", "plots": "plots", "cli": "cli"}
 ORDER = list(LAYERS)
 # bench's units, bottom first: a module imports only from its own unit or units before it
-# (function-level imports included). `environment` and `join` import nothing from bench;
-# `predict` (the device model) sits below `measure`, whose fit check asks it for a peak.
+# (function-level imports included). `environment`, `join` and `probes` import nothing from
+# bench; `probes` (the one GEMM probe) sits below both `predict` (the probed CPU device row)
+# and `measure` (the GEMM rate of a timed row); `predict` (the device model) sits below
+# `measure`, whose fit check asks it for a peak.
 BENCH_ORDER = [
     "environment",
     "join",
+    "probes",
     "store",
     "config",
     "count",

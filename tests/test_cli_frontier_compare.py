@@ -177,41 +177,37 @@ def test_frontier_csv_keys_do_not_depend_on_the_cost_axis(tmp_path, two_datasets
     assert "Params (M)" in capsys.readouterr().out  # people see the axis' label
 
 
-XIE = dict(
-    model="xie_s3d",
-    dataset="kinetics400",
-    split="val",
-    metric="top1",
-    level="video",
-    views="1x1",
-    frames=64,
-    size=224,
-    protocol="all_frames_center_crop",
-    value=74.7,
-    source="Xie Table 2",
-)
+@pytest.fixture(scope="module")
+def xie() -> dict:
+    """The shipped S3D record of Xie et al. on Kinetics-400 (top-1): all frames evaluated."""
+    path = records.RECORDS_DIR / "xie2018.csv"
+    rows = records.load_records([path], check_zoo_names=False)
+    picked = rows[(rows["model"] == "xie_s3d") & (rows["dataset"] == "kinetics400")]
+    (row,) = picked[picked["metric"] == "top1"].to_dict("records")
+    assert row["protocol"] == "all_frames_center_crop" and row["views"] == "1x1"
+    return row
 
 
-def test_xie_all_frames_records_give_one_views_answer_in_table_hover_and_page():
+def test_xie_all_frames_records_give_one_views_answer_in_table_hover_and_page(xie):
     from stbench.plots.data import build_points
     from stbench.plots.runs import views_factor
     from stbench.plots.tables import frontier_rows
 
-    joined = pd.DataFrame([{**XIE, "input_size": 224, "num_classes": 400, "macs": 68e9}])
+    joined = pd.DataFrame([{**xie, "macs": 68e9}])
     points, axes = build_points(joined)
     macs = next(a for a in axes if a.key == "macs")
     (row,) = frontier_rows(PlotData(joined, pd.DataFrame(), points, axes).points, macs)
     assert row["views"] == "all frames"  # not 1x1: the cell of an all-frames record
     (point,) = build_payload(PlotData(joined, pd.DataFrame(), points, axes))["points"]
     assert "views all frames" in point["hover"] and "views 1x1" not in point["hover"]
-    assert point["views_how"] == views_factor(XIE)[1] and not point["views_known"]
+    assert point["views_how"] == views_factor(xie)[1] and not point["views_known"]
     assert "video length not stated" in point["views_how"]
 
 
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (make browser installs Debian's)")
-def test_the_page_names_why_a_record_has_no_per_video_cost(tmp_path):
-    xie = {**XIE, "input_size": 224, "num_classes": 400, "macs": 68e9, "params": 9e6}
+def test_the_page_names_why_a_record_has_no_per_video_cost(tmp_path, xie):
+    xie = {**xie, "macs": 68e9, "params": 9e6}
     other = {**xie, "model": "xie_i3d", "protocol": "", "views": "10x3", "value": 72.0}
     payload = build_payload(PlotData.from_joined(pd.DataFrame([xie, other])))
     res = _selftest(render_html(payload), tmp_path)
@@ -253,7 +249,7 @@ def test_your_model_is_named_as_yours_in_the_hover_and_the_legend(
 @pytest.fixture
 def two_dtypes(monkeypatch):
     """Collected data with latency measured on the CPU in float32 and in bfloat16."""
-    import stbench.plots.demo as demo
+    import stbench.plots.pipeline as pipeline
     import stbench.plots.sources as sources
     from stbench.plots.data import build_points
     from test_dashboard import sample_joined
@@ -265,9 +261,9 @@ def two_dtypes(monkeypatch):
 
     def collect(**_):
         points, axes = build_points(joined)
-        return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
+        return pipeline.PlotData(joined, pd.DataFrame(), points, axes, [])
 
-    monkeypatch.setattr(demo, "collect", collect)
+    monkeypatch.setattr(pipeline, "collect", collect)
     empty_store = sources.Inputs(Path("unused.sqlite"), [], timed, [])
     monkeypatch.setattr(sources, "read_inputs", lambda store, reference=True: empty_store)
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from stbench.cli import build_parser, main
-from stbench.cli.options import cli_message, expand_names
+from stbench.cli.options import cli_message, doc_help, expand_names
 from test_cli_progress import fresh_runs
 
 from stbench.errors import UserError
@@ -153,9 +153,9 @@ def test_errors_name_the_option_and_the_model(capsys):
 
 
 def test_frontier_refuses_bad_input_before_counting(capsys, tmp_path, monkeypatch):
-    import stbench.plots.demo as demo
+    import stbench.plots.pipeline as pipeline
 
-    monkeypatch.setattr(demo, "collect", lambda **_: pytest.fail("counted before refusing"))
+    monkeypatch.setattr(pipeline, "collect", lambda **_: pytest.fail("counted before refusing"))
     store = str(tmp_path / "new.sqlite")
     line = one_error(capsys, ["frontier", "--store", store, "--cost", "latency", "--no-reference"])
     assert "--cost latency: no latency measurements" in line
@@ -207,6 +207,16 @@ def _parsers(parser: argparse.ArgumentParser, path: str = "stbench"):
 def test_every_help_has_a_description():
     missing = [path for path, p in _parsers(build_parser()) if not (p.description or "").strip()]
     assert missing == []
+
+
+def test_a_command_docstring_is_its_summary_and_description():
+    from stbench.cli import predict
+
+    parsers = dict(_parsers(build_parser()))
+    summary, description = doc_help(predict.__doc__)
+    assert summary == "predicted GPU peak memory and latency lower bound (no GPU needed)"
+    assert parsers["stbench predict"].description == description
+    assert description.startswith("Trace zoo models on the meta device") and "\n" not in description
 
 
 def test_help_and_list_import_no_heavy_library():

@@ -9,6 +9,7 @@ from stbench.cli import main
 from stbench.plots.dashboard import build_payload, render_html, write_dashboard
 from stbench.plots.data import PlotData, build_points
 from stbench.plots.views import assign_views
+from test_cli_grammar import one_error
 
 
 def _row(model, family, backbone, dataset, frames, macs, params, top1, **extra):
@@ -227,14 +228,14 @@ def test_unwritable_or_wrong_output(tmp_path):
 
 @pytest.fixture
 def fake_collect(monkeypatch):
-    import stbench.plots.demo as demo
+    import stbench.plots.pipeline as pipeline
 
     def collect(**_):
         joined = sample_joined()
         points, axes = build_points(joined)
-        return demo.PlotData(joined, pd.DataFrame(), points, axes, ["a note"])
+        return pipeline.PlotData(joined, pd.DataFrame(), points, axes, ["a note"])
 
-    monkeypatch.setattr(demo, "collect", collect)
+    monkeypatch.setattr(pipeline, "collect", collect)
     # the fake data has latency: the check of the real sources before counting passes
     import stbench.cli.plots as cli_plots
 
@@ -266,30 +267,23 @@ def test_frontier_cli_table_and_latency(tmp_path, capsys, fake_collect):
     assert "Pareto frontier: Something-Something V1" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--dataset", "ucf101"], "--dataset: got 'ucf101', but no top1 record"),
-        (["--dataset", "nope"], "--dataset: got 'nope'"),
-        (["--out", "/proc/nope/d.html"], "--out: cannot write"),
-    ],
-)
-def test_frontier_cli_bad_input(tmp_path, capsys, fake_collect, args, message):
-    argv = ["frontier", "--out", str(tmp_path / "f.html"), *args]
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+def test_frontier_cli_bad_input(tmp_path, capsys, fake_collect):
+    argv = ["frontier", "--out", str(tmp_path / "f.html")]
+    line = one_error(capsys, [*argv, "--dataset", "ucf101"])
+    assert "--dataset: got 'ucf101', but no top1 record" in line
+    assert "--dataset: got 'nope'" in one_error(capsys, [*argv, "--dataset", "nope"])
+    assert "--out: cannot write" in one_error(capsys, [*argv, "--out", "/proc/nope/d.html"])
 
 
 def test_frontier_cli_no_latency_measurements(tmp_path, capsys, monkeypatch):
-    import stbench.plots.demo as demo
+    import stbench.plots.pipeline as pipeline
 
     def collect(**_):
         joined = sample_joined(latency=False)
         points, axes = build_points(joined)
-        return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
+        return pipeline.PlotData(joined, pd.DataFrame(), points, axes, [])
 
-    monkeypatch.setattr(demo, "collect", collect)
+    monkeypatch.setattr(pipeline, "collect", collect)
     assert main(["frontier", "--out", str(tmp_path / "f.html"), "--cost", "memory"]) == 2
     assert "--cost memory: no memory measurements" in capsys.readouterr().err
 
@@ -362,7 +356,7 @@ def test_hover_marks_a_noisy_latency():
 
 
 def test_time_reversed_records_are_diagnostics_not_drawn():
-    from stbench.plots.demo import split_diagnostic
+    from stbench.plots.pipeline import split_diagnostic
 
     records = pd.DataFrame(
         {"model": ["xie_i2d", "xie_i2d"], "protocol": ["all_frames", "all_frames_reversed_at_test"]}
@@ -381,6 +375,30 @@ def test_transition_points_come_from_the_specs_plans():
     curves[0].update(backbone="inception_v1", transition=2, mark="", costs={"macs": 1.0})
     payload = build_payload(PlotData.from_joined(sample_joined(), curves=curves))
     assert payload["curve_ticks"] == list(TRANSITIONS)
+
+
+def test_the_curves_draw_what_the_spec_rows_tag():
+    from stbench.plots.curves import curve_models, curves_note, shows_curves
+    from stbench.zoo import get_spec
+    from stbench.zoo.spec import ModelSpec
+
+    tags = {m: get_spec(m).curve for m in curve_models()}
+    assert sorted(m for m, t in tags.items() if t == "mark") == [
+        "xie_fast_s3d",
+        "xie_i2d",
+        "xie_i3d",
+        "xie_s3d",
+    ]
+    on_curve = {get_spec(m).family for m, t in tags.items() if t == "curve"}
+    assert on_curve == {"Top-Heavy-I3D", "Top-Heavy-S3D", "Bottom-Heavy-I3D", "Bottom-Heavy-S3D"}
+    assert len(tags) == 4 * 9 + 4 and get_spec("xie_s3d_g").curve == ""
+    # a record of a model in the curves' view brings the curves in, others do not
+    assert shows_curves(["tsn_resnet50", "xie_s3d_g"])
+    assert not shows_curves(["tsn_resnet50", "r3d_resnet18", "not_in_zoo"])
+    note = curves_note()
+    assert "Xie et al. 2018" in note and "(per clip, 64 frames x 224²), with Fast-S3D, I2D" in note
+    with pytest.raises(ValueError, match="curve: got 'heavy'; allowed: '', 'curve', 'mark'"):
+        ModelSpec("m", "F", "p", "b", plan=lambda: None, curve="heavy")
 
 
 def test_paper_views_come_from_the_spec_rows():

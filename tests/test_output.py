@@ -212,7 +212,7 @@ def store_path(tmp_path):
 
 @pytest.fixture
 def fake_collect(monkeypatch):
-    import stbench.plots.demo as demo
+    import stbench.plots.pipeline as pipeline
     from stbench.plots.data import build_points
 
     def row(model, macs, top1):
@@ -239,9 +239,9 @@ def fake_collect(monkeypatch):
 
     def collect(**_):
         points, axes = build_points(joined)
-        return demo.PlotData(joined, pd.DataFrame(), points, axes, [])
+        return pipeline.PlotData(joined, pd.DataFrame(), points, axes, [])
 
-    monkeypatch.setattr(demo, "collect", collect)
+    monkeypatch.setattr(pipeline, "collect", collect)
 
 
 def _records_file(tmp_path):

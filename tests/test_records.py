@@ -92,39 +92,25 @@ def test_ibm_second_copy_is_a_column_not_dropped(records):
     assert ibm[ibm["variant"] == "ibm_names=ts"]["published_name"].str.contains("-ts").sum() == 288
 
 
+def _ibm(model: str, dataset: str, frames: int, metric: str, names: str = "tp") -> dict:
+    """The query of one IBM benchmark cell (each published under the -tp and -ts names)."""
+    variant = f"ibm_names={names}"
+    return dict(model=model, dataset=dataset, frames=frames, metric=metric, variant=variant)
+
+
+def _select(records, query: dict):
+    """The records whose cells equal every item of the query."""
+    for k, v in query.items():
+        records = records[records[k] == v]
+    return records
+
+
 @pytest.mark.parametrize(
     "query, value",
     [
-        (
-            dict(
-                model="tam_resnet18_tp",
-                dataset="mini_kinetics",
-                frames=32,
-                metric="top1",
-                variant="ibm_names=tp",
-            ),
-            67.2053,
-        ),
-        (
-            dict(
-                model="i3d_inception_v1",
-                dataset="mini_mit",
-                frames=32,
-                metric="top5",
-                variant="ibm_names=tp",
-            ),
-            51.82,
-        ),
-        (
-            dict(
-                model="s3d_resnet50_tp",
-                dataset="mini_ssv2",
-                frames=64,
-                metric="top1",
-                variant="ibm_names=ts",
-            ),
-            68.3858,
-        ),
+        (_ibm("tam_resnet18_tp", "mini_kinetics", 32, "top1"), 67.2053),
+        (_ibm("i3d_inception_v1", "mini_mit", 32, "top5"), 51.82),
+        (_ibm("s3d_resnet50_tp", "mini_ssv2", 64, "top1", names="ts"), 68.3858),
         (dict(model="mc3_resnet18", level="video", metric="top1"), 62.2),
         (
             dict(
@@ -151,20 +137,12 @@ def test_ibm_second_copy_is_a_column_not_dropped(records):
     ],
 )
 def test_transcribed_values(records, query, value):
-    sel = records
-    for k, v in query.items():
-        sel = sel[sel[k] == v]
+    sel = _select(records, query)
     assert list(sel["value"]) == [value], sel[["file", "line", "value"]]
 
 
 def test_ibm_flops_and_params_carry_their_convention(records):
-    r = records[
-        (records["model"] == "i3d_resnet50")
-        & (records["dataset"] == "mini_kinetics")
-        & (records["frames"] == 64)
-        & (records["metric"] == "top1")
-        & (records["variant"] == "ibm_names=tp")
-    ].iloc[0]
+    r = _select(records, _ibm("i3d_resnet50", "mini_kinetics", 64, "top1")).iloc[0]
     assert r["reported_flops"] == 513_442_578_432
     assert r["reported_flops_convention"] == "conv_macs_no_fc"
     assert r["reported_params"] == 46_571_144 and r["epochs"] == 41

@@ -12,6 +12,7 @@ from stbench.bench.count import reproduce as rp
 from stbench.cli import main
 from stbench.zoo.registry import _REGISTRY, ModelSpec
 from stbench.zoo.targets import COLUMNS, parse_targets
+from test_cli_grammar import one_error
 from torch import nn
 
 from stbench.output import render
@@ -192,9 +193,7 @@ def test_cli_end_to_end_on_a_tiny_model(tiny_model, tmp_path, capsys) -> None:
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(argv, message, capsys) -> None:
-    assert main(["reproduce", *argv]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert message in one_error(capsys, ["reproduce", *argv])
 
 
 def test_cli_out_directory_is_rejected(tmp_path, capsys) -> None:

@@ -69,11 +69,13 @@ def test_profile_table_shows_every_number_whole(capsys, terminal, width):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_frontier_table_shows_every_number_whole(capsys, monkeypatch, terminal, tmp_path, width):
-    import stbench.plots.demo as demo
+    import stbench.plots.pipeline as pipeline
     import stbench.plots.sources as sources
     from reference_fixture import FIXTURE_DIR, reference_joined
 
-    monkeypatch.setattr(demo, "collect", lambda **_: demo.PlotData.from_joined(reference_joined()))
+    monkeypatch.setattr(
+        pipeline, "collect", lambda **_: pipeline.PlotData.from_joined(reference_joined())
+    )
     shipped = sources.load_reference
     monkeypatch.setattr(sources, "load_reference", lambda *_: shipped(FIXTURE_DIR))
     argv = ["frontier", "--dataset", "mini_kinetics", "--cost", "latency"]

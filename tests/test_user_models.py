@@ -182,7 +182,7 @@ def _end_to_end(model: str, store: Path, records: Path, html: Path) -> str:
         import sys
         from stbench.cli import main
         from stbench.plots.dashboard import write_dashboard
-        from stbench.plots.demo import collect
+        from stbench.plots.pipeline import collect
         args = sys.argv[1:]
         assert main(["profile", {model!r}, "--frames", "4", "--size", "32", "--classes", "200",
                      "--store", {str(store)!r}, *args]) == 0

@@ -17,6 +17,7 @@ from stbench.zoo.usercode import check_module, user_code
 from torch import nn
 
 DECLARED: list[ModelSpec] = []  # every spec a `specs_*.py` table declared, in order
+CURVE_ROLES = ("", "curve", "mark")  # `ModelSpec.curve`: off the curves, on one, marked
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,15 @@ class ModelSpec:
     description: str = ""
     # the dashboard's paper views that show this model (`plots.views`: "xie", "tran", "gst")
     views: tuple[str, ...] = ()
+    # its place on the cost curves of the "xie" view (`plots.curves`): "curve" (a point of
+    # its family's curve over the transition points) or "mark" (a reference, marked by family)
+    curve: str = ""
 
     def __post_init__(self) -> None:
+        if self.curve not in CURVE_ROLES:
+            raise ValueError(
+                f"curve: got {self.curve!r}; allowed: {', '.join(map(repr, CURVE_ROLES))}"
+            )
         # The form before plans, ModelSpec(name, family, paper, backbone, operators, builder),
         # still works: a model built by any `builder(num_classes=, frames=, **kwargs)`.
         if not callable(self.plan) and callable(self.kwargs):

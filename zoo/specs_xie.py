@@ -46,29 +46,35 @@ XIE = {
 }
 
 
-def xie(name: str, family: str, model: dict[str, Any], cite: str, about: str, **kw: Any) -> None:
-    """Register one Xie et al. InceptionV1 (TF form) with stem/operator `model`."""
+def xie(
+    name: str, family: str, model: dict[str, Any], cite: str, about: str, curve: str = "", **kw: Any
+) -> None:
+    """Register one Xie et al. InceptionV1 (TF form) with stem/operator `model`; `curve`
+    places it on the cost curves of Fig. 4 (`ModelSpec.curve`)."""
     kwargs = {"form": "xie", **model, **kw}
     cite = f"{SRC}, {cite}; {CODE}"
-    declare(ModelSpec(name, family, kwargs=kwargs, citation=cite, description=about, **XIE))
+    spec = ModelSpec(
+        name, family, kwargs=kwargs, citation=cite, description=about, curve=curve, **XIE
+    )
+    declare(spec)
 
 
 def xie_heavy(name: str, family: str, model: dict[str, Any], heavy: str, transition: str) -> None:
     """Register one top-/bottom-heavy model switching between 2D and `model` at `transition`."""
     about = f"{family}, 2D/3D transition at {transition}"
     cite = "Sec. 4.2/4.4, Fig. 2c/d, Fig. 4"
-    xie(name, family, model, cite, about, heavy=heavy, transition=transition)
+    xie(name, family, model, cite, about, "curve", heavy=heavy, transition=transition)
 
 
 I2D = {"stem": op("3d", temporal_kernel=1), "op": "2d"}  # TF first_temporal_kernel_size=1
 
 # fmt: off
 #   name            family      model  cite                                      about
-xie("xie_i3d",      "I3D",      I3D,   "Sec. 4.1, Table 2 row I3D",              "I3D (Fig. 2a)")
-xie("xie_i2d",      "I2D",      I2D,   "Sec. 4.1, footnote 4, Table 1/3 row I2D", "I2D (Fig. 2b): all 2D, two temporal max-pools kept")
-xie("xie_s3d",      "S3D",      S3D,   "Sec. 4.4, footnote 5, Table 2 row S3D",  "S3D (Fig. 6): separable temporal convs in all 4 branches")
+xie("xie_i3d",      "I3D",      I3D,   "Sec. 4.1, Table 2 row I3D",              "I3D (Fig. 2a)", curve="mark")
+xie("xie_i2d",      "I2D",      I2D,   "Sec. 4.1, footnote 4, Table 1/3 row I2D", "I2D (Fig. 2b): all 2D, two temporal max-pools kept", curve="mark")
+xie("xie_s3d",      "S3D",      S3D,   "Sec. 4.4, footnote 5, Table 2 row S3D",  "S3D (Fig. 6): separable temporal convs in all 4 branches", curve="mark")
 xie("xie_s3d_g",    "S3D-G",    S3D,   "Sec. 4.6, Table 2 row S3D-G",            "S3D-G: S3D + spatio-temporal feature gating", gating=True)
-xie("xie_fast_s3d", "Fast-S3D", S3D,   "Sec. 4.4 (43.47 GFLOPS)",                "Fast-S3D: top-heavy S3D, separable 3D in mixed_5b/5c only", heavy=TOP, transition="mixed_5b")
+xie("xie_fast_s3d", "Fast-S3D", S3D,   "Sec. 4.4 (43.47 GFLOPS)",                "Fast-S3D: top-heavy S3D, separable 3D in mixed_5b/5c only", curve="mark", heavy=TOP, transition="mixed_5b")
 
 #         name                                  family                model heavy   transition
 xie_heavy("xie_top_heavy_i3d_mixed_3b",          "Top-Heavy-I3D",      I3D, TOP,    "mixed_3b")

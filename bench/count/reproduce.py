@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 from stbench.bench.config import ProfileConfig
+from stbench.bench.count.counting import StaticCount
 from stbench.bench.count.static import count_static
 from stbench.zoo import create_model
 from stbench.zoo.papers import cite_papers
@@ -29,19 +30,9 @@ STYLES = {"met": "green", "recorded": "yellow", "deviating": "red", "error": "re
 
 
 @dataclass(frozen=True)
-class Counts:
-    """Static counts of one model at one input (the fields the reproduction needs)."""
-
-    params: int
-    macs: int
-    conv_macs: int
-    linear_macs: int
-    total_macs: int = 0
-
-
-@dataclass(frozen=True)
 class ReportRow:
-    """One line of the reproduction report."""
+    """One line of the reproduction report: the target (`FROM_TARGET`, the published figure
+    as shown and as a count) and the zoo's count against it."""
 
     paper: str
     model: str
@@ -63,17 +54,10 @@ class ReportRow:
 
 
 @functools.cache
-def model_counts(model: str, frames: int, size: int, classes: int) -> Counts:
+def model_counts(model: str, frames: int, size: int, classes: int) -> StaticCount:
     """Params and MACs of a zoo model built on meta, for one (1, 3, frames, size, size) clip."""
-
     c = count_static(ProfileConfig(model, frames, size, num_classes=classes))
-    return Counts(
-        params=int(c.params),
-        macs=int(c.macs),
-        conv_macs=int(c.conv_macs),
-        linear_macs=int(c.linear_macs),
-        total_macs=int(c.total_macs),
-    )
+    return dataclasses.replace(c, records=[])  # the cache keeps the counts, not every op
 
 
 # The conv slot the `block_conv_weights` convention measures: the 3x3 slot (64 -> 64
@@ -122,45 +106,36 @@ def _fmt_value(count: float, unit: str) -> str:
     return f"{count / UNITS[unit]:.4g}"
 
 
+# the report fields a row takes from its target unchanged
+FROM_TARGET = "paper model frames size classes quantity convention unit tolerance_pct".split()
+
+
+def judge(target: Target, zoo_count: int, published: float) -> tuple[str, str]:
+    """The status of a zoo count against a target's published figure, and its reason."""
+    note = target.deviation_note
+    if abs(deviation_pct(zoo_count, published)) <= target.tolerance_pct + 1e-9:
+        return "met", note
+    if note and target.recorded_measurement == zoo_count:
+        return "recorded", note
+    if note:
+        return "deviating", f"measured {zoo_count} differs from the recorded note: {note}"
+    return "deviating", "no recorded reason"
+
+
 def evaluate(target: Target, zoo_count: int | None, error: str = "") -> ReportRow:
     """Compare one target with a measured zoo count (None + error when measuring failed)."""
     published = target.expected_count()
-    shown = str(target.value) if target.unit == "formula" else f"{target.value}"
+    row = {f: getattr(target, f) for f in FROM_TARGET}
+    row.update(published=f"{target.value}", published_count=published, zoo_count=zoo_count)
     if zoo_count is None:
-        dev, status, reason, zoo = None, "error", error or "not measured", ""
+        row.update(zoo="", deviation_pct=None, status="error", reason=error or "not measured")
     else:
-        dev = deviation_pct(zoo_count, published)
-        zoo = _fmt_value(zoo_count, target.unit)
+        status, reason = judge(target, zoo_count, published)
+        row.update(zoo=_fmt_value(zoo_count, target.unit), status=status, reason=reason)
+        row.update(deviation_pct=deviation_pct(zoo_count, published))
         if target.unit == "formula":
-            shown = f"{shown} = {_fmt_value(published, 'formula')}"
-        if abs(dev) <= target.tolerance_pct + 1e-9:
-            status, reason = "met", target.deviation_note
-        elif target.deviation_note and target.recorded_measurement == zoo_count:
-            status, reason = "recorded", target.deviation_note
-        else:
-            status = "deviating"
-            reason = target.deviation_note or "no recorded reason"
-            if target.deviation_note:
-                reason = f"measured {zoo_count} differs from the recorded note: {reason}"
-    return ReportRow(
-        paper=target.paper,
-        model=target.model,
-        frames=target.frames,
-        size=target.size,
-        classes=target.classes,
-        quantity=target.quantity,
-        convention=target.convention,
-        unit=target.unit,
-        published=shown,
-        published_count=published,
-        zoo_count=zoo_count,
-        zoo=zoo,
-        deviation_pct=dev,
-        tolerance_pct=target.tolerance_pct,
-        status=status,
-        reason=reason,
-        source=cite_papers(target.source),
-    )
+            row["published"] += f" = {_fmt_value(published, 'formula')}"
+    return ReportRow(**row, source=cite_papers(target.source))
 
 
 def reproduce(

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from stbench.bench.environment import cpu_model
+from stbench.bench.probes import device_sync, gemm_seconds
 from stbench.zoo.index import cache_dir
 from torch import nn
 
@@ -49,30 +50,12 @@ def gemm_method(device: str, dtype: str, threads: int) -> str:
     )
 
 
-def _sync(device: str) -> Callable[[], None]:
-    if device.startswith("cuda"):
-        return torch.cuda.synchronize
-    return lambda: None
-
-
 def probe_gemm(device: str = "cpu", dtype: str = "float32") -> float:
-    """GMAC/s of the best of a few square products (side `gemm_n`) at the current threads."""
+    """GMAC/s of the best of a few square products (side `gemm_n`) at the current threads:
+    float32 operands, under `dtype` autocast (`bench.probes.gemm_seconds`)."""
     amp = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     n = gemm_n()
-    a, b = (torch.randn(n, n, device=device) for _ in range(2))
-    sync, best = _sync(device), float("inf")
-    kind = "cuda" if device.startswith("cuda") else "cpu"
-    with (
-        torch.inference_mode(),
-        torch.autocast(kind, dtype=amp or torch.bfloat16, enabled=bool(amp)),
-    ):
-        for i in range(GEMM_WARMUP + GEMM_CALLS):
-            sync()
-            t0 = time.perf_counter()
-            torch.mm(a, b)
-            sync()
-            if i >= GEMM_WARMUP:
-                best = min(best, time.perf_counter() - t0)
+    best = gemm_seconds(n, calls=GEMM_CALLS, warmup=GEMM_WARMUP, autocast=amp, device=device)
     return n**3 / best / 1e9
 
 
@@ -138,7 +121,7 @@ def per_module_time(
     """Each module's share of the forward's time (self time: less its children's), median
     over `calls` forwards after one warm-up; ``""`` is the time outside every module."""
     names = {id(m): n for n, m in model.named_modules() if n}
-    sync = _sync(device)
+    sync = device_sync(device)
     stack: list[list[Any]] = []
     spent: dict[str, list[float]] = {}
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from stbench.bench.predict.devices import Device
 from stbench.bench.predict.estimate import estimate_features, features, values
+from stbench.bench.probes import best_seconds, gemm_seconds
 from stbench.zoo.index import cache_dir
 
 # Families of the zoo grouped as the issue's report asks (3-D, (2+1)D, separable, temporal
@@ -53,16 +53,6 @@ def _cache_dir() -> Path:
     return cache_dir()
 
 
-def _timed(fn: Any, reps: int) -> float:
-    fn()
-    best = math.inf
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def probe(threads: int = 1, n: int = 768, copy_mib: int = 128) -> dict[str, Any]:
     """GEMM rates (FLOP/s, float32 and bfloat16) and copy bandwidth (byte/s) of this CPU."""
     import torch
@@ -73,11 +63,10 @@ def probe(threads: int = 1, n: int = 768, copy_mib: int = 128) -> dict[str, Any]
     try:
         out: dict[str, Any] = {"cpu": cpu_model(), "threads": threads, "n": n}
         for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-            a, b = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
-            out[f"{name}_flops"] = 2 * n**3 / _timed(lambda a=a, b=b: a @ b, 5)
+            out[f"{name}_flops"] = 2 * n**3 / gemm_seconds(n, calls=5, warmup=1, dtype=dt)
         src = torch.empty(copy_mib * 2**18)  # float32: copy_mib MiB
         dst = torch.empty_like(src)
-        out["bandwidth"] = 2 * src.numel() * 4 / _timed(lambda: dst.copy_(src), 5)
+        out["bandwidth"] = 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), 5)
     finally:
         torch.set_num_threads(before)
     return out
