@@ -9,18 +9,18 @@
   explained in the README (Speed: "Families below half the best rate on their backbone").
 
 Eager float32, batch 1, 2 threads (``STBENCH_BENCH_THREADS`` to change; the targets are for
-1 thread). Results in ``extra_info``; the benchmark itself times the first model's forward.
+1 thread; ``STBENCH_BENCH_CLOCK=thread`` times this thread's CPU time, for a shared core).
+Results in ``extra_info``; the benchmark itself times the first model's forward.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
-import time
 
 import pytest
 import torch
-from baselines import interleaved
+from baselines import CLOCK_NAME, clock, interleaved
 from stbench.bench.count.counting import static_count
 from stbench.zoo import create_model
 from torch import nn
@@ -68,10 +68,10 @@ def pool_shares(model: nn.Module, x: torch.Tensor, rounds: int) -> dict[str, lis
     spent, start = [0.0], {}
 
     def pre(mod: nn.Module, _args: object) -> None:
-        start[id(mod)] = time.perf_counter()
+        start[id(mod)] = clock()
 
     def post(mod: nn.Module, _args: object, _out: object) -> None:
-        spent[0] += time.perf_counter() - start.pop(id(mod))
+        spent[0] += clock() - start.pop(id(mod))
 
     handles = [
         h for m in pools for h in (m.register_forward_pre_hook(pre), m.register_forward_hook(post))
@@ -81,10 +81,10 @@ def pool_shares(model: nn.Module, x: torch.Tensor, rounds: int) -> dict[str, lis
         with torch.inference_mode():
             for i in range(rounds + 2):  # two warm-up forwards
                 spent[0] = 0.0
-                t0 = time.perf_counter()
+                t0 = clock()
                 model(x)
                 if i >= 2:
-                    out["forward"].append(time.perf_counter() - t0)
+                    out["forward"].append(clock() - t0)
                     out["pools"].append(spent[0])
     finally:
         for h in handles:
@@ -110,6 +110,7 @@ def test_pool_share(benchmark, name):
             "forward_ms_median": round(statistics.median(t["forward"]) * 1e3, 2),
             "input": list(SHARE_INPUT),
             "rounds": SHARE_ROUNDS,
+            "clock": CLOCK_NAME,
         }
     )
     with torch.inference_mode():
@@ -135,6 +136,7 @@ def test_family_rates(benchmark, backbone):
             "median_ms": {n: round(statistics.median(v) * 1e3, 2) for n, v in times.items()},
             "input": list(RATE_INPUT),
             "rounds": RATE_ROUNDS,
+            "clock": CLOCK_NAME,
         }
     )
     first = models[FAMILIES[backbone][0]]
