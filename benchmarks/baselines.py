@@ -15,6 +15,7 @@ attention through ``scaled_dot_product_attention``.
 from __future__ import annotations
 
 import copy
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +34,15 @@ from stbench.models.temporal import (
 )
 from torch import nn
 
+# What the interleaved timer reads: the wall clock, or this thread's CPU time
+# (STBENCH_BENCH_CLOCK=thread: with 1 thread on a shared core, time spent descheduled does
+# not count; with more threads it would miss the workers').
+CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
+CLOCK_NAME = os.environ.get("STBENCH_BENCH_CLOCK", "wall")
+if CLOCK_NAME not in CLOCKS:
+    raise ValueError(f"STBENCH_BENCH_CLOCK: got {CLOCK_NAME!r}; allowed: {', '.join(CLOCKS)}")
+clock = CLOCKS[CLOCK_NAME]
+
 
 def interleaved(
     fns: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 1
@@ -45,9 +55,9 @@ def interleaved(
         times: dict[str, list[float]] = {k: [] for k in fns}
         for _ in range(rounds):
             for name, fn in fns.items():
-                t0 = time.perf_counter()
+                t0 = clock()
                 fn()
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(clock() - t0)
     return times
 
 
@@ -63,6 +73,7 @@ def ratio_summary(times: Mapping[str, list[float]], zoo: str) -> dict[str, objec
         "best_baseline": min(base, key=medians.__getitem__),
         "median_ms": {k: round(v, 3) for k, v in medians.items()},
         "rounds": len(per_round),
+        "clock": CLOCK_NAME,
     }
 
 

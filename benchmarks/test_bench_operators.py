@@ -5,7 +5,9 @@ checked equal first). The zoo formulation and its baselines run interleaved roun
 the best baseline and each one's median. Target on CPU: ratio_median <= 1.05.
 
 Inputs: operators at a ResNet-50 stage-2 shape (B=1, T=8, C=256 or 64, 28x28; the layout the
-zoo's networks feed them), networks at 1x3x8x112x112, eager float32, 2 threads (``STBENCH_BENCH_THREADS`` to change).
+zoo's networks feed them), networks at 1x3x8x112x112, eager float32, 2 threads
+(``STBENCH_BENCH_THREADS`` to change; ``STBENCH_BENCH_CLOCK=thread`` times this thread's CPU
+time instead of the wall clock, for 1 thread on a shared core).
 Cases "... vs old" and "networks: old formulation" compare the shifted formulations
 (``models/formulations.py``) with the kernels the zoo ran before; "networks: design / TSN"
 times a temporal design against its TSN (target <= 1.10).

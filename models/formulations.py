@@ -26,9 +26,11 @@ SHIFTED = "shifted"
 FORMULATIONS = (REFERENCE, SHIFTED)
 OPERATORS = ("tam", "max_pool")
 # Device type -> operator -> formulation. CPU: shifted, measured 5-15x faster per operator
-# (benchmarks/test_bench_operators.py). CUDA: not measured here (no GPU); the device model's
-# bound (bench/predict) gives the shifted forms more kernels and bytes on an H100, so CUDA
-# keeps the reference kernels until a CUDA run of the operator benchmarks says otherwise.
+# (benchmarks/test_bench_operators.py). CUDA: not measured here (no GPU); the device model
+# predicts the shifted forms slower on an H100 SXM (batch 1, 8x224^2, float32; estimate and
+# bound in ms, scripts/formulation_predictions.py): tam_resnet50 4.14 -> 4.50 (bound 1.86 ->
+# 2.06), tsn_inception_v1 2.73 -> 4.11 (0.89 -> 1.21), so CUDA keeps the reference kernels
+# until a CUDA run of the operator benchmarks says otherwise.
 BY_DEVICE = {
     "cpu": {"tam": SHIFTED, "max_pool": SHIFTED},
     "cuda": {"tam": REFERENCE, "max_pool": REFERENCE},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from stbench.models.formulations import shifted
 from stbench.models.validation import check_choice
 from torch import nn
@@ -67,23 +68,41 @@ def temporal_pool(stride: int = 2, count_include_pad: bool = True) -> Pool:
 
 class SeparableMaxPool3d(nn.MaxPool3d):
     """A 3-D max pool (no dilation) that, in the shifted formulation (``formulations.py``),
-    takes the max along one axis after the other over strided views of the input: no index
-    tensor, values exactly the pool's (padding acts as -inf, ceil-mode windows as the pool's,
-    NaN propagates). With a gradient to compute it runs the indexed ``max_pool3d`` (the
+    takes the max along one axis after the other over strided views of the input (the last
+    axis, when contiguous and strided, first and with ``max_pool1d``'s index-free row
+    kernel): no index tensor, values exactly the pool's (padding acts as -inf, ceil-mode
+    windows as the pool's, NaN propagates). With a gradient to compute it runs the indexed ``max_pool3d`` (the
     reference formulation): the pool sends a tie's gradient to one element, maxima share it.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not shifted(x, "max_pool") or (x.requires_grad and torch.is_grad_enabled()):
             return super().forward(x)
-        for axis in range(3):
-            k, s, p = (_triple(v)[axis] for v in (self.kernel_size, self.stride, self.padding))
-            x = axis_max(x, axis + 2, k, s, p, self.ceil_mode)
+        axes = [
+            (axis + 2, *(_triple(v)[axis] for v in (self.kernel_size, self.stride, self.padding)))
+            for axis in range(3)
+        ]
+        if by_rows(x, *axes[2]):  # one pass over the input first, then fewer elements
+            axes.insert(0, axes.pop())
+        for dim, k, s, p in axes:
+            x = axis_max(x, dim, k, s, p, self.ceil_mode)
         return x
 
 
 def _triple(v: int | tuple[int, ...]) -> tuple[int, ...]:
     return (v, v, v) if isinstance(v, int) else tuple(v)
+
+
+# dtypes max_pool1d pools with its index-free kernel (others take the strided views)
+_POOL1D_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def by_rows(x: torch.Tensor, dim: int, k: int, s: int, p: int) -> bool:
+    """Whether :func:`axis_max` pools `dim` of `x` with ``max_pool1d`` over its rows: the last
+    axis of a contiguous tensor, a window of 3 or more other than the neighbour max (one
+    pass where the strided views take k - 1)."""
+    last = dim in (-1, x.dim() - 1) and x.is_contiguous() and x.dtype in _POOL1D_DTYPES
+    return last and k >= 3 and (k, s, p) != (3, 1, 1)
 
 
 def axis_max(x: torch.Tensor, dim: int, k: int, s: int, p: int, ceil: bool) -> torch.Tensor:
@@ -97,6 +116,8 @@ def axis_max(x: torch.Tensor, dim: int, k: int, s: int, p: int, ceil: bool) -> t
         return x
     if k == 3 and s == 1 and p == 1:
         return neighbour_max(x, dim) if n > 1 else x
+    if by_rows(x, dim, k, s, p):
+        return F.max_pool1d(x.view(-1, n), k, s, p, 1, ceil).view(*x.shape[:-1], out)
     shape = list(x.shape)
     shape[dim] = out
     result = x.new_empty(shape)
@@ -104,7 +125,7 @@ def axis_max(x: torch.Tensor, dim: int, k: int, s: int, p: int, ceil: bool) -> t
     last = min((n + p - k) // s, out - 1)  # of the elements they cover (the pool's -inf pad)
     for i in [*range(min(first, out)), *range(max(last + 1, first), out)]:
         lo, hi = max(i * s - p, 0), min(i * s - p + k, n)
-        torch.amax(x.narrow(dim, lo, hi - lo), dim, keepdim=True, out=result.narrow(dim, i, 1))
+        window_max(x, dim, lo, hi, result.select(dim, i))
     m = last - first + 1
     if m > 0:
         index = [slice(None)] * x.dim()
@@ -120,13 +141,36 @@ def axis_max(x: torch.Tensor, dim: int, k: int, s: int, p: int, ceil: bool) -> t
     return result
 
 
+def window_max(x: torch.Tensor, dim: int, lo: int, hi: int, out: torch.Tensor) -> None:
+    """Write into `out` the max of the slices `lo` to `hi` - 1 of `x` along `dim`
+    (elementwise maxima of the slices: a fraction of a reduction's time for 2 or 3)."""
+    if hi - lo == 1:
+        out.copy_(x.select(dim, lo))
+        return
+    torch.maximum(x.select(dim, lo), x.select(dim, lo + 1), out=out)
+    for j in range(lo + 2, hi):
+        torch.maximum(out, x.select(dim, j), out=out)
+
+
 def neighbour_max(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """Max of elements i-1, i, i+1 along `dim` (edges: of the two there); needs size >= 2."""
+    """Max of elements i-1, i, i+1 along `dim` (edges: of the two there); needs size >= 2.
+
+    On a contiguous `x` the inner elements are one pass of two maxima over the flat buffer
+    shifted by the stride of `dim` (long vectorised runs, one output allocated); the first
+    and last slices along `dim`, which that pass mixes with their neighbours, are then
+    written from their two elements."""
     n = x.shape[dim]
-    pair = torch.maximum(x.narrow(dim, 0, n - 1), x.narrow(dim, 1, n - 1))
     out = torch.empty_like(x)
-    out.narrow(dim, 0, 1).copy_(pair.narrow(dim, 0, 1))
-    out.narrow(dim, n - 1, 1).copy_(pair.narrow(dim, n - 2, 1))
-    inner = out.narrow(dim, 1, n - 2)
-    torch.maximum(pair.narrow(dim, 0, n - 2), pair.narrow(dim, 1, n - 2), out=inner)
+    if x.is_contiguous() and out.is_contiguous() and x.numel():
+        step, flat, into = x.stride(dim), x.view(-1), out.view(-1)
+        size = flat.numel() - 2 * step
+        inner = into.narrow(0, step, size)
+        torch.maximum(flat.narrow(0, 0, size), flat.narrow(0, step, size), out=inner)
+        torch.maximum(inner, flat.narrow(0, 2 * step, size), out=inner)
+    elif n > 2:
+        inner = out.narrow(dim, 1, n - 2)
+        torch.maximum(x.narrow(dim, 0, n - 2), x.narrow(dim, 1, n - 2), out=inner)
+        torch.maximum(inner, x.narrow(dim, 2, n - 2), out=inner)
+    window_max(x, dim, 0, 2, out.select(dim, 0))
+    window_max(x, dim, n - 2, n, out.select(dim, n - 1))
     return out

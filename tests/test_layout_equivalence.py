@@ -191,6 +191,25 @@ def test_separable_max_pool_equals_the_indexed_pool(spec, shape):
     assert torch.equal(got.nan_to_num(), want.nan_to_num())
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("layout", ["channels_last_3d", "strided"])
+def test_separable_max_pool_on_other_layouts_and_dtypes(layout, dtype):
+    """Not contiguous (the pool's strided views, not max_pool1d's rows), or bfloat16."""
+    x = torch.randn(2, 3, 4, 9, 16, dtype=torch.float64).relu().to(dtype)
+    x.view(-1)[5] = float("nan")
+    if layout == "channels_last_3d":
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    else:
+        x = x[..., ::2]
+    for spec in (Pool((1, 3, 3), (1, 2, 2), ceil_mode=True), Pool((3, 3, 3), S1, (1, 1, 1))):
+        pool = dataclasses.replace(spec, mode="max").make()
+        with forced(REFERENCE):
+            want = pool(x)
+        got = pool(x)
+        assert got.dtype == want.dtype and torch.equal(got.isnan(), want.isnan())
+        assert torch.equal(got.nan_to_num(), want.nan_to_num())
+
+
 def test_separable_max_pool_keeps_the_pools_gradient():
     pool = Pool((1, 3, 3), (1, 1, 1), (0, 1, 1), mode="max").make()
     x = torch.randn(2, 3, 1, 5, 5, dtype=torch.float64).relu()
