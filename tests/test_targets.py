@@ -42,6 +42,7 @@ EXPECTED_PER_PAPER = {
     "tran2019": 7,
     "feichtenhofer2019": 6,
     "fan2021ptv": 2,
+    "li2022uniformer": 7,
 }
 
 

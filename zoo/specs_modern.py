@@ -1,7 +1,7 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
 Video Swin T/S/B, VideoMAE ViT-S/B/L, TimeSformer (base, HR, L), MViT-B and MViTv2-S/B,
-ir-/ip-CSN, Slow-only, C2D and R(2+1)D-50 (pytorchvideo): see their
+UniFormer-S/B, ir-/ip-CSN, Slow-only, C2D and R(2+1)D-50 (pytorchvideo): see their
 tables below.
 
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
@@ -22,6 +22,7 @@ from stbench.models.attention import mvit, timesformer, video_swin, video_vit
 from stbench.models.csn import csn
 from stbench.models.slow import r2plus1d_resnet, slow_resnet
 from stbench.models.summary import Plan
+from stbench.models.uniformer import uniformer
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.spec import ModelSpec, declare
@@ -265,3 +266,28 @@ Family("R(2+1)D", "fan2021ptv", "resnet50", r2plus1d_resnet, "model zoo").spec(
     "R(2+1)D-50 as pytorchvideo builds it: (2+1)D bottlenecks (3x1x1 then 1x3x3 "
     "at the bottleneck width), no stem pool, T halved in stages 3-4; 16 frames at 224x224",
 )
+
+
+# UniFormer(-V1) (Li et al., ICLR 2022, arXiv:2201.04676) as Sense-X/UniFormer
+# video_classification/slowfast/models/uniformer.py builds it (exp/uniformer_{s,b}16x4_k400
+# configs: DEPTH, EMBED_DIM 64-128-320-512, HEAD_DIM 64): local MHRA (depthwise 5x5x5) in
+# stages 1-2, global joint space-time attention in stages 3-4, a dynamic position encoding
+# in every block; clip length free (records at 8, 16 and 32 frames), 16 frames at 224 by default.
+UNIFORMER_CODE = "Sense-X/UniFormer video_classification/slowfast/models/uniformer.py"
+UNIFORMER = Family("UniFormer", "li2022uniformer", "uniformer", uniformer, "Sec. 3.4")
+
+
+def uniformer_spec(name: str, variant: str, depths: tuple) -> None:
+    """Register one UniFormer: blocks per stage (widths 64, 128, 320, 512)."""
+    about = (
+        f"UniFormer-{variant}: local MHRA (depthwise 5x5x5) in stages 1-2, global attention "
+        f"in stages 3-4, blocks {depths}; 16 frames at 224x224"
+    )
+    UNIFORMER.spec(name, {"depths": depths}, 16, 224, UNIFORMER_CODE, about)
+
+
+# fmt: off
+#              name            variant blocks per stage
+uniformer_spec("uniformer_s", "S",     (3, 4, 8, 3))
+uniformer_spec("uniformer_b", "B",     (5, 8, 20, 7))
+# fmt: on
