@@ -16,14 +16,14 @@ The attention products (q k^T, attn v) are matrix products: ``matmul_macs``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from stbench.models.attention import PlainAttention
 from stbench.models.operators import op
 from stbench.models.summary import ArchSummary
-from stbench.models.validation import ArgumentError, check_input
+from stbench.models.validation import ArgumentError, check_input, plan_from_options
 from torch import nn
 
 LOCAL_MHRA = op("local_mhra_dwconv5")
@@ -139,14 +139,11 @@ class UniFormerPlan:
         )
 
 
-UNIFORMER_OPTIONS = ("depths",)
-
-
-def uniformer(*, depths: tuple = (3, 4, 8, 3), **unknown: Any) -> UniFormerPlan:
-    """Plan a UniFormer of `depths` blocks per stage (S: 3, 4, 8, 3; B: 5, 8, 20, 7)."""
-    for name, value in unknown.items():
-        allowed = "an option of uniformer (" + ", ".join(UNIFORMER_OPTIONS) + ")"
-        raise ArgumentError(name, value, allowed)
+def uniformer(**options: Any) -> UniFormerPlan:
+    """Plan a UniFormer: option depths, the blocks per stage (S: 3, 4, 8, 3, the default;
+    B: 5, 8, 20, 7)."""
+    plan = plan_from_options(UniFormerPlan, "uniformer", options, fixed=("dims", "head_dim"))
+    depths = plan.depths
     if len(depths) != 4 or not all(isinstance(d, int) and d >= 1 for d in depths):
         raise ArgumentError("depths", depths, "four block counts >= 1")
-    return UniFormerPlan(tuple(depths), (64, 128, 320, 512), 64)  # type: ignore[arg-type]
+    return replace(plan, depths=tuple(depths))
