@@ -42,10 +42,14 @@ class Family:
     code: str = ""
     about: str = ""
 
-    def row(self, name: str, variant: str, frames: int, size: int, **arch: Any) -> None:
+    def row(
+        self, name: str, variant: str, frames: int, size: int, config: str = "", **arch: Any
+    ) -> None:
         """Declare one spec of plan options `arch`; `code` and `about` are filled with the
-        variant (`{v}`; `{V}` its initial, upper case), the clip and the options."""
-        keys = {"v": variant, "V": variant[:1].upper(), "frames": frames, "size": size, **arch}
+        variant (`{v}`; `{V}` its initial, upper case), the release's `config` (`{c}`), the
+        clip and the options."""
+        keys = {"v": variant, "V": variant[:1].upper(), "c": config, "frames": frames, "size": size}
+        keys |= arch
         self.spec(name, arch, frames, size, self.code.format(**keys), self.about.format(**keys))
 
     def spec(self, name: str, kwargs: dict, frames: int, size: int, code: str, about: str) -> None:
@@ -140,27 +144,22 @@ VIDEOMAE.row("videomae_vit_l", "large", 16, 224, embed_dim=1024, depth=24, heads
 # variants of its configs/Kinetics: TimeSformer_divST_8x32_224 (8 frames at 224),
 # _16x16_448 (HR: 16 frames at 448, position table for 448) and _96x4_224 (L: 96 frames).
 TIMESFORMER_PAPER = "bertasius2021"
-TIMESFORMER_CODE = "facebookresearch/TimeSformer configs/Kinetics/TimeSformer_divST_{v}.yaml"
-TIMESFORMER = Family("TimeSformer", TIMESFORMER_PAPER, "vit_frame_patches", timesformer, "Sec. 3")
-
-
-def timesformer_spec(name: str, variant: str, frames: int, size: int) -> None:
-    """Register one TimeSformer: clip `frames` x `size` (the position table's size)."""
-    about = (
-        f"TimeSformer{variant and '-' + variant}: ViT-B/16 with divided space-time attention "
-        f"(temporal, then spatial, per block); {frames} frames at {size}x{size}"
-    )
-    config = {"": "8x32_224", "HR": "16x16_448", "L": "96x4_224"}[variant]
-    TIMESFORMER.spec(
-        name, {"train_size": size}, frames, size, TIMESFORMER_CODE.format(v=config), about
-    )
-
-
+TIMESFORMER_CODE = "facebookresearch/TimeSformer configs/Kinetics/TimeSformer_divST_{c}.yaml"
+TIMESFORMER = Family(
+    "TimeSformer",
+    TIMESFORMER_PAPER,
+    "vit_frame_patches",
+    timesformer,
+    "Sec. 3",
+    TIMESFORMER_CODE,
+    "TimeSformer{v}: ViT-B/16 with divided space-time attention (temporal, then spatial, per "
+    "block); {frames} frames at {size}x{size}",
+)
 # fmt: off
-#                name               variant frames size
-timesformer_spec("timesformer",     "",     8,     224)
-timesformer_spec("timesformer_hr",  "HR",   16,    448)
-timesformer_spec("timesformer_l",   "L",    96,    224)
+#               name              variant clip      config      position table's size
+TIMESFORMER.row("timesformer",    "",     8,  224, "8x32_224",  train_size=224)
+TIMESFORMER.row("timesformer_hr", "-HR",  16, 448, "16x16_448", train_size=448)
+TIMESFORMER.row("timesformer_l",  "-L",   96, 224, "96x4_224",  train_size=224)
 # fmt: on
 
 
