@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from stbench.models.operators import op
 from stbench.models.summary import ArchSummary
-from stbench.models.validation import ArgumentError, check_input
+from stbench.models.validation import ArgumentError, check_input, plan_from_options
 from torch import nn
 from torch.nn import functional as F
 
@@ -301,12 +301,18 @@ class VideoViT(nn.Module):
 
 
 @dataclass(frozen=True)
-class ViTPlan:
-    """A plain video ViT on 2x16x16 tubelets (VideoMAE's fine-tuned classifier)."""
+class ViTDims:
+    """Width, blocks and heads of a ViT (ViT-B by default): what the video ViTs share."""
 
     embed_dim: int = 768
     depth: int = 12
     heads: int = 12
+
+
+@dataclass(frozen=True)
+class ViTPlan(ViTDims):
+    """A plain video ViT on 2x16x16 tubelets (VideoMAE's fine-tuned classifier)."""
+
     patch: Size3 = (2, 16, 16)
     dropout: float = 0.5
 
@@ -328,16 +334,12 @@ class ViTPlan:
 
 
 JOINT_ATTENTION = op("joint_space_time_attention")
-VIT_OPTIONS = ("embed_dim", "depth", "heads", "dropout")
 
 
-def video_vit(
-    *, embed_dim: int = 768, depth: int = 12, heads: int = 12, dropout: float = 0.5, **unknown: Any
-) -> ViTPlan:
-    """Plan a VideoMAE-style ViT: width `embed_dim`, `depth` blocks of `heads` heads."""
-    for name, value in unknown.items():
-        raise ArgumentError(name, value, "an option of video_vit (" + ", ".join(VIT_OPTIONS) + ")")
-    return ViTPlan(embed_dim, depth, heads, (2, 16, 16), dropout)
+def video_vit(**options: Any) -> ViTPlan:
+    """Plan a VideoMAE-style ViT on 2x16x16 tubelets: options embed_dim, depth, heads, dropout
+    (ViT-B, dropout 0.5 by default)."""
+    return plan_from_options(ViTPlan, "video_vit", options, fixed=("patch",))
 
 
 class DividedBlock(nn.Module):
@@ -422,12 +424,9 @@ class TimeSformer(nn.Module):
 
 
 @dataclass(frozen=True)
-class TimeSformerPlan:
+class TimeSformerPlan(ViTDims):
     """TimeSformer: ViT-B/16 with divided space-time attention; positions for `train_size`."""
 
-    embed_dim: int = 768
-    depth: int = 12
-    heads: int = 12
     patch: int = 16
     train_size: int = 224
 
@@ -443,22 +442,12 @@ class TimeSformerPlan:
 
 
 DIVIDED_ATTENTION = op("divided_space_time_attention")
-TIMESFORMER_OPTIONS = ("embed_dim", "depth", "heads", "train_size")
 
 
-def timesformer(
-    *,
-    embed_dim: int = 768,
-    depth: int = 12,
-    heads: int = 12,
-    train_size: int = 224,
-    **unknown: Any,
-) -> TimeSformerPlan:
-    """Plan a TimeSformer (divided space-time attention) of ViT width/depth/heads."""
-    for name, value in unknown.items():
-        allowed = "an option of timesformer (" + ", ".join(TIMESFORMER_OPTIONS) + ")"
-        raise ArgumentError(name, value, allowed)
-    return TimeSformerPlan(embed_dim, depth, heads, 16, train_size)
+def timesformer(**options: Any) -> TimeSformerPlan:
+    """Plan a TimeSformer (divided space-time attention): options embed_dim, depth, heads,
+    train_size (ViT-B/16 with positions for 224 by default)."""
+    return plan_from_options(TimeSformerPlan, "timesformer", options, fixed=("patch",))
 
 
 def _prod(values: tuple[int, ...]) -> int:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+
+P = TypeVar("P")
 
 
 class ArgumentError(ValueError):
@@ -18,6 +21,19 @@ class ArgumentError(ValueError):
     def at(self, where: str) -> ArgumentError:
         """The same error, saying where the argument was given (e.g. "for operator 'gst'")."""
         return ArgumentError(self.name, self.value, self.allowed, f"{self.detail} {where}")
+
+
+def plan_from_options(
+    plan: type[P], fn: str, options: dict[str, Any], fixed: Iterable[str] = ()
+) -> P:
+    """The dataclass `plan` built from the keyword `options` of plan function `fn`: every
+    field but the `fixed` ones is an option, defaulting to the field's default."""
+    fixed = set(fixed)
+    allowed = [f.name for f in dataclasses.fields(plan) if f.name not in fixed]  # type: ignore[arg-type]
+    for name, value in options.items():
+        if name not in allowed:
+            raise ArgumentError(name, value, f"an option of {fn} ({', '.join(allowed)})")
+    return plan(**options)
 
 
 def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:

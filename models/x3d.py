@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from stbench.models.operators import op
 from stbench.models.summary import ArchSummary
-from stbench.models.validation import ArgumentError, check_input
+from stbench.models.validation import ArgumentError, check_input, plan_from_options
 from torch import nn
 
 BASE_DEPTHS = (1, 2, 5, 3)
@@ -165,23 +165,12 @@ class X3DPlan:
         return ArchSummary("1x3x3 + channel-wise 5x1x1", (label,) * len(slots), None, slots)
 
 
-def x3d(
-    *,
-    width: float = 2.0,
-    depth: float = 2.2,
-    bottleneck: float = 2.25,
-    head_width: int = 2048,
-    se_ratio: float = 0.0625,
-    dropout: float = 0.5,
-    **unknown: Any,
-) -> X3DPlan:
-    """Plan an X3D with expansion factors gamma_w (`width`), gamma_d (`depth`), gamma_b."""
-    for name, value in unknown.items():
-        raise ArgumentError(name, value, "an option of x3d (" + ", ".join(X3D_OPTIONS) + ")")
-    for name, value in (("width", width), ("depth", depth), ("bottleneck", bottleneck)):
+def x3d(**options: Any) -> X3DPlan:
+    """Plan an X3D: options width, depth, bottleneck (gamma_w, gamma_d, gamma_b), head_width,
+    se_ratio, dropout (X3D-M's by default)."""
+    plan = plan_from_options(X3DPlan, "x3d", options, fixed=("stem_width",))
+    for name in ("width", "depth", "bottleneck"):
+        value = getattr(plan, name)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ArgumentError(name, value, "a number > 0 (an X3D expansion factor)")
-    return X3DPlan(width, depth, bottleneck, 12, head_width, se_ratio, dropout)
-
-
-X3D_OPTIONS = ("width", "depth", "bottleneck", "head_width", "se_ratio", "dropout")
+    return plan

@@ -63,6 +63,7 @@ FAMILY_STYLE: dict[str, tuple[str, str]] = {
     "TimeSformer": ("attention", "#0088ff"),
     "MViT": ("attention", "#882255"),
     "MViTv2": ("attention", "#9922ee"),
+    "UniFormer": ("attention", "#996600"),
 }
 BACKBONE_SYMBOL: dict[str, str] = {
     "resnet18": "circle",
@@ -76,6 +77,7 @@ BACKBONE_SYMBOL: dict[str, str] = {
     "vit_frame_patches": "star-square",
     "mvit": "hourglass",
     "resnet152": "diamond-tall",
+    "uniformer": "octagon",
 }
 EXTRA = "#4d4d4d #a6761d #e7298a #66a61e #7570b3 #d95f02 #1b7837 #762a83".split()
 EXTRA_SYMBOLS = "cross x pentagon hexagon triangle-down hourglass bowtie".split()

@@ -46,6 +46,7 @@ def test_one_mapping_of_the_papers():
             "tran2019",
             "feichtenhofer2019",
             "fan2021ptv",
+            "li2022uniformer",
         }
     )
     assert len(FILE_CITATIONS) == 4  # the four transcribed papers; the others cite releases

@@ -35,13 +35,14 @@ EXPECTED_PER_PAPER = {
     "chen2021": 7,
     "feichtenhofer2020": 8,
     "liu2022": 6,
-    "tong2022": 4,
-    "bertasius2021": 2,
-    "fan2021": 2,
+    "tong2022": 6,
+    "bertasius2021": 4,
+    "fan2021": 4,
     "li2022": 4,
     "tran2019": 7,
     "feichtenhofer2019": 6,
     "fan2021ptv": 2,
+    "li2022uniformer": 7,
 }
 
 

@@ -35,8 +35,8 @@ def _clip(name: str, **change: int) -> torch.Tensor:
 
 def test_the_zoo_is_whole():
     # the four papers' 128 + X3D 4, Video Swin 3, VideoMAE 3, TimeSformer 3, MViT/MViTv2 4,
-    # CSN 4, Slow-only 2, C2D and R(2+1)D-50 (pytorchvideo) 2
-    assert len(NAMES) == 153
+    # CSN 4, Slow-only 2, C2D and R(2+1)D-50 (pytorchvideo) 2, UniFormer 2
+    assert len(NAMES) == 155
 
 
 @pytest.mark.parametrize("name", NAMES)

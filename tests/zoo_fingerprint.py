@@ -18,6 +18,11 @@ from stbench.bench.count.counting import static_count
 from stbench.zoo import create_model, get_spec, list_models
 
 PROBE_CLASSES = 10
+# Backbones whose forward at the default clip takes tens of seconds on a CPU (position tables
+# built for 224x224 and 16-32 frames): the output is probed on a smaller instance of the same
+# network (plan option `size` and `frames`), which runs every block, pooling and position
+# table at fewer tokens. Params and MACs are still counted at the default input.
+SMALL_PROBE = {"mvit": {"frames": 8, "size": 64}}
 
 
 def fill_deterministic(model: torch.nn.Module, seed: int = 0) -> list[tuple[int, ...]]:
@@ -47,10 +52,12 @@ def fingerprint(name: str) -> dict:
     with torch.device("meta"):
         meta = create_model(name)
     sc = static_count(meta, (1, 3, f, s, s))
-    model = create_model(name, num_classes=PROBE_CLASSES).eval()
+    probe = SMALL_PROBE.get(spec.backbone, {})
+    model = create_model(name, num_classes=PROBE_CLASSES, **probe).eval()
     shapes = fill_deterministic(model)
     size = max(getattr(model, "min_size", 32), 32)
-    x = torch.randn(1, 3, f, size, size, generator=torch.Generator().manual_seed(1))
+    frames = probe.get("frames", f)
+    x = torch.randn(1, 3, frames, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         y = model(x)
     return {

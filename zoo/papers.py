@@ -89,6 +89,12 @@ PAPER_INFO = {
         "arXiv:2111.09887)",
         "",
     ),
+    "li2022uniformer": (
+        "Li et al. 2022 (arXiv:2201.04676)",
+        "Li et al., UniFormer: Unified Transformer for Efficient Spatiotemporal Representation "
+        "Learning (ICLR 2022, arXiv:2201.04676)",
+        "",
+    ),
 }
 PAPERS = {key: full for key, (_, full, _) in PAPER_INFO.items()}
 SHORT = {key: short for key, (short, _, _) in PAPER_INFO.items()}

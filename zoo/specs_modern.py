@@ -1,7 +1,7 @@
 """Zoo specs beyond the four papers: the designs users compare against today (issue 23).
 
 Video Swin T/S/B, VideoMAE ViT-S/B/L, TimeSformer (base, HR, L), MViT-B and MViTv2-S/B,
-ir-/ip-CSN, Slow-only, C2D and R(2+1)D-50 (pytorchvideo): see their
+UniFormer-S/B, ir-/ip-CSN, Slow-only, C2D and R(2+1)D-50 (pytorchvideo): see their
 tables below.
 
 X3D (Feichtenhofer, CVPR 2020, arXiv:2004.04730), as the author's release builds it
@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from stbench.models.attention import mvit, timesformer, video_swin, video_vit
 from stbench.models.csn import csn
 from stbench.models.slow import r2plus1d_resnet, slow_resnet
 from stbench.models.summary import Plan
+from stbench.models.uniformer import uniformer
 from stbench.models.x3d import x3d
 from stbench.zoo.papers import SHORT
 from stbench.zoo.spec import ModelSpec, declare
@@ -29,13 +31,26 @@ from stbench.zoo.spec import ModelSpec, declare
 
 @dataclass(frozen=True)
 class Family:
-    """What the specs of one family share: family, paper, backbone, plan, the section cited."""
+    """What the specs of one family share: family, paper, backbone, plan, the section cited,
+    and (for `row`) the templates of the code citation and the description."""
 
     family: str
     paper: str
     backbone: str
     plan: Callable[..., Plan]
     where: str
+    code: str = ""
+    about: str = ""
+
+    def row(
+        self, name: str, variant: str, frames: int, size: int, config: str = "", **arch: Any
+    ) -> None:
+        """Declare one spec of plan options `arch`; `code` and `about` are filled with the
+        variant (`{v}`; `{V}` its initial, upper case), the release's `config` (`{c}`), the
+        clip and the options."""
+        keys = {"v": variant, "V": variant[:1].upper(), "c": config, "frames": frames, "size": size}
+        keys |= arch
+        self.spec(name, arch, frames, size, self.code.format(**keys), self.about.format(**keys))
 
     def spec(self, name: str, kwargs: dict, frames: int, size: int, code: str, about: str) -> None:
         """Declare one spec: clip `frames` x `size`, the paper cited at `where`, then `code`."""
@@ -83,24 +98,21 @@ x3d_spec("x3d_l",   "L",    5.0,    16,    312)
 # 32x2x1-30e_kinetics400-rgb.py): tubelets 2x4x4, window 8x7x7, 32 frames at 224x224.
 SWIN_PAPER = "liu2022"
 SWIN_CODE = "open-mmlab/mmaction2 configs/recognition/swin/swin-{v}_p244-w877-in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py"
-SWIN = Family("Video Swin", SWIN_PAPER, "swin", video_swin, "Sec. 3")
-
-
-def swin_spec(name: str, variant: str, dim: int, depths: tuple, heads: tuple) -> None:
-    """Register one Video Swin: embedding width, blocks and heads per stage."""
-    about = (
-        f"Video Swin-{variant[0].upper()}: shifted 8x7x7 window attention, C={dim}, "
-        f"blocks {depths}, heads {heads}; 32 frames at 224x224"
-    )
-    arch = {"embed_dim": dim, "depths": depths, "heads": heads}
-    SWIN.spec(name, arch, 32, 224, SWIN_CODE.format(v=variant), about)
-
-
+SWIN = Family(
+    "Video Swin",
+    SWIN_PAPER,
+    "swin",
+    video_swin,
+    "Sec. 3",
+    SWIN_CODE,
+    "Video Swin-{V}: shifted 8x7x7 window attention, C={embed_dim}, blocks {depths}, "
+    "heads {heads}; {frames} frames at {size}x{size}",
+)
 # fmt: off
-#         name            variant  C    blocks per stage  heads per stage
-swin_spec("video_swin_t", "tiny",  96,  (2, 2, 6, 2),     (3, 6, 12, 24))
-swin_spec("video_swin_s", "small", 96,  (2, 2, 18, 2),    (3, 6, 12, 24))
-swin_spec("video_swin_b", "base",  128, (2, 2, 18, 2),    (4, 8, 16, 32))
+#        name            variant  clip      C              blocks per stage      heads per stage
+SWIN.row("video_swin_t", "tiny",  32, 224, embed_dim=96,  depths=(2, 2, 6, 2),  heads=(3, 6, 12, 24))
+SWIN.row("video_swin_s", "small", 32, 224, embed_dim=96,  depths=(2, 2, 18, 2), heads=(3, 6, 12, 24))
+SWIN.row("video_swin_b", "base",  32, 224, embed_dim=128, depths=(2, 2, 18, 2), heads=(4, 8, 16, 32))
 # fmt: on
 
 
@@ -109,24 +121,21 @@ swin_spec("video_swin_b", "base",  128, (2, 2, 18, 2),    (4, 8, 16, 32))
 # fixed sine-cosine positions, q/v biases, mean pooling + fc_norm); 16 frames at 224x224.
 VIDEOMAE_PAPER = "tong2022"
 VIDEOMAE_CODE = "MCG-NJU/VideoMAE modeling_finetune.py vit_{v}_patch16_224"
-VIDEOMAE = Family("VideoMAE", VIDEOMAE_PAPER, "vit_tubelet", video_vit, "Sec. 4")
-
-
-def videomae_spec(name: str, variant: str, dim: int, depth: int, heads: int) -> None:
-    """Register one VideoMAE ViT: width, blocks and heads."""
-    about = (
-        f"VideoMAE ViT-{variant[0].upper()}: joint space-time attention over 2x16x16 tubelets, "
-        f"width {dim}, {depth} blocks, {heads} heads; 16 frames at 224x224"
-    )
-    arch = {"embed_dim": dim, "depth": depth, "heads": heads}
-    VIDEOMAE.spec(name, arch, 16, 224, VIDEOMAE_CODE.format(v=variant), about)
-
-
+VIDEOMAE = Family(
+    "VideoMAE",
+    VIDEOMAE_PAPER,
+    "vit_tubelet",
+    video_vit,
+    "Sec. 4",
+    VIDEOMAE_CODE,
+    "VideoMAE ViT-{V}: joint space-time attention over 2x16x16 tubelets, width {embed_dim}, "
+    "{depth} blocks, {heads} heads; {frames} frames at {size}x{size}",
+)
 # fmt: off
-#             name              variant  width depth heads
-videomae_spec("videomae_vit_s", "small", 384,  12,   6)
-videomae_spec("videomae_vit_b", "base",  768,  12,   12)
-videomae_spec("videomae_vit_l", "large", 1024, 24,   16)
+#            name              variant  clip      width           depth     heads
+VIDEOMAE.row("videomae_vit_s", "small", 16, 224, embed_dim=384,  depth=12, heads=6)
+VIDEOMAE.row("videomae_vit_b", "base",  16, 224, embed_dim=768,  depth=12, heads=12)
+VIDEOMAE.row("videomae_vit_l", "large", 16, 224, embed_dim=1024, depth=24, heads=16)
 # fmt: on
 
 
@@ -135,27 +144,22 @@ videomae_spec("videomae_vit_l", "large", 1024, 24,   16)
 # variants of its configs/Kinetics: TimeSformer_divST_8x32_224 (8 frames at 224),
 # _16x16_448 (HR: 16 frames at 448, position table for 448) and _96x4_224 (L: 96 frames).
 TIMESFORMER_PAPER = "bertasius2021"
-TIMESFORMER_CODE = "facebookresearch/TimeSformer configs/Kinetics/TimeSformer_divST_{v}.yaml"
-TIMESFORMER = Family("TimeSformer", TIMESFORMER_PAPER, "vit_frame_patches", timesformer, "Sec. 3")
-
-
-def timesformer_spec(name: str, variant: str, frames: int, size: int) -> None:
-    """Register one TimeSformer: clip `frames` x `size` (the position table's size)."""
-    about = (
-        f"TimeSformer{variant and '-' + variant}: ViT-B/16 with divided space-time attention "
-        f"(temporal, then spatial, per block); {frames} frames at {size}x{size}"
-    )
-    config = {"": "8x32_224", "HR": "16x16_448", "L": "96x4_224"}[variant]
-    TIMESFORMER.spec(
-        name, {"train_size": size}, frames, size, TIMESFORMER_CODE.format(v=config), about
-    )
-
-
+TIMESFORMER_CODE = "facebookresearch/TimeSformer configs/Kinetics/TimeSformer_divST_{c}.yaml"
+TIMESFORMER = Family(
+    "TimeSformer",
+    TIMESFORMER_PAPER,
+    "vit_frame_patches",
+    timesformer,
+    "Sec. 3",
+    TIMESFORMER_CODE,
+    "TimeSformer{v}: ViT-B/16 with divided space-time attention (temporal, then spatial, per "
+    "block); {frames} frames at {size}x{size}",
+)
 # fmt: off
-#                name               variant frames size
-timesformer_spec("timesformer",     "",     8,     224)
-timesformer_spec("timesformer_hr",  "HR",   16,    448)
-timesformer_spec("timesformer_l",   "L",    96,    224)
+#               name              variant clip      config      position table's size
+TIMESFORMER.row("timesformer",    "",     8,  224, "8x32_224",  train_size=224)
+TIMESFORMER.row("timesformer_hr", "-HR",  16, 448, "16x16_448", train_size=448)
+TIMESFORMER.row("timesformer_l",  "-L",   96, 224, "96x4_224",  train_size=224)
 # fmt: on
 
 
@@ -265,3 +269,26 @@ Family("R(2+1)D", "fan2021ptv", "resnet50", r2plus1d_resnet, "model zoo").spec(
     "R(2+1)D-50 as pytorchvideo builds it: (2+1)D bottlenecks (3x1x1 then 1x3x3 "
     "at the bottleneck width), no stem pool, T halved in stages 3-4; 16 frames at 224x224",
 )
+
+
+# UniFormer(-V1) (Li et al., ICLR 2022, arXiv:2201.04676) as Sense-X/UniFormer
+# video_classification/slowfast/models/uniformer.py builds it (exp/uniformer_{s,b}16x4_k400
+# configs: DEPTH, EMBED_DIM 64-128-320-512, HEAD_DIM 64): local MHRA (depthwise 5x5x5) in
+# stages 1-2, global joint space-time attention in stages 3-4, a dynamic position encoding
+# in every block; clip length free (records at 8, 16 and 32 frames), 16 frames at 224 by default.
+UNIFORMER_CODE = "Sense-X/UniFormer video_classification/slowfast/models/uniformer.py"
+UNIFORMER = Family(
+    "UniFormer",
+    "li2022uniformer",
+    "uniformer",
+    uniformer,
+    "Sec. 3.4",
+    UNIFORMER_CODE,
+    "UniFormer-{V}: local MHRA (depthwise 5x5x5) in stages 1-2, global attention in stages "
+    "3-4, blocks {depths}; {frames} frames at {size}x{size}",
+)
+# fmt: off
+#             name           variant clip      blocks per stage
+UNIFORMER.row("uniformer_s", "S",    16, 224, depths=(3, 4, 8, 3))
+UNIFORMER.row("uniformer_b", "B",    16, 224, depths=(5, 8, 20, 7))
+# fmt: on

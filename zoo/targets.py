@@ -104,6 +104,7 @@ SOURCE_PAPERS = {
     "arXiv:1904.02811": "tran2019",
     "arXiv:1812.03982": "feichtenhofer2019",
     "arXiv:2111.09887": "fan2021ptv",
+    "arXiv:2201.04676": "li2022uniformer",
 }
 PAPER_KEYS = tuple(dict.fromkeys(SOURCE_PAPERS.values()))
 # Default bindings of the `block_conv_weights` convention (see the module docstring).
