@@ -226,6 +226,7 @@ OPTION_OF = {
     "executor": "--executor",
     "address": "--address",
     "preset": "--preset",
+    "gpu": "--gpu",
 }
 # The models' input check names the tensor; at the CLI its spatial size is --size.
 INPUT_MESSAGES = {"x: got spatial size": "--size: got spatial size"}

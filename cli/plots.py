@@ -64,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "measured, else cpu)",
     )
     p.add_argument(
+        "--gpu",
+        metavar="NAME",
+        help="GPU of the dashboard's predicted latency and memory axes, any of `stbench predict "
+        "--list-gpus` (default: h100_sxm)",
+    )
+    p.add_argument(
         "--level",
         choices=("clip", "video", "unspecified"),
         help="accuracy level (default: a table per level; a frontier never mixes levels)",
@@ -110,9 +116,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument(
         "--out-dir", default=str(DEFAULT_OUT_DIR), help="output folder (default: stbench_out)"
     )
+    d.add_argument(
+        "--gpu",
+        metavar="NAME",
+        help="GPU of the dashboard's predicted latency and memory axes, any of `stbench predict "
+        "--list-gpus` (default: h100_sxm)",
+    )
     add_store(d)
     options.add_records(d)
     d.set_defaults(func=run_demo)
+
+
+def _gpu(name: str | None) -> str | None:
+    """The device-table name of ``name`` (None: the default GPU); refused before any work."""
+    if name is None:
+        return None
+    from stbench.bench.predict.devices import get_device
+
+    return get_device(name).name
 
 
 def _dataset(name: str | None) -> str | None:
@@ -214,6 +235,7 @@ def run_frontier(args: argparse.Namespace) -> int:
     from stbench.output import render, write_set
 
     fmt, table_out, dashboard = _frontier_outputs(args)
+    gpu = _gpu(args.gpu)
     user = options.records_files(args)
     dataset = _dataset(args.dataset)
     inputs = read_inputs(args.store, reference=not args.no_reference)  # read once, here
@@ -225,6 +247,7 @@ def run_frontier(args: argparse.Namespace) -> int:
         quiet=quiet,
         predict=True,
         inputs=inputs,
+        gpu=gpu,
     )
     measured = dict(dtype=args.dtype, device=args.device)
     axis, front = _frontier(
@@ -325,10 +348,11 @@ def run_demo(args: argparse.Namespace) -> int:
     from stbench.output import Table, render, write_set
 
     t0 = time.perf_counter()
+    gpu = _gpu(args.gpu)
     out = check_writable(Path(args.out_dir) / "dashboard.html", option="--out-dir")
     csv_path = check_writable(out.with_name("frontiers.csv"), option="--out-dir")
     inputs = read_inputs(args.store)  # a bad store is refused before any counting
-    data = collect(user_records=options.records_files(args), predict=True, inputs=inputs)
+    data = collect(user_records=options.records_files(args), predict=True, inputs=inputs, gpu=gpu)
     # the dashboard and the CSV are one output, written together before anything is printed
     pages = {out: dashboard_page(data), csv_path: render(Table(all_frontiers(data)), "csv")}
     write_set(pages, option="--out-dir")

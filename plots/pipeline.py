@@ -47,17 +47,20 @@ def collect(
     quiet: bool = False,
     predict: bool = False,
     inputs: Inputs | None = None,
+    gpu: str | None = None,
 ) -> PlotData:
     """Load records (``records_paths``, default: the shipped files; plus your own
     ``user_records``, drawn as yours), take the static counts they need from the store
     (counting and storing only the missing ones), add the shipped reference rows, join
     once, build the points and every frontier once. `predict`: add the device model's forward predictions (batch 1,
-    float32, `sources.DEFAULT_GPU`) of the records' configurations as cost axes, read from
-    the store (only those it lacks are predicted and stored). ``inputs``: the store and
+    float32, on ``gpu``: a GPU of the device table, default `sources.DEFAULT_GPU`) of the
+    records' configurations as cost axes, read from the store (only those it lacks are
+    predicted and stored). ``inputs``: the store and
     reference rows already read (`sources.read_inputs`); read here otherwise, once."""
     from stbench.bench.count.static import static_key
     from stbench.plots.curves import curve_configs, heavy_curves, shows_curves
     from stbench.plots.sources import (
+        DEFAULT_GPU,
         join,
         read_inputs,
         record_configs,
@@ -81,7 +84,7 @@ def collect(
     profiles, notes = store_profiles(inputs.store, configs, quiet=quiet, rows=inputs.rows)
     if predict:
         configs_all = record_configs(records, list_models())
-        predicted, problems = store_predictions(inputs.store, configs_all)
+        predicted, problems = store_predictions(inputs.store, configs_all, gpu=gpu or DEFAULT_GPU)
         profiles = with_predictions(profiles, predicted)
         notes.extend(problems)
     if len(notes) > 10:

@@ -96,3 +96,37 @@ def test_hover_shows_measured_over_predicted_where_both_exist():
     )
     assert "measured / predicted peak memory on H100 SXM5 80GB: 1.10" in hover["tsn_resnet18"]
     assert "measured / predicted" not in hover["tam_resnet18"]
+
+
+# One small instance of each modern family (X3D, UniFormer, VideoMAE, Video Swin, MViTv2,
+# TimeSformer, CSN): their predicted axes exist on a GPU other than the default one.
+MODERN = [
+    ProfileConfig("x3d_xs", 4, 64, num_classes=400),
+    ProfileConfig("uniformer_s", 8, 64, num_classes=400),
+    ProfileConfig("videomae_vit_s", 4, 64, num_classes=400),
+    ProfileConfig("video_swin_t", 4, 64, num_classes=400),
+    ProfileConfig("mvitv2_s_16x4", 16, 224, num_classes=400),
+    ProfileConfig("timesformer", 2, 64, num_classes=400),
+    ProfileConfig("ircsn_resnet50", 8, 64, num_classes=400),
+]
+
+
+def test_modern_families_are_predicted_on_the_gpu_asked_for(tmp_path):
+    got, notes = store_predictions(tmp_path / "s.sqlite", MODERN, gpu="a10")
+    assert notes == []
+    assert sorted(got["model"]) == sorted(c.model for c in MODERN)
+    assert set(got["predicted_gpu"]) == {"A10 24GB"}
+    assert (got["predicted_latency_ms"] > 0).all() and (got["predicted_peak_mib"] > 0).all()
+
+
+def test_frontier_and_demo_refuse_an_unknown_gpu_before_any_work(tmp_path, capsys):
+    from stbench.cli import main
+
+    for argv in (
+        ["frontier", "--gpu", "nope", "--store", str(tmp_path / "f.sqlite")],
+        ["demo", "--gpu", "nope", "--out-dir", str(tmp_path / "out")],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--gpu: got 'nope'; allowed: h100_sxm" in err[0]
+    assert list(tmp_path.iterdir()) == []
