@@ -6,7 +6,17 @@ from importlib import resources
 import pytest
 from stbench.bench.predict import published as pub
 from stbench.bench.predict.devices import get_device
-from stbench.bench.predict.estimate import CONSTANTS, PROTOCOL_MS, estimate_ops, interval
+from stbench.bench.predict.estimate import (
+    CONSTANTS,
+    FP32_FLOP_PER_SM_CLOCK,
+    PROTOCOL_MS,
+    estimate_features,
+    features,
+    gpu_seconds,
+    interval,
+    sm_clock,
+    values,
+)
 from stbench.bench.predict.predictor import predict
 
 MODEL = "tsn_resnet18"
@@ -53,10 +63,41 @@ def test_compile_fuses_elementwise_kernels():
         build_zoo_model(MODEL, frames=1, num_classes=10), (1, 3, 1, 64, 64), dtype="float32"
     ).ops
     dev = get_device("l4")
-    eager = estimate_ops(ops, dev, "float32")
-    compiled = estimate_ops(ops, dev, "float32", compile=True)
+    eager = estimate_features(features(ops, dev, "float32"))
+    compiled = estimate_features(features(ops, dev, "float32", compile=True))
     assert compiled["estimate_kernels"] < eager["estimate_kernels"]
     assert compiled["host_ms"] < eager["host_ms"]
+    graphs = estimate_features(features(ops, dev, "float32", cuda_graphs=True))
+    assert graphs["host_ms"] == 0 and graphs["gpu_ms"] == eager["gpu_ms"]
+
+
+def test_sm_issue_term_costs_conv_work_per_sm_clock_not_per_peak():
+    """Same peak, half the SMs x clock: the conv kernels take longer; bandwidth ones do not."""
+    import dataclasses
+
+    from stbench.bench.count.static import build_zoo_model
+    from stbench.bench.predict.trace import trace_forward
+
+    ops = trace_forward(
+        build_zoo_model(MODEL, frames=1, num_classes=10), (8, 3, 1, 64, 64), dtype="float16"
+    ).ops
+    dev = get_device("a100_80gb")
+    narrow = dataclasses.replace(dev, sm_count=dev.sm_count // 2)
+    v = values()
+    wide_s, narrow_s = (gpu_seconds(features(ops, d, "float16"), v) for d in (dev, narrow))
+    assert narrow_s > wide_s
+    assert gpu_seconds(features(ops, narrow, "float16"), {**v, "sm_issue_flop": 0.0}) == (
+        gpu_seconds(features(ops, dev, "float16"), {**v, "sm_issue_flop": 0.0})
+    )
+
+
+def test_sm_clock_falls_back_to_the_fp32_peak_per_sm_clock_of_the_stated_rows():
+    """Rows stating SMs and clock (since GA10x/Hopper) have the FP32 rate the fallback assumes."""
+    for name in ("rtx_3090", "rtx_4090", "a10", "l4", "h100_sxm"):
+        d = get_device(name)
+        assert d.peaks["fp32"] / sm_clock(d) == pytest.approx(FP32_FLOP_PER_SM_CLOCK, rel=0.02)
+    pcie = get_device("h100_pcie")
+    assert pcie.boost_mhz is None and sm_clock(pcie) == pcie.peaks["fp32"] / FP32_FLOP_PER_SM_CLOCK
 
 
 def test_interval_holds_the_worst_validation_error():
@@ -123,6 +164,19 @@ def test_cpu_device_row_from_probes_and_family_groups():
     assert groups <= set(cpu.FAMILY_GROUPS), groups - set(cpu.FAMILY_GROUPS)
     assert {r["fit"] for r in rows} == {True, False}
     assert get_spec("nln_resnet50").family in cpu.FAMILY_GROUPS["attention (non-local)"]
+
+
+def test_every_zoo_family_has_one_cpu_report_group():
+    """A family added to the zoo must be placed in a design group of the CPU report."""
+    from stbench.bench.predict import cpu_device as cpu
+    from stbench.zoo import get_spec, list_models
+
+    families = {get_spec(m).family for m in list_models()}
+    members = [f for group in cpu.FAMILY_GROUPS.values() for f in group]
+    assert len(members) == len(set(members))
+    assert families <= set(members), sorted(families - set(members))
+    assert cpu.family_group("X3D") == cpu.family_group("ir-CSN") != cpu.family_group("NLN")
+    assert cpu.family_group("a user's family") == "a user's family"
 
 
 def test_small_probe_is_cached_per_machine(tmp_path, monkeypatch):

@@ -5,7 +5,8 @@ run is slower for three reasons, each modelled here from the same trace:
 
 - **kernels reach a fraction of peak**, by kernel class: implicit-GEMM convolutions and matrix
   products at a fitted fraction of the peak of the precision they run in (FP32 CUDA cores,
-  TF32 or FP16/BF16 tensor cores); depthwise and grouped convolutions, normalisation, pooling,
+  TF32 or FP16/BF16 tensor cores), plus the time of their work beside the matrix units, which
+  scales with SMs x clock rather than with the peak (``sm_issue_flop``); depthwise and grouped convolutions, normalisation, pooling,
   reductions, elementwise ops, autocast casts and copies at a fitted fraction of the memory
   bandwidth; and every kernel takes at least ``kernel_floor_us`` (a small kernel does not fill
   the GPU). Per kernel: ``max(flops / (eff x peak), bytes / (eff_bw x bandwidth)) + floor``.
@@ -39,6 +40,7 @@ from stbench.bench.predict.roofline import LAUNCH_OVERHEAD_US, TENSOR_CORE_CATEG
 
 MEMORY_FORMATS = ("contiguous", "channels_last")
 FUSABLE = frozenset({"elementwise", "norm"})  # what torch.compile folds into the kernel before
+FP32_FLOP_PER_SM_CLOCK = 256  # GA10x, Ada, Hopper, Blackwell: 128 FP32 lanes per SM, FMA = 2
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,35 @@ FIT_DATA = (
 _C = [
     Constant(
         "eff_fp32",
-        0.871,
+        0.88,
         "achieved FP32 conv/GEMM rate / FP32 CUDA-core peak (cuDNN's Winograd and FFT "
         "algorithms for 3x3 convolutions do fewer multiplies, so it may exceed 1)",
         "fitted",
         FIT_DATA,
     ),
-    Constant("eff_tf32", 0.218, "fraction of TF32 tensor-core peak", "fitted", FIT_DATA),
+    Constant("eff_tf32", 0.32, "fraction of TF32 tensor-core peak", "fitted", FIT_DATA),
     Constant("eff_half", 1.0, "fraction of FP16/BF16 tensor-core peak", "fitted", FIT_DATA),
-    Constant("eff_bw", 0.649, "fraction of memory bandwidth", "fitted", FIT_DATA),
-    Constant("kernel_floor_us", 4.088, "microseconds per kernel", "fitted", FIT_DATA),
+    Constant(
+        "sm_issue_flop",
+        3814.0,
+        "FLOP per SM per clock that a conv/GEMM kernel's work beside the matrix units (address "
+        "arithmetic, staging loads to shared memory, epilogue) allows: each such kernel also "
+        "takes flops / (sm_issue_flop x SMs x clock), so a GPU with wider tensor cores per SM "
+        "(A100, H100) reaches a lower fraction of its peak than one with narrower ones (V100, "
+        "T4, GeForce at FP32 accumulate)",
+        "fitted",
+        FIT_DATA + "; SMs and clock from bench/predict/devices.csv",
+    ),
+    Constant("eff_bw", 0.706, "fraction of memory bandwidth", "fitted", FIT_DATA),
+    Constant(
+        "kernel_floor_us",
+        LAUNCH_OVERHEAD_US,
+        "microseconds per kernel at least (a kernel occupies the GPU at least as long as a "
+        "launch takes)",
+        "cited",
+        "bench.predict.roofline.LAUNCH_OVERHEAD_US (NVIDIA developer forums); fitted, it took "
+        "up the DLE machine's host cost per op (23 us) and made an H100 at batch 2 GPU-bound",
+    ),
     Constant(
         "host_op_us",
         10.0,
@@ -98,19 +119,19 @@ _C = [
     ),
     Constant(
         "overlap_sharpness",
-        3.145,
+        2.733,
         "exponent p of the smooth max (host^p + gpu^p)^(1/p)",
         "fitted",
         FIT_DATA,
     ),
     Constant(
         "nchw_transpose_passes",
-        0.725,
+        0.861,
         "extra passes over a tensor-core conv's input and output on a contiguous (NCHW) tensor",
         "fitted",
         FIT_DATA,
     ),
-    Constant("host_autocast_us", 4.923, "microseconds of CPU per autocast op", "fitted", FIT_DATA),
+    Constant("host_autocast_us", 43.53, "microseconds of CPU per autocast op", "fitted", FIT_DATA),
     Constant(
         "launch_us",
         LAUNCH_OVERHEAD_US,
@@ -127,7 +148,7 @@ CONSTANTS: dict[str, Constant] = {c.name: c for c in _C}
 PROTOCOL_MS: dict[str, Constant] = {
     "NVIDIA/DeepLearningExamples": Constant(
         "protocol_ms_dle",
-        9.977,
+        8.2,
         "ms per iteration",
         "fitted",
         "DLE validation loop: host-to-device copy, loss, top-k accuracy, .item() syncs; "
@@ -139,14 +160,14 @@ PROTOCOL_MS: dict[str, Constant] = {
 # leave-one-GPU-out (each GPU's rows predicted by constants fitted without that GPU): written
 # from `stbench predict --validate-published --leave-one-gpu-out` (58 rows; README).
 REGIME_ERROR: dict[str, tuple[float, float]] = {
-    "host-bound": (0.042, 0.133),
-    "gpu-bound": (0.177, 0.471),
-    "train": (0.100, 0.303),
+    "host-bound": (0.052, 0.138),
+    "gpu-bound": (0.162, 0.345),
+    "train": (0.125, 0.217),
 }
 
 
 # The label of a predicted latency axis: the leave-one-GPU-out error over all published rows.
-VALIDATION = {"median": 0.105, "worst": 0.471, "n": 58, "how": "leave one GPU out"}
+VALIDATION = {"median": 0.122, "worst": 0.345, "n": 58, "how": "leave one GPU out"}
 
 
 def validation_label() -> str:
@@ -205,8 +226,10 @@ class Features:
     transposes: np.ndarray  # 1 where a tensor-core conv gets NCHW<->NHWC conversions
     bandwidth: float
     fp32_peak: float
+    sm_clock: float  # SMs x clock (Hz): the rate the per-SM issue term scales with; 0 = none
     host_counts: dict[str, int]  # forward/backward x kernel/view ops, autocast ops
     compile: bool
+    cuda_graphs: bool = False
 
 
 def features(
@@ -216,8 +239,10 @@ def features(
     *,
     memory_format: str = "contiguous",
     compile: bool = False,
+    cuda_graphs: bool = False,
 ) -> Features:
-    """The arrays :func:`estimate_features` costs, from a trace's ops."""
+    """The arrays :func:`estimate_features` costs, from a trace's ops run as told (layout,
+    torch.compile, CUDA graphs)."""
     check_memory_format(memory_format)
     all_ops = list(ops)
     kernels = [o for o in all_ops if o.launches_kernel]
@@ -254,9 +279,23 @@ def features(
         transposes=np.array(trans, dtype=bool),
         bandwidth=device.bandwidth,
         fp32_peak=device.peaks["fp32"],
+        sm_clock=sm_clock(device),
         host_counts=counts,
         compile=compile,
+        cuda_graphs=cuda_graphs,
     )
+
+
+def sm_clock(device: Device) -> float:
+    """SMs x boost clock (Hz) of a GPU: as stated, else its FP32 peak / 256.
+
+    Every device-table GPU of an architecture since GA10x/Hopper whose SM count and clock are
+    both stated has an FP32 peak of 256 FLOP per SM per clock (128 FP32 lanes x 2); the rows
+    without both (H100 PCIe, L40S, RTX 6000 Ada, RTX PRO 6000, B200) are of those architectures.
+    """
+    if device.sm_count and device.boost_mhz:
+        return device.sm_count * device.boost_mhz * 1e6
+    return device.peaks["fp32"] / FP32_FLOP_PER_SM_CLOCK
 
 
 def gpu_seconds(f: Features, v: Mapping[str, float]) -> float:
@@ -269,16 +308,19 @@ def gpu_seconds(f: Features, v: Mapping[str, float]) -> float:
         default=1.0,
     )
     compute = np.where(f.cls == 0, 0.0, f.flops / (eff * f.peak))
+    issue = v.get("sm_issue_flop", 0.0)
+    if issue > 0:  # 0: no per-SM term (the CPU)
+        compute = compute + np.where(f.cls >= 2, f.flops / (issue * f.sm_clock), 0.0)
     t = np.maximum(compute, memory) + floor
     passes = v["nchw_transpose_passes"]
     t = t + np.where(f.transposes, passes * memory + 2 * floor, 0.0)
     return float(t.sum())
 
 
-def host_seconds(f: Features, v: Mapping[str, float], *, cuda_graphs: bool = False) -> float:
+def host_seconds(f: Features, v: Mapping[str, float]) -> float:
     """Estimated CPU seconds to issue the pass: eager dispatch, or none (graphs), or launches."""
     c = f.host_counts
-    if cuda_graphs:
+    if f.cuda_graphs:
         return 0.0
     if f.compile:
         return c["kernels"] * v["launch_us"] * 1e-6
@@ -309,7 +351,6 @@ def estimate_features(
     f: Features,
     v: Mapping[str, float] | None = None,
     *,
-    cuda_graphs: bool = False,
     extra_host_ms: float = 0.0,
 ) -> dict[str, Any]:
     """GPU time, host time and the estimated latency (ms) of the overlapped streams.
@@ -318,7 +359,7 @@ def estimate_features(
     """
     v = values() if v is None else v
     gpu = gpu_seconds(f, v)
-    host = host_seconds(f, v, cuda_graphs=cuda_graphs) + extra_host_ms * 1e-3
+    host = host_seconds(f, v) + extra_host_ms * 1e-3
     return {
         "latency_ms": combine(host, gpu, v) * 1e3,
         "gpu_ms": gpu * 1e3,
@@ -326,21 +367,6 @@ def estimate_features(
         "estimate_kernels": f.host_counts["kernels"],
         "bound_by": "host" if host > gpu else "gpu",
     }
-
-
-def estimate_ops(
-    ops: Iterable[Any],
-    device: Device,
-    dtype: str,
-    *,
-    memory_format: str = "contiguous",
-    cuda_graphs: bool = False,
-    compile: bool = False,
-    constants: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
-    """GPU time, host time and the estimated latency (ms) of one traced pass or step."""
-    f = features(ops, device, dtype, memory_format=memory_format, compile=compile)
-    return estimate_features(f, constants, cuda_graphs=cuda_graphs)
 
 
 def regime(bound_by: str, train: bool) -> str:

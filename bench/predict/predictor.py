@@ -20,7 +20,8 @@ from stbench.bench.predict.devices import Device, get_device
 from stbench.bench.predict.estimate import (
     REGIME_ERROR,
     check_memory_format,
-    estimate_ops,
+    estimate_features,
+    features,
     interval,
     regime,
 )
@@ -157,7 +158,7 @@ def predict(
     fwd = run_traced(spec.name, "forward", lambda: trace_forward(model, shape, dtype=dtype))
     total = summarize_ops(fwd.ops, device, dtype, **options)
     how = {"memory_format": memory_format, "cuda_graphs": cuda_graphs, "compile": compile}
-    est = _at_least_bound(estimate_ops(fwd.ops, device, dtype, **how), total)
+    est = _at_least_bound(estimate_features(features(fwd.ops, device, dtype, **how)), total)
     memory = memory_report(fwd)
     row: dict[str, Any] = {
         "kind": KIND,
@@ -212,7 +213,7 @@ def predict(
         )
         tmem = memory_report(step)
         ttotal = summarize_ops(step.ops, device, dtype, **options)
-        test = _at_least_bound(estimate_ops(step.ops, device, dtype, **how), ttotal)
+        test = _at_least_bound(estimate_features(features(step.ops, device, dtype, **how)), ttotal)
         row.update(
             optimizer=optimizer,
             train_macs=_conv_linear_macs(step.ops) // batch,
