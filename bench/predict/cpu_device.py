@@ -43,8 +43,8 @@ FAMILY_GROUPS = {
     "temporal modules (shift, TAM, grouped GST)": ("TAM", "TSM", "GST"),
     "channel-wise 3-D (X3D, CSN)": ("X3D", "ir-CSN", "ip-CSN"),
     "attention (non-local)": ("NLN",),
-    "attention (transformers: MViT, Swin, TimeSformer, VideoMAE)": (
-        *("MViT", "MViTv2", "Video Swin", "TimeSformer", "VideoMAE"),
+    "attention (transformers: MViT, Swin, TimeSformer, VideoMAE, UniFormer)": (
+        *("MViT", "MViTv2", "Video Swin", "TimeSformer", "VideoMAE", "UniFormer"),
     ),
 }
 # host_op_us stays cited: on one thread an op's dispatch and its kernel add up, so only their
