@@ -6,7 +6,7 @@ of a model is ``variant='run i'`` with its own top-1 value, and every tenth row 
 reported cost and a note, so all cell kinds the reader checks are present. The rows are a
 pure function of their index: the same `rows` always writes the same file.
 
-Usage: python scripts/big_records.py OUT.csv [--rows 158000] [--note-bytes 0]
+Usage: python scripts/big_records.py OUT.csv [--rows 158000] [--note-bytes 0] [--recipes 100]
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ MODELS = (
     ("slow_resnet50_8x8", 8, 256, 55.0),
     ("ircsn_resnet50", 32, 224, 50.0),
 )
+RECIPES = 100
 
 
-def record(i: int, note_bytes: int = 0) -> dict[str, str]:
+def record(i: int, note_bytes: int = 0, recipes: int = RECIPES) -> dict[str, str]:
     """Row `i` of the generated file (all cells as text, as a CSV holds them); with
-    `note_bytes`, every row's note is that long (a file of few, wide rows)."""
+    `note_bytes`, every row's note is that long (a file of few, wide rows). Each model's
+    runs are spread over `recipes` training recipes (the `protocol` cell): 1 puts all of a
+    model's runs in one configuration, values 0.001 apart (the densest duplicate scan)."""
     model, frames, size, gmacs = MODELS[i % len(MODELS)]
     run = i // len(MODELS)
     row = dict.fromkeys(COLUMNS, "")
@@ -51,6 +54,7 @@ def record(i: int, note_bytes: int = 0) -> dict[str, str]:
         input_size=str(size),
         pretraining="imagenet",
         modality="rgb",
+        protocol=f"recipe {run % recipes}" if recipes > 1 else "",
         variant=f"run {run}",
         source=f"generated load-test record {i} (scripts/big_records.py)",
     )
@@ -67,17 +71,17 @@ def record(i: int, note_bytes: int = 0) -> dict[str, str]:
     return row
 
 
-def records(rows: int, note_bytes: int = 0) -> Iterator[dict[str, str]]:
+def records(rows: int, note_bytes: int = 0, recipes: int = RECIPES) -> Iterator[dict[str, str]]:
     """The first `rows` generated records, in file order."""
-    return (record(i, note_bytes) for i in range(rows))
+    return (record(i, note_bytes, recipes) for i in range(rows))
 
 
-def write_records(path: Path, rows: int, note_bytes: int = 0) -> Path:
+def write_records(path: Path, rows: int, note_bytes: int = 0, recipes: int = RECIPES) -> Path:
     """Write the first `rows` generated records to `path` as CSV (header first)."""
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(records(rows, note_bytes))
+        writer.writerows(records(rows, note_bytes, recipes))
     return Path(path)
 
 
@@ -87,8 +91,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--rows", type=int, default=158_000)
     parser.add_argument("--note-bytes", type=int, default=0, help="every note this long")
+    parser.add_argument("--recipes", type=int, default=RECIPES, help="configurations a model")
     args = parser.parse_args()
-    path = write_records(args.out, args.rows, args.note_bytes)
+    path = write_records(args.out, args.rows, args.note_bytes, args.recipes)
     print(f"{path}: {args.rows} records, {path.stat().st_size / 1e6:.1f} MB")
 
 
