@@ -18,15 +18,15 @@ JOIN_COLUMNS: tuple[str, ...] = ("model", "frames", "size", "num_classes")
 MATCHES = ("both", "record_only", "profile_only")
 
 
-def _record_reason(row: pd.Series, modalities: Sequence[str]) -> str:
+def _record_reason(
+    model: str, modality: str, frames: object, size: object, modalities: Sequence[str]
+) -> str:
     """Why a record cannot meet a profile, or '' when it only lacks a profile."""
-    if not row["model"]:
+    if not model:
         return "no zoo model (published_name only)"
-    if row["modality"] not in modalities:
-        return f"modality {row['modality']}: profiles are of the single RGB network"
-    missing = [
-        name for f, name in (("frames", "frames"), ("size", "input size")) if pd.isna(row[f])
-    ]
+    if modality not in modalities:
+        return f"modality {modality}: profiles are of the single RGB network"
+    missing = [name for v, name in ((frames, "frames"), (size, "input size")) if pd.isna(v)]
     if missing:
         return f"{' and '.join(missing)} not published"
     return ""
@@ -55,7 +55,13 @@ def join_profiles_records(
     rec = records.copy()
     rec["model"] = rec["model"].fillna("")
     rec = _as_int(rec, RECORD_KEY[1:]).rename(columns={"input_size": "size"})
-    reasons = rec.apply(_record_reason, axis=1, modalities=tuple(modalities))
+    columns = (rec[c].tolist() for c in ("model", "modality", "frames", "size"))
+    allowed = tuple(modalities)  # one plain call per record, no pandas row each
+    reasons = pd.Series(
+        [_record_reason(*cells, allowed) for cells in zip(*columns, strict=True)],
+        index=rec.index,
+        dtype=object,
+    )
     joinable = rec[reasons == ""]
     blocked = rec[reasons != ""].assign(
         match="record_only", unmatched_reason=reasons[reasons != ""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,23 +81,27 @@ def _load(user: list[Path] | None) -> pd.DataFrame:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Print one row per file; raise RecordsError (exit 2) listing every bad row as file:line."""
-    from stbench.zoo.records import RecordsError, shipped_files, validate_files
+    from stbench.zoo.records import RecordsError, check_files, shipped_files
 
     fmt = output_format(args)
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"files: not found or not a file: {', '.join(missing)}")
     files = [*shipped_files(), *args.files] if args.with_shipped else list(args.files)
-    rows, problems = validate_files(files)
+    checked = check_files(files, keep=False)  # streamed: counts and problems, no records kept
+    problems = checked.problems
+    by_name = Counter()  # records of the files of each name (a row names its file's name)
+    for f, n in zip(files, checked.counts, strict=True):
+        by_name[f.name] += n
     summary = [
         {
             "file": str(f),
-            "records": sum(r["file"] == f.name for r in rows),
+            "records": by_name[f.name],
             "problems": sum(p.startswith(f"{f}:") for p in problems),
         }
         for f in files
     ]
-    counted = f"{len(rows)} records in {len(files)} file(s)"
+    counted = f"{sum(checked.counts)} records in {len(files)} file(s)"
     title = (
         f"records: {len(problems)} problem(s); good: {counted}" if problems else f"ok: {counted}"
     )

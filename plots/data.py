@@ -9,7 +9,7 @@ column per cost axis, e.g. `macs`, `params`, `latency|cuda|1|float32||<GPU name>
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -219,6 +219,30 @@ def _combo(row: pd.Series) -> str:
     return "|".join([*parts, "+".join(opts), _device_name(row)])
 
 
+# The cells `_combo` and `_provenance` read: a timed row's setting, repeated on every record
+# it joins, so each is worked out once per distinct setting (`_per_setting`).
+_COMBO_CELLS = (
+    *("device", "batch", "dtype", "memory_format", "compile", "run_gpu_name", "gpu_name"),
+    *("device_name", "run_cpu_model", "threads", "run_threads"),
+)
+_PROVENANCE_CELLS = ("origin", "run_torch_version", "run_git_commit", "run_started_at", "stored_at")
+
+
+def _per_setting(df: pd.DataFrame, fn: Callable[[dict], str], cells: Sequence[str]) -> pd.Series:
+    """``fn`` of each row of ``df`` (as ``df.apply(fn, axis=1)``), called once per distinct
+    combination of the ``cells`` it reads, not once per row."""
+    cols = [c for c in cells if c in df.columns]
+    rows = zip(*(df[c].tolist() for c in cols), strict=True) if cols else [()] * len(df)
+    memo: dict[tuple, str] = {}
+    out = []
+    for row in rows:
+        got = memo.get(row)
+        if got is None:
+            got = memo[row] = fn(dict(zip(cols, row, strict=True)))
+        out.append(got)
+    return pd.Series(out, index=df.index)
+
+
 def _where(combo: str) -> str:
     """'AMD EPYC, 1 thread, float32, batch 1' (the device's name where known)."""
     dev, batch, dtype, opts, name = combo.split("|")
@@ -257,7 +281,7 @@ def latency_details(sub: pd.DataFrame, combo: str, base: pd.DataFrame) -> None:
         reason = first["noisy_reason"].map(_text) if "noisy_reason" in first else ""
         base[f"noisy|{combo}"] = noisy
         base[f"noisy_reason|{combo}"] = pd.Series(reason, index=first.index).where(noisy, "")
-    base[f"source|{combo}"] = first.apply(_provenance, axis=1)
+    base[f"source|{combo}"] = _per_setting(first, _provenance, _PROVENANCE_CELLS)
 
 
 def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
@@ -283,7 +307,9 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
     if "uncounted_ops" in df.columns:  # ops no handle counts: text, for the hover
         text = df.assign(_u=df["uncounted_ops"].map(uncounted_text)).dropna(subset=["_u"])
         base["uncounted_ops"] = text.groupby("_rid")["_u"].first()
-    factors = [views_factor(r) for r in base.to_dict("records")]
+    cells = [c for c in ("views", "protocol", "dataset", "frames") if c in base.columns]
+    rows = zip(*(base[c].tolist() for c in cells), strict=True) if cells else [()] * len(base)
+    factors = [views_factor(dict(zip(cells, row, strict=True))) for row in rows]
     base["views_factor"] = [f for f, _ in factors]
     base["views_how"] = [h for _, h in factors]
     if "macs" in base.columns:
@@ -299,7 +325,7 @@ def build_points(joined: pd.DataFrame) -> tuple[pd.DataFrame, list[CostAxis]]:
         sub = df[pd.to_numeric(df[col], errors="coerce").notna()]
         if sub.empty:
             continue
-        combos = sub.apply(_combo, axis=1)
+        combos = _per_setting(sub, _combo, _COMBO_CELLS)
         for combo in sorted(combos.unique()):
             got = sub[combos == combo].groupby("_rid")[col].first().astype(float)
             column = f"{kind}|{combo}"

@@ -16,6 +16,7 @@ are marked (``views_how``), never guessed.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 
@@ -84,10 +85,53 @@ def _same_value(a: float, b: float, digits: int) -> bool:
     return abs(round(a, digits) - round(b, digits)) < 10 ** (-digits) / 2 + 1e-9
 
 
-def _source(row: pd.Series) -> str:
+_FOLDED = ("source", "paper", "published_name")  # what a folded record contributes
+
+
+def _source(row: dict | pd.Series) -> str:
     src = _text(row.get("source"))
     paper = _text(row.get("paper"))
     return f"{src} [{paper}]" if paper and paper not in src else src
+
+
+class _Runs:
+    """The runs of one configuration, in the order they began. A run's first (most precise)
+    value is filed by its decimals in a list sorted by value, so a record is compared only
+    with the runs whose first value could round to its own, in the order a plain scan over
+    every run would compare them (the same runs, in near-linear time)."""
+
+    def __init__(self, vals: dict, digits: dict) -> None:
+        self.vals, self.digits = vals, digits
+        self.runs: list[list] = []  # each: [index labels], first = the kept one
+        self.filed: dict[int, list[tuple[float, int]]] = {}  # decimals -> (value, run number)
+
+    def add(self, i: object) -> None:
+        """File record `i` under the first run whose value it matches, else a new run."""
+        v, d = self.vals[i], self.digits[i]
+        if not math.isfinite(v):  # NaN and infinities round equal to nothing
+            self.runs.append([i])
+            return
+        found = []
+        for dj, filed in self.filed.items():
+            # equal at m decimals means at most 1.5 * 10^-m apart: a wider window misses none
+            width = 2 * 10.0 ** -min(d, dj) + 1e-6
+            lo = bisect.bisect_left(filed, (v - width, -1))
+            hi = bisect.bisect_right(filed, (v + width, math.inf))
+            found.extend(n for _, n in filed[lo:hi])
+        for n in sorted(found):
+            run = self.runs[n]
+            j = run[0]
+            if _same_value(v, self.vals[j], min(d, self.digits[j])):
+                if d > self.digits[j]:  # the more precise figure becomes the run's first
+                    filed = self.filed[self.digits[j]]
+                    del filed[bisect.bisect_left(filed, (self.vals[j], n))]
+                    bisect.insort(self.filed.setdefault(d, []), (v, n))
+                    run.insert(0, i)
+                else:
+                    run.append(i)
+                return
+        bisect.insort(self.filed.setdefault(d, []), (v, len(self.runs)))
+        self.runs.append([i])
 
 
 def one_per_run(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
@@ -96,35 +140,22 @@ def one_per_run(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
     if df.empty:
         return df.assign(also_sources="", also_published_as="")
     key = [c for c in RUN_KEY if c in df.columns]
-    keys = df[key].astype(str).agg("|".join, axis=1) if key else pd.Series("", index=df.index)
+    cells = (df[c].astype(str).tolist() for c in key)
+    joined = ["|".join(t) for t in zip(*cells, strict=True)] if key else [""] * len(df)
+    keys = pd.Series(joined, index=df.index, dtype=object)
     keep: list = []
     also: dict = {}
     names: dict = {}
     vals = dict(zip(df.index, df[value].astype(float), strict=True))
     digits = {i: _decimals(v) for i, v in vals.items()}
+    text = {c: dict(zip(df.index, df[c], strict=True)) for c in _FOLDED if c in df.columns}
     for _, idx in df.groupby(keys, sort=False).groups.items():
-        runs: list[list] = []  # each: [index labels], first = the kept one
-        near: dict[int, list[tuple[int, list]]] = {}  # (number, run) by its value's unit
+        config = _Runs(vals, digits)
         for i in idx:
-            v = vals[i]
-            # equal after rounding means less than 1 apart; a run is filed under its first
-            # value's whole part, and a later first lies within 1 of it: unit +- 2 covers all
-            unit = math.floor(v) if math.isfinite(v) else 0
-            found = sorted(kr for u in range(unit - 2, unit + 3) for kr in near.get(u, []))
-            for _, run in found:  # in the order the runs began, as a plain scan would
-                j = run[0]
-                if _same_value(v, vals[j], min(digits[i], digits[j])):
-                    if digits[i] > digits[j]:
-                        run.insert(0, i)
-                    else:
-                        run.append(i)
-                    break
-            else:
-                runs.append([i])
-                near.setdefault(unit, []).append((len(runs), runs[-1]))
-        for run in runs:
+            config.add(i)
+        for run in config.runs:
             keep.append(run[0])
-            others = [df.loc[i] for i in run[1:]]
+            others = [{c: t[i] for c, t in text.items()} for i in run[1:]]
             also[run[0]] = "; ".join(dict.fromkeys(_source(r) for r in others))
             pub = [_text(r.get("published_name")) for r in others]
             own = _text(df.at[run[0], "published_name"]) if "published_name" in df else ""

@@ -69,3 +69,38 @@ def test_a_page_too_large_is_warned_about_before_writing(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert "stbench: warning:" in err and "points); browsers open pages over 1 MB" in err
     assert out.stat().st_size > 1e6 and order == ["write"]
+
+
+def _plain_scan(values: list[float]) -> list[list[int]]:
+    """Runs as a scan over every earlier run finds them (the rule, without an index)."""
+    digits = [runs._decimals(v) for v in values]
+    found: list[list[int]] = []
+    for i, v in enumerate(values):
+        for run in found:
+            j = run[0]
+            if runs._same_value(v, values[j], min(digits[i], digits[j])):
+                run.insert(0, i) if digits[i] > digits[j] else run.append(i)
+                break
+        else:
+            found.append([i])
+    return found
+
+
+def test_indexed_runs_are_the_plain_scans_runs():
+    import random
+
+    rng = random.Random(7)
+    centres = [40, 41.2, 65.4, 65.4378, 70, 99.99]
+    steps = [0, 0.01, 0.04, 0.05, 0.049, 0.5, 0.96, 1.0, -0.05]
+    values = [
+        round(rng.choice(centres) + rng.choice(steps), rng.choice([0, 1, 1, 2, 3, 4, 6]))
+        for _ in range(1500)
+    ]
+    df = pd.DataFrame(
+        dict(model="m", value=values, source=[f"s{i}" for i in range(len(values))], paper="p")
+    )
+    kept = runs.one_per_run(df)
+    want = _plain_scan(values)
+    assert list(kept.index) == sorted(run[0] for run in want)
+    for run in want:
+        assert kept.at[run[0], "also_sources"] == "; ".join(f"s{i} [p]" for i in run[1:])

@@ -9,12 +9,12 @@ half-loaded). Column meanings and allowed values: ``zoo/records/README.md``.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import math
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -338,51 +338,155 @@ def _unguard(cell: str | None) -> str | None:
     return cell
 
 
-def _read_file(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
-    """Rows with their 1-based line numbers, or the file-level problems. A UTF-8 BOM
-    (Excel's "CSV UTF-8") is allowed; a quoted cell may hold a newline."""
+CHUNK = 1 << 20  # bytes read at a time: a records file is streamed, never held whole
+
+
+def _utf8_problem(path: Path) -> str | None:
+    """Why `path` is not UTF-8 text (one line), or None; read in chunks, nothing kept."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(CHUNK)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                byte = exc.object[exc.start : exc.start + 1].hex()
+                where = offset + exc.start
+                return f"'utf-8' codec can't decode byte 0x{byte} in position {where}: {exc.reason}"
+            if not chunk:
+                return None
+            offset += len(chunk)
+
+
+def _read_rows(path: Path, problems: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows with their 1-based line numbers, streamed; the file-level problems are appended
+    to `problems` (a file that cannot be read yields nothing). A UTF-8 BOM (Excel's "CSV
+    UTF-8") is allowed; a quoted cell may hold a newline."""
     try:
         input_file("records", path)
         reads(path, "records")
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, FieldError) as exc:
-        return [], [f"{path}: cannot read: {exc}"]
-    reader = csv.reader(io.StringIO(text, newline=""))
-    problems = []
-    rows = []
-    try:
-        header = next(reader, [])
-        header = [h.strip() for h in header]
-        unknown = [c for c in header if c not in COLUMNS and c not in WRITTEN_COLUMNS]
-        missing = [c for c in REQUIRED if c not in header]
-        twice = sorted({c for c in header if header.count(c) > 1})
-        if unknown:
-            problems.append(f"{path}:1: unknown column(s) {unknown}; allowed: {', '.join(COLUMNS)}")
-        if missing:
-            problems.append(f"{path}:1: missing required column(s) {missing}")
-        if twice:
-            problems.append(f"{path}:1: column(s) given twice {twice}; allowed: each once")
-        if problems:
-            return [], problems
-        line = reader.line_num + 1
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if len(cells) > len(header):
-                problems.append(f"{path}:{start}: more cells than columns ({len(header)})")
-                continue
-            raw = {h: _unguard(c) for h, c in zip(header, cells, strict=False)}
-            if all(not (v or "").strip() for v in raw.values()):
-                continue
-            rows.append((start, raw))
-    except csv.Error as exc:  # e.g. a field over the csv module's limit (128 KiB)
-        problems.append(f"{path}:{reader.line_num}: cannot read as CSV ({exc})")
-    return rows, problems
+        bad_text = _utf8_problem(path)
+        fh = path.open(encoding="utf-8-sig")  # universal newlines, as read_text() had
+    except (OSError, FieldError) as exc:
+        problems.append(f"{path}: cannot read: {exc}")
+        return
+    if bad_text:
+        fh.close()
+        problems.append(f"{path}: cannot read: {bad_text}")
+        return
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader, [])]
+            unknown = [c for c in header if c not in COLUMNS and c not in WRITTEN_COLUMNS]
+            missing = [c for c in REQUIRED if c not in header]
+            twice = sorted({c for c in header if header.count(c) > 1})
+            if unknown:
+                problems.append(
+                    f"{path}:1: unknown column(s) {unknown}; allowed: {', '.join(COLUMNS)}"
+                )
+            if missing:
+                problems.append(f"{path}:1: missing required column(s) {missing}")
+            if twice:
+                problems.append(f"{path}:1: column(s) given twice {twice}; allowed: each once")
+            if unknown or missing or twice:
+                return
+            line = reader.line_num + 1
+            for cells in reader:
+                start, line = line, reader.line_num + 1
+                if len(cells) > len(header):
+                    problems.append(f"{path}:{start}: more cells than columns ({len(header)})")
+                    continue
+                raw = {h: _unguard(c) for h, c in zip(header, cells, strict=False)}
+                if all(not (v or "").strip() for v in raw.values()):
+                    continue
+                yield start, raw
+        except csv.Error as exc:  # e.g. a field over the csv module's limit (128 KiB)
+            problems.append(f"{path}:{reader.line_num}: cannot read as CSV ({exc})")
+        except (OSError, UnicodeDecodeError) as exc:  # changed or gone while read
+            problems.append(f"{path}: cannot read: {exc}")
 
 
 def record_key(row: dict) -> tuple:
     """The identity of a record (see ``KEY``); two rows with the same key are duplicates."""
     name = row["model"] or row["published_name"]
     return tuple(name if k == "name" else row[k] for k in KEY)
+
+
+# Every column of a clean record: the file's columns, then where it was read from.
+ROW_COLUMNS: tuple[str, ...] = (*COLUMNS, "file", "line", ORIGIN)
+# Text columns of few distinct values: one string object per value, shared by its records.
+_SHARED = frozenset(ROW_COLUMNS) - {
+    *("published_name", "note", "source", "line"),
+    *("value", "frames", "input_size", "epochs", "reported_flops", "reported_params"),
+}
+
+
+@dataclass
+class Checked:
+    """One validation pass: the clean records column by column (``ROW_COLUMNS``), how
+    many clean records each file gave (in the order given) and every problem found."""
+
+    columns: dict[str, list]
+    counts: list[int]
+    problems: list[str]
+
+    def rows(self) -> list[dict]:
+        """The clean records as one dict per record (in file order)."""
+        names, columns = list(self.columns), self.columns.values()
+        return [dict(zip(names, cells, strict=True)) for cells in zip(*columns, strict=True)]
+
+    def frame(self) -> pd.DataFrame:
+        """The clean records as a DataFrame of ``ROW_COLUMNS`` (no per-record dicts)."""
+        return pd.DataFrame(self.columns, columns=list(ROW_COLUMNS))
+
+
+def check_files(
+    paths: Iterable[str | Path],
+    *,
+    check_zoo_names: bool = True,
+    zoo_names: Callable[[], set[str]] = _zoo_names,
+    user_files: Iterable[str | Path] = (),
+    keep: bool = True,
+) -> Checked:
+    """Check every row of every file, streamed: the clean records (kept column by column;
+    none with ``keep=False``, for a check only) and every problem as ``file:line: reason``.
+    ``record_origin`` is the path of a row from one of ``user_files``, else ''. A model
+    counts as known when it is registered (the zoo's or your own)."""
+    names = zoo_names() if check_zoo_names else None
+    user = {Path(p) for p in user_files}
+    columns: dict[str, list] = {c: [] for c in ROW_COLUMNS}
+    shared: dict[str, str] = {}
+    counts: list[int] = []
+    problems: list[str] = []
+    seen: dict[tuple, tuple[Path, int]] = {}
+    for p in paths:
+        path = Path(p)
+        own: list[str] = []  # the file's own problems: listed before its rows'
+        at, count = len(problems), 0
+        cells = {"file": path.name, ORIGIN: str(path) if path in user else ""}
+        for line, raw in _read_rows(path, own):
+            row, bad = _check_row(raw, names)
+            if not bad:
+                key = record_key(row)
+                if key in seen:
+                    first, at_line = seen[key]
+                    bad.append(f"duplicate key {key} (first at {first}:{at_line})")
+                else:
+                    seen[key] = (path, line)
+            if bad:
+                problems += [f"{path}:{line}: {reason}" for reason in bad]
+                continue
+            count += 1
+            if keep:
+                row.update(cells, line=line)
+                for c, column in columns.items():
+                    v = row[c]
+                    column.append(shared.setdefault(v, v) if c in _SHARED else v)
+        problems[at:at] = own
+        counts.append(count)
+    return Checked(columns, counts, problems)
 
 
 def validate_files(
@@ -395,30 +499,10 @@ def validate_files(
     """Check every row of every file; return (clean rows with ``file``/``line`` and
     ``record_origin``: the path of a row from one of ``user_files``, else '', problems).
     A model counts as known when it is registered (the zoo's or your own)."""
-    names = zoo_names() if check_zoo_names else None
-    user = {Path(p) for p in user_files}
-    clean: list[dict] = []
-    problems: list[str] = []
-    seen: dict[tuple, str] = {}
-    for p in paths:
-        path = Path(p)
-        raw_rows, file_problems = _read_file(path)
-        problems += file_problems
-        for line, raw in raw_rows:
-            row, bad = _check_row(raw, names)
-            where = f"{path}:{line}"
-            if not bad:
-                key = record_key(row)
-                if key in seen:
-                    bad.append(f"duplicate key {key} (first at {seen[key]})")
-                else:
-                    seen[key] = where
-            if bad:
-                problems += [f"{where}: {reason}" for reason in bad]
-                continue
-            origin = str(path) if path in user else ""
-            clean.append({**row, "file": path.name, "line": line, ORIGIN: origin})
-    return clean, problems
+    checked = check_files(
+        paths, check_zoo_names=check_zoo_names, zoo_names=zoo_names, user_files=user_files
+    )
+    return checked.rows(), checked.problems
 
 
 def load_records(
@@ -434,10 +518,11 @@ def load_records(
     files = [*(f for f in files if f not in user), *user]
     if not files:
         raise RecordsError([f"{RECORDS_DIR}: no records files found"])
-    rows, problems = validate_files(files, check_zoo_names=check_zoo_names, user_files=user)
-    if problems:
-        raise RecordsError(problems)
-    df = pd.DataFrame(rows, columns=[*COLUMNS, "file", "line", ORIGIN])
+    checked = check_files(files, check_zoo_names=check_zoo_names, user_files=user)
+    if checked.problems:
+        raise RecordsError(checked.problems)
+    df = checked.frame()
+    del checked  # the columns now live in the frame
     for col in ("frames", "input_size", "epochs"):
         df[col] = df[col].astype("Int64")
     for col in ("value", "reported_flops", "reported_params"):
@@ -459,7 +544,7 @@ def check_user_files(paths: Iterable[str | Path], option: str = "--records") -> 
         return files
     given = {f.resolve() for f in files}
     shipped = [s for s in shipped_files() if s.resolve() not in given]
-    _, problems = validate_files([*shipped, *files], user_files=files)
+    problems = check_files([*shipped, *files], user_files=files, keep=False).problems
     for f in files:
         mine = [p[len(str(f)) + 1 :].strip() for p in problems if p.startswith(f"{f}:")]
         if mine:

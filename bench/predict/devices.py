@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 PEAK_COLUMNS = {"float32": "fp32", "tfloat32": "tf32", "bfloat16": "bf16", "float16": "fp16"}
@@ -112,10 +112,21 @@ CUDA_NAME_PATTERNS = {
 
 def device_for_cuda_name(cuda_name: str) -> Device | None:
     """The device-table row of a GPU by the name CUDA reports, or None when none matches."""
-    import re
-
     table = devices()
-    for name, pattern in CUDA_NAME_PATTERNS.items():
-        if name in table and re.search(pattern, cuda_name or "", re.IGNORECASE):
+    for name in _cuda_name_matches(cuda_name or ""):
+        if name in table:
             return table[name]
     return None
+
+
+@lru_cache(maxsize=1024)
+def _cuda_name_matches(cuda_name: str) -> tuple[str, ...]:
+    """The table names whose pattern matches a CUDA device name, in table order (once a name:
+    a dashboard asks per point)."""
+    import re
+
+    return tuple(
+        name
+        for name, pattern in CUDA_NAME_PATTERNS.items()
+        if re.search(pattern, cuda_name, re.IGNORECASE)
+    )
