@@ -63,12 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="--cost latency/memory: the measurements on this device (default: cuda where "
         "measured, else cpu)",
     )
-    p.add_argument(
-        "--gpu",
-        metavar="NAME",
-        help="GPU of the dashboard's predicted latency and memory axes, any of `stbench predict "
-        "--list-gpus` (default: h100_sxm)",
-    )
+    _add_gpu(p)
     p.add_argument(
         "--level",
         choices=("clip", "video", "unspecified"),
@@ -116,12 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument(
         "--out-dir", default=str(DEFAULT_OUT_DIR), help="output folder (default: stbench_out)"
     )
-    d.add_argument(
-        "--gpu",
-        metavar="NAME",
-        help="GPU of the dashboard's predicted latency and memory axes, any of `stbench predict "
-        "--list-gpus` (default: h100_sxm)",
-    )
+    _add_gpu(d)
     add_store(d)
     options.add_records(d)
     d.set_defaults(func=run_demo)
@@ -190,6 +180,16 @@ def _check_cost(args: argparse.Namespace, inputs: Inputs) -> None:
     raise ValueError(
         f"--cost {args.cost}: no {args.cost} measurements in {where}; allowed: macs, flops, "
         "params (or measure first: `stbench sweep MODEL --time --memory`)"
+    )
+
+
+def _add_gpu(p: argparse.ArgumentParser) -> None:
+    """The GPU of the dashboard's predicted axes (`frontier`, `demo`)."""
+    p.add_argument(
+        "--gpu",
+        metavar="NAME",
+        help="GPU of the dashboard's predicted latency and memory axes, any of `stbench predict "
+        "--list-gpus` (default: h100_sxm)",
     )
 
 
