@@ -82,7 +82,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         const="bench/reference/cpu-amd-epyc.csv",
         help="the same estimate for this CPU (a device row from short GEMM and copy probes, "
         "cached per machine): fit on every other input of a CPU reference file (default: "
-        "bench/reference/cpu-amd-epyc.csv), print the error per family group on the others",
+        "bench/reference/cpu-amd-epyc.csv), print the error per design group on the others",
+    )
+    p.add_argument(
+        "--reprobe",
+        action="store_true",
+        help="with --validate-cpu: measure this CPU's probes again and replace the cached ones "
+        "(a probe taken while the machine was busy reads low)",
     )
     add_store(p, "store the predictions in this results store (with --validate: read it)")
     add_output(p, what="the predictions (csv/json: every field of every row)")
@@ -192,10 +198,10 @@ def _validate_cpu(args: argparse.Namespace, fmt: str) -> int:
     if not path.exists():
         raise ValueError(f"--validate-cpu: got {str(path)!r}; allowed: a CPU reference CSV")
     with Progress("probe this CPU, fit and predict the CPU reference", 1) as bar:
-        rows, v, device = cpu.validate_cpu_reference(path)
+        rows, v, device = cpu.validate_cpu_reference(path, reprobe=args.reprobe)
         bar.advance()
     cols = [
-        Column("group", "family group"),
+        Column("group", "design group"),
         *ERROR_SUMMARY,
     ]
     held = [r for r in rows if not r["fit"]]

@@ -1,7 +1,7 @@
 """Fixed marker style per family and backbone, the same whatever subset a view shows.
 
-Each zoo family has one colour, grouped by design (2D, 3D and mixed 3D, (2+1)D, separable
-3D, temporal modules, grouped, channel-wise, attention); each backbone has one marker symbol. Colours are unique
+Each zoo family has one colour, grouped by design (``stbench.zoo.designs``: 2D, 3D and mixed 3D,
+(2+1)D, separable 3D, temporal modules, grouped, channel-wise, attention); each backbone has one marker symbol. Colours are unique
 across families, at least `MIN_DISTANCE` apart (RGB) between families of one paper and at
 least `MIN_DELTA_E` apart (CIE76, perceptual) between any two families, so families drawn
 in one figure never look alike. A family outside this table (a user's model) gets a colour
@@ -14,56 +14,58 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 
+from stbench.zoo.designs import design_group as family_group
+
 # Marker outlines: your records (--records FILE) stand out from the published ones.
 OUTLINES: dict[str, dict[str, object]] = {
     "published": {"width": 1, "color": "#333"},
     "user": {"width": 3, "color": "#000"},
 }
 
-# family: (design group, colour)
-FAMILY_STYLE: dict[str, tuple[str, str]] = {
-    "TSN": ("2D", "#1f77b4"),
-    "TSN+Avg": ("2D", "#9ecae1"),
-    "TSN+Max": ("2D", "#08306b"),
-    "R2D": ("2D", "#17becf"),
-    "f-R2D": ("2D", "#0e6e6e"),
-    "C2D": ("2D", "#525252"),
-    "I2D": ("2D", "#969696"),
-    "I3D": ("3D", "#cc1122"),
-    "R3D": ("3D", "#8c564b"),
-    "C3D": ("3D", "#ee6600"),
-    "SlowFast": ("3D", "#ff9922"),
-    "NLN": ("3D", "#dfc27d"),
-    "Slow": ("3D", "#0000ff"),
-    "MC2": ("3D (mixed)", "#fdae6b"),
-    "MC3": ("3D (mixed)", "#ff3311"),
-    "MC4": ("3D (mixed)", "#a63603"),
-    "MC5": ("3D (mixed)", "#ffd92f"),
-    "rMC2": ("3D (mixed)", "#c994c7"),
-    "rMC3": ("3D (mixed)", "#756bb1"),
-    "rMC4": ("3D (mixed)", "#dd1c77"),
-    "rMC5": ("3D (mixed)", "#49006a"),
-    "Top-Heavy-I3D": ("3D (mixed)", "#fb6a4a"),
-    "Bottom-Heavy-I3D": ("3D (mixed)", "#67000d"),
-    "R(2+1)D": ("(2+1)D", "#bcbd22"),
-    "P3D": ("(2+1)D", "#808000"),
-    "S3D": ("separable", "#2ca02c"),
-    "S3D-G": ("separable", "#b8e186"),
-    "Fast-S3D": ("separable", "#119966"),
-    "Top-Heavy-S3D": ("separable", "#66c2a5"),
-    "Bottom-Heavy-S3D": ("separable", "#00441b"),
-    "TAM": ("temporal modules", "#9966cc"),
-    "TSM": ("temporal modules", "#e377c2"),
-    "GST": ("grouped", "#000000"),
-    "X3D": ("channel-wise", "#ff11ff"),
-    "ir-CSN": ("channel-wise", "#0033cc"),
-    "ip-CSN": ("channel-wise", "#00dd00"),
-    "Video Swin": ("attention", "#bb11aa"),
-    "VideoMAE": ("attention", "#ff9999"),
-    "TimeSformer": ("attention", "#0088ff"),
-    "MViT": ("attention", "#882255"),
-    "MViTv2": ("attention", "#9922ee"),
-    "UniFormer": ("attention", "#996600"),
+# family: colour (its design group: stbench.zoo.designs)
+FAMILY_COLOR: dict[str, str] = {
+    "TSN": "#1f77b4",
+    "TSN+Avg": "#9ecae1",
+    "TSN+Max": "#08306b",
+    "R2D": "#17becf",
+    "f-R2D": "#0e6e6e",
+    "C2D": "#525252",
+    "I2D": "#969696",
+    "I3D": "#cc1122",
+    "R3D": "#8c564b",
+    "C3D": "#ee6600",
+    "SlowFast": "#ff9922",
+    "NLN": "#dfc27d",
+    "Slow": "#0000ff",
+    "MC2": "#fdae6b",
+    "MC3": "#ff3311",
+    "MC4": "#a63603",
+    "MC5": "#ffd92f",
+    "rMC2": "#c994c7",
+    "rMC3": "#756bb1",
+    "rMC4": "#dd1c77",
+    "rMC5": "#49006a",
+    "Top-Heavy-I3D": "#fb6a4a",
+    "Bottom-Heavy-I3D": "#67000d",
+    "R(2+1)D": "#bcbd22",
+    "P3D": "#808000",
+    "S3D": "#2ca02c",
+    "S3D-G": "#b8e186",
+    "Fast-S3D": "#119966",
+    "Top-Heavy-S3D": "#66c2a5",
+    "Bottom-Heavy-S3D": "#00441b",
+    "TAM": "#9966cc",
+    "TSM": "#e377c2",
+    "GST": "#000000",
+    "X3D": "#ff11ff",
+    "ir-CSN": "#0033cc",
+    "ip-CSN": "#00dd00",
+    "Video Swin": "#bb11aa",
+    "VideoMAE": "#ff9999",
+    "TimeSformer": "#0088ff",
+    "MViT": "#882255",
+    "MViTv2": "#9922ee",
+    "UniFormer": "#996600",
 }
 BACKBONE_SYMBOL: dict[str, str] = {
     "resnet18": "circle",
@@ -98,14 +100,7 @@ def _stable(name: str, choices: list[str]) -> str:
 
 def family_color(family: str) -> str:
     """The family's fixed colour (a stable fallback for families outside the table)."""
-    got = FAMILY_STYLE.get(family)
-    return got[1] if got else _stable(family, EXTRA)
-
-
-def family_group(family: str) -> str:
-    """The family's design group (2D, 3D, 3D (mixed), (2+1)D, separable, ...)."""
-    got = FAMILY_STYLE.get(family)
-    return got[0] if got else "unlisted"
+    return FAMILY_COLOR.get(family) or _stable(family, EXTRA)
 
 
 def backbone_symbol(backbone: str) -> str:
@@ -141,7 +136,7 @@ def distinct_colors(families: Iterable[str]) -> dict[str, str]:
     """The colours of the families drawn in one figure: the table's, and for each family
     outside it (in a stable order) the candidate farthest from every colour already used."""
     fams = sorted(set(families))
-    out = {f: FAMILY_STYLE[f][1] for f in fams if f in FAMILY_STYLE}
+    out = {f: FAMILY_COLOR[f] for f in fams if f in FAMILY_COLOR}
     for f in sorted((f for f in fams if f not in out), key=lambda f: zlib.crc32(f.encode())):
         own = family_color(f)
         usable = [c for c in (own, *_CANDIDATES) if 30 <= lab(c)[0] <= 80]
@@ -151,7 +146,7 @@ def distinct_colors(families: Iterable[str]) -> dict[str, str]:
 
 def legend_markdown() -> str:
     """The colour table as Markdown (group, family, colour) plus the backbone symbols."""
-    rows = [f"| {g} | {f} | `{c}` |" for f, (g, c) in FAMILY_STYLE.items()]
+    rows = [f"| {family_group(f)} | {f} | `{c}` |" for f, c in FAMILY_COLOR.items()]
     syms = ", ".join(f"{b}: {s}" for b, s in BACKBONE_SYMBOL.items())
     head = "| design | family | colour |\n|---|---|---|\n"
     return head + "\n".join(rows) + f"\n\nSymbols per backbone: {syms}.\n"

@@ -4,6 +4,7 @@ import csv
 from importlib import resources
 
 import pytest
+import torch
 from stbench.bench.predict import published as pub
 from stbench.bench.predict.devices import get_device
 from stbench.bench.predict.estimate import (
@@ -18,6 +19,7 @@ from stbench.bench.predict.estimate import (
     values,
 )
 from stbench.bench.predict.predictor import predict
+from stbench.zoo.designs import DESIGN_GROUPS, design_group
 
 MODEL = "tsn_resnet18"
 
@@ -91,6 +93,49 @@ def test_sm_issue_term_costs_conv_work_per_sm_clock_not_per_peak():
     )
 
 
+class _Attention(torch.nn.Module):
+    """A 3x3 conv, then one head of attention of width 4 over the 4x4 positions, then a linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(3, 4, (1, 3, 3), padding=(0, 1, 1))
+        self.fc = torch.nn.Linear(4, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.conv(x).flatten(2).transpose(1, 2)  # (B, 16 positions, 4 channels)
+        a = torch.softmax(t @ t.transpose(1, 2), dim=-1)  # (B, 16, 16): K = 4
+        return self.fc(a @ t).mean(1)  # (B, 16, 4): K = 16, N = 4
+
+
+def test_gemm_min_dim_is_the_smaller_of_n_and_k_per_forward_gemm():
+    from stbench.bench.predict.trace import trace_forward
+
+    ops = trace_forward(_Attention().to("meta"), (2, 3, 1, 4, 4)).ops
+    dims = [(o.category, o.gemm_min_dim) for o in ops if o.gemm_min_dim]
+    assert dims == [("conv", 4), ("matmul", 4), ("matmul", 4), ("linear", 4)]
+    assert all(o.gemm_min_dim == 0 for o in ops if o.category not in ("conv", "linear", "matmul"))
+
+
+def test_thin_matmuls_and_linears_have_their_own_rate_on_a_cpu_only():
+    """matmul_half_dim slows a product of activations by d / (d + half); 0 (a GPU) leaves it."""
+    from stbench.bench.predict.cpu_device import cpu_constants, cpu_device
+    from stbench.bench.predict.trace import trace_forward
+
+    ops = trace_forward(_Attention().to("meta"), (2, 3, 1, 4, 4)).ops
+    probe = {"cpu": "x", "threads": 1, "n": 8, "fp32_flops": 1e9, "bf16_flops": 1e9}
+    dev = cpu_device({**probe, "bandwidth": 1e15})  # every GEMM costed by its FLOPs
+    f = features(ops, dev, "float32")
+    v = {**cpu_constants(), "kernel_floor_us": 0.0}
+    assert values()["matmul_half_dim"] == 0 and values()["rate_linear"] == 1  # the GPU's
+    mm = sum(o.flops for o in ops if o.category == "matmul" and o.launches_kernel)
+    lin = sum(o.flops for o in ops if o.category == "linear" and o.launches_kernel)
+    base = gpu_seconds(f, v)
+    thin = gpu_seconds(f, {**v, "matmul_half_dim": 4.0})  # d = 4: half the rate
+    assert thin - base == pytest.approx(mm / (v["eff_fp32"] * 1e9))
+    fast = gpu_seconds(f, {**v, "rate_linear": 2.0})
+    assert base - fast == pytest.approx(lin / (2 * v["eff_fp32"] * 1e9))
+
+
 def test_sm_clock_falls_back_to_the_fp32_peak_per_sm_clock_of_the_stated_rows():
     """Rows stating SMs and clock (since GA10x/Hopper) have the FP32 rate the fallback assumes."""
     for name in ("rtx_3090", "rtx_4090", "a10", "l4", "h100_sxm"):
@@ -161,22 +206,23 @@ def test_cpu_device_row_from_probes_and_family_groups():
         resources.files("stbench.bench").joinpath("reference/cpu-amd-epyc.csv")
     )
     groups = {r["group"] for r in rows}
-    assert groups <= set(cpu.FAMILY_GROUPS), groups - set(cpu.FAMILY_GROUPS)
+    assert groups <= set(DESIGN_GROUPS), groups - set(DESIGN_GROUPS)
     assert {r["fit"] for r in rows} == {True, False}
-    assert get_spec("nln_resnet50").family in cpu.FAMILY_GROUPS["attention (non-local)"]
+    nln = next(r for r in rows if r["model"] == "nln_resnet50")
+    assert nln["group"] == design_group(get_spec("nln_resnet50").family) == "3D"
 
 
-def test_every_zoo_family_has_one_cpu_report_group():
-    """A family added to the zoo must be placed in a design group of the CPU report."""
-    from stbench.bench.predict import cpu_device as cpu
+def test_every_zoo_family_has_one_design_group():
+    """A family added to the zoo must be placed in one design group (colours and CPU report)."""
+    from stbench.plots.style import family_group
     from stbench.zoo import get_spec, list_models
 
     families = {get_spec(m).family for m in list_models()}
-    members = [f for group in cpu.FAMILY_GROUPS.values() for f in group]
+    members = [f for group in DESIGN_GROUPS.values() for f in group]
     assert len(members) == len(set(members))
     assert families <= set(members), sorted(families - set(members))
-    assert cpu.family_group("X3D") == cpu.family_group("ir-CSN") != cpu.family_group("NLN")
-    assert cpu.family_group("a user's family") == "a user's family"
+    assert design_group("X3D") == design_group("ir-CSN") != design_group("NLN")
+    assert design_group("a user's family") == family_group("a user's family") == "unlisted"
 
 
 def test_small_probe_is_cached_per_machine(tmp_path, monkeypatch):
@@ -187,6 +233,7 @@ def test_small_probe_is_cached_per_machine(tmp_path, monkeypatch):
     monkeypatch.setattr(cpu, "probe", lambda threads: calls.append(threads) or {"threads": threads})
     assert cpu.cached_probe(1) == {"threads": 1} and cpu.cached_probe(1) == {"threads": 1}
     assert calls == [1] and len(list(tmp_path.glob("cpu-probe-*-t1.json"))) == 1
+    assert cpu.cached_probe(1, refresh=True) == {"threads": 1} and calls == [1, 1]  # --reprobe
 
 
 def test_probe_measures_positive_rates():
@@ -194,3 +241,4 @@ def test_probe_measures_positive_rates():
 
     p = cpu.probe(1, n=64, copy_mib=1)
     assert p["fp32_flops"] > 0 and p["bf16_flops"] > 0 and p["bandwidth"] > 0
+    assert f"probed {p['probed_at']}" in cpu.cpu_device(p).label

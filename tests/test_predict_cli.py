@@ -178,3 +178,34 @@ def test_predictions_write_through_the_output_layer(tmp_path, capsys):
     assert main(["predict", "--list-gpus", "--format", "markdown"]) == 0
     assert "| h100_sxm |" in capsys.readouterr().out
     assert main(["predict", MODEL, "--gpu", "h100_sxm", "--out", str(tmp_path / "x.parquet")]) == 2
+
+
+def test_validate_cpu_end_to_end_on_a_small_reference(tmp_path, capsys, monkeypatch):
+    """Fit on every other row of a CPU reference CSV, the error per design group on the rest."""
+    monkeypatch.setenv("STBENCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(
+        "stbench.bench.predict.cpu_device.probe",
+        lambda threads: {"cpu": "x", "threads": threads, "n": 8, "fp32_flops": 5e10}
+        | {"bf16_flops": 1e11, "bandwidth": 1e10, "probed_at": "2026-01-01T00:00:00+00:00"},
+    )
+    head = "model,frames,size,batch,num_classes,dtype,memory_format,status,latency_ms_median"
+    rows = [
+        f"{m},{f},64,1,10,float32,contiguous,ok,{ms}"
+        for m, f, ms in (
+            ("tsn_resnet18", 2, 9.0),
+            ("tsn_resnet18", 4, 17.0),
+            ("i3d_resnet18", 4, 40.0),
+            ("i3d_resnet18", 8, 75.0),
+        )
+    ]
+    ref = tmp_path / "cpu-x.csv"
+    ref.write_text("\n".join([head, *rows]) + "\n")
+    assert main(["predict", "--validate-cpu", str(ref), "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [r["group"] for r in got] == ["2D", "3D"] and [r["n"] for r in got] == [1, 1]
+    assert all(r["worst"] >= r["median"] >= 0 for r in got)
+    assert main(["predict", "--validate-cpu", str(ref)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "probed 2026-01-01T00:00:00+00:00" in text and "2 held-out float32 inputs" in text
+    assert main(["predict", "--validate-cpu", str(tmp_path / "none.csv")]) == 2
+    assert "--validate-cpu: got" in capsys.readouterr().err

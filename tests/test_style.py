@@ -4,7 +4,7 @@ import itertools
 
 from stbench.plots.style import (
     BACKBONE_SYMBOL,
-    FAMILY_STYLE,
+    FAMILY_COLOR,
     MIN_DISTANCE,
     backbone_symbol,
     family_color,
@@ -15,12 +15,12 @@ from stbench.zoo.registry import list_specs
 
 def test_every_zoo_family_and_backbone_has_a_fixed_style():
     specs = [s for s in list_specs() if s.family]
-    assert {s.family for s in specs} <= set(FAMILY_STYLE)
+    assert {s.family for s in specs} <= set(FAMILY_COLOR)
     assert {s.backbone for s in specs} <= set(BACKBONE_SYMBOL)
 
 
 def test_colours_are_unique_and_far_apart_within_each_paper():
-    colours = [c for _, c in FAMILY_STYLE.values()]
+    colours = list(FAMILY_COLOR.values())
     assert len(set(colours)) == len(colours)
     by_paper: dict[str, set[str]] = {}
     for s in list_specs():

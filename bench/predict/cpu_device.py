@@ -1,15 +1,17 @@
 """The same estimate for this machine's CPU: a device row from short probes, checked against a
-shipped CPU reference file (``bench/reference/cpu-*.csv``) per family.
+shipped CPU reference file (``bench/reference/cpu-*.csv``) per design group
+(``stbench.zoo.designs``).
 
 The probes (one thread unless told: the reference rows are single-threaded) time a float32 and
 a bfloat16 matrix product and a large copy; the results are cached per machine and thread
-count (stbench's one cache folder: ``$STBENCH_CACHE_DIR``, else ``~/.cache/stbench``). On a CPU, ops run one after another on the
-calling thread, so the host and kernel streams add (``overlap_sharpness = 1``). The CPU
-constants (fraction of the probed GEMM rate reached by convolutions, by grouped/depthwise
-convolutions, fraction of the probed copy bandwidth, time per kernel; the host cost per op stays
-cited) are fitted on
-half of the reference rows (every other input in model order); the error is reported on the
-other half, per family.
+count (stbench's one cache folder: ``$STBENCH_CACHE_DIR``, else ``~/.cache/stbench``). On a
+CPU, ops run one after another on the calling thread, so the host and kernel streams add
+(``overlap_sharpness = 1``). The CPU constants (:data:`CPU_FITTED`: the fraction of the probed
+GEMM rate reached by convolutions and by grouped/depthwise convolutions, a linear layer's rate
+against a convolution's, the head dimension at which attention's matrix products run at half a
+convolution's rate, the fraction of the probed copy bandwidth, the time per kernel; the host
+cost per op stays cited) are fitted on half of the reference rows (every other input in model
+order); the error is reported on the other half, per design group.
 """
 
 from __future__ import annotations
@@ -26,38 +28,17 @@ from typing import Any
 from stbench.bench.predict.devices import Device
 from stbench.bench.predict.estimate import estimate_features, features, values
 from stbench.bench.probes import best_seconds, gemm_seconds
+from stbench.zoo.designs import design_group
 from stbench.zoo.index import cache_dir
 
-# Families of the zoo grouped by design as the issue's report asks (3-D, (2+1)D, separable,
-# temporal modules, channel-wise, attention; 2-D for the frame-wise baselines), the same
-# design groups the dashboard colours by (plots.style.FAMILY_STYLE), mixed 3-D with 3-D.
-FAMILY_GROUPS = {
-    "2-D": ("TSN", "TSN+Avg", "TSN+Max", "C2D", "R2D", "f-R2D", "I2D"),
-    "3-D": (
-        *("I3D", "C3D", "R3D", "Slow", "Top-Heavy-I3D", "Bottom-Heavy-I3D"),
-        *("MC2", "MC3", "MC4", "MC5", "rMC2", "rMC3", "rMC4", "rMC5"),
-    ),
-    "3-D two-pathway": ("SlowFast",),
-    "(2+1)D": ("R(2+1)D", "P3D"),
-    "separable": ("S3D", "S3D-G", "Fast-S3D", "Top-Heavy-S3D", "Bottom-Heavy-S3D"),
-    "temporal modules (shift, TAM, grouped GST)": ("TAM", "TSM", "GST"),
-    "channel-wise 3-D (X3D, CSN)": ("X3D", "ir-CSN", "ip-CSN"),
-    "attention (non-local)": ("NLN",),
-    "attention (transformers: MViT, Swin, TimeSformer, VideoMAE, UniFormer)": (
-        *("MViT", "MViTv2", "Video Swin", "TimeSformer", "VideoMAE", "UniFormer"),
-    ),
-}
 # host_op_us stays cited: on one thread an op's dispatch and its kernel add up, so only their
 # sum per op is identifiable; the fitted kernel floor takes what the cited host cost leaves.
-CPU_FITTED = ("eff_fp32", "eff_grouped", "eff_bw", "kernel_floor_us")
+CPU_FITTED = (
+    *("eff_fp32", "eff_grouped", "eff_bw", "kernel_floor_us", "rate_linear", "matmul_half_dim"),
+)
 
-
-def family_group(family: str) -> str:
-    """The report group of a zoo family (the family itself when no group names it)."""
-    for group, members in FAMILY_GROUPS.items():
-        if family in members:
-            return group
-    return family
+# Where a fit starts for a constant that is off (0) on a GPU.
+CPU_START = {"matmul_half_dim": 16.0}
 
 
 def _cache_dir() -> Path:
@@ -66,13 +47,16 @@ def _cache_dir() -> Path:
 
 def probe(threads: int = 1, n: int = 768, copy_mib: int = 128) -> dict[str, Any]:
     """GEMM rates (FLOP/s, float32 and bfloat16) and copy bandwidth (byte/s) of this CPU."""
+    import datetime
+
     import torch
     from stbench.bench.environment import cpu_model
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        out: dict[str, Any] = {"cpu": cpu_model(), "threads": threads, "n": n}
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        out: dict[str, Any] = {"cpu": cpu_model(), "threads": threads, "n": n, "probed_at": now}
         for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
             out[f"{name}_flops"] = 2 * n**3 / gemm_seconds(n, calls=5, warmup=1, dtype=dt)
         src = torch.empty(copy_mib * 2**18)  # float32: copy_mib MiB
@@ -83,13 +67,14 @@ def probe(threads: int = 1, n: int = 768, copy_mib: int = 128) -> dict[str, Any]
     return out
 
 
-def cached_probe(threads: int = 1) -> dict[str, Any]:
-    """:func:`probe`, measured once per machine and thread count and then read from the cache."""
+def cached_probe(threads: int = 1, *, refresh: bool = False) -> dict[str, Any]:
+    """:func:`probe`, measured once per machine and thread count (again when ``refresh``) and
+    then read from the cache."""
     from stbench.bench.environment import cpu_model
 
     slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "cpu"
     path = _cache_dir() / f"cpu-probe-{slug}-t{threads}.json"
-    if path.exists():
+    if path.exists() and not refresh:
         return json.loads(path.read_text())
     got = probe(threads)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,9 +84,10 @@ def cached_probe(threads: int = 1) -> dict[str, Any]:
 
 def cpu_device(p: Mapping[str, Any]) -> Device:
     """A device-table row for the probed CPU (peaks: the probed GEMM rates)."""
+    when = p.get("probed_at", "at an unrecorded time")
     return Device(
         name="cpu",
-        label=f"{p['cpu']} ({p['threads']} thread(s), probed)",
+        label=f"{p['cpu']} ({p['threads']} thread(s), probed {when})",
         memory_bytes=0,
         bandwidth=float(p["bandwidth"]),
         peaks={"fp32": float(p["fp32_flops"]), "bf16": float(p["bf16_flops"])},
@@ -139,7 +125,7 @@ def reference_targets(path: str | Path, dtype: str = "float32") -> list[dict[str
     out = []
     for i, r in enumerate(df.to_dict("records")):
         family = get_spec(r["model"]).family
-        out.append({**r, "family": family, "group": family_group(family), "fit": i % 2 == 0})
+        out.append({**r, "family": family, "group": design_group(family), "fit": i % 2 == 0})
     return out
 
 
@@ -171,14 +157,15 @@ def fit_cpu(
         errs = [abs(math.log(estimate_features(f, v)["latency_ms"] / m)) for f, m in feats]
         return sum(errs) / len(errs) + 0.25 * max(errs)
 
-    return unpack(minimize(loss, [math.log(v0[n]) for n in CPU_FITTED], iterations))
+    start = {**v0, **CPU_START}
+    return unpack(minimize(loss, [math.log(start[n]) for n in CPU_FITTED], iterations))
 
 
 def validate_cpu_reference(
-    path: str | Path, *, dtype: str = "float32", threads: int = 1
+    path: str | Path, *, dtype: str = "float32", threads: int = 1, reprobe: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, float], Device]:
     """Fit on every other input, predict every row: (rows with error, constants, device)."""
-    device = cpu_device(cached_probe(threads))
+    device = cpu_device(cached_probe(threads, refresh=reprobe))
     targets = reference_targets(path, dtype)
     v = fit_cpu([t for t in targets if t["fit"]], device)
     rows = []

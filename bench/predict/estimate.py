@@ -10,6 +10,9 @@ run is slower for three reasons, each modelled here from the same trace:
   reductions, elementwise ops, autocast casts and copies at a fitted fraction of the memory
   bandwidth; and every kernel takes at least ``kernel_floor_us`` (a small kernel does not fill
   the GPU). Per kernel: ``max(flops / (eff x peak), bytes / (eff_bw x bandwidth)) + floor``.
+  A linear layer runs at ``rate_linear`` times a convolution's rate, and a product of two
+  activations (attention) at ``d / (d + matmul_half_dim)`` of it, d its thinner dimension;
+  both are neutral on a GPU (no published row identifies them) and fitted for a CPU.
 - **layout conversions**: a tensor-core convolution on a contiguous (NCHW / NCDHW) input makes
   cuDNN transpose its input and output to NHWC and back; ``memory_format="channels_last"``
   (channels_last / channels_last_3d) removes them. Modelled as the extra traffic of reading and
@@ -81,6 +84,24 @@ _C = [
         "T4, GeForce at FP32 accumulate)",
         "fitted",
         FIT_DATA + "; SMs and clock from bench/predict/devices.csv",
+    ),
+    Constant(
+        "rate_linear",
+        1.0,
+        "achieved rate of a linear layer's GEMM / that of a convolution of the same precision",
+        "assumed",
+        "1 on a GPU: the published rows are CNNs whose one linear layer is the classifier, so it "
+        "is not identifiable there; fitted for a CPU (stbench predict --validate-cpu)",
+    ),
+    Constant(
+        "matmul_half_dim",
+        0.0,
+        "a matrix product of two activations (attention's Q K^T and A V, batched over heads) "
+        "whose smaller of N (output columns) and K (reduction length) is d runs at "
+        "d / (d + matmul_half_dim) of a convolution's rate: the head dimension (32-96) bounds it",
+        "assumed",
+        "0 (off) on a GPU: no published row has one, so it is not identifiable there; fitted for "
+        "a CPU (stbench predict --validate-cpu)",
     ),
     Constant("eff_bw", 0.706, "fraction of memory bandwidth", "fitted", FIT_DATA),
     Constant(
@@ -193,6 +214,7 @@ def check_memory_format(memory_format: str) -> str:
 
 
 _CLASS_CODE = {"bandwidth": 0, "conv_grouped": 1, "gemm_fp32": 2, "gemm_tf32": 3, "gemm_half": 4}
+_GEMM_CODE = {"linear": 1, "matmul": 2}  # anything else (a conv, a non-GEMM kernel): 0
 
 
 def kernel_class(op: Any, dtype: str, device: Device) -> str:
@@ -220,6 +242,8 @@ class Features:
     """What the estimate needs of one traced pass on one GPU, as arrays (one entry per kernel)."""
 
     cls: np.ndarray  # kernel class code (_CLASS_CODE)
+    gemm: np.ndarray  # what a GEMM-class kernel multiplies (_GEMM_CODE): conv, linear, matmul
+    min_dim: np.ndarray  # smaller of a GEMM's N and K (TraceOp.gemm_min_dim; 0: unknown)
     flops: np.ndarray
     nbytes: np.ndarray
     peak: np.ndarray  # FLOP/s of the precision the kernel runs in (FP32 for non-GEMM)
@@ -273,6 +297,8 @@ def features(
     }
     return Features(
         cls=np.array([_CLASS_CODE[c] for c in classes], dtype=np.int8),
+        gemm=np.array([_GEMM_CODE.get(o.category, 0) for o in kernels], dtype=np.int8),
+        min_dim=np.array([float(getattr(o, "gemm_min_dim", 0)) for o in kernels]),
         flops=np.array([float(o.flops) for o in kernels]),
         nbytes=np.array([float(o.bytes_read + o.bytes_written) for o in kernels]),
         peak=np.array(peaks, dtype=float),
@@ -307,7 +333,12 @@ def gpu_seconds(f: Features, v: Mapping[str, float]) -> float:
         [v["eff_fp32"], v["eff_tf32"], v["eff_half"], v.get("eff_grouped", v["eff_fp32"])],
         default=1.0,
     )
-    compute = np.where(f.cls == 0, 0.0, f.flops / (eff * f.peak))
+    rate = np.where(f.gemm == 1, v["rate_linear"], 1.0)
+    half = v["matmul_half_dim"]
+    if half > 0:  # a product of activations with a thin dimension runs below a conv's rate
+        thin = (f.gemm == 2) & (f.min_dim > 0)
+        rate = np.where(thin, f.min_dim / (f.min_dim + half), rate)
+    compute = np.where(f.cls == 0, 0.0, f.flops / (eff * rate * f.peak))
     issue = v.get("sm_issue_flop", 0.0)
     if issue > 0:  # 0: no per-SM term (the CPU)
         compute = compute + np.where(f.cls >= 2, f.flops / (issue * f.sm_clock), 0.0)

@@ -70,6 +70,7 @@ class TraceOp:
     launches_kernel: bool
     allocs: tuple[int, ...]  # storage ids this op created
     uses: tuple[int, ...]  # storage ids this op read or wrote
+    gemm_min_dim: int = 0  # smallest of a forward GEMM's N and K (0: not one, or a backward)
 
 
 @dataclass
@@ -231,6 +232,20 @@ def _classify(func: Any, args: Sequence[Any], out: Any, mod: nn.Module) -> tuple
     return DATA_MOVEMENT, DATA_MOVEMENT, 0
 
 
+def gemm_min_dim(category: str, macs: int, out: Any) -> int:
+    """The smaller of a GEMM's output columns N and reduction length K, from its output and MACs.
+
+    A convolution's output is ``(B, C_out, ...)`` (N = C_out, K = C_in/groups x kernel volume);
+    a linear layer's or matrix product's is ``(..., M, N)``. K = MACs / output elements. 0 when
+    ``category`` is not a GEMM or the output is not one tensor (a backward's gradients).
+    """
+    if category not in MATMUL_CATEGORIES or not isinstance(out, torch.Tensor) or out.dim() < 2:
+        return 0
+    n = int(out.shape[1] if category == "conv" else out.shape[-1])
+    k = macs // max(out.numel(), 1)
+    return max(min(n, k), 0)
+
+
 def _dense_like_kernels(op: str, out: Any) -> Any:
     """Batch-norm outputs in the layout the CPU and CUDA kernels give them.
 
@@ -315,6 +330,7 @@ class Tracer(TorchDispatchMode):
                 launches_kernel=bool(written),
                 allocs=tuple(allocs),
                 uses=tuple(sorted(uses)),
+                gemm_min_dim=gemm_min_dim(category, macs, out),
             )
         )
         book.count += 1
