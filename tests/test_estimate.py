@@ -6,7 +6,7 @@ from importlib import resources
 import pytest
 import torch
 from stbench.bench.predict import published as pub
-from stbench.bench.predict.devices import get_device
+from stbench.bench.predict.devices import devices, get_device
 from stbench.bench.predict.estimate import (
     CONSTANTS,
     FP32_FLOP_PER_SM_CLOCK,
@@ -136,6 +136,25 @@ def test_thin_matmuls_and_linears_have_their_own_rate_on_a_cpu_only():
     assert base - fast == pytest.approx(lin / (2 * v["eff_fp32"] * 1e9))
 
 
+def test_a_cpu_rows_cache_serves_each_kernels_first_bytes_and_gpu_rows_have_none():
+    from stbench.bench.predict.cpu_device import cpu_constants, cpu_device
+    from stbench.bench.predict.trace import trace_forward
+
+    ops = trace_forward(_Attention().to("meta"), (2, 3, 1, 4, 4)).ops
+    probe = {"cpu": "x", "threads": 1, "n": 8, "fp32_flops": 1e15, "bf16_flops": 1e15}
+    slow = {**probe, "bandwidth": 1e6, "cache_bytes": 0}
+    v = {**cpu_constants(), "kernel_floor_us": 0.0, "eff_bw": 1.0, "eff_cache_bw": 1.0}
+    nbytes = features(ops, cpu_device(slow), "float32").nbytes
+    uncached = gpu_seconds(features(ops, cpu_device(slow), "float32"), v)
+    assert uncached == pytest.approx(nbytes.sum() / 1e6, rel=1e-3)  # all bandwidth-bound
+    cached = {**slow, "cache_bytes": 64, "cache_bandwidth": 1e9}
+    want = sum(min(b, 64) / 1e9 + max(b - 64, 0) / 1e6 for b in nbytes)
+    assert gpu_seconds(features(ops, cpu_device(cached), "float32"), v) == pytest.approx(
+        want, rel=1e-3
+    )
+    assert all(d.cache_bytes == 0 for d in devices().values())
+
+
 def test_sm_clock_falls_back_to_the_fp32_peak_per_sm_clock_of_the_stated_rows():
     """Rows stating SMs and clock (since GA10x/Hopper) have the FP32 rate the fallback assumes."""
     for name in ("rtx_3090", "rtx_4090", "a10", "l4", "h100_sxm"):
@@ -230,10 +249,14 @@ def test_small_probe_is_cached_per_machine(tmp_path, monkeypatch):
 
     monkeypatch.setenv("STBENCH_CACHE_DIR", str(tmp_path))
     calls = []
-    monkeypatch.setattr(cpu, "probe", lambda threads: calls.append(threads) or {"threads": threads})
-    assert cpu.cached_probe(1) == {"threads": 1} and cpu.cached_probe(1) == {"threads": 1}
-    assert calls == [1] and len(list(tmp_path.glob("cpu-probe-*-t1.json"))) == 1
-    assert cpu.cached_probe(1, refresh=True) == {"threads": 1} and calls == [1, 1]  # --reprobe
+    got = {"threads": 1, "cache_bytes": 0}
+    monkeypatch.setattr(cpu, "probe", lambda threads: calls.append(threads) or got)
+    assert cpu.cached_probe(1) == got and cpu.cached_probe(1) == got
+    (cached,) = tmp_path.glob("cpu-probe-*-t1.json")
+    assert calls == [1]
+    assert cpu.cached_probe(1, refresh=True) == got and calls == [1, 1]  # --reprobe
+    cached.write_text('{"threads": 1}')  # a probe from before the cache was probed
+    assert cpu.cached_probe(1) == got and calls == [1, 1, 1]
 
 
 def test_probe_measures_positive_rates():
@@ -242,3 +265,4 @@ def test_probe_measures_positive_rates():
     p = cpu.probe(1, n=64, copy_mib=1)
     assert p["fp32_flops"] > 0 and p["bf16_flops"] > 0 and p["bandwidth"] > 0
     assert f"probed {p['probed_at']}" in cpu.cpu_device(p).label
+    assert p["cache_bytes"] == 0 or p["cache_bandwidth"] > 0

@@ -185,8 +185,10 @@ def test_validate_cpu_end_to_end_on_a_small_reference(tmp_path, capsys, monkeypa
     monkeypatch.setenv("STBENCH_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(
         "stbench.bench.predict.cpu_device.probe",
-        lambda threads: {"cpu": "x", "threads": threads, "n": 8, "fp32_flops": 5e10}
-        | {"bf16_flops": 1e11, "bandwidth": 1e10, "probed_at": "2026-01-01T00:00:00+00:00"},
+        lambda threads: (
+            {"cpu": "x", "threads": threads, "n": 8, "fp32_flops": 5e10}
+            | {"bf16_flops": 1e11, "bandwidth": 1e10, "probed_at": "2026-01-01T00:00:00+00:00"}
+        ),
     )
     head = "model,frames,size,batch,num_classes,dtype,memory_format,status,latency_ms_median"
     rows = [

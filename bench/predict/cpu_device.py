@@ -35,6 +35,7 @@ from stbench.zoo.index import cache_dir
 # sum per op is identifiable; the fitted kernel floor takes what the cited host cost leaves.
 CPU_FITTED = (
     *("eff_fp32", "eff_grouped", "eff_bw", "kernel_floor_us", "rate_linear", "matmul_half_dim"),
+    "eff_cache_bw",
 )
 
 # Where a fit starts for a constant that is off (0) on a GPU.
@@ -45,8 +46,22 @@ def _cache_dir() -> Path:
     return cache_dir()
 
 
+def last_level_cache_bytes() -> int:
+    """Size of this CPU's largest cache (bytes, from sysfs on Linux; 0 where not stated)."""
+    sizes = []
+    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = f.read_text().strip().upper()
+        unit = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append(int(digits) * unit)
+    return max(sizes, default=0)
+
+
 def probe(threads: int = 1, n: int = 768, copy_mib: int = 128) -> dict[str, Any]:
-    """GEMM rates (FLOP/s, float32 and bfloat16) and copy bandwidth (byte/s) of this CPU."""
+    """GEMM rates (FLOP/s, float32 and bfloat16), memory copy bandwidth (byte/s), and the
+    last-level cache's size and copy bandwidth (a copy of a quarter of it, twice over) of
+    this CPU."""
     import datetime
 
     import torch
@@ -59,12 +74,22 @@ def probe(threads: int = 1, n: int = 768, copy_mib: int = 128) -> dict[str, Any]
         out: dict[str, Any] = {"cpu": cpu_model(), "threads": threads, "n": n, "probed_at": now}
         for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
             out[f"{name}_flops"] = 2 * n**3 / gemm_seconds(n, calls=5, warmup=1, dtype=dt)
-        src = torch.empty(copy_mib * 2**18)  # float32: copy_mib MiB
-        dst = torch.empty_like(src)
-        out["bandwidth"] = 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), 5)
+        out["bandwidth"] = _copy_rate(copy_mib * 2**20, calls=5)
+        out["cache_bytes"] = last_level_cache_bytes()
+        if out["cache_bytes"]:
+            out["cache_bandwidth"] = _copy_rate(out["cache_bytes"] // 4, calls=50)
     finally:
         torch.set_num_threads(before)
     return out
+
+
+def _copy_rate(nbytes: int, calls: int) -> float:
+    """Bytes read and written per second by the best of ``calls`` copies of ``nbytes``."""
+    import torch
+
+    src = torch.empty(max(nbytes // 4, 1))  # float32
+    dst = torch.empty_like(src)
+    return 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), calls)
 
 
 def cached_probe(threads: int = 1, *, refresh: bool = False) -> dict[str, Any]:
@@ -75,7 +100,9 @@ def cached_probe(threads: int = 1, *, refresh: bool = False) -> dict[str, Any]:
     slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "cpu"
     path = _cache_dir() / f"cpu-probe-{slug}-t{threads}.json"
     if path.exists() and not refresh:
-        return json.loads(path.read_text())
+        got = json.loads(path.read_text())
+        if "cache_bytes" in got:  # else a probe from before the cache was probed: again
+            return got
     got = probe(threads)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(got, indent=1))
@@ -91,7 +118,9 @@ def cpu_device(p: Mapping[str, Any]) -> Device:
         memory_bytes=0,
         bandwidth=float(p["bandwidth"]),
         peaks={"fp32": float(p["fp32_flops"]), "bf16": float(p["bf16_flops"])},
-        source=f"probe: {p['n']}x{p['n']} matmul and a copy on this machine",
+        cache_bytes=int(p.get("cache_bytes", 0)),
+        cache_bandwidth=float(p.get("cache_bandwidth", 0.0)),
+        source=f"probe: {p['n']}x{p['n']} matmul, a copy and a cache-sized copy on this machine",
         notes="",
     )
 

@@ -32,6 +32,10 @@ class Device:
     notes: str
     sm_count: int | None = None
     boost_mhz: float | None = None
+    # last-level cache and its copy bandwidth (bytes, bytes per second): a probed CPU row's;
+    # 0 for the GPU rows (the estimate then costs every byte at ``bandwidth``)
+    cache_bytes: int = 0
+    cache_bandwidth: float = 0.0
 
     def peak(self, precision: str) -> float | None:
         """Dense peak FLOP/s for fp32, tf32, bf16 or fp16; None when the GPU has none."""

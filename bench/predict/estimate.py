@@ -12,7 +12,9 @@ run is slower for three reasons, each modelled here from the same trace:
   the GPU). Per kernel: ``max(flops / (eff x peak), bytes / (eff_bw x bandwidth)) + floor``.
   A linear layer runs at ``rate_linear`` times a convolution's rate, and a product of two
   activations (attention) at ``d / (d + matmul_half_dim)`` of it, d its thinner dimension;
-  both are neutral on a GPU (no published row identifies them) and fitted for a CPU.
+  both are neutral on a GPU (no published row identifies them) and fitted for a CPU. On a
+  device row with a last-level cache (a probed CPU), a kernel's first ``cache_bytes`` move at
+  ``eff_cache_bw`` x the cache's bandwidth and the rest at ``eff_bw`` x the memory's.
 - **layout conversions**: a tensor-core convolution on a contiguous (NCHW / NCDHW) input makes
   cuDNN transpose its input and output to NHWC and back; ``memory_format="channels_last"``
   (channels_last / channels_last_3d) removes them. Modelled as the extra traffic of reading and
@@ -102,6 +104,15 @@ _C = [
         "assumed",
         "0 (off) on a GPU: no published row has one, so it is not identifiable there; fitted for "
         "a CPU (stbench predict --validate-cpu)",
+    ),
+    Constant(
+        "eff_cache_bw",
+        1.0,
+        "fraction of the last-level cache's copy bandwidth (bytes of a kernel up to the cache's "
+        "size come from it, the rest from memory)",
+        "assumed",
+        "unused on a GPU (the device table gives no cache row, so every byte is costed at the "
+        "memory bandwidth); fitted for a CPU, whose probe measures the cache's bandwidth",
     ),
     Constant("eff_bw", 0.706, "fraction of memory bandwidth", "fitted", FIT_DATA),
     Constant(
@@ -249,6 +260,8 @@ class Features:
     peak: np.ndarray  # FLOP/s of the precision the kernel runs in (FP32 for non-GEMM)
     transposes: np.ndarray  # 1 where a tensor-core conv gets NCHW<->NHWC conversions
     bandwidth: float
+    cache_bytes: float  # last-level cache (0: none modelled, every byte at ``bandwidth``)
+    cache_bandwidth: float
     fp32_peak: float
     sm_clock: float  # SMs x clock (Hz): the rate the per-SM issue term scales with; 0 = none
     host_counts: dict[str, int]  # forward/backward x kernel/view ops, autocast ops
@@ -304,6 +317,8 @@ def features(
         peak=np.array(peaks, dtype=float),
         transposes=np.array(trans, dtype=bool),
         bandwidth=device.bandwidth,
+        cache_bytes=float(device.cache_bytes),
+        cache_bandwidth=float(device.cache_bandwidth),
         fp32_peak=device.peaks["fp32"],
         sm_clock=sm_clock(device),
         host_counts=counts,
@@ -327,6 +342,11 @@ def sm_clock(device: Device) -> float:
 def gpu_seconds(f: Features, v: Mapping[str, float]) -> float:
     """Estimated GPU seconds of all kernels of ``f`` (layout conversions included)."""
     memory = f.nbytes / (v["eff_bw"] * f.bandwidth)
+    if f.cache_bytes > 0:  # a kernel's first cache_bytes from the cache, the rest from memory
+        hit = np.minimum(f.nbytes, f.cache_bytes)
+        memory = hit / (v["eff_cache_bw"] * f.cache_bandwidth) + (f.nbytes - hit) / (
+            v["eff_bw"] * f.bandwidth
+        )
     floor = v["kernel_floor_us"] * 1e-6
     eff = np.select(
         [f.cls == 2, f.cls == 3, f.cls == 4, f.cls == 1],
