@@ -62,23 +62,24 @@ class Constant:
 FIT_DATA = (
     "bench/reference/published_gpu.csv: mean latency and throughput rows (NVIDIA DLE "
     "ResNet-50 v1.5 V100/T4 inference batch 1-256 and A100/V100 training; timm RTX 3090 "
-    "ResNet-18/34/50/101 inference and training, NCHW and NHWC)"
+    "ResNet-18/34/50/101 inference and training, NCHW and NHWC; timm RTX 4090 (NCHW, NHWC), "
+    "RTX 5090 and RTX PRO 6000 Max-Q ResNet-18/34/50/101 eager fp16 inference)"
 )
 
 _C = [
     Constant(
         "eff_fp32",
-        0.88,
+        0.850,
         "achieved FP32 conv/GEMM rate / FP32 CUDA-core peak (cuDNN's Winograd and FFT "
         "algorithms for 3x3 convolutions do fewer multiplies, so it may exceed 1)",
         "fitted",
         FIT_DATA,
     ),
-    Constant("eff_tf32", 0.32, "fraction of TF32 tensor-core peak", "fitted", FIT_DATA),
-    Constant("eff_half", 1.0, "fraction of FP16/BF16 tensor-core peak", "fitted", FIT_DATA),
+    Constant("eff_tf32", 0.335, "fraction of TF32 tensor-core peak", "fitted", FIT_DATA),
+    Constant("eff_half", 1.000, "fraction of FP16/BF16 tensor-core peak", "fitted", FIT_DATA),
     Constant(
         "sm_issue_flop",
-        3814.0,
+        1534.3,
         "FLOP per SM per clock that a conv/GEMM kernel's work beside the matrix units (address "
         "arithmetic, staging loads to shared memory, epilogue) allows: each such kernel also "
         "takes flops / (sm_issue_flop x SMs x clock), so a GPU with wider tensor cores per SM "
@@ -114,7 +115,7 @@ _C = [
         "unused on a GPU (the device table gives no cache row, so every byte is costed at the "
         "memory bandwidth); fitted for a CPU, whose probe measures the cache's bandwidth",
     ),
-    Constant("eff_bw", 0.706, "fraction of memory bandwidth", "fitted", FIT_DATA),
+    Constant("eff_bw", 0.836, "fraction of memory bandwidth", "fitted", FIT_DATA),
     Constant(
         "kernel_floor_us",
         LAUNCH_OVERHEAD_US,
@@ -151,19 +152,19 @@ _C = [
     ),
     Constant(
         "overlap_sharpness",
-        2.733,
+        2.175,
         "exponent p of the smooth max (host^p + gpu^p)^(1/p)",
         "fitted",
         FIT_DATA,
     ),
     Constant(
         "nchw_transpose_passes",
-        0.861,
+        1.215,
         "extra passes over a tensor-core conv's input and output on a contiguous (NCHW) tensor",
         "fitted",
         FIT_DATA,
     ),
-    Constant("host_autocast_us", 43.53, "microseconds of CPU per autocast op", "fitted", FIT_DATA),
+    Constant("host_autocast_us", 43.39, "microseconds of CPU per autocast op", "fitted", FIT_DATA),
     Constant(
         "launch_us",
         LAUNCH_OVERHEAD_US,
@@ -180,7 +181,7 @@ CONSTANTS: dict[str, Constant] = {c.name: c for c in _C}
 PROTOCOL_MS: dict[str, Constant] = {
     "NVIDIA/DeepLearningExamples": Constant(
         "protocol_ms_dle",
-        8.2,
+        8.09,
         "ms per iteration",
         "fitted",
         "DLE validation loop: host-to-device copy, loss, top-k accuracy, .item() syncs; "
@@ -190,16 +191,16 @@ PROTOCOL_MS: dict[str, Constant] = {
 
 # |relative error| of the estimate against the published rows, by regime (median, worst),
 # leave-one-GPU-out (each GPU's rows predicted by constants fitted without that GPU): written
-# from `stbench predict --validate-published --leave-one-gpu-out` (58 rows; README).
+# from `stbench predict --validate-published --leave-one-gpu-out` (78 rows; README).
 REGIME_ERROR: dict[str, tuple[float, float]] = {
-    "host-bound": (0.052, 0.138),
-    "gpu-bound": (0.162, 0.345),
-    "train": (0.125, 0.217),
+    "host-bound": (0.052, 0.207),
+    "gpu-bound": (0.212, 0.330),
+    "train": (0.102, 0.188),
 }
 
 
 # The label of a predicted latency axis: the leave-one-GPU-out error over all published rows.
-VALIDATION = {"median": 0.122, "worst": 0.345, "n": 58, "how": "leave one GPU out"}
+VALIDATION = {"median": 0.143, "worst": 0.330, "n": 78, "how": "leave one GPU out"}
 
 
 def validation_label() -> str:

@@ -82,8 +82,8 @@ def load_published(path: str | None = None) -> list[dict[str, Any]]:
 
 
 def _config(r: Mapping[str, Any]) -> tuple[Any, ...]:
-    keys = ("repository", "gpu", "zoo_model", "dtype", "memory_format", "mode", "batch", "frames")
-    return tuple(r[k] for k in (*keys, "size", "num_classes"))
+    keys = ("repository", "file", "gpu", "zoo_model", "dtype", "memory_format", "mode", "batch")
+    return tuple(r[k] for k in (*keys, "frames", "size", "num_classes"))
 
 
 def latency_targets(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
