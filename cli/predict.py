@@ -1,10 +1,13 @@
-"""`stbench predict`: predicted GPU peak memory and latency lower bound (no GPU needed).
+"""`stbench predict`: predicted GPU latency (estimate and lower bound) and peak memory.
 
-Trace zoo models on the meta device (no data, no compute) and predict, for a GPU of the
-device table: peak memory (tensor lifetimes, 512 B allocator blocks) and a roofline latency
-lower bound (max(FLOPs/peak, bytes/bandwidth) per kernel plus launch overhead). Predictions,
-never measurements. MACs are per clip; bytes, kernels, memory and latency are per pass over
-the whole batch.
+Trace zoo models on the meta device (no data, no compute, no GPU needed) and predict, for a
+GPU of the device table: peak memory (tensor lifetimes, 512 B allocator blocks), the latency
+estimate of eager PyTorch (kernels at fitted fractions of peak, the host's dispatch cost
+overlapped, with an interval from its validation error) and the roofline lower bound
+(max(FLOPs/peak, bytes/bandwidth) per kernel plus launch overhead). Predictions, never
+measurements. MACs are per clip; bytes, kernels, memory and latency (ms) are per pass over
+the whole batch. --validate-published and --validate-cpu check the estimate against cited
+published GPU measurements and against a CPU reference file.
 """
 
 from __future__ import annotations
@@ -32,12 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `predict` subcommand."""
     p = command(sub, "predict", doc=__doc__)
     add_models(p, "*")
-    p.add_argument("--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus)")
+    p.add_argument(
+        "--gpu", metavar="NAME", help="a GPU of the device table (see --list-gpus); required"
+    )
     add_input(p)
-    p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16 (autocast)")
+    p.add_argument(
+        "--dtype", default="float32", help="float32 (default), bfloat16 or float16 (autocast)"
+    )
     p.add_argument("--train", action="store_true", help="also predict one training step")
     p.add_argument(
-        "--optimizer", default="sgd", help="training optimizer state: sgd (momentum) or adamw"
+        "--optimizer",
+        default="sgd",
+        help="training optimizer state: sgd (momentum; default) or adamw",
     )
     p.add_argument(
         "--cuda-graphs", action="store_true", help="no per-kernel launch overhead (CUDA graphs)"
@@ -55,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--memory-format",
         default="contiguous",
-        help="contiguous or channels_last (channels_last_3d for video models): the layout the "
+        help="contiguous (default) or channels_last (channels_last_3d for video models): the layout the "
         "estimate assumes (tensor-core convs on contiguous tensors pay NCHW<->NHWC conversions)",
     )
     p.add_argument(
@@ -107,6 +116,12 @@ def run(args: argparse.Namespace) -> int:
     if args.list_gpus:
         emit(device_table(list(devices().values())), fmt, out=args.out)
         return 0
+    for flag, needs, given in (
+        ("--leave-one-gpu-out", "--validate-published", args.validate_published),
+        ("--reprobe", "--validate-cpu", args.validate_cpu),
+    ):
+        if getattr(args, flag[2:].replace("-", "_")) and not given:
+            raise ValueError(f"{flag}: given without {needs}; allowed: only with {needs}")
     if args.validate_published:
         return _validate_published(args, fmt)
     if args.validate_cpu:
@@ -195,8 +210,7 @@ def _validate_cpu(args: argparse.Namespace, fmt: str) -> int:
     from stbench.output import emit
 
     path = Path(args.validate_cpu)
-    if not path.exists():
-        raise ValueError(f"--validate-cpu: got {str(path)!r}; allowed: a CPU reference CSV")
+    cpu.reference_targets(path)  # a bad file, too few rows: one line, before the probes
     with Progress("probe this CPU, fit and predict the CPU reference", 1) as bar:
         rows, v, device = cpu.validate_cpu_reference(path, reprobe=args.reprobe)
         bar.advance()

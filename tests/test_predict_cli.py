@@ -180,34 +180,81 @@ def test_predictions_write_through_the_output_layer(tmp_path, capsys):
     assert main(["predict", MODEL, "--gpu", "h100_sxm", "--out", str(tmp_path / "x.parquet")]) == 2
 
 
-def test_validate_cpu_end_to_end_on_a_small_reference(tmp_path, capsys, monkeypatch):
-    """Fit on every other row of a CPU reference CSV, the error per design group on the rest."""
+REFERENCE_HEAD = "model,frames,size,batch,num_classes,dtype,memory_format,status,latency_ms_median"
+
+
+def _reference(path, rows):
+    path.write_text("\n".join([REFERENCE_HEAD, *rows]) + "\n")
+    return str(path)
+
+
+def _fake_probe(monkeypatch, tmp_path):
     monkeypatch.setenv("STBENCH_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(
         "stbench.bench.predict.cpu_device.probe",
         lambda threads: (
             {"cpu": "x", "threads": threads, "n": 8, "fp32_flops": 5e10}
             | {"bf16_flops": 1e11, "bandwidth": 1e10, "probed_at": "2026-01-01T00:00:00+00:00"}
+            | {"cache_bytes": 2**20, "cache_bandwidth": 5e10}
         ),
     )
-    head = "model,frames,size,batch,num_classes,dtype,memory_format,status,latency_ms_median"
-    rows = [
-        f"{m},{f},64,1,10,float32,contiguous,ok,{ms}"
-        for m, f, ms in (
-            ("tsn_resnet18", 2, 9.0),
-            ("tsn_resnet18", 4, 17.0),
-            ("i3d_resnet18", 4, 40.0),
-            ("i3d_resnet18", 8, 75.0),
-        )
-    ]
-    ref = tmp_path / "cpu-x.csv"
-    ref.write_text("\n".join([head, *rows]) + "\n")
-    assert main(["predict", "--validate-cpu", str(ref), "--format", "json"]) == 0
+
+
+SMALL_REFERENCE = [
+    f"{m},{f},{s},1,10,float32,contiguous,ok,{ms * f * s * s / 2**13:.2f}"
+    for m, ms in (("tsn_resnet18", 1.0), ("i3d_resnet18", 2.5))
+    for f in (2, 4)
+    for s in (32, 48, 64, 80)
+]
+
+
+def test_validate_cpu_end_to_end_on_a_small_reference(tmp_path, capsys, monkeypatch):
+    """Fit on every other row of a CPU reference CSV, the error per design group on the rest."""
+    _fake_probe(monkeypatch, tmp_path)
+    ref = _reference(tmp_path / "cpu-x.csv", SMALL_REFERENCE)
+    assert main(["predict", "--validate-cpu", ref, "--format", "json"]) == 0
     got = json.loads(capsys.readouterr().out)
-    assert [r["group"] for r in got] == ["2D", "3D"] and [r["n"] for r in got] == [1, 1]
+    assert [r["group"] for r in got] == ["2D", "3D"] and [r["n"] for r in got] == [4, 4]
     assert all(r["worst"] >= r["median"] >= 0 for r in got)
-    assert main(["predict", "--validate-cpu", str(ref)]) == 0
+    assert main(["predict", "--validate-cpu", ref]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "probed 2026-01-01T00:00:00+00:00" in text and "2 held-out float32 inputs" in text
-    assert main(["predict", "--validate-cpu", str(tmp_path / "none.csv")]) == 2
-    assert "--validate-cpu: got" in capsys.readouterr().err
+    assert "probed 2026-01-01T00:00:00+00:00" in text and "8 held-out float32 inputs" in text
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "CPU reference: got"),  # no such file
+        ("", "is not a CSV"),
+        ('a,b\n1,"2\n', "is not a CSV"),
+        (REFERENCE_HEAD + "\n", "has 0 ok batch-1 float32 row(s); allowed: at least 16"),
+        ("model,frames\ntsn_resnet18,2\n", "lacks column(s) size, batch"),
+        ("\n".join([REFERENCE_HEAD, *SMALL_REFERENCE[:3]]), "has 3 ok batch-1 float32 row(s)"),
+        (
+            "\n".join(
+                [REFERENCE_HEAD, *(r.replace("float32", "bfloat16") for r in SMALL_REFERENCE)]
+            ),
+            "has 0 ok batch-1 float32 row(s)",
+        ),
+        (
+            "\n".join([REFERENCE_HEAD, "no_such_net,2,32,1,10,float32,contiguous,ok,1"]),
+            "no_such_net",
+        ),
+    ],
+)
+def test_validate_cpu_bad_files_are_one_line(tmp_path, capsys, monkeypatch, content, message):
+    _fake_probe(monkeypatch, tmp_path)
+    path = tmp_path / "ref.csv"
+    if content is not None:
+        path.write_text(content)
+    assert main(["predict", "--validate-cpu", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+@pytest.mark.parametrize(
+    "argv", [["--reprobe"], ["--leave-one-gpu-out"]], ids=["reprobe", "leave-one-gpu-out"]
+)
+def test_validation_flags_need_their_validation(capsys, argv):
+    assert main(["predict", MODEL, "--gpu", "h100", *argv]) == 2
+    assert "allowed: only with --validate-" in capsys.readouterr().err

@@ -143,18 +143,54 @@ def _trace(model: str, frames: int, size: int, classes: int, dtype: str) -> Any:
     return trace_forward(m, (1, 3, frames, size, size), dtype=dtype)
 
 
+REFERENCE_COLUMNS = (
+    *("model", "frames", "size", "batch", "num_classes", "dtype", "memory_format", "status"),
+    "latency_ms_median",
+)
+REFERENCE_FILE = "a CPU reference CSV (bench/reference/cpu-*.csv, scripts/cpu_reference.py)"
+
+
+def read_reference(path: str | Path) -> Any:
+    """The rows of a CPU reference file as a DataFrame; a one-line ValueError if it is none."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"CPU reference: got {str(p)!r}; allowed: {REFERENCE_FILE}")
+    try:
+        df = pd.read_csv(p)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(
+            f"CPU reference: {str(p)!r} is not a CSV ({why}); allowed: {REFERENCE_FILE}"
+        ) from None
+    missing = [c for c in REFERENCE_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"CPU reference: {p.name} lacks column(s) {', '.join(missing)}; "
+            f"allowed: {REFERENCE_FILE}"
+        )
+    return df
+
+
 def reference_targets(path: str | Path, dtype: str = "float32") -> list[dict[str, Any]]:
     """The ok, batch-1 rows of a CPU reference file in ``dtype``, with family and group."""
-    import pandas as pd
     from stbench.zoo import get_spec
 
-    df = pd.read_csv(path)
+    df = read_reference(path)
     df = df[(df["status"] == "ok") & (df["dtype"] == dtype) & (df["batch"] == 1)]
     df = df.sort_values(["model", "frames", "size"])
     out = []
     for i, r in enumerate(df.to_dict("records")):
         family = get_spec(r["model"]).family
         out.append({**r, "family": family, "group": design_group(family), "fit": i % 2 == 0})
+    need = 2 * (len(CPU_FITTED) + 1)
+    if len(out) < need:
+        raise ValueError(
+            f"CPU reference: {Path(path).name} has {len(out)} ok batch-1 {dtype} row(s); "
+            f"allowed: at least {need} (every other one fits the {len(CPU_FITTED)} constants, "
+            "the rest are held out)"
+        )
     return out
 
 

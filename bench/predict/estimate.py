@@ -101,7 +101,8 @@ _C = [
         0.0,
         "a matrix product of two activations (attention's Q K^T and A V, batched over heads) "
         "whose smaller of N (output columns) and K (reduction length) is d runs at "
-        "d / (d + matmul_half_dim) of a convolution's rate: the head dimension (32-96) bounds it",
+        "d / (d + matmul_half_dim) of a convolution's rate (d: attention's head dimension, "
+        "32-96; MViTv2's relative-position products, 7-14)",
         "assumed",
         "0 (off) on a GPU: no published row has one, so it is not identifiable there; fitted for "
         "a CPU (stbench predict --validate-cpu)",

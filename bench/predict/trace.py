@@ -70,7 +70,7 @@ class TraceOp:
     launches_kernel: bool
     allocs: tuple[int, ...]  # storage ids this op created
     uses: tuple[int, ...]  # storage ids this op read or wrote
-    gemm_min_dim: int = 0  # smallest of a forward GEMM's N and K (0: not one, or a backward)
+    gemm_min_dim: int = 0  # smaller of a GEMM's N and K (0: not a GEMM, or a conv backward)
 
 
 @dataclass
@@ -237,7 +237,8 @@ def gemm_min_dim(category: str, macs: int, out: Any) -> int:
 
     A convolution's output is ``(B, C_out, ...)`` (N = C_out, K = C_in/groups x kernel volume);
     a linear layer's or matrix product's is ``(..., M, N)``. K = MACs / output elements. 0 when
-    ``category`` is not a GEMM or the output is not one tensor (a backward's gradients).
+    ``category`` is not a GEMM or the output is not one tensor (a convolution backward's
+    gradients); a linear layer's backward products are ``mm`` ops and get theirs.
     """
     if category not in MATMUL_CATEGORIES or not isinstance(out, torch.Tensor) or out.dim() < 2:
         return 0
