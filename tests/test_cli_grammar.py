@@ -214,7 +214,7 @@ def test_a_command_docstring_is_its_summary_and_description():
 
     parsers = dict(_parsers(build_parser()))
     summary, description = doc_help(predict.__doc__)
-    assert summary == "predicted GPU peak memory and latency lower bound (no GPU needed)"
+    assert summary == "predicted GPU latency (estimate and lower bound) and peak memory"
     assert parsers["stbench predict"].description == description
     assert description.startswith("Trace zoo models on the meta device") and "\n" not in description
 
