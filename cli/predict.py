@@ -64,8 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--memory-format",
         default="contiguous",
-        help="contiguous (default) or channels_last (channels_last_3d for video models): the layout the "
-        "estimate assumes (tensor-core convs on contiguous tensors pay NCHW<->NHWC conversions)",
+        help="contiguous (default) or channels_last (channels_last_3d for video models): the "
+        "layout the estimate assumes (tensor-core convs on contiguous tensors pay NCHW<->NHWC "
+        "conversions)",
     )
     p.add_argument(
         "--compile",
@@ -116,11 +117,16 @@ def run(args: argparse.Namespace) -> int:
     if args.list_gpus:
         emit(device_table(list(devices().values())), fmt, out=args.out)
         return 0
-    for flag, needs, given in (
-        ("--leave-one-gpu-out", "--validate-published", args.validate_published),
-        ("--reprobe", "--validate-cpu", args.validate_cpu),
+    for flag, used, needs, given in (
+        (
+            "--leave-one-gpu-out",
+            args.leave_one_gpu_out,
+            "--validate-published",
+            args.validate_published,
+        ),
+        ("--reprobe", args.reprobe, "--validate-cpu", args.validate_cpu),
     ):
-        if getattr(args, flag[2:].replace("-", "_")) and not given:
+        if used and not given:
             raise ValueError(f"{flag}: given without {needs}; allowed: only with {needs}")
     if args.validate_published:
         return _validate_published(args, fmt)
@@ -210,9 +216,9 @@ def _validate_cpu(args: argparse.Namespace, fmt: str) -> int:
     from stbench.output import emit
 
     path = Path(args.validate_cpu)
-    cpu.reference_targets(path)  # a bad file, too few rows: one line, before the probes
+    targets = cpu.reference_targets(path)  # a bad file, too few rows: one line, before probes
     with Progress("probe this CPU, fit and predict the CPU reference", 1) as bar:
-        rows, v, device = cpu.validate_cpu_reference(path, reprobe=args.reprobe)
+        rows, v, device = cpu.validate_cpu_targets(targets, reprobe=args.reprobe)
         bar.advance()
     cols = [
         Column("group", "design group"),

@@ -1,10 +1,10 @@
 """Fixed marker style per family and backbone, the same whatever subset a view shows.
 
-Each zoo family has one colour, grouped by design (``stbench.zoo.designs``: 2D, 3D and mixed 3D,
-(2+1)D, separable 3D, temporal modules, grouped, channel-wise, attention); each backbone has one marker symbol. Colours are unique
-across families, at least `MIN_DISTANCE` apart (RGB) between families of one paper and at
-least `MIN_DELTA_E` apart (CIE76, perceptual) between any two families, so families drawn
-in one figure never look alike. A family outside this table (a user's model) gets a colour
+Each zoo family has one colour, grouped by design (``stbench.zoo.designs``: 2D, 3D and mixed
+3D, (2+1)D, separable 3D, temporal modules, grouped, channel-wise, attention); each backbone
+has one marker symbol. Colours are unique across families, at least `MIN_DISTANCE` apart (RGB)
+between families of one paper and at least `MIN_DELTA_E` apart (CIE76, perceptual) between any
+two families, so families drawn in one figure never look alike. A family outside this table (a user's model) gets a colour
 from `EXTRA` by a stable hash of its name and is named as unlisted; `distinct_colors` gives
 the families of one figure their colours, an unlisted family the one farthest from the rest.
 """

@@ -226,12 +226,12 @@ def fit_cpu(
     return unpack(minimize(loss, [math.log(start[n]) for n in CPU_FITTED], iterations))
 
 
-def validate_cpu_reference(
-    path: str | Path, *, dtype: str = "float32", threads: int = 1, reprobe: bool = False
+def validate_cpu_targets(
+    targets: list[dict[str, Any]], *, threads: int = 1, reprobe: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, float], Device]:
-    """Fit on every other input, predict every row: (rows with error, constants, device)."""
+    """Fit on the ``fit`` rows of :func:`reference_targets`, predict every row: (rows with
+    error, constants, device)."""
     device = cpu_device(cached_probe(threads, refresh=reprobe))
-    targets = reference_targets(path, dtype)
     v = fit_cpu([t for t in targets if t["fit"]], device)
     rows = []
     for t in targets:

@@ -313,7 +313,7 @@ def features(
     return Features(
         cls=np.array([_CLASS_CODE[c] for c in classes], dtype=np.int8),
         gemm=np.array([_GEMM_CODE.get(o.category, 0) for o in kernels], dtype=np.int8),
-        min_dim=np.array([float(getattr(o, "gemm_min_dim", 0)) for o in kernels]),
+        min_dim=np.array([float(o.gemm_min_dim) for o in kernels]),
         flops=np.array([float(o.flops) for o in kernels]),
         nbytes=np.array([float(o.bytes_read + o.bytes_written) for o in kernels]),
         peak=np.array(peaks, dtype=float),

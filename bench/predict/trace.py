@@ -244,7 +244,7 @@ def gemm_min_dim(category: str, macs: int, out: Any) -> int:
         return 0
     n = int(out.shape[1] if category == "conv" else out.shape[-1])
     k = macs // max(out.numel(), 1)
-    return max(min(n, k), 0)
+    return min(n, k)
 
 
 def _dense_like_kernels(op: str, out: Any) -> Any:
